@@ -1,0 +1,84 @@
+"""Exceptions and the skip report shared by every loader.
+
+Every error names the input it is about (file, row or annotation, image) and the problem, so a
+user can find and fix the offending line. Loaders that accept ``on_error="skip"`` record what they
+skipped in a :class:`SkipReport` instead of raising; nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class FashionDataError(ValueError):
+    """Bad input data. The message names file, row / annotation, image and problem."""
+
+
+class RLEError(FashionDataError):
+    """A malformed Kaggle run-length encoding."""
+
+
+class ConfigError(ValueError):
+    """An invalid or inconsistent configuration."""
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be read or does not fit the model."""
+
+
+ON_ERROR_CHOICES = ("raise", "skip")
+
+
+def check_on_error(on_error: str) -> str:
+    """Validate an ``on_error`` argument and return it."""
+    if on_error not in ON_ERROR_CHOICES:
+        raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
+    return on_error
+
+
+class SkipReport:
+    """What a loader skipped and why.
+
+    ``report.add(item, reason)`` records one skipped item (a CSV row, an annotation, an image);
+    ``report.write(path)`` writes them as a CSV with columns ``item,reason``.
+    """
+
+    def __init__(self, name: str = "skipped") -> None:
+        self.name = name
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, item: str, reason: str) -> None:
+        self.items.append((str(item), str(reason)))
+        log.warning("%s: skipped %s: %s", self.name, item, reason)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.items)
+
+    def __bool__(self) -> bool:  # an empty report is still a report object
+        return True
+
+    def write(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["item", "reason"])
+            writer.writerows(self.items)
+        return path
+
+    def __str__(self) -> str:
+        if not self.items:
+            return f"{self.name}: nothing skipped"
+        lines = [f"{self.name}: {len(self.items)} skipped"]
+        lines += [f"  {item}: {reason}" for item, reason in self.items[:20]]
+        if len(self.items) > 20:
+            lines.append(f"  ... and {len(self.items) - 20} more")
+        return "\n".join(lines)
