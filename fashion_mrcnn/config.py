@@ -1,0 +1,454 @@
+"""Model and training configuration with Matterport's ``mrcnn`` attribute names and defaults.
+
+Override Matterport style, by subclassing::
+
+    class MyConfig(Config):
+        NAME = "mine"
+        NUM_CLASSES = 1 + 46
+
+or with keyword arguments, ``Config(NAME="mine", NUM_CLASSES=47)``. Derived attributes
+(``BATCH_SIZE``, ``IMAGE_SHAPE``, ``IMAGE_META_SIZE``) are computed in ``__init__``; the
+configuration is validated there too, so a bad value fails before any model is built.
+
+``to_yaml`` / ``from_yaml`` round-trip every upper-case attribute; ``get_preset(name)`` returns
+the overrides of a named size preset ("cpu-smoke", "cpu-small", "colab-t4", "full") and
+``Config.preset(name)`` builds a configuration from one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from fashion_mrcnn.errors import ConfigError
+
+BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
+NORMS = ("frozen_bn", "bn", "gn")
+RESIZE_MODES = ("square", "pad64", "crop", "none")
+LR_SCHEDULES = ("constant", "cosine", "step")
+LOSS_KEYS = (
+    "rpn_class_loss",
+    "rpn_bbox_loss",
+    "mrcnn_class_loss",
+    "mrcnn_bbox_loss",
+    "mrcnn_mask_loss",
+)
+# Computed in ``__init__``; never read back from kwargs or YAML.
+DERIVED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
+
+
+class Config:
+    """Base configuration. Every upper-case class attribute is a setting."""
+
+    # --- Matterport names and defaults -----------------------------------------------------
+    NAME: str | None = None
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 2
+    STEPS_PER_EPOCH = 1000
+    VALIDATION_STEPS = 50
+    BACKBONE = "resnet101"
+    COMPUTE_BACKBONE_SHAPE = None
+    BACKBONE_STRIDES = [4, 8, 16, 32, 64]
+    FPN_CLASSIF_FC_LAYERS_SIZE = 1024
+    TOP_DOWN_PYRAMID_SIZE = 256
+    NUM_CLASSES = 1  # including background
+    RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
+    RPN_ANCHOR_RATIOS = [0.5, 1, 2]
+    RPN_ANCHOR_STRIDE = 1
+    RPN_NMS_THRESHOLD = 0.7
+    RPN_TRAIN_ANCHORS_PER_IMAGE = 256
+    PRE_NMS_LIMIT = 6000
+    POST_NMS_ROIS_TRAINING = 2000
+    POST_NMS_ROIS_INFERENCE = 1000
+    USE_MINI_MASK = True
+    MINI_MASK_SHAPE = (56, 56)
+    IMAGE_RESIZE_MODE = "square"
+    IMAGE_MIN_DIM = 800
+    IMAGE_MAX_DIM = 1024
+    IMAGE_MIN_SCALE = 0
+    IMAGE_CHANNEL_COUNT = 3
+    MEAN_PIXEL = np.array([123.7, 116.8, 103.9])
+    TRAIN_ROIS_PER_IMAGE = 200
+    ROI_POSITIVE_RATIO = 0.33
+    POOL_SIZE = 7
+    MASK_POOL_SIZE = 14
+    MASK_SHAPE = [28, 28]
+    MAX_GT_INSTANCES = 100
+    RPN_BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+    BBOX_STD_DEV = np.array([0.1, 0.1, 0.2, 0.2])
+    DETECTION_MAX_INSTANCES = 100
+    DETECTION_MIN_CONFIDENCE = 0.7
+    DETECTION_NMS_THRESHOLD = 0.3
+    LEARNING_RATE = 0.001
+    LEARNING_MOMENTUM = 0.9
+    WEIGHT_DECAY = 0.0001
+    LOSS_WEIGHTS = {k: 1.0 for k in LOSS_KEYS}
+    USE_RPN_ROIS = True
+    # False: frozen BN (Matterport default); None: trainable BN; True: BN in training mode
+    # everywhere. Kept for compatibility and mapped onto NORM in ``__init__``.
+    TRAIN_BN = False
+    GRADIENT_CLIP_NORM = 5.0
+
+    # --- fashion-mrcnn additions -----------------------------------------------------------
+    NORM = "frozen_bn"  # "frozen_bn" | "bn" (trainable BatchNorm) | "gn" (GroupNorm)
+    MOBILENET_ALPHA = 1.0
+    MASK_THRESHOLD = 0.5
+    MIXED_PRECISION = False
+    LR_SCHEDULE = "constant"  # "constant" | "cosine" | "step"
+    LR_WARMUP_STEPS = 0
+    MASK_HEAD_CHANNELS = 256
+    BOX_HEAD_CONV = True  # True: Matterport's 7x7 / 1x1 conv box head; False: two FC layers
+    NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
+    BACKBONE_WEIGHTS = None  # None | "imagenet" | path to a weights file
+
+    def __init__(self, **overrides: Any) -> None:
+        settable = set(self.setting_names())
+        for key, value in overrides.items():
+            if key in DERIVED:
+                raise ConfigError(f"{key} is derived from other settings and cannot be set")
+            if key not in settable:
+                raise ConfigError(
+                    f"unknown configuration attribute {key!r} "
+                    f"(settings are upper-case Matterport names such as NUM_CLASSES)"
+                )
+            setattr(self, key, value)
+        self._reconcile_norm()
+        self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
+        if self.IMAGE_RESIZE_MODE == "crop":
+            side = self.IMAGE_MIN_DIM
+        else:
+            side = self.IMAGE_MAX_DIM
+        self.IMAGE_SHAPE = np.array([side, side, self.IMAGE_CHANNEL_COUNT])
+        # id 1, original shape 3, molded shape 3, window 4, scale 1, active class ids NUM_CLASSES
+        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        self.validate()
+
+    def _reconcile_norm(self) -> None:
+        """Map Matterport's TRAIN_BN onto NORM (NORM wins unless it is left at the default)."""
+        if self.NORM == "frozen_bn" and self.TRAIN_BN is not False:
+            self.NORM = "bn"
+        if self.NORM == "frozen_bn":
+            self.TRAIN_BN = False
+        elif self.TRAIN_BN is False:
+            self.TRAIN_BN = None
+
+    # --- introspection ---------------------------------------------------------------------
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        """Upper-case, non-callable attribute names defined on the class (not derived)."""
+        names = []
+        for name in dir(cls):
+            if name.isupper() and name not in DERIVED and not callable(getattr(cls, name)):
+                names.append(name)
+        return names
+
+    def to_dict(self) -> dict[str, Any]:
+        """All upper-case attributes (settings and derived) as plain Python values."""
+        out = {}
+        for name in sorted(set(self.setting_names()) | set(DERIVED)):
+            out[name] = _plain(getattr(self, name))
+        return out
+
+    def display(self) -> None:
+        """Print every upper-case attribute, one per line."""
+        print("\nConfigurations:")
+        for name, value in self.to_dict().items():
+            print(f"{name:30} {value}")
+        print("\n")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(NAME={self.NAME!r}, NUM_CLASSES={self.NUM_CLASSES})"
+
+    # --- construction helpers --------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        """Build from ``to_dict`` output: derived keys are ignored and recomputed; list values
+        are converted back to the type of the class default (tuple, numpy array)."""
+        kwargs = {}
+        for key, value in values.items():
+            if key in DERIVED:
+                continue
+            default = getattr(cls, key, None)
+            if isinstance(default, np.ndarray) and value is not None:
+                value = np.array(value, dtype=default.dtype)
+            elif isinstance(default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def to_yaml(self, path: str | Path) -> Path:
+        """Write every upper-case attribute to a YAML file; returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = f"# fashion-mrcnn {type(self).__name__}; derived values are recomputed on load\n"
+        path.write_text(header + yaml.safe_dump(self.to_dict(), sort_keys=True))
+        return path
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Config:
+        """Read a YAML file written by ``to_yaml`` (or a hand-written subset of settings)."""
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{path}: expected a mapping of settings, got {type(values).__name__}"
+            )
+        try:
+            return cls.from_dict(values)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Config:
+        """This class with a named size preset applied, then ``overrides``."""
+        return cls(**{**get_preset(name), **overrides})
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy of this configuration (same class) with some settings changed."""
+        values = {k: getattr(self, k) for k in self.setting_names()}
+        values.update(overrides)
+        return type(self)(**values)
+
+    # --- validation --------------------------------------------------------------------------
+    def validate(self, num_classes: int | None = None) -> Config:
+        """Raise ConfigError naming the first inconsistent setting; returns self.
+
+        ``num_classes``: the prepared dataset's ``num_classes`` (background included), checked
+        against NUM_CLASSES when given.
+        """
+        if num_classes is not None and int(num_classes) != self.NUM_CLASSES:
+            raise ConfigError(
+                f"NUM_CLASSES is {self.NUM_CLASSES} but the dataset has {num_classes} classes "
+                f"(background included); set NUM_CLASSES = {num_classes}"
+            )
+        for name in (
+            "GPU_COUNT",
+            "IMAGES_PER_GPU",
+            "NUM_CLASSES",
+            "IMAGE_MIN_DIM",
+            "IMAGE_MAX_DIM",
+            "TRAIN_ROIS_PER_IMAGE",
+            "RPN_TRAIN_ANCHORS_PER_IMAGE",
+            "PRE_NMS_LIMIT",
+            "POST_NMS_ROIS_TRAINING",
+            "POST_NMS_ROIS_INFERENCE",
+            "MAX_GT_INSTANCES",
+            "DETECTION_MAX_INSTANCES",
+            "POOL_SIZE",
+            "MASK_POOL_SIZE",
+            "RPN_ANCHOR_STRIDE",
+            "MASK_HEAD_CHANNELS",
+            "TOP_DOWN_PYRAMID_SIZE",
+            "FPN_CLASSIF_FC_LAYERS_SIZE",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self._validate_choices()
+        self._validate_image_size()
+        self._validate_ranges()
+        if len(self.RPN_ANCHOR_SCALES) != len(self.BACKBONE_STRIDES):
+            raise ConfigError(
+                f"RPN_ANCHOR_SCALES has {len(self.RPN_ANCHOR_SCALES)} scales but BACKBONE_STRIDES "
+                f"has {len(self.BACKBONE_STRIDES)} levels; give one anchor scale per level"
+            )
+        if list(self.MASK_SHAPE) != [2 * self.MASK_POOL_SIZE] * 2:
+            raise ConfigError(
+                f"MASK_SHAPE {list(self.MASK_SHAPE)} must be twice MASK_POOL_SIZE "
+                f"({self.MASK_POOL_SIZE}) in each side: the mask head upsamples once by 2"
+            )
+        if not isinstance(self.LOSS_WEIGHTS, dict) or set(self.LOSS_WEIGHTS) != set(LOSS_KEYS):
+            keys = sorted(self.LOSS_WEIGHTS) if isinstance(self.LOSS_WEIGHTS, dict) else None
+            raise ConfigError(f"LOSS_WEIGHTS keys must be exactly {list(LOSS_KEYS)}, got {keys}")
+        for key, weight in self.LOSS_WEIGHTS.items():
+            if not isinstance(weight, (int, float)) or weight < 0:
+                raise ConfigError(f"LOSS_WEIGHTS[{key!r}] must be a number >= 0, got {weight!r}")
+        for name in ("RPN_BBOX_STD_DEV", "BBOX_STD_DEV", "MEAN_PIXEL"):
+            size = 4 if name != "MEAN_PIXEL" else self.IMAGE_CHANNEL_COUNT
+            if np.shape(getattr(self, name)) != (size,):
+                raise ConfigError(f"{name} must have {size} values, got {getattr(self, name)!r}")
+        return self
+
+    def _validate_choices(self) -> None:
+        if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:
+            raise ConfigError(f"BACKBONE must be one of {BACKBONES}, got {self.BACKBONE!r}")
+        if self.NORM not in NORMS:
+            raise ConfigError(f"NORM must be one of {NORMS}, got {self.NORM!r}")
+        if self.IMAGE_RESIZE_MODE not in RESIZE_MODES:
+            raise ConfigError(
+                f"IMAGE_RESIZE_MODE must be one of {RESIZE_MODES}, got {self.IMAGE_RESIZE_MODE!r}"
+            )
+        if self.LR_SCHEDULE not in LR_SCHEDULES:
+            raise ConfigError(
+                f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {self.LR_SCHEDULE!r}"
+            )
+        if self.BACKBONE_WEIGHTS is not None and not isinstance(self.BACKBONE_WEIGHTS, str):
+            raise ConfigError(
+                f"BACKBONE_WEIGHTS must be None, 'imagenet' or a path, got {self.BACKBONE_WEIGHTS!r}"
+            )
+
+    def _validate_image_size(self) -> None:
+        mode = self.IMAGE_RESIZE_MODE
+        if mode in ("square", "none"):
+            name, side = "IMAGE_MAX_DIM", self.IMAGE_MAX_DIM
+        else:  # "pad64" pads to multiples of 64 from min_dim; "crop" crops min_dim squares
+            name, side = "IMAGE_MIN_DIM", self.IMAGE_MIN_DIM
+        if side % 64:
+            lower, upper = side // 64 * 64, (side // 64 + 1) * 64
+            raise ConfigError(
+                f"{name} = {side} is not divisible by 64 (needed by IMAGE_RESIZE_MODE {mode!r}: "
+                f"the image is downscaled 6 times by 2); use {lower or upper} or {upper}"
+            )
+        if mode == "square" and self.IMAGE_MIN_DIM > self.IMAGE_MAX_DIM:
+            raise ConfigError(
+                f"IMAGE_MIN_DIM ({self.IMAGE_MIN_DIM}) exceeds IMAGE_MAX_DIM ({self.IMAGE_MAX_DIM})"
+            )
+
+    def _validate_ranges(self) -> None:
+        for name in (
+            "RPN_NMS_THRESHOLD",
+            "DETECTION_MIN_CONFIDENCE",
+            "DETECTION_NMS_THRESHOLD",
+            "MASK_THRESHOLD",
+            "ROI_POSITIVE_RATIO",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}")
+        for name in ("LEARNING_RATE", "MOBILENET_ALPHA"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        for name in (
+            "LEARNING_MOMENTUM",
+            "WEIGHT_DECAY",
+            "IMAGE_MIN_SCALE",
+            "LR_WARMUP_STEPS",
+            "STEPS_PER_EPOCH",
+            "VALIDATION_STEPS",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+        clip = self.GRADIENT_CLIP_NORM
+        if clip is not None and (not isinstance(clip, (int, float)) or clip <= 0):
+            raise ConfigError(f"GRADIENT_CLIP_NORM must be None or > 0, got {clip!r}")
+        if self.NUM_WORKERS is not None and (
+            not isinstance(self.NUM_WORKERS, int) or self.NUM_WORKERS < 1
+        ):
+            raise ConfigError(
+                f"NUM_WORKERS must be None (AUTOTUNE) or >= 1, got {self.NUM_WORKERS!r}"
+            )
+
+
+def _plain(value: Any) -> Any:
+    """numpy arrays / scalars and tuples -> plain lists and numbers (YAML-safe)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if callable(value):
+        return getattr(value, "__name__", repr(value))
+    return value
+
+
+# Size presets: overrides applied on top of a Config class (Config.preset / get_preset).
+PRESETS: dict[str, dict[str, Any]] = {
+    # A few seconds per step on a laptop CPU; no pretrained weights, hence GroupNorm.
+    "cpu-smoke": {
+        "IMAGE_MIN_DIM": 128,
+        "IMAGE_MAX_DIM": 128,
+        "BACKBONE": "mobilenetv2",
+        "MOBILENET_ALPHA": 0.35,
+        "NORM": "gn",
+        "TOP_DOWN_PYRAMID_SIZE": 64,
+        "RPN_ANCHOR_SCALES": (8, 16, 32, 64, 128),
+        "TRAIN_ROIS_PER_IMAGE": 32,
+        "POST_NMS_ROIS_TRAINING": 300,
+        "POST_NMS_ROIS_INFERENCE": 100,
+        "PRE_NMS_LIMIT": 1000,
+        "MASK_HEAD_CHANNELS": 64,
+        "FPN_CLASSIF_FC_LAYERS_SIZE": 128,
+        "IMAGES_PER_GPU": 2,
+        "MAX_GT_INSTANCES": 20,
+        "DETECTION_MIN_CONFIDENCE": 0.5,
+        "MINI_MASK_SHAPE": (28, 28),
+    },
+    # Real training on a CPU over a few hours.
+    "cpu-small": {
+        "IMAGE_MIN_DIM": 256,
+        "IMAGE_MAX_DIM": 256,
+        "BACKBONE": "mobilenetv2",
+        "MOBILENET_ALPHA": 1.0,
+        "NORM": "gn",
+        "TOP_DOWN_PYRAMID_SIZE": 128,
+        "RPN_ANCHOR_SCALES": (16, 32, 64, 128, 256),
+        "TRAIN_ROIS_PER_IMAGE": 64,
+        "POST_NMS_ROIS_TRAINING": 1000,
+        "POST_NMS_ROIS_INFERENCE": 300,
+        "PRE_NMS_LIMIT": 2000,
+        "MASK_HEAD_CHANNELS": 128,
+        "FPN_CLASSIF_FC_LAYERS_SIZE": 512,
+        "IMAGES_PER_GPU": 2,
+        "MAX_GT_INSTANCES": 50,
+    },
+    # A Colab / Kaggle T4 (16 GB): the Matterport fashion-kernel scale.
+    "colab-t4": {
+        "IMAGE_MIN_DIM": 512,
+        "IMAGE_MAX_DIM": 512,
+        "BACKBONE": "resnet50",
+        "NORM": "frozen_bn",
+        "RPN_ANCHOR_SCALES": (16, 32, 64, 128, 256),
+        "IMAGES_PER_GPU": 4,
+        "POST_NMS_ROIS_TRAINING": 1000,
+        "POST_NMS_ROIS_INFERENCE": 500,
+    },
+    # The paper-size model.
+    "full": {
+        "IMAGE_MIN_DIM": 800,
+        "IMAGE_MAX_DIM": 1024,
+        "BACKBONE": "resnet101",
+        "NORM": "frozen_bn",
+        "RPN_ANCHOR_SCALES": (32, 64, 128, 256, 512),
+        "IMAGES_PER_GPU": 2,
+    },
+}
+
+
+def get_preset(name: str) -> dict[str, Any]:
+    """The overrides of a named preset (a copy). Raises ConfigError for an unknown name."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+class FashionConfig(Config):
+    """iMaterialist / Fashionpedia: 46 categories + background, 512 px images."""
+
+    NAME = "fashion"
+    NUM_CLASSES = 1 + 46
+    IMAGE_MIN_DIM = 512
+    IMAGE_MAX_DIM = 512
+    BACKBONE = "resnet50"
+    RPN_ANCHOR_SCALES = (16, 32, 64, 128, 256)
+    DETECTION_MIN_CONFIDENCE = 0.7
+    DETECTION_MAX_INSTANCES = 50
+
+
+class FashionInferenceConfig(FashionConfig):
+    """FashionConfig for ``detect``: one image at a time."""
+
+    GPU_COUNT = 1
+    IMAGES_PER_GPU = 1
