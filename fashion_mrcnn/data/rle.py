@@ -1,0 +1,357 @@
+"""Kaggle run-length encoding (RLE) of binary masks, and conversion to / from COCO RLE.
+
+Kaggle convention (iMaterialist 2019 / 2020 ``EncodedPixels``): the pixels of an ``[H, W]`` mask
+are numbered 1 .. H*W down the columns first, then across (column-major, Fortran order: pixel
+``(y, x)`` has number ``x * H + y + 1``). A mask is written as space-separated ``start length``
+pairs, one per run of foreground pixels, runs in increasing order; the empty mask is ``""``.
+
+COCO RLE (pycocotools) uses the same column-major pixel order but stores alternating run lengths
+starting with background (``counts``), either as a list of ints ("uncompressed") or as pycocotools'
+compressed string.
+
+Everything here is vectorised numpy; malformed input raises :class:`~fashion_mrcnn.errors.RLEError`
+naming the problem (optionally prefixed by a ``context`` string such as
+``"train.csv row 17, image abc.jpg"``). A malformed encoding never yields a silently wrong mask.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from fashion_mrcnn.errors import RLEError
+
+__all__ = [
+    "RLEError",
+    "decode",
+    "encode",
+    "from_coco",
+    "parse_runs",
+    "rle_area",
+    "to_coco",
+]
+
+
+def _fail(problem: str, context: str | None) -> RLEError:
+    return RLEError(f"{context}: {problem}" if context else problem)
+
+
+def _check_size(height, width, context: str | None) -> tuple[int, int]:
+    """Validate and return ``(height, width)`` as positive Python ints."""
+    out = []
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if isinstance(value, numbers.Real) and float(value).is_integer():
+                value = int(value)
+            else:
+                raise _fail(f"{name} must be a positive integer, got {value!r}", context)
+        if value < 1:
+            raise _fail(f"{name} must be a positive integer, got {value!r}", context)
+        out.append(int(value))
+    return out[0], out[1]
+
+
+def _bad_token_problem(tokens: list[str]) -> str:
+    """Describe the first token that is not a non-negative decimal integer."""
+    for i, tok in enumerate(tokens):
+        if not (tok.isascii() and tok.isdigit()):
+            role = "start" if i % 2 == 0 else "length"
+            body = tok[1:] if tok[:1] in "+-" else tok
+            if tok.startswith("-") and body.isascii() and body.isdigit():
+                return f"{role} {tok} < 1 (token {i + 1})"
+            return f"non-numeric token {tok!r} (token {i + 1})"
+    return "unparseable tokens"  # pragma: no cover - only called when a bad token exists
+
+
+def parse_runs(
+    rle: str | None, height: int, width: int, context: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse and validate a Kaggle RLE string.
+
+    Args:
+        rle: ``"start length start length ..."`` (1-indexed, column-major); ``""``/``None`` = empty.
+        height, width: mask size in pixels.
+        context: optional text prefixed to error messages.
+
+    Returns:
+        ``(starts, lengths)``: int64 ``[R]`` each; ``starts`` are 0-based flat column-major
+        indices. Runs are sorted, non-overlapping and inside ``height * width``.
+
+    Raises:
+        RLEError: odd token count, non-numeric token, start < 1, length < 1, runs not strictly
+            increasing or overlapping, a run past ``height * width``, bad height / width.
+    """
+    height, width = _check_size(height, width, context)
+    empty = np.zeros(0, dtype=np.int64)
+    if rle is None:
+        return empty, empty
+    if not isinstance(rle, str):
+        if isinstance(rle, float) and np.isnan(rle):  # pandas reads an empty CSV cell as NaN
+            return empty, empty
+        raise _fail(f"RLE must be a string, got {type(rle).__name__}", context)
+    tokens = rle.split()
+    if not tokens:
+        return empty, empty
+    if len(tokens) % 2:
+        raise _fail(f"odd number of tokens ({len(tokens)}): RLE needs start length pairs", context)
+    joined = "".join(tokens)
+    if not (joined.isascii() and joined.isdigit()):
+        raise _fail(_bad_token_problem(tokens), context)
+    values = np.fromstring(rle, dtype=np.int64, sep=" ")
+    if values.size != len(tokens):  # pragma: no cover - defensive, digits-only always parse
+        raise _fail("could not parse every token", context)
+    starts = values[0::2]
+    lengths = values[1::2]
+    n_pixels = height * width
+    # Huge tokens saturate at int64 max; reject anything beyond the image before adding.
+    if starts.min() < 1:
+        i = int(np.argmax(starts < 1))
+        raise _fail(f"start {int(starts[i])} < 1 (run {i + 1})", context)
+    if lengths.min() < 1:
+        i = int(np.argmax(lengths < 1))
+        raise _fail(f"length {int(lengths[i])} < 1 (run {i + 1})", context)
+    too_big = (starts > n_pixels) | (lengths > n_pixels)
+    if too_big.any():
+        i = int(np.argmax(too_big))
+        raise _fail(
+            f"run {i + 1} ({tokens[2 * i]} {tokens[2 * i + 1]}) goes past height*width = "
+            f"{height}*{width} = {n_pixels}",
+            context,
+        )
+    starts = starts - 1
+    ends = starts + lengths
+    if ends[-1] > n_pixels or (ends > n_pixels).any():
+        i = int(np.argmax(ends > n_pixels))
+        raise _fail(
+            f"run {i + 1} ({int(starts[i]) + 1} {int(lengths[i])}) ends at pixel {int(ends[i])} "
+            f"past height*width = {height}*{width} = {n_pixels}",
+            context,
+        )
+    if starts.size > 1:
+        bad = starts[1:] < ends[:-1]
+        if bad.any():
+            i = int(np.argmax(bad))
+            kind = "not strictly increasing" if starts[i + 1] <= starts[i] else "overlapping"
+            raise _fail(
+                f"runs {kind}: run {i + 2} starts at {int(starts[i + 1]) + 1} but run {i + 1} "
+                f"covers {int(starts[i]) + 1}..{int(ends[i])}",
+                context,
+            )
+    return starts, lengths
+
+
+def decode(rle: str | None, height: int, width: int, context: str | None = None) -> np.ndarray:
+    """Decode a Kaggle RLE string into a mask.
+
+    Args:
+        rle: Kaggle RLE (see module docstring); ``""`` or ``None`` gives an all-zero mask.
+        height, width: mask size.
+        context: optional text prefixed to error messages.
+
+    Returns:
+        uint8 ``[height, width]`` with values 0 / 1. The array is Fortran-ordered (a transposed
+        view of the column-major buffer, like pycocotools' output); use
+        ``np.ascontiguousarray`` if C order matters.
+
+    Raises:
+        RLEError: see :func:`parse_runs`.
+    """
+    starts, lengths = parse_runs(rle, height, width, context)
+    height, width = int(height), int(width)
+    n_pixels = height * width
+    if starts.size == 0:
+        return np.zeros((width, height), dtype=np.uint8).T
+    # Alternating background / foreground run lengths: gap0, run0, gap1, run1, ..., tail gap.
+    counts = np.empty(2 * starts.size + 1, dtype=np.int64)
+    counts[1:-1:2] = lengths
+    counts[0] = starts[0]
+    counts[2:-1:2] = starts[1:] - (starts[:-1] + lengths[:-1])
+    counts[-1] = n_pixels - (starts[-1] + lengths[-1])
+    values = np.zeros(counts.size, dtype=np.uint8)
+    values[1::2] = 1
+    flat = np.repeat(values, counts)
+    return flat.reshape(width, height).T
+
+
+def _change_points(mask: np.ndarray) -> np.ndarray:
+    """Sorted column-major flat indices where a bool ``[H, W]`` mask switches value.
+
+    Index ``k`` means pixel ``k - 1`` and pixel ``k`` differ (index 0 / ``H * W`` are reported when
+    the first / last pixel is foreground, as if the mask were padded with background). Returns
+    int64 ``[C]``, C even. Avoids a transposing copy of C-ordered masks: changes down each column
+    are found on the C-ordered array and then sorted into column-major order.
+    """
+    height, width = mask.shape
+    if mask.flags.f_contiguous or width == 1 or height == 1:
+        flat = mask.T.reshape(-1)  # a view for Fortran-ordered (and single row / column) masks
+        changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    else:
+        # np.flatnonzero + divmod is much faster than a 2-D np.nonzero.
+        ys, xs = np.divmod(np.flatnonzero(mask[1:] != mask[:-1]), width)  # (y, x) vs (y + 1, x)
+        cols = np.flatnonzero(mask[-1, :-1] != mask[0, 1:])  # end of column x vs top of x + 1
+        changes = np.concatenate((xs * height + ys + 1, (cols + 1) * height))
+        changes.sort()
+    first = bool(mask[0, 0])
+    last = bool(mask[-1, -1])
+    if first or last:
+        head = np.zeros(int(first), dtype=np.int64)
+        tail = np.full(int(last), mask.size, dtype=np.int64)
+        changes = np.concatenate((head, changes, tail))
+    return changes.astype(np.int64, copy=False)
+
+
+def encode(mask: np.ndarray) -> str:
+    """Encode a 2-D mask as a Kaggle RLE string.
+
+    Args:
+        mask: ``[H, W]`` array of any numeric or bool dtype; nonzero pixels are foreground.
+
+    Returns:
+        ``"start length ..."`` (1-indexed, column-major), ``""`` for an empty mask.
+
+    Raises:
+        RLEError: when ``mask`` is not 2-D or has a zero-sized side.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.shape[0] < 1 or mask.shape[1] < 1:
+        raise RLEError(f"mask must be a non-empty 2-D array [H, W], got shape {mask.shape}")
+    if mask.dtype != np.bool_:
+        mask = mask != 0
+    changes = _change_points(mask)
+    if changes.size == 0:
+        return ""
+    pairs = changes.reshape(-1, 2)
+    pairs[:, 1] -= pairs[:, 0]
+    pairs[:, 0] += 1
+    return " ".join(map(str, pairs.ravel().tolist()))
+
+
+def rle_area(rle: str | None, height: int, width: int, context: str | None = None) -> int:
+    """Foreground pixel count of a Kaggle RLE (sum of run lengths), validated, without decoding."""
+    _, lengths = parse_runs(rle, height, width, context)
+    return int(lengths.sum())
+
+
+def _runs_to_counts(starts: np.ndarray, lengths: np.ndarray, n_pixels: int) -> list[int]:
+    """Kaggle runs -> uncompressed COCO counts (alternating background / foreground lengths)."""
+    if starts.size == 0:
+        return [n_pixels]
+    counts = np.empty(2 * starts.size + 1, dtype=np.int64)
+    counts[0] = starts[0]
+    counts[1:-1:2] = lengths
+    counts[2:-1:2] = starts[1:] - (starts[:-1] + lengths[:-1])
+    counts[-1] = n_pixels - (starts[-1] + lengths[-1])
+    if counts[-1] == 0:
+        counts = counts[:-1]
+    return counts.tolist()
+
+
+def to_coco(rle: str | None, height: int, width: int, context: str | None = None) -> dict:
+    """Kaggle RLE -> pycocotools compressed RLE ``{"size": [h, w], "counts": str}``."""
+    from pycocotools import mask as mask_utils
+
+    starts, lengths = parse_runs(rle, height, width, context)
+    height, width = int(height), int(width)
+    counts = _runs_to_counts(starts, lengths, height * width)
+    coco = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return {"size": [height, width], "counts": coco["counts"].decode("ascii")}
+
+
+def _coco_size(coco_rle, context: str | None) -> tuple[int, int]:
+    if not isinstance(coco_rle, dict) or "size" not in coco_rle or "counts" not in coco_rle:
+        raise _fail("COCO RLE must be a dict with 'size' and 'counts'", context)
+    size = coco_rle["size"]
+    if not isinstance(size, list | tuple) or len(size) != 2:
+        raise _fail(f"COCO RLE 'size' must be [height, width], got {size!r}", context)
+    return _check_size(size[0], size[1], context)
+
+
+def uncompressed_counts_to_mask(
+    counts, height: int, width: int, context: str | None = None
+) -> np.ndarray:
+    """Uncompressed COCO counts (list of ints) -> uint8 ``[height, width]`` (Fortran-ordered).
+
+    Raises RLEError for negative or non-integer counts or counts summing past ``height * width``;
+    counts summing to less leave the remaining pixels background.
+    """
+    height, width = _check_size(height, width, context)
+    try:
+        arr = np.asarray(counts)
+    except (TypeError, ValueError) as exc:
+        raise _fail(f"COCO RLE counts are not a list of integers: {exc}", context) from exc
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise _fail("COCO RLE counts must be a flat list of integers", context)
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise _fail(f"COCO RLE count {int(arr.min())} < 0", context)
+    n_pixels = height * width
+    total = int(arr.sum())
+    if total > n_pixels:
+        raise _fail(
+            f"COCO RLE counts sum to {total}, past height*width = {height}*{width} = {n_pixels}",
+            context,
+        )
+    arr = np.append(arr, n_pixels - total)
+    values = (np.arange(arr.size) % 2).astype(np.uint8)
+    return np.repeat(values, arr).reshape(width, height).T
+
+
+def coco_to_mask(coco_rle: dict, context: str | None = None) -> np.ndarray:
+    """Any COCO RLE dict (compressed or uncompressed) -> uint8 ``[h, w]`` mask (Fortran-ordered)."""
+    height, width = _coco_size(coco_rle, context)
+    counts = coco_rle["counts"]
+    if isinstance(counts, list | tuple | np.ndarray):
+        return uncompressed_counts_to_mask(counts, height, width, context)
+    if isinstance(counts, bytes):
+        try:
+            counts = counts.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise _fail("compressed COCO RLE counts are not ASCII", context) from exc
+    if not isinstance(counts, str):
+        raise _fail(f"COCO RLE counts must be str, bytes or list, got {type(counts)}", context)
+    return uncompressed_counts_to_mask(
+        compressed_to_counts(counts, context), height, width, context
+    )
+
+
+def compressed_to_counts(counts: str, context: str | None = None) -> list[int]:
+    """Parse pycocotools' compressed counts string into the uncompressed run-length list.
+
+    The format: each count is a little-endian sequence of 5-bit groups, one per character
+    (character code - 48); bit 0x20 of a character means "more groups follow", bit 0x10 of the last
+    group is the sign. From the fourth count on, the stored value is the difference to the count
+    two places back. Raises RLEError on characters outside the alphabet, a truncated last count
+    or a negative resulting count.
+    """
+    out: list[int] = []
+    i = 0
+    n = len(counts)
+    while i < n:
+        value = 0
+        shift = 0
+        while True:
+            if i >= n:
+                raise _fail("compressed COCO RLE ends in the middle of a count", context)
+            c = ord(counts[i]) - 48
+            if c < 0 or c > 63:
+                raise _fail(f"invalid character {counts[i]!r} in compressed COCO RLE", context)
+            value |= (c & 0x1F) << shift
+            more = c & 0x20
+            i += 1
+            shift += 5
+            if not more:
+                if c & 0x10:
+                    value |= -1 << shift
+                break
+        if len(out) > 2:
+            value += out[-2]
+        if value < 0:
+            raise _fail(f"compressed COCO RLE gives a negative count ({value})", context)
+        out.append(value)
+    return out
+
+
+def from_coco(coco_rle: dict, context: str | None = None) -> str:
+    """COCO RLE dict (compressed ``counts`` str/bytes or uncompressed list) -> Kaggle RLE string."""
+    return encode(coco_to_mask(coco_rle, context))
