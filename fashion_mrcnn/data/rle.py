@@ -41,7 +41,9 @@ def _check_size(height, width, context: str | None) -> tuple[int, int]:
     """Validate and return ``(height, width)`` as positive Python ints."""
     out = []
     for name, value in (("height", height), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, bool | np.bool_):
+            raise _fail(f"{name} must be a positive integer, got {value!r}", context)
+        if not isinstance(value, numbers.Integral):
             if isinstance(value, numbers.Real) and float(value).is_integer():
                 value = int(value)
             else:
