@@ -1,0 +1,99 @@
+"""Box (classifier) head and mask head, applied to ROI-aligned features.
+
+Matterport wrapped every per-ROI layer in ``TimeDistributed``; here the ROI axis is folded into the
+batch (``[B, N, ...] -> [B * N, ...]``) around ordinary layers carrying the same names and weight
+shapes, so ``mask_rcnn_coco.h5`` binds: ``mrcnn_class_conv1`` kernel ``[pool, pool, C, fc]``,
+``mrcnn_class_conv2`` ``[1, 1, fc, fc]``, ``mrcnn_class_logits`` ``[fc, K]``, ``mrcnn_bbox_fc``
+``[fc, 4K]``, ``mrcnn_mask_conv1..4`` ``[3, 3, C, ch]``, ``mrcnn_mask_deconv`` ``[2, 2, ch, ch]``,
+``mrcnn_mask`` ``[1, 1, ch, K]``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from fashion_mrcnn.model.norm import norm_layer
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class MergeRois(keras.layers.Layer):
+    """``[B, N, *S] -> [B * N, *S]`` (fold the ROI axis into the batch axis)."""
+
+    def call(self, x):
+        shape = ops.shape(x)
+        return ops.reshape(x, (-1,) + tuple(shape[2:]))
+
+    def compute_output_shape(self, input_shape):
+        return (None,) + tuple(input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class SplitRois(keras.layers.Layer):
+    """``(x [B * N, *S], reference [B, N, ...]) -> [B, N, *S]`` (undo :class:`MergeRois`)."""
+
+    def call(self, x, reference):
+        ref = ops.shape(reference)
+        return ops.reshape(x, (ref[0], ref[1]) + tuple(ops.shape(x)[1:]))
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return tuple(reference_shape[:2]) + tuple(x_shape[1:])
+
+
+def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head: bool = True):
+    """Classifier + box regression head.
+
+    ``pooled``: ``[B, N, pool, pool, C]`` ROI-aligned features. Returns
+    ``mrcnn_class_logits [B, N, K]``, ``mrcnn_class [B, N, K]`` (softmax), ``mrcnn_bbox
+    [B, N, K, 4]`` deltas ``(dy, dx, log dh, log dw)`` divided by BBOX_STD_DEV, all float32.
+    ``conv_head`` True is Matterport's pool x pool conv + 1x1 conv; False flattens and uses two
+    Dense layers with the same names (kernel ``[pool * pool * C, fc]``).
+    """
+    pool = pooled.shape[2]
+    x = MergeRois(name="mrcnn_class_merge")(pooled)
+    if conv_head:
+        x = keras.layers.Conv2D(fc_size, (pool, pool), name="mrcnn_class_conv1")(x)
+        x = norm_layer(norm, "mrcnn_class_bn1", fc_size)(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Conv2D(fc_size, 1, name="mrcnn_class_conv2")(x)
+        x = norm_layer(norm, "mrcnn_class_bn2", fc_size)(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Reshape((fc_size,), name="pool_squeeze")(x)
+    else:
+        x = keras.layers.Reshape((-1,), name="mrcnn_class_flatten")(x)
+        x = keras.layers.Dense(fc_size, name="mrcnn_class_conv1")(x)
+        x = norm_layer(norm, "mrcnn_class_bn1", fc_size)(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Dense(fc_size, name="mrcnn_class_conv2")(x)
+        x = norm_layer(norm, "mrcnn_class_bn2", fc_size)(x)
+        x = keras.layers.Activation("relu", name="pool_squeeze")(x)
+    logits = keras.layers.Dense(num_classes, name="mrcnn_class_logits")(x)
+    logits = SplitRois(name="mrcnn_class_logits_split")(logits, pooled)
+    logits = keras.layers.Activation("linear", dtype="float32", name="mrcnn_class_logits_f32")(
+        logits
+    )
+    probs = keras.layers.Activation("softmax", dtype="float32", name="mrcnn_class")(logits)
+    bbox = keras.layers.Dense(num_classes * 4, name="mrcnn_bbox_fc")(x)
+    bbox = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox_reshape")(bbox)
+    bbox = SplitRois(name="mrcnn_bbox_split")(bbox, pooled)
+    bbox = keras.layers.Activation("linear", dtype="float32", name="mrcnn_bbox")(bbox)
+    return logits, probs, bbox
+
+
+def mask_head_graph(pooled, num_classes: int, channels: int, norm: str):
+    """Mask head: 4 x (3x3 conv + norm + ReLU), 2x deconv, 1x1 sigmoid per class.
+
+    ``pooled``: ``[B, N, mp, mp, C]`` (mp = MASK_POOL_SIZE). Returns ``mrcnn_mask
+    [B, N, 2 mp, 2 mp, K]`` float32 probabilities in [0, 1].
+    """
+    x = MergeRois(name="mrcnn_mask_merge")(pooled)
+    for i in range(1, 5):
+        x = keras.layers.Conv2D(channels, 3, padding="same", name=f"mrcnn_mask_conv{i}")(x)
+        x = norm_layer(norm, f"mrcnn_mask_bn{i}", channels)(x)
+        x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Conv2DTranspose(
+        channels, 2, strides=2, activation="relu", name="mrcnn_mask_deconv"
+    )(x)
+    x = keras.layers.Conv2D(num_classes, 1, activation="sigmoid", name="mrcnn_mask")(x)
+    x = SplitRois(name="mrcnn_mask_split")(x, pooled)
+    return keras.layers.Activation("linear", dtype="float32", name="mrcnn_mask_f32")(x)

@@ -1,0 +1,287 @@
+"""Weight files: Matterport / Keras 2 ``.h5`` by layer name, our native ``.weights.h5``, downloads.
+
+Keras 2 ``.h5`` layout (what ``mask_rcnn_coco.h5`` and the Keras ResNet50 "notop" file use): the
+root (or a top group ``model_weights``) has attribute ``layer_names``; each layer group has
+attribute ``weight_names`` ("conv1/kernel:0", ...; bytes or str depending on h5py) naming datasets
+inside the group. A nested model (Matterport's ``rpn_model``) is one group whose weight names start
+with the inner layer names ("rpn_conv_shared/kernel:0").
+
+Keras 3's own ``load_weights`` does not load such files into nested models, so this module reads
+them with h5py and assigns by layer name, recursing into our nested models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+
+from fashion_mrcnn.errors import WeightsError
+
+COCO_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
+IMAGENET_RESNET50_URL = (
+    "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
+    "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+)
+HEAD_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask")
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_weights` did, by layer name.
+
+    ``loaded``: layers whose weights were assigned; ``skipped``: layers in the file and the model
+    left alone because of ``exclude``; ``missing``: weighted layers of the model absent from the
+    file; ``unused``: layers in the file with no layer of that name in the model; ``partial``:
+    layers where only some file weights fitted (BatchNorm file weights into a GroupNorm layer:
+    gamma/beta loaded, moving statistics dropped).
+    """
+
+    path: str = ""
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"weights {self.path}: {len(self.loaded)} layers loaded, {len(self.skipped)} skipped "
+            f"(exclude), {len(self.missing)} missing from file, {len(self.unused)} unused in file"
+        ]
+        for label, names in (
+            ("skipped", self.skipped),
+            ("missing", self.missing),
+            ("unused", self.unused),
+            ("partial (GroupNorm: gamma/beta only)", self.partial),
+        ):
+            if names:
+                shown = ", ".join(names[:12]) + (
+                    f", ... (+{len(names) - 12})" if len(names) > 12 else ""
+                )
+                lines.append(f"  {label}: {shown}")
+        return "\n".join(lines)
+
+
+def _decode(names) -> list[str]:
+    """h5py attributes hold bytes (h5py 2 / Keras 2 files) or str (h5py 3): return str."""
+    return [n.decode("utf8") if isinstance(n, bytes | np.bytes_) else str(n) for n in names]
+
+
+def _short(weight_name: str) -> str:
+    """ "bn_conv1/moving_mean:0" -> "moving_mean"."""
+    return weight_name.split("/")[-1].split(":")[0]
+
+
+def leaf_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Every layer with weights, by name, recursing into nested models (rpn_model, backbones)."""
+    out: dict[str, keras.layers.Layer] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.update(leaf_layers(layer))
+        elif layer.weights:
+            out[layer.name] = layer
+    return out
+
+
+def read_h5_layers(path: str | Path) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Read a Keras 2 ``.h5`` weights file: ``{layer group name: [(weight name, array), ...]}``.
+
+    Nested-model groups are split into their inner layers (by the weight names' first component),
+    so the result is keyed by leaf layer name. Raises WeightsError naming the path when the file
+    is missing, truncated, not HDF5 or lacks ``layer_names``.
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        with h5py.File(path, "r") as f:
+            root = f["model_weights"] if "model_weights" in f else f
+            if "layer_names" not in root.attrs:
+                raise WeightsError(
+                    f"{path}: not a Keras 2 / Matterport weights file (no 'layer_names' attribute)"
+                )
+            out: dict[str, list[tuple[str, np.ndarray]]] = {}
+            for lname in _decode(root.attrs["layer_names"]):
+                group = root[lname]
+                wnames = _decode(group.attrs.get("weight_names", []))
+                if not wnames:
+                    continue
+                arrays = [(w, np.asarray(group[w])) for w in wnames]
+                prefixes = {w.split("/")[0] for w in wnames if "/" in w}
+                if len(prefixes) > 1:
+                    for w, a in arrays:  # nested model: split by inner layer name
+                        out.setdefault(w.split("/")[0], []).append((w, a))
+                else:
+                    out[lname] = arrays
+            return out
+    except WeightsError:
+        raise
+    except (OSError, KeyError, ValueError) as e:
+        raise WeightsError(f"cannot read weights file {path} (truncated or corrupt?): {e}") from e
+
+
+def _match(layer, file_weights, path):
+    """Pair the layer's variables with file arrays: by short name when all names agree, else in
+    order. Returns (pairs, partial)."""
+    variables = list(layer.weights)
+    by_name = {_short(w): a for w, a in file_weights}
+    names = [v.name.split("/")[-1].split(":")[0] for v in variables]
+    if all(n in by_name for n in names):
+        partial = len(by_name) > len(names)
+        return [(v, by_name[n]) for v, n in zip(variables, names)], partial
+    if len(variables) != len(file_weights):
+        raise WeightsError(
+            f"{path}: layer {layer.name!r} has {len(variables)} weights in the model but "
+            f"{len(file_weights)} in the file ({[w for w, _ in file_weights]})"
+        )
+    return [(v, a) for v, (_, a) in zip(variables, file_weights)], False
+
+
+def load_weights(
+    keras_model: keras.Model, path: str | Path, by_name: bool = True, exclude=None, verbose=1
+) -> LoadReport:
+    """Load a Matterport / Keras 2 ``.h5`` into ``keras_model`` by layer name.
+
+    ``exclude``: layer names to leave untouched (e.g. :data:`HEAD_LAYERS` when NUM_CLASSES
+    differs from the file's 81). ``by_name=False`` additionally requires every weighted model
+    layer to be found in the file. A shape mismatch on a non-excluded layer raises WeightsError
+    naming layer and both shapes; nothing is assigned unless every check passes. Returns a
+    :class:`LoadReport` (printed when ``verbose``).
+    """
+    exclude = set(exclude or ())
+    file_layers = read_h5_layers(path)
+    model_layers = leaf_layers(keras_model)
+    report = LoadReport(path=str(path))
+    assignments = []
+    for name, layer in model_layers.items():
+        if name not in file_layers:
+            report.missing.append(name)
+            continue
+        if name in exclude:
+            report.skipped.append(name)
+            continue
+        pairs, partial = _match(layer, file_layers[name], path)
+        for var, arr in pairs:
+            if tuple(var.shape) != tuple(arr.shape):
+                raise WeightsError(
+                    f"{path}: layer {name!r} weight {var.name!r} has shape {tuple(var.shape)} in "
+                    f"the model but {tuple(arr.shape)} in the file (exclude={sorted(HEAD_LAYERS)} "
+                    f"when the class count differs)"
+                )
+        assignments.extend(pairs)
+        report.loaded.append(name)
+        if partial:
+            report.partial.append(name)
+    report.unused = [n for n in file_layers if n not in model_layers]
+    report.skipped += [n for n in report.unused if n in exclude]
+    if not by_name and report.missing:
+        raise WeightsError(
+            f"{path}: by_name=False but {len(report.missing)} model layers are not in the file "
+            f"({report.missing[:5]}...)"
+        )
+    for var, arr in assignments:
+        var.assign(arr.astype(var.dtype))
+    if verbose:
+        print(report)
+    return report
+
+
+def save_native(keras_model: keras.Model, path: str | Path) -> Path:
+    """Save our own checkpoint (Keras 3 ``.weights.h5``) atomically: write a temp file, rename."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise WeightsError(f"native checkpoints must end with .weights.h5, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name[: -len(".weights.h5")] + ".tmp.weights.h5")
+    keras_model.save_weights(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+def load_native(keras_model: keras.Model, path: str | Path) -> None:
+    """Load one of our ``.weights.h5`` checkpoints (same architecture) into ``keras_model``."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        keras_model.load_weights(path)
+    except (OSError, ValueError, KeyError) as e:
+        raise WeightsError(f"cannot load checkpoint {path} into this model: {e}") from e
+
+
+def is_native(path: str | Path) -> bool:
+    """True for a Keras 3 ``.weights.h5`` (our format), False for a Keras 2 / Matterport ``.h5``."""
+    return str(path).endswith(".weights.h5")
+
+
+def _digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dest`` with a tqdm progress bar; write ``dest.part`` then rename.
+
+    The optional ``sha256`` / ``md5`` hex digest is checked before the rename; a mismatch deletes
+    the partial file and raises WeightsError. ``file://`` URLs work (used by the tests).
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url) as resp, tmp.open("wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+            ) as bar:
+                for chunk in iter(lambda: resp.read(1 << 20), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        for algo, want in (("sha256", sha256), ("md5", md5)):
+            if want and _digest(tmp, algo) != want.lower():
+                raise WeightsError(f"{url}: {algo} mismatch (expected {want}); download discarded")
+        os.replace(tmp, dest)
+    except OSError as e:
+        raise WeightsError(f"download of {url} to {dest} failed: {e}") from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dest
+
+
+def download_coco_weights(
+    dest: str | Path = "mask_rcnn_coco.h5",
+    url: str = COCO_URL,
+    sha256: str | None = None,
+    md5: str | None = None,
+) -> Path:
+    """Matterport's COCO Mask R-CNN weights (v2.0 release, 81 classes, resnet101) to ``dest``."""
+    return download(url, dest, sha256=sha256, md5=md5)
+
+
+def download_imagenet_resnet50(
+    dest: str | Path = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    url: str = IMAGENET_RESNET50_URL,
+    sha256: str | None = None,
+    md5: str | None = None,
+) -> Path:
+    """The Keras ResNet50 ImageNet "notop" weights (Matterport layer names) to ``dest``."""
+    return download(url, dest, sha256=sha256, md5=md5)

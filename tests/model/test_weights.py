@@ -1,0 +1,172 @@
+"""Weight files: Matterport Keras 2 .h5 by layer name (nested rpn_model, exclude, mismatch,
+corrupt file), native .weights.h5, and the download helpers (file:// URLs, no network)."""
+
+import hashlib
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from fashion_mrcnn.errors import WeightsError
+from fashion_mrcnn.model.heads import box_head_graph
+from fashion_mrcnn.model.rpn import build_rpn_model
+from fashion_mrcnn.model.weights import (
+    HEAD_LAYERS,
+    download,
+    download_coco_weights,
+    download_imagenet_resnet50,
+    leaf_layers,
+    load_native,
+    load_weights,
+    save_native,
+)
+
+
+def _tiny_model(num_classes):
+    """conv1 + bn_conv1 + nested rpn_model + a box head (Matterport names)."""
+    image = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(image)
+    x = keras.layers.BatchNormalization(name="bn_conv1")(x)
+    rpn = build_rpn_model(1, 3, 8)
+    rpn_out = rpn(x)
+    pooled = keras.layers.Reshape((1, 16, 16, 8))(x)
+    pooled = keras.layers.Cropping3D(((0, 0), (0, 9), (0, 9)))(pooled)  # [B, 1, 7, 7, 8]
+    heads = box_head_graph(pooled, num_classes, 32, "frozen_bn")
+    return keras.Model(image, list(rpn_out) + list(heads))
+
+
+def _write_matterport_h5(
+    path, num_classes, rng, bytes_names=True, model_weights=True, extra_layer=True
+):
+    """A Keras 2 layout file with the weights of a ``_tiny_model(num_classes)``; returns the
+    {weight path: array} written."""
+    model = _tiny_model(num_classes)
+    written = {}
+    groups = {}  # file layer name -> [(weight name, array)]
+    for name, layer in leaf_layers(model).items():
+        top = "rpn_model" if name.startswith("rpn_") else name
+        for v in layer.weights:
+            arr = rng.normal(size=tuple(v.shape)).astype("float32")
+            wname = f"{name}/{v.name}:0"
+            groups.setdefault(top, []).append((wname, arr))
+            written[f"{name}/{v.name}"] = arr
+    if extra_layer:
+        groups["res9z_branch2a"] = [("res9z_branch2a/kernel:0", np.zeros((1, 1, 2, 2), "f4"))]
+    enc = (lambda s: s.encode()) if bytes_names else (lambda s: s)
+    with h5py.File(path, "w") as f:
+        root = f.create_group("model_weights") if model_weights else f
+        root.attrs["layer_names"] = [enc(n) for n in groups]
+        for lname, weights in groups.items():
+            g = root.create_group(lname)
+            g.attrs["weight_names"] = [enc(w) for w, _ in weights]
+            for w, a in weights:
+                g.create_dataset(w, data=a)
+    return written
+
+
+def _value(model, name, short):
+    layer = leaf_layers(model)[name]
+    return next(np.asarray(v) for v in layer.weights if v.name == short)
+
+
+@pytest.mark.parametrize("bytes_names,model_weights", [(True, True), (False, False)])
+def test_load_matterport_layout(tmp_path, bytes_names, model_weights, capsys):
+    path = tmp_path / "mrcnn.h5"
+    written = _write_matterport_h5(path, 5, np.random.default_rng(0), bytes_names, model_weights)
+    model = _tiny_model(5)
+    report = load_weights(model, path)
+    for key, arr in written.items():
+        name, short = key.split("/")
+        np.testing.assert_array_equal(_value(model, name, short), arr)
+    assert "rpn_conv_shared" in report.loaded and "mrcnn_bbox_fc" in report.loaded
+    assert report.unused == ["res9z_branch2a"] and report.missing == []
+    assert "unused in file" in capsys.readouterr().out
+
+
+def test_81_class_file_into_47_class_model_with_exclude(tmp_path):
+    path = tmp_path / "coco_like.h5"
+    written = _write_matterport_h5(path, 81, np.random.default_rng(1))
+    assert written["mrcnn_bbox_fc/kernel"].shape == (32, 324)
+    model = _tiny_model(47)
+    before = _value(model, "mrcnn_bbox_fc", "kernel").copy()
+    report = load_weights(model, path, exclude=HEAD_LAYERS, verbose=0)
+    assert {"mrcnn_class_logits", "mrcnn_bbox_fc"} <= set(report.skipped)
+    np.testing.assert_array_equal(_value(model, "mrcnn_bbox_fc", "kernel"), before)
+    np.testing.assert_array_equal(
+        _value(model, "rpn_class_raw", "kernel"), written["rpn_class_raw/kernel"]
+    )
+    np.testing.assert_array_equal(
+        _value(model, "mrcnn_class_conv1", "kernel"), written["mrcnn_class_conv1/kernel"]
+    )
+
+
+def test_mismatch_without_exclude_raises_and_assigns_nothing(tmp_path):
+    path = tmp_path / "coco_like.h5"
+    _write_matterport_h5(path, 81, np.random.default_rng(2))
+    model = _tiny_model(47)
+    before = _value(model, "conv1", "kernel").copy()
+    with pytest.raises(WeightsError, match=r"mrcnn_\w+.*\(32, 47\).*\(32, 81\)|mrcnn_.*shape"):
+        load_weights(model, path, verbose=0)
+    np.testing.assert_array_equal(_value(model, "conv1", "kernel"), before)
+
+
+def test_by_name_false_requires_every_layer(tmp_path):
+    path = tmp_path / "partial.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"conv1"]
+        g = f.create_group("conv1")
+        g.attrs["weight_names"] = [b"conv1/kernel:0", b"conv1/bias:0"]
+        g.create_dataset("conv1/kernel:0", data=np.ones((3, 3, 3, 8), "f4"))
+        g.create_dataset("conv1/bias:0", data=np.ones((8,), "f4"))
+    model = _tiny_model(5)
+    with pytest.raises(WeightsError, match="not in the file"):
+        load_weights(model, path, by_name=False, verbose=0)
+    report = load_weights(model, path, verbose=0)
+    assert report.loaded == ["conv1"] and "bn_conv1" in report.missing
+
+
+def test_corrupt_and_truncated_files(tmp_path):
+    path = tmp_path / "mrcnn.h5"
+    _write_matterport_h5(path, 5, np.random.default_rng(3))
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(data[: len(data) // 3])
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not an hdf5 file at all" * 10)
+    for bad in (truncated, garbage):
+        with pytest.raises(WeightsError, match=bad.name):
+            load_weights(_tiny_model(5), bad, verbose=0)
+    with pytest.raises(WeightsError, match="not found"):
+        load_weights(_tiny_model(5), tmp_path / "nope.h5")
+
+
+def test_native_round_trip_is_atomic(tmp_path):
+    model = _tiny_model(5)
+    path = save_native(model, tmp_path / "ckpt" / "mask_rcnn_x_0001.weights.h5")
+    assert path.exists() and not list(path.parent.glob("*.tmp.*"))
+    other = _tiny_model(5)
+    load_native(other, path)
+    for a, b in zip(model.weights, other.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(WeightsError):
+        save_native(model, tmp_path / "x.h5")
+
+
+def test_download_helpers_file_url(tmp_path):
+    src = tmp_path / "src.bin"
+    payload = np.random.default_rng(4).bytes(3 << 20)
+    src.write_bytes(payload)
+    url = src.as_uri()
+    sha = hashlib.sha256(payload).hexdigest()
+    out = download_coco_weights(tmp_path / "w" / "coco.h5", url=url, sha256=sha)
+    assert out.read_bytes() == payload and not list(out.parent.glob("*.part"))
+    md5 = hashlib.md5(payload).hexdigest()
+    out2 = download_imagenet_resnet50(tmp_path / "w" / "r50.h5", url=url, md5=md5)
+    assert out2.read_bytes() == payload
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        download(url, tmp_path / "w" / "bad.h5", sha256="0" * 64, progress=False)
+    assert not (tmp_path / "w" / "bad.h5").exists()
+    assert not list((tmp_path / "w").glob("*.part"))
+    with pytest.raises(WeightsError, match="failed"):
+        download((tmp_path / "missing").as_uri(), tmp_path / "w" / "m.h5", progress=False)
