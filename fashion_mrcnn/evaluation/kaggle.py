@@ -1,0 +1,319 @@
+"""The iMaterialist (Fashion) 2019 Kaggle score, computed from Kaggle CSVs without decoding masks.
+
+Metric (DSB-2018 style, per image and per ClassId string, attributes included, so ``"10_1_2"`` and
+``"10"`` are different classes): for each IoU threshold ``t`` in 0.50, 0.55, ..., 0.95, predicted
+and ground-truth masks of the class are matched one-to-one where ``IoU > t`` and the class scores
+``TP / (TP + FP + FN)``. The class score is the mean over the ten thresholds; the image score the
+mean over the classes present in its ground truth or its prediction; the final score the mean over
+the ground-truth images. Confidence scores play no part: every extra mask is a false positive.
+
+Matching choice: a *maximum-cardinality* one-to-one matching of the pairs with ``IoU > t``
+(Hungarian on the 0/1 edge matrix). The metric ignores scores, so there is no score order to be
+greedy in; the maximum matching is the count "TP" is defined as, independent of row order. When no
+mask overlaps two partners above ``t`` (always true for ``t >= 0.5`` when the masks on each side are
+disjoint, as Kaggle requires of submissions) it equals the unique matching and greedy-by-IoU; the
+Hungarian step only runs for the rare conflicting groups.
+
+Speed: Kaggle RLE (``start length`` pairs, 1-indexed, column-major) is turned into COCO
+uncompressed RLE counts (column-major runs alternating 0s and 1s, starting with 0s) straight from
+the run list, and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
+ground-truth mask of an image on the compressed runs.
+
+Empty prediction rows (empty ``EncodedPixels``, the "nothing found" placeholder some submissions
+use) are skipped. A non-empty placeholder such as Kaggle's ``"1 1"`` / ``"23"`` is a real one-pixel
+mask and is scored as one. An image with neither ground truth nor predictions has no class to
+average and is left out of the mean (counted in the details).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+from scipy.optimize import linear_sum_assignment
+
+from fashion_mrcnn.data.rle import decode, parse_runs
+from fashion_mrcnn.errors import FashionDataError
+
+THRESHOLDS = np.round(np.arange(0.5, 1.0, 0.05), 2)  # float64 [10]: 0.50 ... 0.95
+GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
+PRED_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
+
+
+def kaggle_rle_to_runs(rle: str, height: int, width: int, where: str = ""):
+    """Parse a Kaggle RLE (validated by :func:`fashion_mrcnn.data.rle.parse_runs`) into runs.
+
+    Returns:
+        ``(starts, ends)``: int64 [R] each, 0-indexed column-major pixel numbers, ``ends``
+        exclusive, sorted, disjoint and non-adjacent (touching runs are merged so that every COCO
+        count built from them is positive).
+
+    Raises:
+        RLEError: malformed RLE or a run past ``height * width``; the message starts with ``where``.
+    """
+    starts, lengths = parse_runs(rle, height, width, where or None)
+    ends = starts + lengths
+    if starts.size > 1:
+        gaps = starts[1:] - ends[:-1]
+        if np.any(gaps == 0):
+            starts = starts[np.r_[True, gaps > 0]]
+            ends = ends[np.r_[gaps > 0, True]]
+    return starts, ends
+
+
+def runs_to_coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> list[int]:
+    """COCO uncompressed RLE counts from sorted, disjoint, non-adjacent 0-indexed runs.
+
+    Returns ``[zeros, ones, zeros, ones, ...]`` (column-major), summing to ``n_pixels``; the first
+    count may be 0 (mask starts with foreground), no later count is 0.
+    """
+    if starts.size == 0:
+        return [int(n_pixels)]
+    counts = np.empty(2 * starts.size + 1, dtype=np.int64)
+    counts[0] = starts[0]
+    counts[1:-1:2] = ends - starts
+    counts[2:-1:2] = starts[1:] - ends[:-1]
+    counts[-1] = n_pixels - ends[-1]
+    if counts[-1] == 0:  # pycocotools writes no trailing zero-length background run
+        counts = counts[:-1]
+    return counts.tolist()
+
+
+def kaggle_rle_to_coco(rle: str, height: int, width: int, where: str = "") -> dict:
+    """Kaggle RLE -> COCO compressed RLE ``{"size": [h, w], "counts": bytes}`` without a mask."""
+    n = int(height) * int(width)
+    starts, ends = kaggle_rle_to_runs(rle, height, width, where)
+    uncompressed = {
+        "size": [int(height), int(width)],
+        "counts": runs_to_coco_counts(starts, ends, n),
+    }
+    return mask_utils.frPyObjects([uncompressed], int(height), int(width))[0]
+
+
+def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...], name: str):
+    """Load a Kaggle CSV (or copy a DataFrame) with string ids; returns ``(df, label, is_file)``."""
+    if isinstance(source, pd.DataFrame):
+        df, label, is_file = source.copy(), name, False
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{name}: no such file {path}")
+        df = pd.read_csv(
+            path,
+            dtype={"ImageId": str, "EncodedPixels": str, "ClassId": str},
+            keep_default_na=False,
+        )
+        label, is_file = str(path), True
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise FashionDataError(f"{label}: missing column(s) {missing}; has {list(df.columns)}")
+    df = df.reset_index(drop=True)
+    for col in ("ImageId", "EncodedPixels", "ClassId"):
+        df[col] = df[col].fillna("").astype(str).str.strip()
+    # ClassId written by pandas from floats ("23.0") is a common mistake; refuse it clearly.
+    bad = ~df["ClassId"].str.fullmatch(r"\d+(_\d+)*") & (df["EncodedPixels"] != "")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise FashionDataError(
+            f"{_where(label, is_file, i, df)}: ClassId {df['ClassId'][i]!r} is not "
+            "'<category>' or '<category>_<attr>_...'"
+        )
+    return df, label, is_file
+
+
+def _where(label: str, is_file: bool, i: int, df: pd.DataFrame) -> str:
+    row = f"line {i + 2}" if is_file else f"row {i}"
+    return f"{label} {row} (image {df['ImageId'][i]}, class {df['ClassId'][i]})"
+
+
+@dataclass
+class _ImageMasks:
+    classes: list[str] = field(default_factory=list)
+    rles: list[dict] = field(default_factory=list)
+
+
+def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, _ImageMasks]:
+    """Ground-truth COCO RLEs per image, at the GT size or resized (nearest) to ``pred_size``."""
+    out: dict[str, _ImageMasks] = {}
+    if pred_size is not None:
+        import cv2
+
+        ph, pw = int(pred_size[0]), int(pred_size[1])
+    image_ids = gt["ImageId"].to_numpy()
+    encoded = gt["EncodedPixels"].to_numpy()
+    classes = gt["ClassId"].to_numpy()
+    heights = pd.to_numeric(gt["Height"], errors="coerce").to_numpy()
+    widths = pd.to_numeric(gt["Width"], errors="coerce").to_numpy()
+    for i in range(len(gt)):
+        entry = out.setdefault(image_ids[i], _ImageMasks())
+        if not encoded[i]:
+            continue
+        h, w = heights[i], widths[i]
+        if not (np.isfinite(h) and np.isfinite(w) and h >= 1 and w >= 1):
+            raise FashionDataError(f"{_where(label, is_file, i, gt)}: bad Height/Width {h}/{w}")
+        where = _where(label, is_file, i, gt)
+        if pred_size is None:
+            rle = kaggle_rle_to_coco(encoded[i], int(h), int(w), where)
+        else:
+            mask = decode(encoded[i], int(h), int(w), where)
+            small = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+            rle = mask_utils.encode(np.asfortranarray(small))
+        entry.classes.append(classes[i])
+        entry.rles.append(rle)
+    return out
+
+
+def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict[str, _ImageMasks]:
+    out: dict[str, _ImageMasks] = {}
+    image_ids = pred["ImageId"].to_numpy()
+    encoded = pred["EncodedPixels"].to_numpy()
+    classes = pred["ClassId"].to_numpy()
+    for i in range(len(pred)):
+        if not encoded[i] or image_ids[i] not in sizes:
+            continue
+        h, w = sizes[image_ids[i]]
+        rle = kaggle_rle_to_coco(encoded[i], h, w, _where(label, is_file, i, pred))
+        entry = out.setdefault(image_ids[i], _ImageMasks())
+        entry.classes.append(classes[i])
+        entry.rles.append(rle)
+    return out
+
+
+def max_matches(edges: np.ndarray) -> int:
+    """Size of a maximum one-to-one matching in a boolean bipartite edge matrix ``[P, G]``."""
+    if not edges.any():
+        return 0
+    if edges.sum(axis=0).max() <= 1 and edges.sum(axis=1).max() <= 1:
+        return int(edges.sum())
+    rows, cols = linear_sum_assignment(edges, maximize=True)
+    return int(edges[rows, cols].sum())
+
+
+def class_scores(ious: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> np.ndarray:
+    """Per-threshold ``TP / (TP + FP + FN)`` for one (image, class) group.
+
+    Args:
+        ious: float [P, G] IoU of P predictions against G ground-truth masks (P or G may be 0).
+        thresholds: float [T]; a pair matches at ``t`` when ``IoU > t``.
+
+    Returns:
+        float64 [T]; zeros when either side is empty.
+    """
+    n_pred, n_gt = ious.shape
+    if n_pred == 0 or n_gt == 0:
+        return np.zeros(len(thresholds))
+    edges = ious[None, :, :] > np.asarray(thresholds)[:, None, None]  # [T, P, G]
+    base = edges[0] if len(thresholds) else edges
+    if base.sum(axis=0).max(initial=0) <= 1 and base.sum(axis=1).max(initial=0) <= 1:
+        # higher thresholds only remove edges, so no conflicts anywhere: TP is the edge count
+        tp = edges.sum(axis=(1, 2)).astype(np.float64)
+    else:
+        tp = np.array([max_matches(e) for e in edges], dtype=np.float64)
+    return tp / (n_pred + n_gt - tp)
+
+
+def kaggle_metric(gt, pred, return_details: bool = False, pred_size=None, thresholds=THRESHOLDS):
+    """iMaterialist 2019 score of a prediction CSV against a ground-truth CSV.
+
+    Args:
+        gt: DataFrame or CSV path with ``ImageId, EncodedPixels, Height, Width, ClassId``
+            (masks at ``Height x Width``).
+        pred: DataFrame or CSV path with ``ImageId, EncodedPixels, ClassId``; masks at the GT size,
+            or at ``pred_size`` for every image when given.
+        return_details: also return a dict with ``per_image`` and ``per_class`` DataFrames and the
+            per (image, class) ``groups`` table.
+        pred_size: ``(height, width)`` of the prediction masks (e.g. ``(512, 512)`` for a Kaggle
+            submission); GT masks are then resized to it with nearest-neighbour sampling.
+        thresholds: IoU thresholds (default 0.50:0.95:0.05).
+
+    Returns:
+        The score in [0, 1] (float), or ``(score, details)`` with ``return_details``.
+
+    Raises:
+        FashionDataError / RLEError naming file, row, image and class for malformed input.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    gt_df, gt_label, gt_file = read_kaggle_csv(gt, GT_COLUMNS, "ground truth")
+    pred_df, pred_label, pred_file = read_kaggle_csv(pred, PRED_COLUMNS, "predictions")
+    gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)
+    if pred_size is None:
+        first = gt_df.drop_duplicates("ImageId")
+        sizes = {
+            k: (int(h), int(w))
+            for k, h, w in zip(first["ImageId"], first["Height"], first["Width"])
+        }
+    else:
+        sizes = {k: (int(pred_size[0]), int(pred_size[1])) for k in gt_masks}
+    pred_masks = _pred_masks(pred_df, pred_label, pred_file, sizes)
+
+    groups = []
+    per_image = []
+    empty = _ImageMasks()
+    for image_id, g in gt_masks.items():
+        p = pred_masks.get(image_id, empty)
+        classes = sorted(set(g.classes) | set(p.classes))
+        if not classes:
+            per_image.append((image_id, np.nan, 0))
+            continue
+        if g.rles and p.rles:
+            ious = np.asarray(mask_utils.iou(p.rles, g.rles, [0] * len(g.rles)), dtype=np.float64)
+            ious = ious.reshape(len(p.rles), len(g.rles))
+        else:
+            ious = np.zeros((len(p.rles), len(g.rles)))
+        g_cls = np.array(g.classes, dtype=object)
+        p_cls = np.array(p.classes, dtype=object)
+        scores = []
+        for cls in classes:
+            sub = ious[np.ix_(p_cls == cls, g_cls == cls)]
+            per_t = class_scores(sub, thresholds)
+            score = float(per_t.mean()) if len(per_t) else 0.0
+            scores.append(score)
+            groups.append((image_id, cls, sub.shape[1], sub.shape[0], score, float(per_t[0])))
+        per_image.append((image_id, float(np.mean(scores)), len(classes)))
+
+    image_df = pd.DataFrame(per_image, columns=["ImageId", "score", "n_classes"])
+    score = float(image_df["score"].mean()) if image_df["score"].notna().any() else 0.0
+    if not return_details:
+        return score
+    group_df = pd.DataFrame(
+        groups, columns=["ImageId", "ClassId", "n_gt", "n_pred", "score", "score_at_0.5"]
+    )
+    per_class = (
+        group_df.groupby("ClassId")
+        .agg(
+            images=("ImageId", "size"),
+            n_gt=("n_gt", "sum"),
+            n_pred=("n_pred", "sum"),
+            score=("score", "mean"),
+        )
+        .sort_values("images", ascending=False)
+        if len(group_df)
+        else pd.DataFrame(columns=["images", "n_gt", "n_pred", "score"])
+    )
+    extra = sorted(set(pred_df["ImageId"]) - set(gt_masks))
+    details = {
+        "score": score,
+        "per_image": image_df,
+        "per_class": per_class,
+        "groups": group_df,
+        "thresholds": thresholds,
+        "images_without_classes": int(image_df["score"].isna().sum()),
+        "pred_images_not_in_gt": extra,
+    }
+    return score, details
+
+
+def score_files(gt_csv, pred_csv, pred_size=None, top: int | None = 30) -> float:
+    """Score two Kaggle CSV files, print a per-class breakdown, return the score (CLI hook)."""
+    score, details = kaggle_metric(gt_csv, pred_csv, return_details=True, pred_size=pred_size)
+    table = details["per_class"]
+    print(f"iMaterialist 2019 score: {score:.5f} over {len(details['per_image'])} images")
+    if details["pred_images_not_in_gt"]:
+        print(f"  ignored {len(details['pred_images_not_in_gt'])} predicted images not in GT")
+    shown = table if top is None else table.head(top)
+    if len(shown):
+        print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
+    return score
