@@ -1,0 +1,185 @@
+"""Kaggle submission: resizing, overlap policies, attributes, placeholders, validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fashion_mrcnn.data.rle import decode, encode
+from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.submission import (
+    ATTRIBUTE_CATEGORIES,
+    assert_valid_submission,
+    class_string,
+    make_submission,
+    predict_submission,
+    remove_overlaps,
+    resize_masks_nearest,
+    validate_submission,
+)
+
+
+def _masks(h, w, boxes):
+    m = np.zeros((h, w, len(boxes)), dtype=bool)
+    for k, (y1, x1, y2, x2) in enumerate(boxes):
+        m[y1:y2, x1:x2, k] = True
+    return m
+
+
+def _pred(boxes, class_ids, scores, h=16, w=16, attribute_ids=None):
+    out = {
+        "rois": np.array(boxes, dtype=np.int32).reshape(-1, 4),
+        "class_ids": np.array(class_ids, dtype=np.int32),
+        "scores": np.array(scores, dtype=np.float32),
+        "masks": _masks(h, w, boxes),
+    }
+    if attribute_ids is not None:
+        out["attribute_ids"] = attribute_ids
+    return out
+
+
+def test_class_string():
+    assert class_string(10, [2, 1, 2]) == "10_1_2"
+    assert class_string("7") == "7"
+
+
+def test_resize_masks_nearest():
+    m = _masks(4, 6, [(0, 0, 2, 3)])
+    big = resize_masks_nearest(m, (8, 12))
+    assert big.shape == (8, 12, 1) and big[:4, :6, 0].all() and big.sum() == 24
+
+
+def test_remove_overlaps_by_score_all_and_within_class():
+    m = _masks(4, 4, [(0, 0, 4, 2), (0, 1, 4, 3), (0, 1, 4, 4)])
+    scores = np.array([0.5, 0.9, 0.7])
+    out = remove_overlaps(m, scores)
+    assert out[:, 1, 1].all() and not out[:, 1, 0].any() and not out[:, 1, 2].any()
+    assert out[:, 3, 2].all() and out[:, 2, 2].sum() == 0  # column 2 went to the 0.9 mask
+    assert (out.sum(axis=2) <= 1).all()
+    grouped = remove_overlaps(m, scores, np.array(["a", "b", "b"]))
+    assert grouped[:, 1, 0].all()  # mask 0 alone in group "a": untouched
+    assert not (grouped[:, :, 1] & grouped[:, :, 2]).any()
+
+
+def test_make_submission_rows_policies_and_placeholder(tmp_path):
+    preds = [
+        _pred([(0, 0, 8, 8), (4, 4, 12, 12)], [1, 2], [0.6, 0.9], attribute_ids=[[3, 1], []]),
+        _pred([], [], []),
+    ]
+    class_map = {1: 10, 2: 31}  # internal -> iMaterialist category
+    df = make_submission(preds, ["a.jpg", "b.jpg"], tmp_path / "s.csv", size=(8, 8),
+                         class_map=class_map)  # fmt: skip
+    assert df.equals(pd.read_csv(tmp_path / "s.csv", dtype=str, keep_default_na=False))
+    assert df["ClassId"].tolist() == ["31", "10_1_3", "23"]  # score order, then placeholder
+    assert df["EncodedPixels"].iloc[2] == "1 1"
+    m31 = decode(df["EncodedPixels"][0], 8, 8).astype(bool)
+    m10 = decode(df["EncodedPixels"][1], 8, 8).astype(bool)
+    assert m31.sum() == 16 and m10.sum() == 16 - 4 and not (m31 & m10).any()
+
+    strip = make_submission(preds, ["a.jpg", "b.jpg"], None, size=(8, 8), class_map=class_map,
+                            attributes="strip", overlap="none", placeholder=("", "0"))  # fmt: skip
+    assert strip["ClassId"].tolist() == ["31", "10", "0"]
+    assert decode(strip["EncodedPixels"][1], 8, 8).sum() == 16
+
+    drop = make_submission(preds, ["a.jpg", "b.jpg"], None, size=(8, 8), class_map=class_map,
+                           attributes="drop_attribute_categories", placeholder=None)  # fmt: skip
+    assert 10 in ATTRIBUTE_CATEGORIES and 31 not in ATTRIBUTE_CATEGORIES
+    assert drop["ClassId"].tolist() == ["31"]
+
+
+def test_min_area_and_class_overlap():
+    pred = _pred([(0, 0, 16, 16), (0, 0, 2, 2), (0, 0, 16, 8)], [1, 1, 2], [0.9, 0.8, 0.7])
+    df = make_submission([pred], ["a"], None, size=(16, 16), overlap="class", min_area=5)
+    # the 2x2 mask of class 1 is swallowed by the higher-scoring class-1 mask; class 2 overlaps
+    assert df["ClassId"].tolist() == ["1", "2"]
+    assert decode(df["EncodedPixels"][1], 16, 16).sum() == 128
+    df = make_submission([pred], ["a"], None, size=(16, 16), overlap="none", min_area=5)
+    assert df["ClassId"].tolist() == ["1", "2"]  # 4 px < min_area
+    with pytest.raises(ValueError, match="overlap"):
+        make_submission([pred], ["a"], None, overlap="sometimes")
+    with pytest.raises(FashionDataError, match="class_map"):
+        make_submission([pred], ["a"], None, class_map={1: 3})
+
+
+def test_validate_submission_finds_each_problem(tmp_path):
+    good = make_submission(
+        [_pred([(0, 0, 8, 8), (8, 8, 16, 16)], [1, 2], [0.9, 0.8]), _pred([], [], [])],
+        ["a.jpg", "b.jpg"], tmp_path / "good.csv", size=(16, 16),
+    )  # fmt: skip
+    assert validate_submission(tmp_path / "good.csv", ["a.jpg", "b.jpg"], size=(16, 16)) == []
+    assert_valid_submission(tmp_path / "good.csv", ["a.jpg", "b.jpg"], size=(16, 16))
+
+    bad = pd.concat(
+        [
+            good,
+            pd.DataFrame(
+                [
+                    ("a.jpg", "1 4", "3"),  # overlaps line 2's mask
+                    ("c.jpg", "5 3 1 2", "3"),  # unsorted runs
+                    ("c.jpg", "250 10", "3"),  # past 16 * 16 = 256
+                    ("c.jpg", "1 2", "46"),  # unknown category
+                    ("c.jpg", "100 2", "4_x"),  # bad syntax
+                ],
+                columns=good.columns,
+            ),
+        ]
+    )
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    problems = validate_submission(tmp_path / "bad.csv", ["a.jpg", "b.jpg", "d.jpg"], size=(16, 16))
+    text = "\n".join(problems)
+    assert "line 5 (image a.jpg): mask overlaps the mask on line 2" in text
+    assert "line 6 (image c.jpg): bad RLE" in text
+    assert "line 7 (image c.jpg): bad RLE" in text and "past" in text
+    assert "line 8 (image c.jpg): unknown category 46" in text
+    assert "line 9 (image c.jpg): ClassId '4_x'" in text
+    assert "image d.jpg: missing" in text and "image c.jpg: not a test image" in text
+    assert len(problems) == 7
+    with pytest.raises(FashionDataError, match="7 problem"):
+        assert_valid_submission(tmp_path / "bad.csv", ["a.jpg", "b.jpg", "d.jpg"], size=(16, 16))
+    # the same overlap is allowed when only same-class overlaps are forbidden
+    class_only = validate_submission(tmp_path / "bad.csv", None, size=(16, 16), overlap="class")
+    assert not any("overlaps" in p for p in class_only)
+
+    (tmp_path / "hdr.csv").write_text("ImageId,EncodedPixels,Class\na,1 1,23\n")
+    assert "bad header" in validate_submission(tmp_path / "hdr.csv")[0]
+
+
+class _FakeModel:
+    """detect() returns one fixed box per image; BATCH_SIZE 2 to exercise padding."""
+
+    class config:  # noqa: N801 - mimics model.config
+        BATCH_SIZE = 2
+
+    def __init__(self):
+        self.calls = []
+
+    def detect(self, images):
+        self.calls.append(len(images))
+        out = []
+        for im in images:
+            h, w = im.shape[:2]
+            m = np.zeros((h, w, 1), dtype=bool)
+            m[: h // 2, : w // 2, 0] = True
+            out.append({"rois": np.array([[0, 0, h // 2, w // 2]], np.int32),
+                        "class_ids": np.array([3], np.int32),
+                        "scores": np.array([0.9], np.float32), "masks": m})  # fmt: skip
+        return out
+
+
+def test_predict_submission_runs_every_image(tmp_path):
+    from PIL import Image
+
+    for name in ("x.jpg", "y.png", "z.jpg"):
+        Image.fromarray(np.full((20, 10, 3), 128, np.uint8)).save(tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not an image")
+    model = _FakeModel()
+    df = predict_submission(model, tmp_path, tmp_path / "out" / "sub.csv", size=(8, 8),
+                            class_map=lambda c: c + 1, progress=False)  # fmt: skip
+    assert model.calls == [2, 2]
+    assert df["ImageId"].tolist() == ["x.jpg", "y.png", "z.jpg"]
+    assert (df["ClassId"] == "4").all()
+    expected = np.zeros((8, 8), bool)
+    expected[:4, :4] = True
+    assert df["EncodedPixels"][0] == encode(expected)
+    assert validate_submission(tmp_path / "out" / "sub.csv", tmp_path, size=(8, 8)) == []
