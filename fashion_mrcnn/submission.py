@@ -91,7 +91,9 @@ def _category_of(class_id: int, class_map) -> int:
         try:
             value = class_map[int(class_id)]
         except (KeyError, IndexError):
-            raise FashionDataError(f"class_map has no entry for internal class id {class_id}")
+            raise FashionDataError(
+                f"class_map has no entry for internal class id {class_id}"
+            ) from None
     match = _CLASS_RE.match(str(value))
     if not match:
         raise FashionDataError(f"class_map maps {class_id} to {value!r}, not a category id")
