@@ -1,0 +1,167 @@
+"""The ``fashion-mrcnn`` command line: thin wrappers over the package's functions.
+
+Every sub-command parses its arguments, calls one package function and prints where its outputs
+went. Heavy imports (TensorFlow, pandas) happen inside the sub-command so ``--help`` is instant.
+Bad input exits with code 2 and a one-line message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from fashion_mrcnn.errors import ConfigError, FashionDataError, WeightsError
+
+log = logging.getLogger("fashion_mrcnn")
+
+USER_ERRORS = (FashionDataError, ConfigError, WeightsError, FileNotFoundError)
+
+
+# ----------------------------------------------------------------------------- data commands
+def cmd_synth(args: argparse.Namespace) -> int:
+    from fashion_mrcnn.data.synthetic import generate
+
+    out = generate(args.out, n_images=args.images, size=args.size, seed=args.seed)
+    print(f"synthetic scenes written to {out}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from fashion_mrcnn.data.stats import stats_for_paths
+
+    print(stats_for_paths(args.data, split_file=args.splits))
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    kind = args.kind
+    if kind == "voc-csv":
+        from fashion_mrcnn.data.voc import voc_to_csv
+
+        voc_to_csv(args.input, args.output)
+    elif kind == "voc-split":
+        from fashion_mrcnn.data.voc import split_csv
+
+        train_csv, test_csv = split_csv(
+            args.input, args.output, test_fraction=args.test_fraction, seed=args.seed
+        )
+        print(f"train: {train_csv}\ntest:  {test_csv}")
+    elif kind == "voc-tfrecord":
+        from fashion_mrcnn.data.voc import write_label_map, write_tfrecord
+
+        if not args.images:
+            raise FashionDataError("convert voc-tfrecord needs --images (the image folder)")
+        out = Path(args.output)
+        names = args.classes.split(",") if args.classes else None
+        label_map = write_tfrecord(args.input, args.images, out, label_map=names)
+        if label_map is not None:
+            write_label_map(label_map, out.with_suffix(".pbtxt"))
+    elif kind == "coco-csv":
+        from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv
+
+        records, _categories, _report = read_coco(args.input, args.images, check_images=False)
+        records_to_kaggle_csv(records, args.output)
+    elif kind == "csv-coco":
+        from fashion_mrcnn.data.coco import write_coco
+        from fashion_mrcnn.data.imaterialist import read_imaterialist
+
+        if not args.labels:
+            raise FashionDataError("convert csv-coco needs --labels label_descriptions.json")
+        records, labels, _report = read_imaterialist(
+            args.input, args.labels, args.images or ".", check_images=bool(args.images)
+        )
+        write_coco(records, labels["categories"], args.output)
+    else:  # argparse restricts choices; this guards future edits
+        raise ValueError(f"unknown conversion {kind!r}")
+    print(f"{kind}: wrote {args.output}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluation commands
+def cmd_score(args: argparse.Namespace) -> int:
+    from fashion_mrcnn.evaluation.kaggle import score_files
+
+    size = tuple(args.pred_size) if args.pred_size else None
+    score = score_files(args.gt, args.pred, pred_size=size)
+    print(f"iMaterialist score: {score:.5f}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- workflow commands
+def _register_workflow(sub) -> None:
+    """Model commands live in fashion_mrcnn.workflow so this file stays a thin parser."""
+    from fashion_mrcnn import workflow
+
+    workflow.register(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fashion-mrcnn",
+        description="Mask R-CNN for fashion instance segmentation (iMaterialist / Fashionpedia).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write synthetic fashion scenes in the iMaterialist layout")
+    p.add_argument("--images", type=int, default=100, help="number of images (default 100)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("stats", help="per-class counts, instances per image, mask-area quantiles")
+    p.add_argument("data", nargs="+", help="iMaterialist dir, train.csv, or COCO JSON")
+    p.add_argument("--splits", help="splits.json with train/val image lists (default: beside data)")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "convert",
+        help="VOC -> CSV / split / TFRecord; COCO JSON <-> Kaggle CSV",
+        description="voc-csv: LabelImg XML folder -> CSV; voc-split: CSV -> train/test CSVs (4:1); "
+        "voc-tfrecord: CSV + images -> TFRecord (TF Object Detection API keys); "
+        "coco-csv: COCO JSON -> Kaggle CSV; csv-coco: Kaggle CSV -> COCO JSON",
+    )
+    p.add_argument("kind", choices=["voc-csv", "voc-split", "voc-tfrecord", "coco-csv", "csv-coco"])
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--images", help="image folder")
+    p.add_argument("--labels", help="label_descriptions.json (csv-coco)")
+    p.add_argument("--classes", help="comma-separated class names in label-map order (voc-tfrecord)")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("score", help="iMaterialist Kaggle metric of a submission CSV")
+    p.add_argument("--gt", required=True, help="ground truth CSV (ImageId,EncodedPixels,Height,Width,ClassId)")
+    p.add_argument("--pred", required=True, help="submission CSV (ImageId,EncodedPixels,ClassId)")
+    p.add_argument("--pred-size", type=int, nargs=2, metavar=("H", "W"),
+                   help="size the predicted masks are encoded at (e.g. 512 512)")
+    p.set_defaults(func=cmd_score)
+
+    _register_workflow(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as exc:
+        print(f"fashion-mrcnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"fashion-mrcnn {args.command}: error: invalid JSON: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
