@@ -1,0 +1,361 @@
+"""iMaterialist (Fashion) 2019 / 2020 ``train.csv`` + ``label_descriptions.json`` -> records.
+
+Layouts, detected from the header:
+
+- 2019: ``ImageId,EncodedPixels,Height,Width,ClassId`` with ``ClassId`` = ``"10"`` or
+  ``"10_1_2"`` (category 10 with attributes 1 and 2);
+- 2020: the same plus ``AttributesIds`` (``"1,2"`` or empty); ``ClassId`` is the category only.
+
+One CSV row is one instance; rows are grouped per ``ImageId`` into one record each (see
+docs/DESIGN.md). Masks are not decoded here: each instance keeps its RLE string
+(``{"kind": "kaggle_rle", "data": ...}``). Every row gets cheap vectorised / string-level checks
+(Height / Width positive integers and constant within an image, ClassId parseable, category known,
+RLE tokens even in number and numeric, first start >= 1, last run inside Height * Width); the full
+RLE validation happens when the mask is decoded.
+
+Problems name the CSV file, the 1-based data row (header not counted), the ImageId and the problem.
+``on_error="raise"`` raises :class:`FashionDataError` on the first problem (in file order);
+``on_error="skip"`` drops the row (or the whole image, for image-level problems) and records it in
+the :class:`SkipReport`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fashion_mrcnn.data.categories import load_label_descriptions
+from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
+
+__all__ = ["detect_layout", "read_imaterialist", "rle_cheap_problem"]
+
+REQUIRED = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
+
+
+def detect_layout(columns: Iterable[str]) -> int:
+    """2020 when an ``AttributesIds`` column is present, else 2019."""
+    return 2020 if "AttributesIds" in set(columns) else 2019
+
+
+def rle_cheap_problem(text: str, n_pixels: int) -> str | None:
+    """Fast structural check of one Kaggle RLE string; ``None`` when it passes.
+
+    Checks: non-empty, an even number of tokens, all tokens decimal digits, first start >= 1, last
+    run end (start + length - 1) <= ``n_pixels``. Ordering / overlaps of inner runs are checked
+    when the mask is decoded (:func:`fashion_mrcnn.data.rle.parse_runs`).
+    """
+    if not text:
+        return "empty EncodedPixels"
+    compact = text.replace(" ", "")
+    if compact.isdigit() and compact.isascii() and "  " not in text and text[0] != " ":
+        if text[-1] == " ":
+            text = text.rstrip(" ")
+        n_tokens = text.count(" ") + 1
+        tail = text.rsplit(" ", 2)
+        head = text[: text.find(" ")] if n_tokens > 1 else text
+    else:  # tabs, repeated spaces or bad tokens: the slow, precise path
+        tokens = text.split()
+        if not tokens:
+            return "empty EncodedPixels"
+        for i, tok in enumerate(tokens):
+            if not (tok.isascii() and tok.isdigit()):
+                return f"EncodedPixels token {i + 1} ({tok!r}) is not a non-negative integer"
+        n_tokens = len(tokens)
+        tail = tokens[-2:]
+        head = tokens[0]
+    if n_tokens % 2:
+        return f"EncodedPixels has an odd number of tokens ({n_tokens})"
+    if int(head) < 1:
+        return f"EncodedPixels first start {head} < 1"
+    end = int(tail[-2]) + int(tail[-1]) - 1
+    if end > n_pixels:
+        return f"EncodedPixels last run ends at pixel {end} > Height*Width = {n_pixels}"
+    return None
+
+
+def _read_csv(csv_path: Path) -> pd.DataFrame:
+    if not csv_path.is_file():
+        raise FashionDataError(f"{csv_path}: CSV file not found")
+    try:
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise FashionDataError(f"{csv_path}: cannot parse CSV ({exc})") from exc
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise FashionDataError(
+            f"{csv_path}: missing column(s) {missing}; an iMaterialist train.csv has "
+            f"{list(REQUIRED)} (+ AttributesIds in 2020)"
+        )
+    return df
+
+
+def _positive_int(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(values int64 with 0 where bad, bad bool) for a string column of positive integers."""
+    stripped = col.str.strip()
+    ok = stripped.str.fullmatch(r"\d+").to_numpy(dtype=bool)
+    vals = np.zeros(len(col), dtype=np.int64)
+    if ok.any():
+        vals[ok] = stripped[ok].astype(np.int64).to_numpy()
+    bad = ~ok | (vals < 1)
+    return vals, bad
+
+
+def _parse_ids(col: pd.Series, sep: str) -> list[list[int]]:
+    return [[int(t) for t in s.split(sep)] if s else [] for s in col.tolist()]
+
+
+class _Problems:
+    """First problem per CSV row, kept in the order checks are run (cheapest first)."""
+
+    def __init__(self, n: int) -> None:
+        self.text = np.full(n, None, dtype=object)
+        self.image_level = np.zeros(n, dtype=bool)
+
+    def add(self, bad: np.ndarray, message, image_level: bool = False) -> None:
+        """``message``: a str, or a callable ``row_index -> str`` for row-specific text."""
+        idx = np.flatnonzero(bad & (self.text == None))  # noqa: E711 - elementwise on object array
+        for i in idx:
+            self.text[i] = message(i) if callable(message) else message
+        self.image_level[idx] = image_level
+
+    def any(self) -> bool:
+        return bool((self.text != None).any())  # noqa: E711
+
+
+def _image_paths(
+    image_ids: list[str], images_dir: Path, check_images: bool
+) -> tuple[dict[str, str], set[str]]:
+    """{ImageId: path} and the set of ImageIds whose file is missing (when checked).
+
+    An ImageId without an extension (2020 layout) maps to ``<ImageId>.jpg``.
+    """
+    listing: set[str] | None = None
+    if check_images:
+        try:
+            listing = set(os.listdir(images_dir))
+        except FileNotFoundError as exc:
+            raise FashionDataError(f"{images_dir}: images directory not found") from exc
+        except NotADirectoryError as exc:
+            raise FashionDataError(f"{images_dir}: not a directory") from exc
+    paths: dict[str, str] = {}
+    missing: set[str] = set()
+    for image_id in image_ids:
+        name = image_id
+        if not Path(image_id).suffix:
+            name = image_id + ".jpg"
+            if listing is not None and image_id in listing:
+                name = image_id
+        paths[image_id] = str(images_dir / name)
+        if listing is not None and name not in listing:
+            missing.add(image_id)
+    return paths, missing
+
+
+def read_imaterialist(
+    csv_path: str | Path,
+    label_descriptions_path: str | Path | None,
+    images_dir: str | Path,
+    categories: Iterable[int] | None = None,
+    attributes: str = "keep",
+    on_error: str = "raise",
+    report: SkipReport | None = None,
+    check_images: bool = True,
+) -> tuple[list[dict], dict, SkipReport]:
+    """Index an iMaterialist CSV into records (masks stay RLE strings).
+
+    Args:
+        csv_path: ``train.csv`` (2019 or 2020 layout, detected automatically).
+        label_descriptions_path: ``label_descriptions.json``; ``None`` uses the shipped 46
+            categories.
+        images_dir: directory holding the images named by ``ImageId``.
+        categories: source category ids to keep (rows of other categories are left out, not
+            reported); ``None`` keeps all.
+        attributes: ``"keep"`` fills ``attribute_ids``; ``"drop"`` leaves them empty.
+        on_error: ``"raise"`` or ``"skip"`` (see module docstring).
+        report: a SkipReport to append to; a new one when ``None``.
+        check_images: check that every image file exists (one directory listing).
+
+    Returns:
+        ``(records, label_descriptions, report)``: records in first-appearance order of ImageId,
+        instances in CSV row order, ``origin`` = ``"<csv name> row <n>, image <ImageId>"``.
+    """
+    check_on_error(on_error)
+    if attributes not in ("keep", "drop"):
+        raise ValueError(f"attributes must be 'keep' or 'drop', got {attributes!r}")
+    csv_path, images_dir = Path(csv_path), Path(images_dir)
+    report = report if report is not None else SkipReport(f"{csv_path.name}")
+    labels = load_label_descriptions(label_descriptions_path)
+    known_cats = {int(c["id"]) for c in labels["categories"]}
+    known_attrs = {int(a["id"]) for a in labels["attributes"]}
+    keep = None if categories is None else {int(c) for c in categories}
+    if keep is not None and keep - known_cats:
+        raise FashionDataError(
+            f"categories {sorted(keep - known_cats)} are not in the label descriptions"
+        )
+
+    df = _read_csv(csv_path)
+    layout = detect_layout(df.columns)
+    n = len(df)
+    name = csv_path.name
+    image_ids = df["ImageId"].str.strip()
+    problems = _Problems(n)
+    problems.add((image_ids == "").to_numpy(), "empty ImageId")
+
+    heights, bad_h = _positive_int(df["Height"])
+    widths, bad_w = _positive_int(df["Width"])
+    problems.add(bad_h, lambda i: f"Height {df['Height'].iat[i]!r} is not a positive integer")
+    problems.add(bad_w, lambda i: f"Width {df['Width'].iat[i]!r} is not a positive integer")
+
+    class_col = df["ClassId"].str.strip()
+    if layout == 2019:
+        ok_class = class_col.str.fullmatch(r"\d+(?:_\d+)*").to_numpy(dtype=bool)
+        parts = class_col.str.partition("_")
+        cat_str, attr_str, attr_sep = parts[0], parts[2], "_"
+    else:
+        ok_class = class_col.str.fullmatch(r"\d+").to_numpy(dtype=bool)
+        attr_str = df["AttributesIds"].str.strip()
+        ok_attr = attr_str.str.fullmatch(r"(?:\d+(?:\s*,\s*\d+)*)?").to_numpy(dtype=bool)
+        problems.add(
+            ~ok_attr, lambda i: f"AttributesIds {df['AttributesIds'].iat[i]!r} is not parseable"
+        )
+        attr_str = attr_str.str.replace(r"\s+", "", regex=True)
+        cat_str, attr_sep = class_col, ","
+    problems.add(~ok_class, lambda i: f"ClassId {df['ClassId'].iat[i]!r} is not parseable")
+    cat_ids = np.full(n, -1, dtype=np.int64)
+    if ok_class.any():
+        cat_ids[ok_class] = cat_str[ok_class].astype(np.int64).to_numpy()
+    unknown = ok_class & ~np.isin(cat_ids, list(known_cats))
+    problems.add(unknown, lambda i: f"category id {cat_ids[i]} not in label descriptions")
+
+    attr_lists = _parse_ids(attr_str.where(ok_class, ""), attr_sep)
+    if known_attrs and attributes == "keep":
+        attr_msgs = {
+            i: f"attribute id(s) {bad} not in label descriptions"
+            for i, attrs in enumerate(attr_lists)
+            if (bad := [a for a in attrs if a not in known_attrs])
+        }
+        bad_attr = np.zeros(n, dtype=bool)
+        bad_attr[list(attr_msgs)] = True
+        problems.add(bad_attr, attr_msgs.get)
+
+    rles = df["EncodedPixels"].tolist()
+    sizes = heights * widths
+    size_ok = ~(bad_h | bad_w)
+    rle_msgs = [
+        rle_cheap_problem(rles[i].strip(), int(sizes[i])) if size_ok[i] else None for i in range(n)
+    ]
+    rle_bad = np.array([m is not None for m in rle_msgs], dtype=bool)
+    problems.add(rle_bad, lambda i: rle_msgs[i])
+
+    # Image-level checks: Height / Width constant within an image, image file present.
+    codes, uniques = pd.factorize(image_ids)
+    frame = pd.DataFrame({"code": codes, "h": heights, "w": widths})[size_ok]
+    n_sizes = frame.groupby("code")[["h", "w"]].nunique().max(axis=1)
+    inconsistent_codes = n_sizes.index[n_sizes.to_numpy() > 1].to_numpy()
+    if inconsistent_codes.size:
+        bad_rows = np.isin(codes, inconsistent_codes)
+        problems.add(
+            bad_rows,
+            lambda i: (
+                "Height/Width differ between rows of the same image (rows "
+                + ", ".join(str(r + 1) for r in np.flatnonzero(codes == codes[i])[:10])
+                + ")"
+            ),
+            image_level=True,
+        )
+    paths, missing = _image_paths(list(uniques), images_dir, check_images)
+    if missing:
+        missing_codes = [k for k, u in enumerate(uniques) if u in missing]
+        problems.add(
+            np.isin(codes, missing_codes),
+            lambda i: f"image file {paths[uniques[codes[i]]]} not found",
+            image_level=True,
+        )
+
+    keep_rows = np.ones(n, dtype=bool)
+    if problems.any():
+        bad_idx = np.flatnonzero(problems.text != None)  # noqa: E711
+        if on_error == "raise":
+            i = int(bad_idx[0])
+            raise FashionDataError(
+                f"{csv_path} row {i + 1}, image {image_ids.iat[i]}: {problems.text[i]}"
+            )
+        reported_images: set[int] = set()
+        for i in bad_idx:
+            if problems.image_level[i]:
+                if codes[i] not in reported_images:
+                    reported_images.add(int(codes[i]))
+                    report.add(f"{name} image {uniques[codes[i]]}", str(problems.text[i]))
+            else:
+                report.add(f"{name} row {i + 1}, image {image_ids.iat[i]}", str(problems.text[i]))
+        keep_rows[bad_idx] = False
+    if keep is not None:
+        keep_rows &= np.isin(cat_ids, list(keep))
+
+    records = _build_records(
+        keep_rows,
+        codes,
+        uniques,
+        paths,
+        heights,
+        widths,
+        cat_ids,
+        attr_lists,
+        rles,
+        attributes,
+        name,
+    )
+    return records, labels, report
+
+
+def _build_records(
+    keep_rows,
+    codes,
+    uniques,
+    paths,
+    heights,
+    widths,
+    cat_ids,
+    attr_lists,
+    rles,
+    attributes,
+    origin_name,
+) -> list[dict]:
+    """Group the kept rows per image (first-appearance order) into records."""
+    rows = np.flatnonzero(keep_rows)
+    order = rows[np.argsort(codes[rows], kind="stable")]
+    sorted_codes = codes[order]
+    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+    groups = np.split(order, bounds) if order.size else []
+    keep_attrs = attributes == "keep"
+    cat_list, h_list, w_list = cat_ids.tolist(), heights.tolist(), widths.tolist()
+    records = []
+    for group in groups:
+        first = int(group[0])
+        image_id = uniques[codes[first]]
+        instances = [
+            {
+                "category_id": cat_list[i],
+                "attribute_ids": attr_lists[i] if keep_attrs else [],
+                "segmentation": {"kind": "kaggle_rle", "data": rles[i].strip()},
+                "box_only": False,
+                "origin": f"{origin_name} row {i + 1}, image {image_id}",
+            }
+            for i in group.tolist()
+        ]
+        records.append(
+            {
+                "image_id": image_id,
+                "path": paths[image_id],
+                "height": h_list[first],
+                "width": w_list[first],
+                "source": "imaterialist",
+                "instances": instances,
+            }
+        )
+    # First-appearance order of ImageId (factorize codes are in appearance order already).
+    return records

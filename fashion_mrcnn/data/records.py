@@ -1,0 +1,197 @@
+"""Record dicts (see docs/DESIGN.md): validation and per-instance mask / box decoding.
+
+A record is one image: ``{"image_id", "path", "height", "width", "source", "instances": [...]}``;
+each instance is ``{"category_id", "attribute_ids", "segmentation": {"kind", "data"}, "box_only",
+"origin"}`` (COCO crowds add ``"iscrowd": True``). Segmentation kinds:
+
+- ``"kaggle_rle"``: data = Kaggle RLE string (column-major, 1-indexed ``start length`` pairs);
+- ``"coco_rle"``: data = ``{"size": [h, w], "counts": str | list[int]}`` (pycocotools);
+- ``"polygon"``: data = ``[[x0, y0, x1, y1, ...], ...]`` in pixel coordinates (COCO);
+- ``"box"``: data = ``[y1, x1, y2, x2]`` pixels, y2 / x2 exclusive.
+
+Masks are decoded lazily, only when :func:`instance_mask` is called.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from fashion_mrcnn.data import rle
+from fashion_mrcnn.errors import FashionDataError
+
+__all__ = [
+    "SEGMENTATION_KINDS",
+    "SOURCES",
+    "check_record",
+    "instance_box",
+    "instance_mask",
+    "mask_to_box",
+]
+
+SEGMENTATION_KINDS = ("kaggle_rle", "coco_rle", "polygon", "box")
+SOURCES = ("imaterialist", "coco", "voc", "synthetic")
+# Polygon vertices may sit on the far image border (x == width); allow one more pixel of slack
+# for annotation tools that round outwards. Anything further is a polygon that does not fit.
+_POLYGON_SLACK = 1.0
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def check_record(record: dict) -> dict:
+    """Check one record's structure; return it unchanged.
+
+    Raises:
+        FashionDataError: naming the image (and instance origin) and the problem: missing keys,
+            non-positive height / width, unknown source or segmentation kind, bad category id.
+    """
+    if not isinstance(record, dict):
+        raise FashionDataError(f"record must be a dict, got {type(record).__name__}")
+    name = record.get("image_id", "<no image_id>")
+    for key in ("image_id", "path", "height", "width", "source", "instances"):
+        if key not in record:
+            raise FashionDataError(f"record for image {name}: missing key {key!r}")
+    for key in ("height", "width"):
+        if not _is_int(record[key]) or record[key] < 1:
+            raise FashionDataError(
+                f"record for image {name}: {key} must be a positive int, got {record[key]!r}"
+            )
+    if not isinstance(record["instances"], list):
+        raise FashionDataError(f"record for image {name}: 'instances' must be a list")
+    for i, inst in enumerate(record["instances"]):
+        where = f"image {name}, instance {i} ({inst.get('origin', 'no origin')})"
+        if not isinstance(inst, dict):
+            raise FashionDataError(f"{where}: instance must be a dict")
+        if not _is_int(inst.get("category_id")):
+            raise FashionDataError(f"{where}: category_id must be an int")
+        attrs = inst.get("attribute_ids", [])
+        if not isinstance(attrs, list) or not all(_is_int(a) for a in attrs):
+            raise FashionDataError(f"{where}: attribute_ids must be a list of ints")
+        seg = inst.get("segmentation")
+        if not isinstance(seg, dict) or seg.get("kind") not in SEGMENTATION_KINDS:
+            raise FashionDataError(
+                f"{where}: segmentation must be a dict with kind in {SEGMENTATION_KINDS}"
+            )
+        if "data" not in seg:
+            raise FashionDataError(f"{where}: segmentation has no 'data'")
+    return record
+
+
+def _where(inst: dict) -> str:
+    return str(inst.get("origin") or "instance")
+
+
+def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    if not isinstance(polygons, list | tuple) or not polygons:
+        raise FashionDataError(f"{where}: polygon segmentation must be a non-empty list of lists")
+    if all(isinstance(v, numbers.Real) for v in polygons):  # a single flat polygon
+        polygons = [polygons]
+    clean = []
+    for k, poly in enumerate(polygons):
+        try:
+            arr = np.asarray(poly, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise FashionDataError(f"{where}: polygon {k} is not a list of numbers") from exc
+        if arr.ndim != 1 or arr.size < 6 or arr.size % 2 or not np.isfinite(arr).all():
+            raise FashionDataError(
+                f"{where}: polygon {k} must be x, y pairs of at least 3 points, got {arr.size} "
+                "values"
+            )
+        xs, ys = arr[0::2], arr[1::2]
+        s = _POLYGON_SLACK
+        if xs.min() < -s or ys.min() < -s or xs.max() > width + s or ys.max() > height + s:
+            raise FashionDataError(
+                f"{where}: polygon {k} (x {xs.min():g}..{xs.max():g}, y {ys.min():g}..{ys.max():g})"
+                f" lies outside the {height}x{width} image"
+            )
+        clean.append(arr.tolist())
+    rles = mask_utils.frPyObjects(clean, height, width)
+    return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+
+
+def _box_mask(box, height: int, width: int, where: str) -> np.ndarray:
+    y1, x1, y2, x2 = _checked_box(box, height, width, where)
+    mask = np.zeros((height, width), dtype=bool)
+    mask[y1:y2, x1:x2] = True
+    return mask
+
+
+def _checked_box(box, height: int, width: int, where: str) -> tuple[int, int, int, int]:
+    try:
+        arr = np.asarray(box, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FashionDataError(f"{where}: box must be 4 numbers [y1, x1, y2, x2]") from exc
+    if arr.shape != (4,) or not np.isfinite(arr).all():
+        raise FashionDataError(f"{where}: box must be 4 finite numbers [y1, x1, y2, x2], got {box}")
+    y1, x1, y2, x2 = (int(round(v)) for v in arr)
+    if not (0 <= y1 < y2 <= height and 0 <= x1 < x2 <= width):
+        raise FashionDataError(
+            f"{where}: box [y1, x1, y2, x2] = {list(arr)} is empty or outside the "
+            f"{height}x{width} image"
+        )
+    return y1, x1, y2, x2
+
+
+def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
+    """Decode one instance's segmentation.
+
+    Args:
+        inst: an instance dict of a record.
+        height, width: the image size the mask must fit.
+
+    Returns:
+        bool ``[height, width]``.
+
+    Raises:
+        FashionDataError (RLEError for RLE strings): naming the instance origin, when the
+            segmentation is malformed or does not fit the image (RLE past height*width, COCO RLE
+            of another size, polygon or box outside the image).
+    """
+    where = _where(inst)
+    seg = inst.get("segmentation")
+    if not isinstance(seg, dict):
+        raise FashionDataError(f"{where}: instance has no segmentation dict")
+    kind, data = seg.get("kind"), seg.get("data")
+    if kind == "kaggle_rle":
+        return rle.decode(data, height, width, context=where).astype(bool)
+    if kind == "coco_rle":
+        if not isinstance(data, dict) or "size" not in data:
+            raise FashionDataError(f"{where}: coco_rle data must be a dict with 'size', 'counts'")
+        if [int(v) for v in data["size"]] != [int(height), int(width)]:
+            raise FashionDataError(
+                f"{where}: COCO RLE size {list(data['size'])} does not fit the "
+                f"{height}x{width} image"
+            )
+        return rle.coco_to_mask(data, context=where).astype(bool)
+    if kind == "polygon":
+        return _polygon_mask(data, int(height), int(width), where)
+    if kind == "box":
+        return _box_mask(data, int(height), int(width), where)
+    raise FashionDataError(f"{where}: unknown segmentation kind {kind!r}")
+
+
+def mask_to_box(mask: np.ndarray) -> np.ndarray:
+    """Tight box of a bool ``[H, W]`` mask: int32 ``[4]`` ``(y1, x1, y2, x2)``, y2 / x2 exclusive;
+    zeros for an empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.zeros(4, dtype=np.int32)
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], dtype=np.int32)
+
+
+def instance_box(inst: dict, height: int, width: int) -> np.ndarray:
+    """Box of one instance: int32 ``[4]`` ``(y1, x1, y2, x2)`` pixels, y2 / x2 exclusive.
+
+    ``"box"`` segmentations return their (rounded, checked) box; the others decode the mask and
+    take its tight box (zeros for an empty mask).
+    """
+    seg = inst.get("segmentation") or {}
+    if seg.get("kind") == "box":
+        return np.array(_checked_box(seg.get("data"), height, width, _where(inst)), np.int32)
+    return mask_to_box(instance_mask(inst, height, width))
