@@ -1,0 +1,336 @@
+"""COCO / Fashionpedia instance JSON <-> records, and records -> Kaggle iMaterialist CSV.
+
+Reading (:func:`read_coco`): every ``images`` entry becomes one record (images without annotations
+included: they are valid negative examples); each annotation becomes one instance:
+
+- ``segmentation`` polygon list -> kind ``"polygon"``; RLE dict (compressed ``counts`` string or
+  uncompressed list) -> kind ``"coco_rle"``; absent / empty with a ``bbox`` -> kind ``"box"``
+  (``[y1, x1, y2, x2]`` from COCO's ``[x, y, w, h]``) and ``box_only`` True;
+- ``attribute_ids`` (Fashionpedia) kept, default ``[]``; ``iscrowd`` truthy -> ``"iscrowd": True``;
+- ``origin`` = ``"<json name> annotation <id>, image <file_name>"``.
+
+Checked at index time: required keys, unique image ids, positive image sizes, known image and
+category ids, RLE size equal to the image size, a usable bbox for box-only annotations, and (when
+``check_images``) that every image file exists. Polygons are checked against the image when
+decoded. Errors name the JSON file and the image or annotation id.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.records import instance_mask
+from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
+
+__all__ = ["read_coco", "records_to_kaggle_csv", "write_coco"]
+
+
+def _is_pos_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0
+
+
+def _load_json(json_path: Path) -> dict:
+    try:
+        with json_path.open(encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError as exc:
+        raise FashionDataError(f"{json_path}: COCO JSON file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise FashionDataError(f"{json_path}: invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise FashionDataError(f"{json_path}: expected a JSON object")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise FashionDataError(f"{json_path}: missing or non-list {key!r}")
+    return data
+
+
+def _categories(data: dict, json_path: Path) -> list[dict]:
+    out, seen = [], set()
+    for k, cat in enumerate(data["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise FashionDataError(f"{json_path}: categories[{k}] needs 'id' and 'name'")
+        cid = cat["id"]
+        if not isinstance(cid, numbers.Integral) or isinstance(cid, bool) or cid in seen:
+            raise FashionDataError(f"{json_path}: categories[{k}] id {cid!r} bad or repeated")
+        seen.add(cid)
+        out.append({**cat, "supercategory": cat.get("supercategory", "")})
+    return out
+
+
+def _segmentation(ann: dict, height: int, width: int) -> tuple[dict, bool]:
+    """-> (segmentation dict, box_only). Raises FashionDataError with the problem only."""
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        size = seg.get("size")
+        if "counts" not in seg or not isinstance(size, list | tuple) or len(size) != 2:
+            raise FashionDataError("RLE segmentation needs 'size' [h, w] and 'counts'")
+        if [size[0], size[1]] != [height, width]:
+            raise FashionDataError(f"RLE size {list(size)} does not fit the {height}x{width} image")
+        counts = seg["counts"]
+        if isinstance(counts, bytes):
+            counts = counts.decode("ascii")
+        if not isinstance(counts, str | list):
+            raise FashionDataError("RLE 'counts' must be a string or a list of ints")
+        return {"kind": "coco_rle", "data": {"size": [height, width], "counts": counts}}, False
+    if isinstance(seg, list) and seg:
+        return {"kind": "polygon", "data": seg}, False
+    if seg not in (None, [], {}):
+        raise FashionDataError(f"unsupported segmentation of type {type(seg).__name__}")
+    bbox = ann.get("bbox")
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError) as exc:
+        raise FashionDataError("no segmentation and no usable bbox [x, y, w, h]") from exc
+    if not (
+        w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= width + 0.5 and y + h <= height + 0.5
+    ):
+        raise FashionDataError(f"bbox {bbox} is empty or outside the {height}x{width} image")
+    return {"kind": "box", "data": [y, x, min(y + h, height), min(x + w, width)]}, True
+
+
+def read_coco(
+    json_path: str | Path,
+    images_dir: str | Path,
+    on_error: str = "raise",
+    report: SkipReport | None = None,
+    check_images: bool = True,
+) -> tuple[list[dict], list[dict], SkipReport]:
+    """Index a COCO / Fashionpedia instances JSON into records (masks stay encoded).
+
+    Args:
+        json_path: the instances JSON.
+        images_dir: directory the images' ``file_name`` paths are relative to.
+        on_error: ``"raise"`` (first problem raises FashionDataError) or ``"skip"`` (skip the
+            annotation, or the image with its annotations, and record it in ``report``).
+        report: a SkipReport to append to; a new one when ``None``.
+        check_images: check that every image file exists.
+
+    Returns:
+        ``(records, categories, report)``; records in ``images`` order, ``image_id`` = file name;
+        categories as in the file (``{"id", "name", "supercategory", ...}``).
+    """
+    check_on_error(on_error)
+    json_path, images_dir = Path(json_path), Path(images_dir)
+    report = report if report is not None else SkipReport(json_path.name)
+    data = _load_json(json_path)
+    categories = _categories(data, json_path)
+    known_cats = {c["id"] for c in categories}
+    name = json_path.name
+
+    def problem(item: str, reason: str) -> None:
+        if on_error == "raise":
+            raise FashionDataError(f"{json_path} {item}: {reason}")
+        report.add(f"{name} {item}", reason)
+
+    listing: dict[Path, set[str]] = {}
+
+    def file_exists(path: Path) -> bool:
+        parent = path.parent
+        if parent not in listing:
+            try:
+                listing[parent] = set(os.listdir(parent))
+            except OSError:
+                listing[parent] = set()
+        return path.name in listing[parent]
+
+    images: dict = {}
+    records: list[dict] = []
+    for k, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or "id" not in im:
+            problem(f"images[{k}]", "image entry without 'id'")
+            continue
+        iid, fname = im["id"], im.get("file_name")
+        item = f"image id {iid}"
+        if iid in images:
+            problem(item, "image id repeated")
+            continue
+        if not isinstance(fname, str) or not fname:
+            problem(item, "missing file_name")
+            continue
+        h, w = im.get("height"), im.get("width")
+        if not (_is_pos_int(h) and _is_pos_int(w)):
+            problem(f"{item} ({fname})", f"height / width must be positive ints, got {h!r}, {w!r}")
+            continue
+        path = images_dir / fname
+        if check_images and not file_exists(path):
+            problem(f"{item} ({fname})", f"image file {path} not found")
+            continue
+        record = {
+            "image_id": fname,
+            "path": str(path),
+            "height": int(h),
+            "width": int(w),
+            "source": "coco",
+            "instances": [],
+        }
+        images[iid] = record
+        records.append(record)
+
+    bad_image_ids = {im.get("id") for im in data["images"] if isinstance(im, dict)} - set(images)
+    for k, ann in enumerate(data["annotations"]):
+        aid = ann.get("id", f"#{k}") if isinstance(ann, dict) else f"#{k}"
+        item = f"annotation {aid}"
+        if not isinstance(ann, dict):
+            problem(item, "annotation is not an object")
+            continue
+        iid = ann.get("image_id")
+        if iid not in images:
+            if iid in bad_image_ids and on_error == "skip":
+                continue  # its image was already skipped and reported
+            problem(item, f"unknown image id {iid!r}")
+            continue
+        record = images[iid]
+        item = f"annotation {aid}, image {record['image_id']}"
+        cid = ann.get("category_id")
+        if cid not in known_cats:
+            problem(item, f"unknown category id {cid!r}")
+            continue
+        attrs = ann.get("attribute_ids", []) or []
+        if not isinstance(attrs, list) or not all(
+            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in attrs
+        ):
+            problem(item, f"attribute_ids must be a list of ints, got {attrs!r}")
+            continue
+        try:
+            seg, box_only = _segmentation(ann, record["height"], record["width"])
+        except FashionDataError as exc:
+            problem(item, str(exc))
+            continue
+        inst = {
+            "category_id": int(cid),
+            "attribute_ids": [int(a) for a in attrs],
+            "segmentation": seg,
+            "box_only": box_only,
+            "origin": f"{name} {item}",
+        }
+        if ann.get("iscrowd"):
+            inst["iscrowd"] = True
+        record["instances"].append(inst)
+    return records, categories, report
+
+
+def _coco_rle_of(inst: dict, height: int, width: int) -> dict | None:
+    """Compressed COCO RLE (counts as bytes) of an instance; None for box-only instances."""
+    from pycocotools import mask as mask_utils
+
+    seg = inst["segmentation"]
+    kind, data = seg["kind"], seg["data"]
+    where = inst.get("origin", "instance")
+    if kind == "box":
+        return None
+    if kind == "kaggle_rle":
+        coco = rle.to_coco(data, height, width, context=where)
+        return {"size": coco["size"], "counts": coco["counts"].encode("ascii")}
+    if kind == "coco_rle" and isinstance(data.get("counts"), str | bytes):
+        if [int(v) for v in data["size"]] != [height, width]:
+            raise FashionDataError(f"{where}: COCO RLE size {data['size']} != {height}x{width}")
+        counts = data["counts"]
+        return {
+            "size": [height, width],
+            "counts": counts.encode() if isinstance(counts, str) else counts,
+        }
+    mask = instance_mask(inst, height, width)
+    return mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def write_coco(records: list[dict], categories: list[dict], path: str | Path) -> Path:
+    """Write records as a COCO instances JSON (image ids 1..N, annotation ids 1..M).
+
+    Masks are written as compressed RLE (``counts`` str) except polygons, which stay polygons;
+    box-only instances get ``bbox`` and no ``segmentation``. ``bbox`` is ``[x, y, w, h]`` and
+    ``area`` the mask pixel count (box area for box-only). ``attribute_ids`` and ``iscrowd`` are
+    kept. The image ``file_name`` is the record's ``image_id``.
+    """
+    from pycocotools import mask as mask_utils
+
+    images, annotations = [], []
+    for img_id, rec in enumerate(records, start=1):
+        h, w = int(rec["height"]), int(rec["width"])
+        images.append({"id": img_id, "file_name": rec["image_id"], "height": h, "width": w})
+        for inst in rec["instances"]:
+            ann = {
+                "id": len(annotations) + 1,
+                "image_id": img_id,
+                "category_id": int(inst["category_id"]),
+                "iscrowd": int(bool(inst.get("iscrowd", False))),
+                "attribute_ids": [int(a) for a in inst.get("attribute_ids", [])],
+            }
+            coded = _coco_rle_of(inst, h, w)
+            if coded is None:
+                y1, x1, y2, x2 = (float(v) for v in inst["segmentation"]["data"])
+                ann["bbox"] = [x1, y1, x2 - x1, y2 - y1]
+                ann["area"] = (x2 - x1) * (y2 - y1)
+            else:
+                ann["bbox"] = [float(v) for v in mask_utils.toBbox(coded)]
+                ann["area"] = int(mask_utils.area(coded))
+                if inst["segmentation"]["kind"] == "polygon":
+                    ann["segmentation"] = inst["segmentation"]["data"]
+                else:
+                    ann["segmentation"] = {
+                        "size": [h, w],
+                        "counts": coded["counts"].decode("ascii"),
+                    }
+            annotations.append(ann)
+    out = {
+        "info": {"description": "written by fashion_mrcnn.data.coco.write_coco"},
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": int(c["id"]), "name": c["name"], "supercategory": c.get("supercategory", "")}
+            for c in categories
+        ],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        json.dump(out, f)
+    return path
+
+
+def _kaggle_rle_of(inst: dict, height: int, width: int) -> str:
+    seg = inst["segmentation"]
+    if seg["kind"] == "kaggle_rle":
+        return str(seg["data"]).strip()
+    if seg["kind"] == "coco_rle":
+        return rle.from_coco(seg["data"], context=inst.get("origin"))
+    return rle.encode(instance_mask(inst, height, width))
+
+
+def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2019) -> Path:
+    """Write records as an iMaterialist ``train.csv`` (one row per instance).
+
+    ``layout=2019``: ``ImageId,EncodedPixels,Height,Width,ClassId`` with attributes appended to
+    ClassId (``"10_1_2"``); ``layout=2020`` adds ``AttributesIds`` (``"1,2"``). Every segmentation
+    kind is converted to Kaggle RLE (a box-only instance becomes its filled box; the crowd flag has
+    no column and is not written).
+    """
+    if layout not in (2019, 2020):
+        raise ValueError(f"layout must be 2019 or 2020, got {layout!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = ["ImageId", "EncodedPixels", "Height", "Width", "ClassId"]
+    if layout == 2020:
+        header.append("AttributesIds")
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for rec in records:
+            h, w = int(rec["height"]), int(rec["width"])
+            for inst in rec["instances"]:
+                attrs = [int(a) for a in inst.get("attribute_ids", [])]
+                cat = int(inst["category_id"])
+                row = [rec["image_id"], _kaggle_rle_of(inst, h, w), h, w]
+                if layout == 2019:
+                    row.append("_".join(str(v) for v in [cat, *attrs]))
+                else:
+                    row += [cat, ",".join(str(a) for a in attrs)]
+                writer.writerow(row)
+    return path
