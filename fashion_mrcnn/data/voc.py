@@ -1,0 +1,506 @@
+"""Pascal VOC XML (as written by LabelImg): records, the seed workflow's CSV, splits, TFRecords.
+
+Coordinates. VOC / LabelImg ``<bndbox>`` values ``xmin ymin xmax ymax`` are 1-based and inclusive:
+the box covers pixel columns ``xmin .. xmax`` counting the first column as 1. Our convention is
+0-based with y2 / x2 exclusive, so ``x1 = xmin - 1`` and ``x2 = xmax`` (same for y); a box
+spanning the whole image is ``xmin = 1, xmax = width``. ``xmin = 0`` / ``ymin = 0`` (written by
+some tools that count from 0) is read as the image border. Float values are rounded.
+
+The CSV (``voc_to_csv``) keeps the raw VOC numbers, one row per object:
+``filename,width,height,class,xmin,ymin,xmax,ymax`` (the layout of the TF Object Detection API
+tutorials). ``write_tfrecord`` normalises with our convention: ``xmin_norm = (xmin - 1) / width``,
+``xmax_norm = xmax / width``.
+
+XML is parsed with ``defusedxml`` (no entity expansion, no external DTDs).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
+
+__all__ = [
+    "CSV_COLUMNS",
+    "parse_voc_file",
+    "read_csv_rows",
+    "read_label_map",
+    "read_tfrecord",
+    "read_voc",
+    "split_csv",
+    "voc_to_csv",
+    "write_label_map",
+    "write_tfrecord",
+]
+
+CSV_COLUMNS = ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"]
+
+
+def _positive_int(text, what: str, where: str) -> int:
+    try:
+        value = float(str(text).strip())
+    except (TypeError, ValueError) as exc:
+        raise FashionDataError(f"{where}: {what} is not a number: {text!r}") from exc
+    if not value.is_integer() or value < 1:
+        raise FashionDataError(f"{where}: {what} must be a positive integer, got {text!r}")
+    return int(value)
+
+
+def _coordinate(obj, tag: str, where: str) -> int:
+    node = obj.find(f"bndbox/{tag}")
+    if node is None or node.text is None or not node.text.strip():
+        raise FashionDataError(f"{where}: missing bndbox/{tag}")
+    try:
+        return int(round(float(node.text.strip())))
+    except ValueError as exc:
+        raise FashionDataError(f"{where}: bndbox/{tag} is not a number: {node.text!r}") from exc
+
+
+def parse_voc_file(xml_path: str | Path) -> dict:
+    """Parse one LabelImg / VOC XML file without looking at the image.
+
+    Returns:
+        ``{"filename", "path" (the XML's <path> or None), "height", "width", "objects": [
+        {"name", "xmin", "ymin", "xmax", "ymax", "box": [y1, x1, y2, x2], "index"}]}`` where the
+        VOC values are raw (1-based inclusive) and ``box`` is in our convention (0-based, y2 / x2
+        exclusive). ``objects[i]`` is either such a dict or a ``FashionDataError`` for a bad object
+        (so callers can skip it and keep the others).
+
+    Raises:
+        FashionDataError: unreadable / invalid XML, missing filename or size.
+    """
+    xml_path = Path(xml_path)
+    try:
+        root = SafeET.parse(str(xml_path)).getroot()
+    except FileNotFoundError as exc:
+        raise FashionDataError(f"{xml_path}: file not found") from exc
+    except (SafeET.ParseError, DefusedXmlException) as exc:
+        raise FashionDataError(f"{xml_path}: invalid XML ({exc})") from exc
+    if root.tag != "annotation":
+        raise FashionDataError(f"{xml_path}: root element is <{root.tag}>, expected <annotation>")
+    filename = (root.findtext("filename") or "").strip()
+    if not filename:
+        raise FashionDataError(f"{xml_path}: missing <filename>")
+    width_text, height_text = root.findtext("size/width"), root.findtext("size/height")
+    if width_text is None or height_text is None:
+        raise FashionDataError(f"{xml_path}: missing <size> width / height")
+    width = _positive_int(width_text, "size/width", str(xml_path))
+    height = _positive_int(height_text, "size/height", str(xml_path))
+    objects: list = []
+    for index, obj in enumerate(root.findall("object")):
+        where = f"{xml_path} object {index}"
+        try:
+            name = (obj.findtext("name") or "").strip()
+            if not name:
+                raise FashionDataError(f"{where}: missing <name>")
+            xmin, ymin, xmax, ymax = (
+                _coordinate(obj, t, where) for t in ("xmin", "ymin", "xmax", "ymax")
+            )
+            if xmin >= xmax or ymin >= ymax:
+                raise FashionDataError(
+                    f"{where} ({name}): empty box, need xmin < xmax and ymin < ymax, got "
+                    f"xmin={xmin} ymin={ymin} xmax={xmax} ymax={ymax}"
+                )
+            if xmin < 0 or ymin < 0 or xmax > width or ymax > height:
+                raise FashionDataError(
+                    f"{where} ({name}): box xmin={xmin} ymin={ymin} xmax={xmax} ymax={ymax} lies "
+                    f"outside the {width}x{height} image"
+                )
+            box = [max(ymin - 1, 0), max(xmin - 1, 0), ymax, xmax]
+            objects.append(
+                dict(name=name, xmin=xmin, ymin=ymin, xmax=xmax, ymax=ymax, box=box, index=index)
+            )
+        except FashionDataError as exc:
+            exc.item = where  # what a skip report names
+            objects.append(exc)
+    path_text = (root.findtext("path") or "").strip() or None
+    return {
+        "filename": filename,
+        "path": path_text,
+        "height": height,
+        "width": width,
+        "objects": objects,
+    }
+
+
+def _image_path(parsed: dict, xml_path: Path, images_dir: Path | None) -> Path:
+    if images_dir is not None:
+        candidate = images_dir / parsed["filename"]
+    else:
+        candidate = xml_path.parent / parsed["filename"]
+        if not candidate.is_file() and parsed["path"] and Path(parsed["path"]).is_file():
+            candidate = Path(parsed["path"])
+    if not candidate.is_file():
+        raise FashionDataError(f"{xml_path}: image {parsed['filename']} not found at {candidate}")
+    return candidate.resolve()
+
+
+def read_voc(
+    xml_dir: str | Path,
+    images_dir: str | Path | None = None,
+    class_names: list[str] | None = None,
+    on_error: str = "raise",
+    report: SkipReport | None = None,
+) -> tuple[list[dict], list[dict], SkipReport]:
+    """Read a folder of LabelImg XML files into records (docs/DESIGN.md).
+
+    Args:
+        xml_dir: folder with ``*.xml`` (one per image, read in sorted order).
+        images_dir: where the images are; default: beside the XML, else the XML's ``<path>``.
+        class_names: the categories in id order (id = position); ``None``: the sorted names found.
+        on_error: ``"raise"`` (first problem raises) or ``"skip"`` (bad files / objects go to the
+            report; a file with a bad object keeps its good objects).
+        report: a :class:`SkipReport` to add to; a new one by default.
+
+    Returns:
+        ``(records, categories, report)``; instances have ``segmentation = {"kind": "box", "data":
+        [y1, x1, y2, x2]}`` (pixels, y2 / x2 exclusive), ``box_only = True``, no attributes;
+        categories are ``[{"id", "name", "supercategory": ""}]``.
+
+    Raises:
+        FashionDataError: (raise mode) naming the XML file and object index: bad XML, missing
+            size, box outside the image, xmin >= xmax, unknown class, missing image.
+    """
+    check_on_error(on_error)
+    report = report if report is not None else SkipReport("voc")
+    xml_dir = Path(xml_dir)
+    if not xml_dir.is_dir():
+        raise FashionDataError(f"{xml_dir}: VOC annotation folder not found")
+    images_dir = Path(images_dir) if images_dir is not None else None
+    known = {name: i for i, name in enumerate(class_names)} if class_names is not None else None
+    parsed_files = []
+    for xml_path in sorted(xml_dir.glob("*.xml")):
+        try:
+            parsed = parse_voc_file(xml_path)
+            path = _image_path(parsed, xml_path, images_dir)
+        except FashionDataError as exc:
+            if on_error == "raise":
+                raise
+            report.add(str(xml_path), str(exc))
+            continue
+        objects = []
+        for obj in parsed["objects"]:
+            if (
+                not isinstance(obj, FashionDataError)
+                and known is not None
+                and obj["name"] not in known
+            ):
+                where = f"{xml_path} object {obj['index']}"
+                obj = FashionDataError(
+                    f"{where}: unknown class {obj['name']!r} (known: {', '.join(known)})"
+                )
+                obj.item = where
+            if isinstance(obj, FashionDataError):
+                if on_error == "raise":
+                    raise obj
+                report.add(obj.item, str(obj))
+                continue
+            objects.append(obj)
+        parsed_files.append((xml_path, parsed, path, objects))
+    if known is None:
+        names = sorted({o["name"] for _, _, _, objs in parsed_files for o in objs})
+        known = {name: i for i, name in enumerate(names)}
+    categories = [{"id": i, "name": name, "supercategory": ""} for name, i in known.items()]
+    records = []
+    for xml_path, parsed, path, objects in parsed_files:
+        instances = [
+            {
+                "category_id": known[o["name"]],
+                "attribute_ids": [],
+                "segmentation": {"kind": "box", "data": list(o["box"])},
+                "box_only": True,
+                "origin": f"{xml_path.name} object {o['index']}",
+            }
+            for o in objects
+        ]
+        records.append(
+            {
+                "image_id": parsed["filename"],
+                "path": str(path),
+                "height": parsed["height"],
+                "width": parsed["width"],
+                "source": "voc",
+                "instances": instances,
+            }
+        )
+    return records, categories, report
+
+
+def voc_to_csv(xml_dir: str | Path, csv_path: str | Path) -> Path:
+    """Write every object of a LabelImg XML folder as a CSV row (raw VOC coordinates).
+
+    Columns: ``filename,width,height,class,xmin,ymin,xmax,ymax``. Images are not opened.
+
+    Raises:
+        FashionDataError: naming the XML file (and object) for any bad file or object.
+    """
+    xml_dir = Path(xml_dir)
+    if not xml_dir.is_dir():
+        raise FashionDataError(f"{xml_dir}: VOC annotation folder not found")
+    rows = []
+    for xml_path in sorted(xml_dir.glob("*.xml")):
+        parsed = parse_voc_file(xml_path)
+        for obj in parsed["objects"]:
+            if isinstance(obj, FashionDataError):
+                raise obj
+            rows.append([parsed["filename"], parsed["width"], parsed["height"], obj["name"],
+                         obj["xmin"], obj["ymin"], obj["xmax"], obj["ymax"]])  # fmt: skip
+    csv_path = Path(csv_path)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(rows)
+    return csv_path
+
+
+def read_csv_rows(csv_path: str | Path) -> list[dict]:
+    """Read a ``voc_to_csv`` CSV into validated row dicts (ints for sizes and coordinates).
+
+    Raises:
+        FashionDataError: naming the file and row for a missing column or a bad number.
+    """
+    csv_path = Path(csv_path)
+    try:
+        f = csv_path.open(newline="")
+    except FileNotFoundError as exc:
+        raise FashionDataError(f"{csv_path}: CSV file not found") from exc
+    with f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise FashionDataError(f"{csv_path}: missing columns {missing}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            where = f"{csv_path} row {line}"
+            out = {"filename": row["filename"], "class": row["class"]}
+            for key in ("width", "height", "xmin", "ymin", "xmax", "ymax"):
+                try:
+                    out[key] = int(round(float(row[key])))
+                except (TypeError, ValueError) as exc:
+                    raise FashionDataError(f"{where}: {key} is not a number: {row[key]!r}") from exc
+            if not out["filename"] or not out["class"]:
+                raise FashionDataError(f"{where}: empty filename or class")
+            rows.append(out)
+    return rows
+
+
+def split_csv(
+    csv_path: str | Path,
+    out_dir: str | Path,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    return_table: bool = False,
+):
+    """Split a VOC CSV into train / test CSVs by image, stratified on each image's rarest class.
+
+    Rows of one image stay together. Writes ``out_dir/train_labels.csv`` and
+    ``out_dir/test_labels.csv`` and prints per-class object / image counts per split.
+
+    Returns:
+        ``(train_csv, test_csv)``, or ``(train_csv, test_csv, table)`` with ``return_table=True``
+        (``table`` is the printed text).
+    """
+    from fashion_mrcnn.data.sampling import stratified_split_indices
+
+    rows = read_csv_rows(csv_path)
+    by_image: dict[str, list[dict]] = {}
+    for row in rows:
+        by_image.setdefault(row["filename"], []).append(row)
+    names = sorted({row["class"] for row in rows})
+    class_id = {name: i for i, name in enumerate(names)}
+    images = list(by_image)
+    pseudo = [
+        {"instances": [{"category_id": class_id[r["class"]]} for r in by_image[f]]} for f in images
+    ]
+    train_idx, test_idx = stratified_split_indices(pseudo, test_fraction, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, idx in (("train_labels.csv", train_idx), ("test_labels.csv", test_idx)):
+        path = out_dir / name
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for i in idx:
+                writer.writerows(by_image[images[i]])
+        paths.append(path)
+    table = _split_table(
+        names, [[r for i in idx for r in by_image[images[i]]] for idx in (train_idx, test_idx)]
+    )
+    print(table)
+    return (paths[0], paths[1], table) if return_table else (paths[0], paths[1])
+
+
+def _split_table(names: list[str], splits: list[list[dict]]) -> str:
+    import pandas as pd
+
+    data = {}
+    for label, rows in zip(("train", "test"), splits):
+        objects = Counter(r["class"] for r in rows)
+        image_counts = Counter(cls for _, cls in {(r["filename"], r["class"]) for r in rows})
+        data[f"{label}_objects"] = [objects[n] for n in names]
+        data[f"{label}_images"] = [image_counts[n] for n in names]
+    table = pd.DataFrame(data, index=pd.Index(names, name="class"))
+    n_train = len({r["filename"] for r in splits[0]})
+    n_test = len({r["filename"] for r in splits[1]})
+    return f"images: train {n_train}, test {n_test}\n{table.to_string()}"
+
+
+# ----------------------------------------------------------------------------------------------
+# TF Object Detection API export.
+
+
+def write_label_map(class_names, path: str | Path) -> Path:
+    """Write a TF OD API label map: ``item { id: 1 name: 'shirt' }`` per class, ids from 1.
+
+    Args:
+        class_names: names in id order (list), or ``{name: id}``.
+    """
+    items = (
+        sorted(class_names.items(), key=lambda kv: kv[1])
+        if isinstance(class_names, dict)
+        else [(name, i + 1) for i, name in enumerate(class_names)]
+    )
+    lines = []
+    for name, i in items:
+        if "'" in name or "\n" in name:
+            raise FashionDataError(f"class name {name!r} cannot be written to a label map")
+        lines.append(f"item {{\n  id: {int(i)}\n  name: '{name}'\n}}\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    return path
+
+
+def read_label_map(path: str | Path) -> dict[str, int]:
+    """Read a label map written by :func:`write_label_map` (or the TF OD API): ``{name: id}``."""
+    import re
+
+    text = Path(path).read_text()
+    out = {}
+    for k, block in enumerate(re.findall(r"item\s*\{(.*?)\}", text, flags=re.S)):
+        m_id = re.search(r"\bid:\s*(\d+)", block)
+        m_name = re.search(r"\bname:\s*['\"]([^'\"]*)['\"]", block)
+        if not m_id or not m_name:
+            raise FashionDataError(f"{path}: item {k} needs an id and a name")
+        out[m_name.group(1)] = int(m_id.group(1))
+    if not out:
+        raise FashionDataError(f"{path}: no label map items found")
+    return out
+
+
+def _resolve_label_map(label_map, rows) -> dict[str, int]:
+    if label_map is None:
+        return {name: i + 1 for i, name in enumerate(sorted({r["class"] for r in rows}))}
+    if isinstance(label_map, (str, Path)):
+        return read_label_map(label_map)
+    if isinstance(label_map, dict):
+        return {str(k): int(v) for k, v in label_map.items()}
+    return {str(name): i + 1 for i, name in enumerate(label_map)}
+
+
+def write_tfrecord(csv_path, images_dir, out_path, label_map=None) -> list[str]:
+    """Write a VOC CSV and its images as a TFRecord with TF Object Detection API feature keys.
+
+    Keys: ``image/height``, ``image/width``, ``image/filename``, ``image/source_id``,
+    ``image/encoded`` (the file's bytes), ``image/format`` (``jpeg`` / ``png``),
+    ``image/object/bbox/{xmin,xmax,ymin,ymax}`` (floats in [0, 1]; see the module docstring),
+    ``image/object/class/text``, ``image/object/class/label`` (1-based ids).
+
+    Args:
+        csv_path: a :func:`voc_to_csv` CSV. images_dir: the image folder. out_path: the record.
+        label_map: class names in id order, ``{name: id}``, a ``.pbtxt`` path, or ``None`` (the
+            sorted class names of the CSV).
+
+    Returns:
+        The class names in id order (id 1 first), for :func:`write_label_map`.
+
+    Raises:
+        FashionDataError: naming the CSV row / image: missing image, class not in the label map.
+    """
+    from fashion_mrcnn.data import tfrecord as tfr
+
+    rows = read_csv_rows(csv_path)
+    ids = _resolve_label_map(label_map, rows)
+    unknown = sorted({r["class"] for r in rows} - set(ids))
+    if unknown:
+        raise FashionDataError(f"{csv_path}: classes {unknown} are not in the label map")
+    by_image: dict[str, list[dict]] = {}
+    for row in rows:
+        by_image.setdefault(row["filename"], []).append(row)
+    images_dir = Path(images_dir)
+
+    def examples():
+        for filename, objs in by_image.items():
+            path = images_dir / filename
+            if not path.is_file():
+                raise FashionDataError(f"{csv_path}: image {filename} not found at {path}")
+            fmt = "png" if path.suffix.lower() == ".png" else "jpeg"
+            w, h = objs[0]["width"], objs[0]["height"]
+            yield tfr.make_example({
+                "image/height": tfr.int64_feature(h),
+                "image/width": tfr.int64_feature(w),
+                "image/filename": tfr.bytes_feature(filename),
+                "image/source_id": tfr.bytes_feature(filename),
+                "image/encoded": tfr.bytes_feature(path.read_bytes()),
+                "image/format": tfr.bytes_feature(fmt),
+                "image/object/bbox/xmin": tfr.float_list_feature([max(o["xmin"] - 1, 0) / w for o in objs]),
+                "image/object/bbox/xmax": tfr.float_list_feature([o["xmax"] / w for o in objs]),
+                "image/object/bbox/ymin": tfr.float_list_feature([max(o["ymin"] - 1, 0) / h for o in objs]),
+                "image/object/bbox/ymax": tfr.float_list_feature([o["ymax"] / h for o in objs]),
+                "image/object/class/text": tfr.bytes_list_feature([o["class"] for o in objs]),
+                "image/object/class/label": tfr.int64_list_feature([ids[o["class"]] for o in objs]),
+            })  # fmt: skip
+
+    tfr.write_examples(out_path, examples())
+    return [name for name, _ in sorted(ids.items(), key=lambda kv: kv[1])]
+
+
+def read_tfrecord(path: str | Path) -> list[dict]:
+    """Read a :func:`write_tfrecord` file back.
+
+    Returns:
+        One dict per image: ``height``, ``width`` (int), ``filename``, ``source_id``, ``format``
+        (str), ``encoded`` (bytes), ``boxes`` float32 [N, (ymin, xmin, ymax, xmax)] normalised,
+        ``class_text`` list[str], ``class_label`` int64 [N].
+    """
+    from fashion_mrcnn.data import tfrecord as tfr
+
+    tf = tfr._tf()
+    spec = {
+        "image/height": tf.io.FixedLenFeature([], tf.int64),
+        "image/width": tf.io.FixedLenFeature([], tf.int64),
+        "image/filename": tf.io.FixedLenFeature([], tf.string),
+        "image/source_id": tf.io.FixedLenFeature([], tf.string),
+        "image/encoded": tf.io.FixedLenFeature([], tf.string),
+        "image/format": tf.io.FixedLenFeature([], tf.string),
+        "image/object/class/text": tf.io.VarLenFeature(tf.string),
+        "image/object/class/label": tf.io.VarLenFeature(tf.int64),
+    }
+    for key in ("xmin", "xmax", "ymin", "ymax"):
+        spec[f"image/object/bbox/{key}"] = tf.io.VarLenFeature(tf.float32)
+    import numpy as np
+
+    out = []
+    for ex in tfr.read_examples(path, spec):
+        boxes = np.stack(
+            [ex[f"image/object/bbox/{k}"] for k in ("ymin", "xmin", "ymax", "xmax")], axis=1
+        )
+        out.append({
+            "height": int(ex["image/height"]),
+            "width": int(ex["image/width"]),
+            "filename": ex["image/filename"].decode(),
+            "source_id": ex["image/source_id"].decode(),
+            "format": ex["image/format"].decode(),
+            "encoded": bytes(ex["image/encoded"]),
+            "boxes": boxes.astype(np.float32),
+            "class_text": [t.decode() for t in ex["image/object/class/text"]],
+            "class_label": ex["image/object/class/label"].astype(np.int64),
+        })  # fmt: skip
+    return out
