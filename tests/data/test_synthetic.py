@@ -140,3 +140,22 @@ def test_generate_rejects_bad_arguments(tmp_path):
         synthetic.generate(tmp_path, n_images=0)
     with pytest.raises(ValueError, match="val_fraction"):
         synthetic.generate(tmp_path, n_images=3, val_fraction=1.0)
+
+
+def test_read_by_imaterialist_loader(small_set):
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    ds = FashionDataset.from_imaterialist(
+        small_set / "train.csv", small_set / "label_descriptions.json"
+    )
+    assert len(ds.image_ids) == 10 and len(ds.skip_report) == 0
+    for image_id in ds.image_ids[:4]:
+        rec = ds.record(image_id)
+        index = int(rec["image_id"][len("synth_") : -len(".jpg")])
+        _, masks, cats = synthetic.render_scene(synthetic.image_rng(7, index), size=128)
+        inst = ds.load_instances(image_id)
+        np.testing.assert_array_equal(inst["masks"], masks)
+        names = [ds.class_names[c] for c in inst["class_ids"]]
+        expected = [ds.class_names[ds.internal_class_id(c)] for c in cats]
+        assert names == expected
+        assert ds.load_image(image_id).shape == (128, 128, 3)

@@ -202,3 +202,15 @@ def test_tfrecord_round_trip(voc_dir, tmp_path):
     with pytest.raises(FashionDataError, match="b.png not found"):
         (img_dir / "b.png").unlink()
         voc.write_tfrecord(csv_path, img_dir, tmp_path / "d.record")
+
+
+def test_fashion_dataset_from_voc(voc_dir):
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    xml_dir, img_dir = voc_dir
+    ds = FashionDataset.from_voc(xml_dir, img_dir)
+    assert ds.class_names[1:] == ["bag", "shirt", "shoe"]
+    inst = ds.load_instances(0)
+    assert inst["box_only"].all() and inst["masks"].shape == (30, 40, 2)
+    assert inst["masks"][..., 1].sum() == 10 * 10  # xmin 11..20, ymin 21..30 inclusive
+    assert inst["masks"][20:30, 10:20, 1].all()
