@@ -1,0 +1,291 @@
+"""The Mask R-CNN functional graphs (training and inference), Matterport layer names.
+
+The config is unpacked here, once; every layer receives plain arguments. Boxes inside the graph
+are normalised ``(y1, x1, y2, x2)`` of the molded image (``ops.boxes.norm_boxes``). Anchors are
+computed in numpy for IMAGE_SHAPE and held as a constant by :class:`AnchorsConstant` (both modes).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from fashion_mrcnn.model.backbone import build_backbone
+from fashion_mrcnn.model.fpn import fpn_graph
+from fashion_mrcnn.model.heads import box_head_graph, mask_head_graph
+from fashion_mrcnn.model.norm import config_norm
+from fashion_mrcnn.model.rpn import rpn_graph
+from fashion_mrcnn.ops.anchors import get_anchors
+
+# The detection layer keeps everything scoring at least this (or the config's lower value);
+# ``MaskRCNN.detect`` then applies DETECTION_MIN_CONFIDENCE or a per-call value. Filtering after
+# per-class NMS and top-k by score gives the same result as filtering before.
+DETECTION_SCORE_FLOOR = 0.05
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class AnchorsConstant(keras.layers.Layer):
+    """Holds the pyramid anchors of the molded image as a constant.
+
+    Call on any ``[B, ...]`` tensor (the image); returns float32 ``[B, A, 4]`` normalised anchors
+    (the same for every image). The anchors are recomputed from the plain arguments in
+    ``get_config`` (cheap, cached), so they never enter a weights file.
+    """
+
+    def __init__(self, image_shape, scales, ratios, strides, anchor_stride=1, **kwargs):
+        super().__init__(**kwargs)
+        self.image_shape = [int(v) for v in image_shape[:2]]
+        self.scales = [float(s) for s in scales]
+        self.ratios = [float(r) for r in ratios]
+        self.strides = [int(s) for s in strides]
+        self.anchor_stride = int(anchor_stride)
+        self.anchors = get_anchors(
+            self.image_shape, self.scales, self.ratios, self.strides, self.anchor_stride
+        ).astype(np.float32)
+
+    def call(self, image):
+        anchors = ops.convert_to_tensor(self.anchors, dtype="float32")
+        batch = ops.shape(image)[0]
+        return ops.broadcast_to(anchors[None], (batch,) + tuple(self.anchors.shape))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(self.anchors.shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_shape": self.image_shape,
+            "scales": self.scales,
+            "ratios": self.ratios,
+            "strides": self.strides,
+            "anchor_stride": self.anchor_stride,
+        }
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class MetaActiveClasses(keras.layers.Layer):
+    """``image_meta [B, 12 + K] -> active_class_ids float32 [B, K]`` (Matterport meta layout)."""
+
+    def call(self, meta):
+        return ops.cast(meta[:, 12:], "float32")
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class DetectionBoxes(keras.layers.Layer):
+    """``detections [B, D, 6] -> boxes [B, D, 4]`` (the normalised box columns)."""
+
+    def call(self, detections):
+        return detections[..., :4]
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class CastFloat(keras.layers.Layer):
+    """Cast any tensor to float32 (used for the uint8 ground-truth masks)."""
+
+    def call(self, x):
+        return ops.cast(x, "float32")
+
+
+def _gt_mask_shape(config):
+    if config.USE_MINI_MASK:
+        return tuple(int(v) for v in config.MINI_MASK_SHAPE)
+    return int(config.IMAGE_SHAPE[0]), int(config.IMAGE_SHAPE[1])
+
+
+def _features(input_image, config):
+    """Backbone + FPN + RPN: (P2..P5 list, P2..P6 list, rpn logits, rpn probs, rpn bbox)."""
+    c2, c3, c4, c5 = build_backbone(input_image, config)
+    pyramid = fpn_graph(c2, c3, c4, c5, size=config.TOP_DOWN_PYRAMID_SIZE)
+    rpn_logits, rpn_probs, rpn_bbox = rpn_graph(
+        pyramid,
+        config.RPN_ANCHOR_STRIDE,
+        len(config.RPN_ANCHOR_RATIOS),
+        config.TOP_DOWN_PYRAMID_SIZE,
+    )
+    return pyramid[:4], rpn_logits, rpn_probs, rpn_bbox
+
+
+def _anchors(input_image, config):
+    return AnchorsConstant(
+        config.IMAGE_SHAPE,
+        config.RPN_ANCHOR_SCALES,
+        config.RPN_ANCHOR_RATIOS,
+        config.BACKBONE_STRIDES,
+        config.RPN_ANCHOR_STRIDE,
+        name="anchors",
+    )(input_image)
+
+
+def _image_input(config):
+    h, w = int(config.IMAGE_SHAPE[0]), int(config.IMAGE_SHAPE[1])
+    image = keras.Input((h, w, int(config.IMAGE_SHAPE[2])), name="input_image")
+    meta = keras.Input((config.IMAGE_META_SIZE,), name="input_image_meta")
+    return image, meta
+
+
+def build_training_graph(config) -> keras.Model:
+    """The training graph.
+
+    Inputs (per image; see ``data.pipeline``): ``input_image`` float32 [H, W, 3],
+    ``input_image_meta`` [M], ``input_rpn_match`` int32 [A], ``input_rpn_bbox`` [R, 4],
+    ``input_gt_class_ids`` int32 [G], ``input_gt_boxes`` [G, 4] normalised, ``input_gt_masks``
+    uint8 [mh, mw, G], ``input_gt_mask_valid`` [G].
+
+    Outputs (dict): ``rpn_class_logits`` [B, A, 2], ``rpn_bbox`` [B, A, 4], ``rpn_rois``
+    [B, POST_NMS_ROIS_TRAINING, 4], ``rois`` [B, T, 4], ``target_class_ids`` int32 [B, T],
+    ``target_deltas`` [B, T, 4], ``target_masks`` [B, T, MH, MW], ``target_mask_valid`` [B, T],
+    ``mrcnn_class_logits`` [B, T, K], ``mrcnn_class`` [B, T, K], ``mrcnn_bbox`` [B, T, K, 4],
+    ``mrcnn_mask`` [B, T, MH, MW, K], ``active_class_ids`` [B, K] and the inputs
+    ``rpn_match`` / ``rpn_target_bbox`` passed through for the losses.
+    """
+    from fashion_mrcnn.layers import DetectionTargetLayer, ProposalLayer, PyramidROIAlign
+
+    norm = config_norm(config)
+    g = config.MAX_GT_INSTANCES
+    image, meta = _image_input(config)
+    n_anchors = len(_anchors_np(config))
+    rpn_match = keras.Input((n_anchors,), dtype="int32", name="input_rpn_match")
+    rpn_target_bbox = keras.Input((config.RPN_TRAIN_ANCHORS_PER_IMAGE, 4), name="input_rpn_bbox")
+    gt_class_ids = keras.Input((g,), dtype="int32", name="input_gt_class_ids")
+    gt_boxes = keras.Input((g, 4), name="input_gt_boxes")
+    gt_masks = keras.Input(_gt_mask_shape(config) + (g,), dtype="uint8", name="input_gt_masks")
+    gt_mask_valid = keras.Input((g,), name="input_gt_mask_valid")
+
+    p2_p5, rpn_logits, rpn_probs, rpn_bbox = _features(image, config)
+    anchors = _anchors(image, config)
+    rpn_rois = ProposalLayer(
+        proposal_count=config.POST_NMS_ROIS_TRAINING,
+        nms_threshold=config.RPN_NMS_THRESHOLD,
+        pre_nms_limit=config.PRE_NMS_LIMIT,
+        rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
+        name="ROI",
+    )([rpn_probs, rpn_bbox, anchors])
+    masks_f = CastFloat(name="gt_masks_float")(gt_masks)
+    rois, target_class_ids, target_deltas, target_masks, target_mask_valid = DetectionTargetLayer(
+        train_rois_per_image=config.TRAIN_ROIS_PER_IMAGE,
+        roi_positive_ratio=config.ROI_POSITIVE_RATIO,
+        mask_shape=[int(v) for v in config.MASK_SHAPE],
+        bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
+        use_mini_mask=bool(config.USE_MINI_MASK),
+        name="proposal_targets",
+    )([rpn_rois, gt_class_ids, gt_boxes, masks_f, gt_mask_valid])
+    class_logits, class_probs, bbox, mask = _heads(rois, p2_p5, config, norm, PyramidROIAlign)
+    outputs = {
+        "rpn_class_logits": rpn_logits,
+        "rpn_bbox": rpn_bbox,
+        "rpn_match": rpn_match,
+        "rpn_target_bbox": rpn_target_bbox,
+        "rpn_rois": rpn_rois,
+        "rois": rois,
+        "target_class_ids": target_class_ids,
+        "target_deltas": target_deltas,
+        "target_masks": target_masks,
+        "target_mask_valid": target_mask_valid,
+        "mrcnn_class_logits": class_logits,
+        "mrcnn_class": class_probs,
+        "mrcnn_bbox": bbox,
+        "mrcnn_mask": mask,
+        "active_class_ids": MetaActiveClasses(name="active_class_ids")(meta),
+    }
+    inputs = {
+        "input_image": image,
+        "input_image_meta": meta,
+        "input_rpn_match": rpn_match,
+        "input_rpn_bbox": rpn_target_bbox,
+        "input_gt_class_ids": gt_class_ids,
+        "input_gt_boxes": gt_boxes,
+        "input_gt_masks": gt_masks,
+        "input_gt_mask_valid": gt_mask_valid,
+    }
+    return keras.Model(inputs, outputs, name="mask_rcnn")
+
+
+def _anchors_np(config):
+    return get_anchors(
+        config.IMAGE_SHAPE,
+        config.RPN_ANCHOR_SCALES,
+        config.RPN_ANCHOR_RATIOS,
+        config.BACKBONE_STRIDES,
+        config.RPN_ANCHOR_STRIDE,
+    )
+
+
+def _heads(rois, p2_p5, config, norm, roi_align_cls, mask_rois=None):
+    """Box head on ``rois`` and mask head on ``mask_rois`` (default: the same ROIs)."""
+    image_shape = [int(v) for v in config.IMAGE_SHAPE]
+    pooled = roi_align_cls(
+        [config.POOL_SIZE, config.POOL_SIZE], image_shape, name="roi_align_classifier"
+    )([rois] + list(p2_p5))
+    class_logits, class_probs, bbox = box_head_graph(
+        pooled,
+        config.NUM_CLASSES,
+        config.FPN_CLASSIF_FC_LAYERS_SIZE,
+        norm,
+        conv_head=bool(config.BOX_HEAD_CONV),
+    )
+    if mask_rois is None:
+        mask_rois = rois
+    mask_pooled = roi_align_cls(
+        [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
+    )([mask_rois] + list(p2_p5))
+    mask = mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
+    return class_logits, class_probs, bbox, mask
+
+
+def build_inference_graph(config) -> keras.Model:
+    """The inference graph.
+
+    Inputs: ``input_image`` float32 [B, H, W, 3] (molded), ``input_image_meta`` [B, M]; any B.
+    Outputs (dict): ``detections`` [B, D, (y1, x1, y2, x2, class_id, score)] normalised,
+    zero-padded (D = DETECTION_MAX_INSTANCES; scores >= min(DETECTION_MIN_CONFIDENCE,
+    DETECTION_SCORE_FLOOR)), ``mrcnn_mask`` [B, D, MH, MW, K], ``mrcnn_class`` [B, N, K],
+    ``mrcnn_bbox`` [B, N, K, 4], ``rpn_rois`` [B, N, 4] (N = POST_NMS_ROIS_INFERENCE),
+    ``rpn_class`` [B, A, 2], ``rpn_bbox`` [B, A, 4].
+    """
+    from fashion_mrcnn.layers import DetectionLayer, ProposalLayer, PyramidROIAlign
+
+    norm = config_norm(config)
+    image, meta = _image_input(config)
+    p2_p5, _, rpn_probs, rpn_bbox = _features(image, config)
+    anchors = _anchors(image, config)
+    rpn_rois = ProposalLayer(
+        proposal_count=config.POST_NMS_ROIS_INFERENCE,
+        nms_threshold=config.RPN_NMS_THRESHOLD,
+        pre_nms_limit=config.PRE_NMS_LIMIT,
+        rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
+        name="ROI",
+    )([rpn_probs, rpn_bbox, anchors])
+    image_shape = [int(v) for v in config.IMAGE_SHAPE]
+    pooled = PyramidROIAlign(
+        [config.POOL_SIZE, config.POOL_SIZE], image_shape, name="roi_align_classifier"
+    )([rpn_rois] + list(p2_p5))
+    _, class_probs, bbox = box_head_graph(
+        pooled,
+        config.NUM_CLASSES,
+        config.FPN_CLASSIF_FC_LAYERS_SIZE,
+        norm,
+        conv_head=bool(config.BOX_HEAD_CONV),
+    )
+    detections = DetectionLayer(
+        bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
+        min_confidence=min(float(config.DETECTION_MIN_CONFIDENCE), DETECTION_SCORE_FLOOR),
+        max_instances=config.DETECTION_MAX_INSTANCES,
+        nms_threshold=config.DETECTION_NMS_THRESHOLD,
+        name="mrcnn_detection",
+    )([rpn_rois, class_probs, bbox, meta])
+    boxes = DetectionBoxes(name="detection_boxes")(detections)
+    mask_pooled = PyramidROIAlign(
+        [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
+    )([boxes] + list(p2_p5))
+    mask = mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
+    outputs = {
+        "detections": detections,
+        "mrcnn_mask": mask,
+        "mrcnn_class": class_probs,
+        "mrcnn_bbox": bbox,
+        "rpn_rois": rpn_rois,
+        "rpn_class": rpn_probs,
+        "rpn_bbox": rpn_bbox,
+    }
+    return keras.Model({"input_image": image, "input_image_meta": meta}, outputs, name="mask_rcnn")

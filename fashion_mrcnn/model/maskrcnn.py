@@ -1,0 +1,361 @@
+"""``MaskRCNN``: Matterport's task API (build, train in stages, checkpoints, detect) on Keras 3.
+
+model = MaskRCNN("training", config, model_dir="logs")
+model.load_weights("mask_rcnn_coco.h5", by_name=True, exclude=HEAD_LAYERS)
+model.train(train_ds, val_ds, learning_rate=config.LEARNING_RATE, epochs=2, layers="heads")
+model.train(train_ds, val_ds, learning_rate=config.LEARNING_RATE / 10, epochs=6, layers="all")
+
+infer = MaskRCNN("inference", inference_config, model_dir="logs")
+infer.load_weights(infer.find_last())
+r = infer.detect([image])[0]   # rois, class_ids, scores, masks
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fashion_mrcnn.errors import ConfigError, WeightsError
+from fashion_mrcnn.model import weights as W
+from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
+from fashion_mrcnn.model.norm import FrozenBatchNorm
+from fashion_mrcnn.ops.anchors import get_anchors_for_config
+from fashion_mrcnn.ops.boxes import denorm_boxes, norm_boxes
+from fashion_mrcnn.ops.image import compose_image_meta, mold_image, resize_image
+from fashion_mrcnn.ops.masks import unmold_mask
+
+LAYER_REGEX = {
+    "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
+    "all": ".*",
+}
+_CKPT_RE = re.compile(r".*[/\\][\w-]+(\d{8}T\d{4})[/\\]mask_rcnn_[\w-]+_(\d{4})\.(weights\.)?h5$")
+
+
+class MaskRCNN:
+    """Mask R-CNN in ``mode`` "training" or "inference" for ``config``; logs under ``model_dir``.
+
+    ``strategy``: a ``tf.distribute.Strategy`` to build (and train) under; None uses the current
+    default strategy. ``keras_model`` is the functional graph (Matterport layer names).
+    """
+
+    def __init__(self, mode: str, config, model_dir: str | Path = "logs", strategy=None):
+        if mode not in ("training", "inference"):
+            raise ConfigError(f"mode must be 'training' or 'inference', got {mode!r}")
+        self.mode = mode
+        self.config = config
+        self.model_dir = str(model_dir)
+        self.epoch = 0
+        self.log_dir = None
+        self.checkpoint_path = None
+        self.strategy = strategy
+        self.trainer = None
+        self._anchor_cache = {}
+        if config.MIXED_PRECISION:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        with self._scope():
+            self.keras_model = self.build(mode, config)
+        self.set_log_dir()
+
+    def _scope(self):
+        import contextlib
+
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def build(self, mode, config) -> keras.Model:
+        """Build the functional graph (``graph.build_training_graph`` / ``build_inference_graph``)."""
+        h, w = int(config.IMAGE_SHAPE[0]), int(config.IMAGE_SHAPE[1])
+        if h % 64 or w % 64:
+            raise ConfigError(f"image size must be divisible by 64 (2^6), got {h} x {w}")
+        return build_training_graph(config) if mode == "training" else build_inference_graph(config)
+
+    # ------------------------------------------------------------------ logs and checkpoints
+    def set_log_dir(self, model_path: str | None = None) -> None:
+        """Start a new log dir ``model_dir/{name}{YYYYMMDDTHHMM}`` at epoch 0, or, given a
+        checkpoint path of ours / Matterport's, reuse its directory and continue its epoch."""
+        self.epoch = 0
+        now = datetime.datetime.now()
+        if model_path:
+            m = _CKPT_RE.match(str(Path(model_path).resolve()))
+            if m:
+                now = datetime.datetime.strptime(m.group(1), "%Y%m%dT%H%M")
+                self.epoch = int(m.group(2))
+        name = (self.config.NAME or "model").lower()
+        self.log_dir = os.path.join(self.model_dir, f"{name}{now:%Y%m%dT%H%M}")
+        self.checkpoint_path = os.path.join(
+            self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.weights.h5"
+        )
+
+    def find_last(self) -> str:
+        """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
+        name = (self.config.NAME or "model").lower()
+        root = Path(self.model_dir)
+        dirs = sorted(d for d in root.glob(f"{name}*") if d.is_dir()) if root.is_dir() else []
+        for d in reversed(dirs):
+            ckpts = sorted(p for p in d.glob("mask_rcnn*.h5") if ".tmp." not in p.name)
+            if ckpts:
+                return str(ckpts[-1])
+        raise FileNotFoundError(
+            f"no checkpoint under {self.model_dir!r} (looked for {name}*/mask_rcnn*.h5)"
+        )
+
+    def load_weights(self, filepath, by_name: bool = False, exclude=None):
+        """Load weights: our ``.weights.h5`` (whole model, any mode) or a Matterport / Keras 2
+        ``.h5`` by layer name (``exclude`` implies by name). Resumes the epoch count when the path
+        is one of our checkpoints. Returns the ``LoadReport`` for ``.h5`` files, else None."""
+        report = None
+        if W.is_native(filepath) and not exclude:
+            W.load_native(self.keras_model, filepath)
+        elif W.is_native(filepath):
+            raise WeightsError(f"{filepath}: exclude applies to Matterport .h5 files only")
+        else:
+            by_name = by_name or bool(exclude)
+            report = W.load_weights(self.keras_model, filepath, by_name=by_name, exclude=exclude)
+        self.set_log_dir(str(filepath))
+        return report
+
+    # ------------------------------------------------------------------ trainable layers
+    def set_trainable(self, layer_regex: str, keras_model=None, indent=0, verbose=1) -> None:
+        """Make layers whose name fullmatches ``layer_regex`` (or a preset key) trainable and the
+        rest frozen, recursing into nested models. Frozen BN (NORM "frozen_bn") stays frozen."""
+        layer_regex = LAYER_REGEX.get(layer_regex, layer_regex)
+        model = keras_model or self.keras_model
+        for layer in model.layers:
+            if isinstance(layer, keras.Model):
+                layer.trainable = True
+                self.set_trainable(layer_regex, layer, indent + 4, verbose)
+                continue
+            if not layer.weights:
+                continue
+            on = bool(re.fullmatch(layer_regex, layer.name))
+            if isinstance(layer, FrozenBatchNorm):
+                on = False
+            layer.trainable = on
+            if on and verbose > 1:
+                print(f"{' ' * indent}{layer.name:30} ({layer.__class__.__name__})")
+
+    def get_trainable_layers(self, keras_model=None) -> list:
+        """Layers with weights (recursing into nested models) that are currently trainable."""
+        out = []
+        for layer in (keras_model or self.keras_model).layers:
+            if isinstance(layer, keras.Model):
+                out += self.get_trainable_layers(layer)
+            elif layer.trainable_weights:
+                out.append(layer)
+        return out
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        train_dataset,
+        val_dataset,
+        learning_rate: float,
+        epochs: int,
+        layers: str,
+        augmentation=None,
+        custom_callbacks=None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        seed: int = 0,
+        verbose: int = 1,
+    ):
+        """Train up to the cumulative epoch ``epochs`` (continuing from ``self.epoch``).
+
+        ``layers``: "heads", "3+", "4+", "5+", "all" or a regex (fullmatch on layer names).
+        ``val_dataset`` may be None. Returns the Keras ``History``. Raises NonFiniteLossError if
+        a loss became NaN / inf (the last good checkpoint is named in the message).
+        """
+        from fashion_mrcnn.data.pipeline import make_dataset
+        from fashion_mrcnn.model.training import (
+            AtomicCheckpoint,
+            MaskRCNNTrainer,
+            NonFiniteLossError,
+            StopOnNonFiniteLoss,
+            make_optimizer,
+        )
+
+        if self.mode != "training":
+            raise ConfigError("train() needs a model created in 'training' mode")
+        steps = int(steps_per_epoch or self.config.STEPS_PER_EPOCH)
+        val_steps = int(validation_steps or self.config.VALIDATION_STEPS)
+        if epochs <= self.epoch:
+            print(f"already at epoch {self.epoch} >= epochs={epochs}: nothing to train")
+            return None
+        self.set_trainable(layers, verbose=verbose)
+        train_ds = make_dataset(
+            train_dataset,
+            self.config,
+            shuffle=True,
+            augmentation=augmentation,
+            seed=seed + self.epoch,
+        )
+        val_ds = None
+        if val_dataset is not None:
+            val_ds = make_dataset(val_dataset, self.config, shuffle=False, seed=seed)
+        with self._scope():
+            self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
+            total = (epochs - self.epoch) * steps
+            self.trainer.compile(
+                optimizer=make_optimizer(self.config, learning_rate, total), jit_compile=False
+            )
+        os.makedirs(self.log_dir, exist_ok=True)
+        checkpoint = AtomicCheckpoint(self.keras_model, self.checkpoint_path)
+        stopper = StopOnNonFiniteLoss(checkpoint)
+        callbacks = [
+            stopper,
+            checkpoint,
+            keras.callbacks.CSVLogger(os.path.join(self.log_dir, "training.csv"), append=True),
+            keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0),
+        ] + list(custom_callbacks or [])
+        print(
+            f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
+        )
+        history = self.trainer.fit(
+            train_ds,
+            initial_epoch=self.epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            validation_steps=val_steps if val_ds is not None else None,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        if stopper.message is not None:
+            if checkpoint.last_saved:
+                self.epoch = int(re.search(r"_(\d{4})\.weights\.h5$", checkpoint.last_saved)[1])
+            raise NonFiniteLossError(stopper.message)
+        self.epoch = max(self.epoch, epochs)
+        return history
+
+    # ------------------------------------------------------------------ inference
+    def get_anchors(self, image_shape) -> np.ndarray:
+        """Normalised anchors [A, 4] for a molded image shape (cached)."""
+        key = tuple(int(v) for v in image_shape[:2])
+        if key not in self._anchor_cache:
+            self._anchor_cache[key] = get_anchors_for_config(self.config, key)
+        return self._anchor_cache[key]
+
+    def mold_inputs(self, images):
+        """List of uint8 [H, W, 3] RGB images -> (molded float32 [N, h, w, 3], image_metas
+        float32 [N, M], windows int32 [N, (y1, x1, y2, x2)] of the image inside the molded one)."""
+        molded, metas, windows = [], [], []
+        for image in images:
+            image = np.asarray(image)
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"detect expects RGB images [H, W, 3], got shape {image.shape}")
+            resized, window, scale, _, _ = resize_image(
+                image,
+                min_dim=self.config.IMAGE_MIN_DIM,
+                max_dim=self.config.IMAGE_MAX_DIM,
+                min_scale=self.config.IMAGE_MIN_SCALE,
+                mode=self.config.IMAGE_RESIZE_MODE,
+            )
+            meta = compose_image_meta(
+                0,
+                image.shape,
+                resized.shape,
+                window,
+                scale,
+                np.zeros(self.config.NUM_CLASSES, dtype=np.int32),
+            )
+            molded.append(mold_image(resized, self.config))
+            metas.append(meta)
+            windows.append(window)
+        shapes = {m.shape for m in molded}
+        if len(shapes) > 1:
+            raise ValueError(f"molded images differ in shape {shapes}; use a square resize mode")
+        return (
+            np.stack(molded).astype(np.float32),
+            np.stack(metas).astype(np.float32),
+            np.stack(windows),
+        )
+
+    def unmold_detections(
+        self,
+        detections,
+        mrcnn_mask,
+        original_image_shape,
+        image_shape,
+        window,
+        min_confidence=None,
+        mask_threshold=None,
+    ):
+        """One image's raw detections -> (boxes int32 [N, 4] px of the original image,
+        class_ids int32 [N], scores float32 [N], masks bool [H, W, N]).
+
+        detections: [D, (y1, x1, y2, x2, class_id, score)] normalised, zero-padded;
+        mrcnn_mask: [D, MH, MW, K]; window: pixel window of the image in the molded image.
+        """
+        min_conf = (
+            self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        )
+        thr = self.config.MASK_THRESHOLD if mask_threshold is None else mask_threshold
+        class_ids = detections[:, 4].astype(np.int32)
+        scores = detections[:, 5].astype(np.float32)
+        keep = np.flatnonzero((class_ids > 0) & (scores >= min_conf))
+        boxes = detections[keep, :4]
+        masks = mrcnn_mask[keep, :, :, class_ids[keep]]  # [N, MH, MW]
+        class_ids, scores = class_ids[keep], scores[keep]
+        wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, dtype=np.float32), image_shape[:2])
+        wh, ww = wy2 - wy1, wx2 - wx1
+        boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) / np.array([wh, ww, wh, ww])
+        boxes = denorm_boxes(boxes, original_image_shape[:2])
+        ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, class_ids, scores, masks = boxes[ok], class_ids[ok], scores[ok], masks[ok]
+        h, w = int(original_image_shape[0]), int(original_image_shape[1])
+        full = np.zeros((h, w, len(boxes)), dtype=bool)
+        for i in range(len(boxes)):
+            full[:, :, i] = unmold_mask(masks[i], boxes[i], (h, w), threshold=thr)
+        return boxes.astype(np.int32), class_ids, scores, full
+
+    def detect_molded(self, molded_images, image_metas, verbose=0):
+        """Run the inference graph on molded inputs in chunks of BATCH_SIZE.
+        Returns the raw output dict of numpy arrays (batch axis = all images)."""
+        if self.mode != "inference":
+            raise ConfigError("detect needs a model created in 'inference' mode")
+        chunk = max(int(self.config.BATCH_SIZE), 1)
+        parts = []
+        for s in range(0, len(molded_images), chunk):
+            inputs = {
+                "input_image": molded_images[s : s + chunk],
+                "input_image_meta": image_metas[s : s + chunk],
+            }
+            out = self.keras_model.predict_on_batch(inputs)
+            parts.append({k: np.asarray(v) for k, v in out.items()})
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None):
+        """Detect instances in any number of RGB images (uint8 [H, W, 3], sizes may differ).
+
+        Returns one dict per image: ``rois`` int32 [N, (y1, x1, y2, x2)] pixels of the original
+        image (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool
+        [H, W, N]. ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE /
+        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``).
+        """
+        images = list(images)
+        if not images:
+            return []
+        if verbose:
+            print(f"Processing {len(images)} images")
+        molded, metas, windows = self.mold_inputs(images)
+        raw = self.detect_molded(molded, metas, verbose)
+        results = []
+        for i, image in enumerate(images):
+            rois, class_ids, scores, masks = self.unmold_detections(
+                raw["detections"][i],
+                raw["mrcnn_mask"][i],
+                image.shape,
+                molded[i].shape,
+                windows[i],
+                min_confidence,
+                mask_threshold,
+            )
+            results.append({"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks})
+        return results
