@@ -213,8 +213,12 @@ def read_imaterialist(
     class_col = df["ClassId"].str.strip()
     if layout == 2019:
         ok_class = class_col.str.fullmatch(r"\d+(?:_\d+)*").to_numpy(dtype=bool)
-        parts = class_col.str.partition("_")
-        cat_str, attr_str, attr_sep = parts[0], parts[2], "_"
+        if n:
+            parts = class_col.str.partition("_")
+            cat_str, attr_str = parts[0], parts[2]
+        else:  # partition of an empty column has no columns to index
+            cat_str = attr_str = class_col
+        attr_sep = "_"
     else:
         ok_class = class_col.str.fullmatch(r"\d+").to_numpy(dtype=bool)
         attr_str = df["AttributesIds"].str.strip()
