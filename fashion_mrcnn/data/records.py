@@ -110,8 +110,10 @@ def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
                 f" lies outside the {height}x{width} image"
             )
         clean.append(arr.tolist())
-    rles = mask_utils.frPyObjects(clean, height, width)
-    return mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+    merged = mask_utils.merge(mask_utils.frPyObjects(clean, height, width))
+    # Our own parser of the compressed counts (validated; avoids pycocotools.decode's numpy-2
+    # DeprecationWarning).
+    return rle.coco_to_mask(merged, context=where).astype(bool)
 
 
 def _box_mask(box, height: int, width: int, where: str) -> np.ndarray:

@@ -15,6 +15,9 @@ from pycocotools import mask as mask_utils
 from fashion_mrcnn.data import rle
 from fashion_mrcnn.errors import FashionDataError, RLEError
 
+# pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 
 def reference_encode(mask: np.ndarray) -> str:
     """Slow, obviously-correct encoder: walk the pixels in column-major order."""
@@ -175,7 +178,6 @@ def test_compressed_counts_parser_matches_pycocotools():
 
 
 @pytest.mark.realdata
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools vs numpy 2 copy keyword
 def test_decode_equals_pycocotools_on_ccp(ccp_dir):
     """Every mask of the real sample: train.csv RLE vs coco/instances.json compressed RLE."""
     import pandas as pd

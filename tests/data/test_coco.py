@@ -1,0 +1,208 @@
+"""COCO / Fashionpedia JSON reading, COCO and Kaggle CSV writing, round trips."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv, write_coco
+from fashion_mrcnn.data.imaterialist import read_imaterialist
+from fashion_mrcnn.data.records import instance_box, instance_mask
+from fashion_mrcnn.errors import FashionDataError
+
+# pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+H, W = 8, 6  # a.png
+
+
+def _coco(tmp_path, build, annotations, images=None, name="inst.json"):
+    build.write_images(tmp_path / "images")
+    data = {
+        "images": images
+        if images is not None
+        else [
+            {"id": 1, "file_name": "a.png", "height": 8, "width": 6},
+            {"id": 2, "file_name": "b.png", "height": 5, "width": 7},
+            {"id": 7, "file_name": "c.png", "height": 6, "width": 6},
+        ],
+        "annotations": annotations,
+        "categories": [{"id": i, "name": f"cat{i}", "supercategory": "s"} for i in range(1, 5)],
+    }
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path, tmp_path / "images"
+
+
+def _all_kinds(build):
+    m = build.box_mask(H, W, 1, 1, 4, 3)
+    compressed = mask_utils.encode(np.asfortranarray(m))
+    uncompressed = {"size": [H, W], "counts": [9, 3, 5, 3, 28]}  # column-major runs
+    return [
+        {"id": 10, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 4, 1, 4, 5, 1, 5]]},
+        {
+            "id": 11,
+            "image_id": 1,
+            "category_id": 2,
+            "segmentation": {"size": [H, W], "counts": compressed["counts"].decode()},
+            "attribute_ids": [3, 4],
+        },
+        {"id": 12, "image_id": 1, "category_id": 3, "segmentation": uncompressed, "iscrowd": 1},
+        {"id": 13, "image_id": 2, "category_id": 4, "bbox": [1, 2, 3, 2]},
+        {"id": 14, "image_id": 2, "category_id": 4, "segmentation": [], "bbox": [0, 0, 7, 5]},
+    ]
+
+
+def test_read_every_segmentation_kind(tmp_path, build):
+    path, images = _coco(tmp_path, build, _all_kinds(build))
+    records, cats, report = read_coco(path, images)
+    assert len(report) == 0 and [c["id"] for c in cats] == [1, 2, 3, 4]
+    assert [r["image_id"] for r in records] == ["a.png", "b.png", "c.png"]
+    a, b, c = records
+    assert c["instances"] == []  # an image without annotations is kept
+    kinds = [i["segmentation"]["kind"] for i in a["instances"] + b["instances"]]
+    assert kinds == ["polygon", "coco_rle", "coco_rle", "box", "box"]
+    assert a["instances"][1]["attribute_ids"] == [3, 4]
+    assert a["instances"][2]["iscrowd"] is True and "iscrowd" not in a["instances"][0]
+    assert [i["box_only"] for i in b["instances"]] == [True, True]
+    assert a["instances"][0]["origin"] == "inst.json annotation 10, image a.png"
+    expected = build.box_mask(H, W, 1, 1, 4, 3).astype(bool)
+    np.testing.assert_array_equal(instance_mask(a["instances"][1], H, W), expected)
+    uncompressed = instance_mask(a["instances"][2], H, W)
+    assert uncompressed.sum() == 6 and uncompressed[1:4, 1].all() and uncompressed[1:4, 2].all()
+    poly = instance_mask(a["instances"][0], H, W)
+    ref = mask_utils.decode(mask_utils.frPyObjects([[1, 1, 4, 1, 4, 5, 1, 5]], H, W))[:, :, 0]
+    np.testing.assert_array_equal(poly, ref.astype(bool))
+    assert b["instances"][0]["segmentation"]["data"] == [2.0, 1.0, 4.0, 4.0]
+    np.testing.assert_array_equal(instance_box(b["instances"][0], 5, 7), [2, 1, 4, 4])
+    np.testing.assert_array_equal(instance_box(a["instances"][1], H, W), [1, 1, 4, 3])
+
+
+@pytest.mark.parametrize(
+    ("ann", "message"),
+    [
+        ({"id": 5, "image_id": 1, "category_id": 9, "bbox": [0, 0, 1, 1]}, "annotation 5, image "
+         "a.png: unknown category id 9"),
+        ({"id": 6, "image_id": 99, "category_id": 1, "bbox": [0, 0, 1, 1]}, "annotation 6: "
+         "unknown image id 99"),
+        ({"id": 7, "image_id": 1, "category_id": 1, "segmentation": {"size": [5, 5], "counts": "0"}},
+         "annotation 7, image a.png: RLE size [5, 5] does not fit the 8x6 image"),
+        ({"id": 8, "image_id": 1, "category_id": 1}, "annotation 8, image a.png: no segmentation"),
+        ({"id": 9, "image_id": 1, "category_id": 1, "bbox": [0, 0, 9, 1]}, "annotation 9, image "
+         "a.png: bbox [0, 0, 9, 1] is empty or outside"),
+        ({"id": 4, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "attribute_ids": "x"},
+         "annotation 4, image a.png: attribute_ids must be a list"),
+    ],
+)  # fmt: skip
+def test_bad_annotations(tmp_path, build, ann, message):
+    good = _all_kinds(build)
+    path, images = _coco(tmp_path, build, [good[0], ann, good[1]])
+    with pytest.raises(FashionDataError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        read_coco(path, images)
+    records, _, report = read_coco(path, images, on_error="skip")
+    assert len(report) == 1 and message.split(":")[0] in next(iter(report))[0]
+    assert [len(r["instances"]) for r in records] == [2, 0, 0]
+
+
+def test_bad_images(tmp_path, build):
+    images = [
+        {"id": 1, "file_name": "a.png", "height": 8, "width": 6},
+        {"id": 2, "file_name": "missing.png", "height": 5, "width": 7},
+        {"id": 3, "file_name": "b.png", "height": 0, "width": 7},
+        {"id": 1, "file_name": "c.png", "height": 6, "width": 6},
+    ]
+    anns = [
+        {"id": 1, "image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]},
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]},
+    ]
+    path, imdir = _coco(tmp_path, build, anns, images=images)
+    with pytest.raises(FashionDataError, match=r"image id 2 \(missing.png\): image file .* not"):
+        read_coco(path, imdir)
+    records, _, report = read_coco(path, imdir, on_error="skip")
+    assert [item for item, _ in report] == [
+        "inst.json image id 2 (missing.png)",
+        "inst.json image id 3 (b.png)",
+        "inst.json image id 1",
+    ]
+    assert [r["image_id"] for r in records] == ["a.png"] and len(records[0]["instances"]) == 1
+    records, _, _ = read_coco(path, imdir, on_error="skip", check_images=False)
+    assert [r["image_id"] for r in records] == ["a.png", "missing.png"]
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(FashionDataError, match="not found"):
+        read_coco(tmp_path / "none.json", tmp_path)
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(FashionDataError, match="invalid JSON"):
+        read_coco(tmp_path / "x.json", tmp_path)
+    (tmp_path / "y.json").write_text(json.dumps({"images": []}))
+    with pytest.raises(FashionDataError, match="'annotations'"):
+        read_coco(tmp_path / "y.json", tmp_path)
+
+
+def _masks(records):
+    return {
+        r["image_id"]: [instance_mask(i, r["height"], r["width"]) for i in r["instances"]]
+        for r in records
+    }
+
+
+def test_write_coco_round_trip(tmp_path, build):
+    path, images = _coco(tmp_path, build, _all_kinds(build))
+    records, cats, _ = read_coco(path, images)
+    out = write_coco(records, cats, tmp_path / "out" / "again.json")
+    again, cats2, _ = read_coco(out, images)
+    assert cats2 == cats
+    assert [r["image_id"] for r in again] == [r["image_id"] for r in records]
+    before, after = _masks(records), _masks(again)
+    for key in before:
+        for m1, m2 in zip(before[key], after[key], strict=True):
+            np.testing.assert_array_equal(m1, m2)
+    for r1, r2 in zip(records, again, strict=True):
+        for i1, i2 in zip(r1["instances"], r2["instances"], strict=True):
+            for k in ("category_id", "attribute_ids", "box_only", "iscrowd"):
+                assert i1.get(k) == i2.get(k)
+    data = json.loads(out.read_text())
+    ann = data["annotations"][1]
+    assert ann["bbox"] == [1.0, 1.0, 2.0, 3.0] and ann["area"] == 6
+
+
+@pytest.mark.parametrize("layout", [2019, 2020])
+def test_kaggle_csv_round_trip(tmp_path, build, layout):
+    anns = [a for a in _all_kinds(build) if "segmentation" in a and a["segmentation"]]
+    path, images = _coco(tmp_path, build, anns)
+    records, _, _ = read_coco(path, images)
+    csv_path = records_to_kaggle_csv(records, tmp_path / "k" / "train.csv", layout=layout)
+    labels = build.write_labels(tmp_path / "labels.json", n_categories=5)
+    again, _, _ = read_imaterialist(csv_path, labels, images)
+    kept = [r for r in records if r["instances"]]
+    assert [r["image_id"] for r in again] == [r["image_id"] for r in kept]
+    for r1, r2 in zip(kept, again, strict=True):
+        assert [i["category_id"] for i in r1["instances"]] == [
+            i["category_id"] for i in r2["instances"]
+        ]
+        assert [i["attribute_ids"] for i in r1["instances"]] == [
+            i["attribute_ids"] for i in r2["instances"]
+        ]
+    before, after = _masks(kept), _masks(again)
+    for key in before:
+        for m1, m2 in zip(before[key], after[key], strict=True):
+            np.testing.assert_array_equal(m1, m2)
+    with pytest.raises(ValueError, match="layout"):
+        records_to_kaggle_csv(records, tmp_path / "x.csv", layout=2021)
+
+
+def test_ccp_coco_matches_csv(ccp_dir):
+    records, cats, report = read_coco(ccp_dir / "coco" / "instances.json", ccp_dir / "images")
+    assert len(records) == 600 and len(cats) == 46 and len(report) == 0
+    some = [r for r in records if r["instances"]][:5]
+    for r in some:
+        for inst in r["instances"]:
+            data = inst["segmentation"]["data"]
+            ref = mask_utils.decode({"size": data["size"], "counts": data["counts"].encode()})
+            text = rle.from_coco(data)
+            np.testing.assert_array_equal(rle.decode(text, r["height"], r["width"]), ref)
