@@ -238,8 +238,9 @@ def load_rgb(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def detect_images(model, paths: Sequence[Path], progress: bool = True) -> Iterable[dict]:
-    """Yield ``model.detect`` results for image files, batching by ``model.config.BATCH_SIZE``.
+def detect_images(model, paths: Sequence[Path], progress: bool = True):
+    """Yield ``(image uint8 [H, W, 3], detect() dict)`` per image file, running ``model.detect``
+    in batches of ``model.config.BATCH_SIZE`` (default 1).
 
     A short final batch is padded with its last image (Matterport's ``detect`` requires exactly
     BATCH_SIZE images); padded results are discarded.
@@ -248,16 +249,19 @@ def detect_images(model, paths: Sequence[Path], progress: bool = True) -> Iterab
 
     batch_size = int(getattr(getattr(model, "config", None), "BATCH_SIZE", 1) or 1)
     bar = tqdm(total=len(paths), desc="detect", unit="img", disable=not progress)
-    for start in range(0, len(paths), batch_size):
-        chunk = [load_rgb(p) for p in paths[start : start + batch_size]]
-        n = len(chunk)
-        chunk += [chunk[-1]] * (batch_size - n)
-        results = model.detect(chunk)
-        if len(results) != batch_size:
-            raise RuntimeError(f"model.detect returned {len(results)} results for {batch_size}")
-        yield from results[:n]
-        bar.update(n)
-    bar.close()
+    try:
+        for start in range(0, len(paths), batch_size):
+            chunk = [load_rgb(p) for p in paths[start : start + batch_size]]
+            n = len(chunk)
+            results = model.detect(chunk + [chunk[-1]] * (batch_size - n))
+            if len(results) != batch_size:
+                raise RuntimeError(
+                    f"model.detect returned {len(results)} results for {batch_size} images"
+                )
+            yield from zip(chunk, results[:n])
+            bar.update(n)
+    finally:
+        bar.close()
 
 
 def predict_submission(
@@ -271,7 +275,7 @@ def predict_submission(
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
-    predictions = list(detect_images(model, paths, progress))
+    predictions = [result for _, result in detect_images(model, paths, progress)]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

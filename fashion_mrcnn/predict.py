@@ -1,0 +1,188 @@
+"""Prediction records: run a model over image files and keep plain, JSON-serialisable results.
+
+One record per image::
+
+    {"image": "/abs/path/a.jpg", "width": 550, "height": 832,
+     "instances": [{"box": [x1, y1, x2, y2],      # pixels, x2 / y2 exclusive
+                    "class_id": 10,                # iMaterialist category id when category_ids
+                                                   # is given, else the model's internal id
+                    "class_name": "dress",
+                    "attributes": [1, 2],          # attribute ids (empty if the model has none)
+                    "score": 0.97,
+                    "mask_rle": "135904 7 ..."}]}  # Kaggle RLE at the original image size
+
+Records are written one per line (JSON Lines) by :func:`write_jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mrcnn.data.rle import encode
+from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.submission import detect_images, list_images
+
+
+def _lookup(table, key: int, what: str):
+    try:
+        return table[key]
+    except (KeyError, IndexError):
+        raise FashionDataError(f"{what} has no entry for internal class id {key}") from None
+
+
+def detection_to_record(
+    path: str | Path,
+    image_shape: tuple[int, ...],
+    result: dict,
+    class_names: Sequence[str],
+    category_ids: Mapping[int, int] | Sequence[int] | None = None,
+    attributes: Mapping[int, str] | Sequence[str] | None = None,
+) -> dict:
+    """One image's ``detect()`` dict -> a record (see the module docstring).
+
+    Args:
+        path: the image file.
+        image_shape: ``(H, W, ...)`` of the image the masks are at.
+        result: ``rois`` int [N, (y1, x1, y2, x2)], ``class_ids`` int [N] (internal),
+            ``scores`` float [N], ``masks`` bool [H, W, N], optional ``attribute_ids`` (N lists).
+        class_names: names indexed by internal class id.
+        category_ids: internal class id -> iMaterialist category id (record ``class_id``).
+        attributes: attribute names by id; when given, instances also carry
+            ``attribute_names``.
+    """
+    h, w = int(image_shape[0]), int(image_shape[1])
+    class_ids = np.asarray(result["class_ids"]).reshape(-1)
+    n = class_ids.size
+    masks = np.asarray(result["masks"], dtype=bool)
+    if masks.shape != (h, w, n):
+        raise FashionDataError(f"{path}: masks {masks.shape} do not match image {h}x{w}, {n} ids")
+    rois = np.asarray(result["rois"]).reshape(-1, 4)
+    scores = np.asarray(result["scores"], dtype=np.float64).reshape(-1)
+    attrs = result.get("attribute_ids")
+    instances = []
+    for k in range(n):
+        cid = int(class_ids[k])
+        y1, x1, y2, x2 = (int(v) for v in rois[k])
+        inst_attrs = sorted(int(a) for a in attrs[k]) if attrs is not None else []
+        inst = {
+            "box": [x1, y1, x2, y2],
+            "class_id": (
+                int(_lookup(category_ids, cid, "category_ids")) if category_ids is not None else cid
+            ),
+            "class_name": str(_lookup(class_names, cid, "class_names")),
+            "attributes": inst_attrs,
+            "score": round(float(scores[k]), 6),
+            "mask_rle": encode(masks[:, :, k]),
+        }
+        if attributes is not None:
+            inst["attribute_names"] = [
+                str(_lookup(attributes, a, "attributes")) for a in inst_attrs
+            ]
+        instances.append(inst)
+    return {"image": str(path), "width": w, "height": h, "instances": instances}
+
+
+def predict_records(
+    model,
+    image_paths: Sequence[str | Path],
+    class_names: Sequence[str],
+    category_ids=None,
+    attributes=None,
+    progress: bool = False,
+) -> list[dict]:
+    """Run ``model.detect`` on image files; one record per image (order kept)."""
+    paths = [Path(p) for p in image_paths]
+    return [
+        detection_to_record(p, image.shape, result, class_names, category_ids, attributes)
+        for p, (image, result) in zip(paths, detect_images(model, paths, progress))
+    ]
+
+
+def write_jsonl(records: Iterable[dict], path: str | Path) -> Path:
+    """Write records one JSON object per line; creates parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    return path
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read records written by :func:`write_jsonl` (blank lines skipped).
+
+    Raises FashionDataError naming the file and line for invalid JSON or a non-record line.
+    """
+    path = Path(path)
+    records = []
+    with path.open() as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FashionDataError(f"{path} line {line_no}: invalid JSON ({exc})") from None
+            if not isinstance(record, dict) or "instances" not in record:
+                raise FashionDataError(f"{path} line {line_no}: not a prediction record")
+            records.append(record)
+    return records
+
+
+def collect_inputs(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Image files from a file, a directory (its images, sorted) or a list of both."""
+    if isinstance(inputs, str | Path):
+        inputs = [inputs]
+    paths: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            paths.extend(list_images(item))
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise FileNotFoundError(f"no such image file or directory: {item}")
+    return paths
+
+
+def predict_to_dir(
+    model,
+    inputs,
+    out_dir: str | Path,
+    class_names: Sequence[str],
+    category_ids=None,
+    attributes=None,
+    overlays: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
+    ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
+    :func:`fashion_mrcnn.visualize.draw_overlay`). Returns the records."""
+    from fashion_mrcnn.visualize import draw_overlay, save_image
+
+    out_dir = Path(out_dir)
+    paths = collect_inputs(inputs)
+    if not paths:
+        raise FileNotFoundError(f"no images found in {inputs}")
+    records = []
+    used: set[str] = set()
+    for path, (image, result) in zip(paths, detect_images(model, paths, progress)):
+        records.append(
+            detection_to_record(path, image.shape, result, class_names, category_ids, attributes)
+        )
+        if overlays:
+            stem = path.stem
+            while stem in used:  # same stem from two folders: keep both overlays
+                stem += "_"
+            used.add(stem)
+            picture = draw_overlay(
+                image, result["rois"], result["masks"], result["class_ids"], class_names,
+                result["scores"],
+            )  # fmt: skip
+            save_image(picture, out_dir / "overlays" / f"{stem}.png")
+    write_jsonl(records, out_dir / "predictions.jsonl")
+    return records

@@ -1,0 +1,108 @@
+"""Prediction records, JSON Lines round trip and predict_to_dir with a fake model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_mrcnn.data.rle import decode
+from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.predict import (
+    collect_inputs,
+    predict_records,
+    predict_to_dir,
+    read_jsonl,
+    write_jsonl,
+)
+
+CLASS_NAMES = ["BG", "shirt, blouse", "dress", "shoe"]
+
+
+class FakeModel:
+    """detect() returns two fixed instances per image, scaled to the image size."""
+
+    class config:  # noqa: N801 - mimics model.config
+        BATCH_SIZE = 2
+
+    def __init__(self):
+        self.batches = []
+
+    def detect(self, images):
+        self.batches.append(len(images))
+        out = []
+        for im in images:
+            h, w = im.shape[:2]
+            boxes = np.array([[0, 0, h // 2, w // 2], [h // 2, w // 4, h, w]], np.int32)
+            masks = np.zeros((h, w, 2), bool)
+            for k, (y1, x1, y2, x2) in enumerate(boxes):
+                masks[y1:y2, x1:x2, k] = True
+            out.append({"rois": boxes, "class_ids": np.array([2, 3], np.int32),
+                        "scores": np.array([0.97, 0.6], np.float32), "masks": masks,
+                        "attribute_ids": [[5, 1], []]})  # fmt: skip
+        return out
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = []
+    for name, (h, w) in {"a.jpg": (40, 30), "b.png": (20, 20), "c.jpg": (16, 24)}.items():
+        p = tmp_path / "imgs" / name
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.full((h, w, 3), 200, np.uint8)).save(p)
+        paths.append(p)
+    return paths
+
+
+def test_predict_records_layout(images):
+    model = FakeModel()
+    records = predict_records(model, images, CLASS_NAMES, category_ids={2: 10, 3: 23},
+                              attributes={1: "above-the-hip", 5: "symmetrical"})  # fmt: skip
+    assert model.batches == [2, 2]
+    assert [r["image"] for r in records] == [str(p) for p in images]
+    first = records[0]
+    assert (first["width"], first["height"]) == (30, 40)
+    dress, shoe = first["instances"]
+    assert dress["box"] == [0, 0, 15, 20]  # x1, y1, x2, y2
+    assert dress["class_id"] == 10 and dress["class_name"] == "dress"
+    assert dress["attributes"] == [1, 5]
+    assert dress["attribute_names"] == ["above-the-hip", "symmetrical"]
+    assert dress["score"] == pytest.approx(0.97, abs=1e-6)
+    mask = decode(dress["mask_rle"], 40, 30).astype(bool)
+    assert mask[:20, :15].all() and mask.sum() == 300
+    assert shoe["class_id"] == 23 and shoe["attributes"] == []
+    json.dumps(records)
+    internal = predict_records(FakeModel(), images[:1], CLASS_NAMES)
+    assert internal[0]["instances"][0]["class_id"] == 2
+    assert "attribute_names" not in internal[0]["instances"][0]
+    with pytest.raises(FashionDataError, match="category_ids"):
+        predict_records(FakeModel(), images[:1], CLASS_NAMES, category_ids={2: 10})
+
+
+def test_jsonl_round_trip_and_errors(tmp_path, images):
+    records = predict_records(FakeModel(), images, CLASS_NAMES)
+    path = write_jsonl(records, tmp_path / "out" / "p.jsonl")
+    assert read_jsonl(path) == records
+    (tmp_path / "bad.jsonl").write_text(json.dumps(records[0]) + "\n\n{oops\n")
+    with pytest.raises(FashionDataError, match=r"bad\.jsonl line 3"):
+        read_jsonl(tmp_path / "bad.jsonl")
+    (tmp_path / "bad2.jsonl").write_text("[1, 2]\n")
+    with pytest.raises(FashionDataError, match="line 1: not a prediction record"):
+        read_jsonl(tmp_path / "bad2.jsonl")
+
+
+def test_predict_to_dir_writes_jsonl_and_overlays(tmp_path, images):
+    out = tmp_path / "pred"
+    records = predict_to_dir(FakeModel(), [images[0].parent, images[0]], out, CLASS_NAMES,
+                             progress=False)  # fmt: skip
+    assert len(records) == 4  # the folder's 3 images + a.jpg again
+    assert read_jsonl(out / "predictions.jsonl") == records
+    pngs = sorted(p.name for p in (out / "overlays").iterdir())
+    assert pngs == ["a.png", "a_.png", "b.png", "c.png"]
+    overlay = np.asarray(Image.open(out / "overlays" / "a.png"))
+    assert overlay.shape == (40, 30, 3)
+    assert not (overlay == 200).all()  # something was drawn
+    with pytest.raises(FileNotFoundError):
+        collect_inputs(tmp_path / "missing")
