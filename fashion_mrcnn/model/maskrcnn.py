@@ -89,9 +89,7 @@ class MaskRCNN:
                 self.epoch = int(m.group(2))
         name = (self.config.NAME or "model").lower()
         self.log_dir = os.path.join(self.model_dir, f"{name}{now:%Y%m%dT%H%M}")
-        self.checkpoint_path = os.path.join(
-            self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.weights.h5"
-        )
+        self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
 
     def find_last(self) -> str:
         """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
@@ -99,7 +97,7 @@ class MaskRCNN:
         root = Path(self.model_dir)
         dirs = sorted(d for d in root.glob(f"{name}*") if d.is_dir()) if root.is_dir() else []
         for d in reversed(dirs):
-            ckpts = sorted(p for p in d.glob("mask_rcnn*.h5") if ".tmp." not in p.name)
+            ckpts = sorted(d.glob("mask_rcnn*.h5"))
             if ckpts:
                 return str(ckpts[-1])
         raise FileNotFoundError(
@@ -111,6 +109,8 @@ class MaskRCNN:
         ``.h5`` by layer name (``exclude`` implies by name). Resumes the epoch count when the path
         is one of our checkpoints. Returns the ``LoadReport`` for ``.h5`` files, else None."""
         report = None
+        if not os.path.isfile(str(filepath)):
+            raise WeightsError(f"weights file not found: {filepath}")
         if W.is_native(filepath) and not exclude:
             W.load_native(self.keras_model, filepath)
         elif W.is_native(filepath):
@@ -229,7 +229,7 @@ class MaskRCNN:
         )
         if stopper.message is not None:
             if checkpoint.last_saved:
-                self.epoch = int(re.search(r"_(\d{4})\.weights\.h5$", checkpoint.last_saved)[1])
+                self.epoch = int(re.search(r"_(\d{4})\.h5$", checkpoint.last_saved)[1])
             raise NonFiniteLossError(stopper.message)
         self.epoch = max(self.epoch, epochs)
         return history

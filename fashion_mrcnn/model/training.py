@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_mrcnn.model.weights import save_native
+from fashion_mrcnn.model.weights import save_checkpoint
 
 LOSS_NAMES = (
     "rpn_class_loss",
@@ -231,5 +231,5 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         if self.blocked or not all(np.isfinite(float(v)) for v in logs.values()):
             return
         path = self.path_pattern.format(epoch=epoch + 1)
-        save_native(self.weights_model, path)
+        save_checkpoint(self.weights_model, path)
         self.last_saved = os.path.abspath(path)

@@ -193,20 +193,39 @@ def load_weights(
     return report
 
 
-def save_native(keras_model: keras.Model, path: str | Path) -> Path:
-    """Save our own checkpoint (Keras 3 ``.weights.h5``) atomically: write a temp file, rename."""
+def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
+    """Save every weighted layer of ``keras_model`` (nested models flattened) by layer name in
+    the Keras 2 / Matterport ``.h5`` layout, atomically (temporary file, then ``os.replace``).
+
+    Our training checkpoints use this format (not Keras 3's ``save_weights``, whose
+    ``.weights.h5`` files are keyed by layer order and class, not by name, so they cannot move
+    between the training and inference graphs). :func:`load_weights` reads them back, into
+    either graph.
+    """
     path = Path(path)
-    if not path.name.endswith(".weights.h5"):
-        raise WeightsError(f"native checkpoints must end with .weights.h5, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name[: -len(".weights.h5")] + ".tmp.weights.h5")
-    keras_model.save_weights(str(tmp))
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + ".tmp")
+    layers = leaf_layers(keras_model)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["layer_names"] = [n.encode("utf8") for n in layers]
+            f.attrs["saved_by"] = b"fashion_mrcnn"
+            for name, layer in layers.items():
+                group = f.create_group(name)
+                wnames = [f"{name}/{v.name}:0" for v in layer.weights]
+                group.attrs["weight_names"] = [w.encode("utf8") for w in wnames]
+                for w, v in zip(wnames, layer.weights):
+                    group.create_dataset(w, data=np.asarray(v))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 
 def load_native(keras_model: keras.Model, path: str | Path) -> None:
-    """Load one of our ``.weights.h5`` checkpoints (same architecture) into ``keras_model``."""
+    """Load a Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and
+    mode) into ``keras_model``."""
     path = str(path)
     if not os.path.isfile(path):
         raise WeightsError(f"weights file not found: {path}")
@@ -217,7 +236,8 @@ def load_native(keras_model: keras.Model, path: str | Path) -> None:
 
 
 def is_native(path: str | Path) -> bool:
-    """True for a Keras 3 ``.weights.h5`` (our format), False for a Keras 2 / Matterport ``.h5``."""
+    """True for a Keras 3 ``.weights.h5`` file, False for a Keras 2 / Matterport layout ``.h5``
+    (Matterport's files and our checkpoints)."""
     return str(path).endswith(".weights.h5")
 
 

@@ -19,7 +19,7 @@ from fashion_mrcnn.model.weights import (
     leaf_layers,
     load_native,
     load_weights,
-    save_native,
+    save_checkpoint,
 )
 
 
@@ -141,16 +141,36 @@ def test_corrupt_and_truncated_files(tmp_path):
         load_weights(_tiny_model(5), tmp_path / "nope.h5")
 
 
-def test_native_round_trip_is_atomic(tmp_path):
+def test_checkpoint_round_trip_is_by_name_and_atomic(tmp_path):
     model = _tiny_model(5)
-    path = save_native(model, tmp_path / "ckpt" / "mask_rcnn_x_0001.weights.h5")
-    assert path.exists() and not list(path.parent.glob("*.tmp.*"))
+    path = save_checkpoint(model, tmp_path / "ckpt" / "mask_rcnn_x_0001.h5")
+    assert path.exists() and not list(path.parent.glob("*.tmp"))
+    # a graph with the same named layers created in another order still gets every weight
+    image = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(image)
+    x = keras.layers.BatchNormalization(name="bn_conv1")(x)
+    pooled = keras.layers.Cropping3D(((0, 0), (0, 9), (0, 9)))(
+        keras.layers.Reshape((1, 16, 16, 8))(x)
+    )
+    heads = box_head_graph(pooled, 5, 32, "frozen_bn")
+    rpn_out = build_rpn_model(1, 3, 8)(x)
+    other = keras.Model(image, list(heads) + list(rpn_out))
+    report = load_weights(other, path, by_name=False, verbose=0)
+    assert not report.missing and not report.unused
+    for name, layer in leaf_layers(model).items():
+        for a, b in zip(layer.weights, leaf_layers(other)[name].weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_keras_native_weights_file(tmp_path):
+    model = _tiny_model(5)
+    model.save_weights(str(tmp_path / "m.weights.h5"))
     other = _tiny_model(5)
-    load_native(other, path)
+    load_native(other, tmp_path / "m.weights.h5")
     for a, b in zip(model.weights, other.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    with pytest.raises(WeightsError):
-        save_native(model, tmp_path / "x.h5")
+    with pytest.raises(WeightsError, match="not found"):
+        load_native(other, tmp_path / "nope.weights.h5")
 
 
 def test_download_helpers_file_url(tmp_path):
