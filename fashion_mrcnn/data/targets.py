@@ -1,0 +1,211 @@
+"""Training targets in numpy: RPN anchor targets (used by the tf.data pipeline) and the numpy
+reference of ``layers.DetectionTargetLayer`` for one image.
+
+RPN targets (Matterport / Faster R-CNN rules): an anchor is positive when its IoU with some GT
+box is >= 0.7, and every GT box's best anchor(s) are positive too; negative when its best IoU is
+< 0.3; neutral otherwise. Anchors touching a crowd box (negative class id, IoU >= 0.001) are
+never negative. At most half of ``train_anchors_per_image`` are positive (random subset),
+negatives fill the rest; the others become neutral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fashion_mrcnn.ops.boxes import box_iou_np, encode_deltas_np
+from fashion_mrcnn.ops.masks import roi_mask_targets_np
+
+RPN_POSITIVE_IOU = 0.7
+RPN_NEGATIVE_IOU = 0.3
+CROWD_IOU = 0.001
+
+
+def _iou_anchors(anchors: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU [A, G] float32 of anchors [A, 4] with boxes [G, 4] (pixels), with few temporaries:
+    the hot loop of the data pipeline (65k anchors x 50 boxes in a few ms)."""
+    a = anchors.astype(np.float32, copy=False)
+    b = boxes.astype(np.float32, copy=False)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    ih = np.minimum(a[:, 2:3], b[None, :, 2])
+    ih -= np.maximum(a[:, 0:1], b[None, :, 0])
+    np.maximum(ih, 0, out=ih)
+    iw = np.minimum(a[:, 3:4], b[None, :, 3])
+    iw -= np.maximum(a[:, 1:2], b[None, :, 1])
+    np.maximum(iw, 0, out=iw)
+    ih *= iw  # intersection
+    union = area_a[:, None] + area_b[None, :]
+    union -= ih
+    np.maximum(union, np.float32(1e-12), out=union)
+    ih /= union
+    return ih
+
+
+def _split_config(train_anchors_per_image, bbox_std_dev):
+    """Accept ``(config)`` or ``(train_anchors_per_image, bbox_std_dev)``."""
+    if hasattr(train_anchors_per_image, "RPN_TRAIN_ANCHORS_PER_IMAGE"):
+        config = train_anchors_per_image
+        if bbox_std_dev is None:
+            bbox_std_dev = config.RPN_BBOX_STD_DEV
+        return int(config.RPN_TRAIN_ANCHORS_PER_IMAGE), bbox_std_dev
+    if bbox_std_dev is None:
+        raise ValueError("build_rpn_targets: bbox_std_dev is required without a config")
+    return int(train_anchors_per_image), bbox_std_dev
+
+
+def build_rpn_targets(
+    anchors: np.ndarray,
+    gt_class_ids: np.ndarray,
+    gt_boxes: np.ndarray,
+    train_anchors_per_image,
+    bbox_std_dev: Sequence[float] | None = None,
+    rng: np.random.Generator | None = None,
+):
+    """RPN targets of one image.
+
+    anchors: float [A, (y1, x1, y2, x2)] pixels of the molded image (``get_anchors(...,
+    normalized=False)``); gt_class_ids: int [G] (negative = crowd, 0 = padding, dropped);
+    gt_boxes: [G, 4] pixels (y2/x2 exclusive). ``train_anchors_per_image`` is an int (T) or a
+    Config (then T = RPN_TRAIN_ANCHORS_PER_IMAGE and bbox_std_dev defaults to
+    RPN_BBOX_STD_DEV). bbox_std_dev: [4]. rng: numpy Generator for the subsampling (pass one
+    for reproducible targets; None draws a fresh one).
+
+    Returns rpn_match int32 [A] (1 positive, -1 negative, 0 neutral) and rpn_bbox float32
+    [T, 4]: the positives' deltas to their best GT, in anchor order, divided by bbox_std_dev,
+    zero-padded.
+    """
+    t, bbox_std_dev = _split_config(train_anchors_per_image, bbox_std_dev)
+    rng = rng if rng is not None else np.random.default_rng()
+    anchors = np.asarray(anchors, dtype=np.float32).reshape(-1, 4)
+    gt_class_ids = np.asarray(gt_class_ids).reshape(-1)
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float32).reshape(-1, 4)
+    if len(gt_class_ids) != len(gt_boxes):
+        raise ValueError(
+            f"build_rpn_targets: {len(gt_class_ids)} class ids but {len(gt_boxes)} boxes"
+        )
+    num_anchors = len(anchors)
+    rpn_match = np.zeros(num_anchors, dtype=np.int32)
+    rpn_bbox = np.zeros((t, 4), dtype=np.float32)
+
+    crowd = gt_class_ids < 0
+    not_crowd_anchor = np.ones(num_anchors, dtype=bool)
+    if crowd.any():
+        crowd_iou = _iou_anchors(anchors, gt_boxes[crowd]).max(axis=1)
+        not_crowd_anchor = crowd_iou < CROWD_IOU
+    keep = gt_class_ids > 0
+    boxes = gt_boxes[keep]
+
+    if len(boxes):
+        overlaps = _iou_anchors(anchors, boxes)  # [A, G]
+        best_gt = overlaps.argmax(axis=1)
+        best_iou = overlaps[np.arange(num_anchors), best_gt]
+        rpn_match[(best_iou < RPN_NEGATIVE_IOU) & not_crowd_anchor] = -1
+        # every GT's best anchor(s) (ties included) are positive, if it overlaps any anchor
+        gt_best = overlaps.max(axis=0)
+        tied = (overlaps == gt_best[None, :]) & (gt_best[None, :] > 0)
+        rpn_match[tied.any(axis=1)] = 1
+        rpn_match[best_iou >= RPN_POSITIVE_IOU] = 1
+    else:
+        best_gt = np.zeros(num_anchors, dtype=np.int64)
+        rpn_match[not_crowd_anchor] = -1
+
+    positives = np.flatnonzero(rpn_match == 1)
+    if len(positives) > t // 2:
+        drop = rng.choice(positives, len(positives) - t // 2, replace=False)
+        rpn_match[drop] = 0
+        positives = np.flatnonzero(rpn_match == 1)
+    negatives = np.flatnonzero(rpn_match == -1)
+    extra = len(negatives) - (t - len(positives))
+    if extra > 0:
+        rpn_match[rng.choice(negatives, extra, replace=False)] = 0
+
+    if len(positives):
+        deltas = encode_deltas_np(anchors[positives], boxes[best_gt[positives]])
+        rpn_bbox[: len(positives)] = deltas / np.asarray(bbox_std_dev, dtype=np.float32)
+    return rpn_match, rpn_bbox
+
+
+def detection_targets_np(
+    proposals: np.ndarray,
+    gt_class_ids: np.ndarray,
+    gt_boxes: np.ndarray,
+    gt_masks: np.ndarray,
+    gt_mask_valid: np.ndarray,
+    train_rois_per_image: int,
+    roi_positive_ratio: float,
+    mask_shape: Sequence[int],
+    bbox_std_dev: Sequence[float],
+    use_mini_mask: bool,
+    add_gt_boxes: bool = True,
+    rng: np.random.Generator | None = None,
+):
+    """Numpy reference of ``DetectionTargetLayer`` for one image.
+
+    proposals: float [N, 4] normalised, all-zero rows are padding; gt_class_ids: int [G]
+    (0 = padding, negative = crowd); gt_boxes: [G, 4] normalised; gt_masks: float [mh, mw, G];
+    gt_mask_valid: float [G] (0 = box-only instance). ``add_gt_boxes`` appends the real GT
+    boxes to the proposals (torchvision / detectron2 practice). ``rng=None`` samples
+    deterministically: the first positives / negatives in proposal order; otherwise a random
+    subset.
+
+    Sampling: ROIs with IoU >= 0.5 with a GT are positive, at most
+    ``int(T * roi_positive_ratio)``; ROIs with IoU < 0.5 and not touching a crowd box are
+    negative and fill the rest of T = ``train_rois_per_image``; the remainder is zero padding.
+
+    Returns rois float32 [T, 4], class_ids int32 [T], deltas float32 [T, 4] (divided by
+    bbox_std_dev), masks float32 [T, MH, MW] (0/1), mask_valid float32 [T]; positives first,
+    then negatives, then padding.
+    """
+    t = int(train_rois_per_image)
+    proposals = np.asarray(proposals, dtype=np.float32).reshape(-1, 4)
+    gt_class_ids = np.asarray(gt_class_ids).reshape(-1)
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float32).reshape(-1, 4)
+    gt_mask_valid = np.asarray(gt_mask_valid, dtype=np.float32).reshape(-1)
+    proposals = proposals[np.any(proposals != 0, axis=1)]
+    crowd_boxes = gt_boxes[gt_class_ids < 0]
+    real = np.flatnonzero(gt_class_ids > 0)
+    boxes = gt_boxes[real]
+    if add_gt_boxes:
+        proposals = np.concatenate([proposals, boxes], axis=0)
+
+    overlaps = box_iou_np(proposals, boxes)  # [N, G']
+    best_iou = overlaps.max(axis=1) if len(real) else np.zeros(len(proposals), np.float32)
+    best_gt = overlaps.argmax(axis=1) if len(real) else np.zeros(len(proposals), np.int64)
+    not_crowd = np.ones(len(proposals), dtype=bool)
+    if len(crowd_boxes):
+        not_crowd = box_iou_np(proposals, crowd_boxes).max(axis=1) < CROWD_IOU
+
+    pos = np.flatnonzero(best_iou >= 0.5)
+    neg = np.flatnonzero((best_iou < 0.5) & not_crowd)
+    if rng is not None:
+        pos = rng.permutation(pos)
+        neg = rng.permutation(neg)
+    pos = pos[: int(t * roi_positive_ratio)]
+    neg = neg[: t - len(pos)]
+
+    rois = np.zeros((t, 4), dtype=np.float32)
+    class_ids = np.zeros(t, dtype=np.int32)
+    deltas = np.zeros((t, 4), dtype=np.float32)
+    masks = np.zeros((t,) + tuple(mask_shape[:2]), dtype=np.float32)
+    mask_valid = np.zeros(t, dtype=np.float32)
+    p = len(pos)
+    rois[:p] = proposals[pos]
+    rois[p : p + len(neg)] = proposals[neg]
+    if p:
+        gi = best_gt[pos]
+        class_ids[:p] = gt_class_ids[real[gi]]
+        deltas[:p] = encode_deltas_np(proposals[pos], boxes[gi]) / np.asarray(
+            bbox_std_dev, dtype=np.float32
+        )
+        masks[:p] = roi_mask_targets_np(
+            np.asarray(gt_masks, dtype=np.float32)[:, :, real],
+            boxes,
+            proposals[pos],
+            gi,
+            mask_shape,
+            use_mini_mask,
+        )
+        mask_valid[:p] = gt_mask_valid[real[gi]]
+    return rois, class_ids, deltas, masks, mask_valid

@@ -1,0 +1,93 @@
+"""PyramidROIAlign: pool each box from the FPN level that matches its size.
+
+``pyramid_roi_align_np`` is the numpy reference (level assignment + ``crop_and_resize_np``).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from fashion_mrcnn.ops.roi_align import (
+    crop_and_resize_np,
+    roi_align_tf,
+    roi_levels_np,
+    roi_levels_tf,
+)
+
+LEVELS = (2, 3, 4, 5)
+
+
+def pyramid_roi_align_np(boxes, feature_maps, pool_shape, image_shape) -> np.ndarray:
+    """Numpy reference of :class:`PyramidROIAlign`.
+
+    boxes: float [B, N, 4] normalised; feature_maps: [P2, P3, P4, P5], each [B, h, w, C];
+    pool_shape: (ph, pw); image_shape: (H, W, ...) of the molded image.
+    Returns float32 [B, N, ph, pw, C].
+    """
+    boxes = np.asarray(boxes, dtype=np.float32)
+    batch, n = boxes.shape[:2]
+    c = feature_maps[0].shape[-1]
+    out = np.zeros((batch, n, int(pool_shape[0]), int(pool_shape[1]), c), dtype=np.float32)
+    levels = roi_levels_np(boxes, image_shape)
+    for b in range(batch):
+        for i in range(n):
+            fm = np.asarray(feature_maps[levels[b, i] - 2][b])
+            out[b, i] = crop_and_resize_np(fm, boxes[b, i : i + 1], pool_shape)[0]
+    return out
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class PyramidROIAlign(keras.layers.Layer):
+    """ROI Align over the feature pyramid (FPN paper, eq. 1).
+
+    Each box goes to level ``clip(4 + round(log2(sqrt(h * w) / (224 / sqrt(H * W)))), 2, 5)``
+    (h, w: normalised box size; H, W = image_shape[:2]) and is bilinearly resampled from that
+    level to ``pool_shape`` (``tf.image.crop_and_resize``, one sample per cell). Zero-area
+    (padding) boxes go to level 2. Gradients flow into the feature maps, not the boxes.
+
+    Inputs: ``[boxes [B, N, 4] normalised, P2, P3, P4, P5 ([B, h_l, w_l, C])]``.
+    Output: float32 [B, N, pool_h, pool_w, C], in box order.
+    """
+
+    def __init__(self, pool_shape, image_shape, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.pool_shape = [int(v) for v in pool_shape]
+        self.image_shape = [int(v) for v in image_shape]
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        boxes = tf.cast(inputs[0], tf.float32)
+        feature_maps = inputs[1:]
+        levels = roi_levels_tf(boxes, self.image_shape)  # [B, N]
+        batch = tf.shape(boxes)[0]
+        n = tf.shape(boxes)[1]
+        channels = feature_maps[0].shape[-1]
+        positions, pooled = [], []
+        for level, fm in zip(LEVELS, feature_maps):
+            ix = tf.where(tf.equal(levels, level))  # [K, 2] (batch, box)
+            level_boxes = tf.gather_nd(boxes, ix)
+            crops = roi_align_tf(
+                tf.cast(fm, tf.float32), level_boxes, tf.cast(ix[:, 0], tf.int32), self.pool_shape
+            )
+            positions.append(ix)
+            pooled.append(crops)
+        shape = tf.stack([tf.cast(batch, tf.int64), tf.cast(n, tf.int64)])
+        shape = tf.concat([shape, tf.constant(self.pool_shape + [channels], tf.int64)], axis=0)
+        out = tf.scatter_nd(tf.concat(positions, 0), tf.concat(pooled, 0), shape)
+        return tf.ensure_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
+
+    def compute_output_shape(self, input_shape):
+        boxes_shape, fm_shape = input_shape[0], input_shape[1]
+        return (boxes_shape[0], boxes_shape[1], *self.pool_shape, fm_shape[-1])
+
+    def compute_output_spec(self, inputs):
+        shape = self.compute_output_shape([inputs[0].shape, inputs[1].shape])
+        return keras.KerasTensor(shape, dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_shape=self.pool_shape, image_shape=self.image_shape)
+        return config

@@ -1,0 +1,127 @@
+"""Non-maximum suppression: a numpy reference, fixed-size TensorFlow wrappers, per-class NMS.
+
+Semantics follow ``tf.image.non_max_suppression``: boxes are visited by decreasing score (ties:
+lower index first); a box is dropped when its IoU with an already kept box is strictly greater
+than ``iou_threshold``. IoU uses the boxes' min / max corners, and a box of zero area overlaps
+nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one box [4] with boxes [K, 4], corners taken as min / max (like TF's kernel)."""
+    y1 = np.minimum(box[0], box[2])
+    y2 = np.maximum(box[0], box[2])
+    x1 = np.minimum(box[1], box[3])
+    x2 = np.maximum(box[1], box[3])
+    by1 = np.minimum(boxes[:, 0], boxes[:, 2])
+    by2 = np.maximum(boxes[:, 0], boxes[:, 2])
+    bx1 = np.minimum(boxes[:, 1], boxes[:, 3])
+    bx2 = np.maximum(boxes[:, 1], boxes[:, 3])
+    area = (y2 - y1) * (x2 - x1)
+    areas = (by2 - by1) * (bx2 - bx1)
+    ih = np.maximum(np.minimum(y2, by2) - np.maximum(y1, by1), 0)
+    iw = np.maximum(np.minimum(x2, bx2) - np.maximum(x1, bx1), 0)
+    inter = ih * iw
+    union = area + areas - inter
+    ok = (area > 0) & (areas > 0)
+    return np.where(ok, inter / np.where(ok, union, 1), 0.0)
+
+
+def nms_np(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, max_out: int | None = None
+) -> np.ndarray:
+    """Greedy NMS (numpy reference).
+
+    boxes: float [N, (y1, x1, y2, x2)] (any units); scores: float [N]. Returns int32 [K]
+    indices of the kept boxes by decreasing score, K <= max_out (all when None).
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    limit = len(order) if max_out is None else int(max_out)
+    keep: list[int] = []
+    suppressed = np.zeros(len(boxes), dtype=bool)
+    for i in order:
+        if len(keep) >= limit:
+            break
+        if suppressed[i]:
+            continue
+        keep.append(int(i))
+        suppressed |= _iou_one_to_many(boxes[i], boxes) > iou_threshold
+    return np.asarray(keep, dtype=np.int32)
+
+
+def per_class_nms_np(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    iou_threshold: float,
+    max_out: int,
+) -> np.ndarray:
+    """NMS inside each class separately, then the ``max_out`` best of the union by score.
+
+    boxes [N, 4], scores [N], class_ids int [N]. Returns int32 [K] indices by decreasing score.
+    """
+    class_ids = np.asarray(class_ids).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    kept = []
+    for c in np.unique(class_ids):
+        ix = np.nonzero(class_ids == c)[0]
+        kept.append(ix[nms_np(np.asarray(boxes)[ix], scores[ix], iou_threshold)])
+    if not kept:
+        return np.zeros(0, dtype=np.int32)
+    kept = np.concatenate(kept)
+    order = np.argsort(-scores[kept], kind="stable")
+    return kept[order][:max_out].astype(np.int32)
+
+
+def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float):
+    """``tf.image.non_max_suppression`` with a fixed-size result.
+
+    boxes: float [N, 4]; scores: float [N]. Returns (indices int32 [max_out] padded with -1,
+    count int32 scalar).
+    """
+    import tensorflow as tf
+
+    keep = tf.image.non_max_suppression(
+        tf.cast(boxes, tf.float32), tf.cast(scores, tf.float32), max_out, iou_threshold
+    )
+    count = tf.shape(keep)[0]
+    padded = tf.pad(keep, [[0, max_out - count]], constant_values=-1)
+    return tf.ensure_shape(padded, [max_out]), count
+
+
+def per_class_nms_tf(boxes, scores, class_ids, max_out: int, iou_threshold: float):
+    """TensorFlow twin of :func:`per_class_nms_np`.
+
+    One NMS per class present (``tf.map_fn`` over the unique class ids; exact, unlike the
+    coordinate-offset trick whose float rounding flips decisions near the threshold), then the
+    ``max_out`` best of the union by score. boxes [N, 4], scores [N], class_ids int [N].
+    Returns (indices int32 [max_out] by decreasing score, padded with -1; count int32).
+    """
+    import tensorflow as tf
+
+    boxes = tf.cast(boxes, tf.float32)
+    scores = tf.cast(scores, tf.float32)
+    class_ids = tf.cast(class_ids, tf.int32)
+    unique = tf.unique(class_ids)[0]
+
+    def one_class(c):
+        ix = tf.cast(tf.where(tf.equal(class_ids, c))[:, 0], tf.int32)
+        keep, count = nms_padded_tf(
+            tf.gather(boxes, ix), tf.gather(scores, ix), max_out, iou_threshold
+        )
+        return tf.where(keep >= 0, tf.gather(ix, tf.maximum(keep, 0)), -1)
+
+    kept = tf.map_fn(one_class, unique, fn_output_signature=tf.TensorSpec([max_out], tf.int32))
+    kept = tf.reshape(kept, [-1])
+    kept = tf.boolean_mask(kept, kept >= 0)
+    k = tf.minimum(tf.shape(kept)[0], max_out)
+    top = tf.math.top_k(tf.gather(scores, kept), k, sorted=True)
+    picked = tf.gather(kept, top.indices)
+    padded = tf.pad(picked, [[0, max_out - k]], constant_values=-1)
+    return tf.ensure_shape(padded, [max_out]), k

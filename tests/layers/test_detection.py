@@ -1,0 +1,58 @@
+"""DetectionLayer against detections_np: class choice, refinement, window clip, per-class NMS."""
+
+import numpy as np
+from layer_helper import check_layer
+
+from fashion_mrcnn.layers import DetectionLayer
+from fashion_mrcnn.layers.detection import detections_np
+from fashion_mrcnn.ops.image import compose_image_meta
+
+STD = [0.1, 0.1, 0.2, 0.2]
+C = 6
+
+
+def make_inputs(seed, batch=2, n=80):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0.2, 0.8, (batch, 5, 2))[:, rng.integers(0, 5, n)]
+    size = rng.uniform(0.05, 0.4, (batch, n, 2))
+    rois = np.clip(np.concatenate([centres - size / 2, centres + size / 2], -1), 0, 1)
+    rois[:, -6:] = 0  # padding ROIs must never become detections
+    logits = rng.normal(0, 2, (batch, n, C))
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    bbox = rng.normal(0, 1, (batch, n, C, 4))
+    metas = np.stack(
+        [
+            compose_image_meta(i, (300, 400, 3), (512, 512, 3), (64, 0, 448, 512), 1.28, [1] * C)
+            for i in range(batch)
+        ]
+    )
+    return [x.astype(np.float32) for x in (rois, probs, bbox, metas)]
+
+
+def test_detection_layer_matches_numpy():
+    inputs = make_inputs(0)
+    kwargs = dict(bbox_std_dev=STD, min_confidence=0.3, max_instances=20, nms_threshold=0.3)
+    (out,) = check_layer(DetectionLayer, kwargs, inputs, [(2, 20, 6)])
+    expected = detections_np(*inputs, STD, 0.3, 20, 0.3)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    found = out[..., 4] > 0
+    assert found.sum() > 5
+    # boxes inside the window (64..448 of 512 px rows -> normalised), classes real, scores sorted
+    y_lo, y_hi = 64 / 511, 447 / 511
+    assert (out[found][:, [0, 2]] >= y_lo - 1e-6).all() and (
+        out[found][:, [0, 2]] <= y_hi + 1e-6
+    ).all()
+    assert (out[found][:, 5] >= 0.3).all()
+    for b in range(2):
+        s = out[b, found[b], 5]
+        assert (np.diff(s) <= 0).all()
+        assert not out[b, found[b].sum() :].any()
+    assert DetectionLayer(**kwargs).name == "mrcnn_detection"
+
+
+def test_nothing_confident_gives_all_zeros():
+    rois, probs, bbox, meta = make_inputs(1, batch=1)
+    probs[:] = 0
+    probs[..., 0] = 1.0  # everything background
+    out = np.asarray(DetectionLayer(STD, 0.5, 10, 0.3)([rois, probs, bbox, meta]))
+    assert out.shape == (1, 10, 6) and not out.any()
