@@ -1,0 +1,65 @@
+"""Evaluation: the Kaggle iMaterialist metric, COCO AP/AR, VOC box mAP, Matterport-style per-image
+matching and AP, and error analysis. No TensorFlow and no matplotlib at import time.
+
+- :mod:`.kaggle`: ``kaggle_metric``, ``score_files`` (iMaterialist 2019 score from CSVs).
+- :mod:`.coco_eval`: ``coco_evaluate``, ``evaluate_coco``, ``dataset_to_coco``,
+  ``predictions_to_coco`` (pycocotools COCOeval).
+- :mod:`.voc`: ``voc_map`` (VOC box mAP@0.5, all-point).
+- :mod:`.matching`: ``compute_overlaps``, ``compute_overlaps_masks``, ``compute_matches``,
+  ``compute_ap``, ``compute_ap_range``, ``compute_recall``, ``evaluate_dataset``.
+- :mod:`.analysis`: ``per_class_table``, ``confusion_matrix``, ``top_confused_pairs``,
+  ``size_buckets``, ``error_galleries``, ``compare_runs`` and their plots.
+"""
+
+from fashion_mrcnn.evaluation.analysis import (
+    compare_runs,
+    confusion_matrix,
+    error_galleries,
+    per_class_table,
+    plot_confusion,
+    plot_sensitivity_vs_count,
+    size_buckets,
+    top_confused_pairs,
+)
+from fashion_mrcnn.evaluation.coco_eval import (
+    coco_evaluate,
+    dataset_to_coco,
+    evaluate_coco,
+    predictions_to_coco,
+)
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric, score_files
+from fashion_mrcnn.evaluation.matching import (
+    compute_ap,
+    compute_ap_range,
+    compute_matches,
+    compute_overlaps,
+    compute_overlaps_masks,
+    compute_recall,
+    evaluate_dataset,
+)
+from fashion_mrcnn.evaluation.voc import voc_map
+
+__all__ = [
+    "coco_evaluate",
+    "compare_runs",
+    "compute_ap",
+    "compute_ap_range",
+    "compute_matches",
+    "compute_overlaps",
+    "compute_overlaps_masks",
+    "compute_recall",
+    "confusion_matrix",
+    "dataset_to_coco",
+    "error_galleries",
+    "evaluate_coco",
+    "evaluate_dataset",
+    "kaggle_metric",
+    "per_class_table",
+    "plot_confusion",
+    "plot_sensitivity_vs_count",
+    "predictions_to_coco",
+    "score_files",
+    "size_buckets",
+    "top_confused_pairs",
+    "voc_map",
+]

@@ -61,12 +61,13 @@ def dataset_to_coco(dataset, image_indices: Sequence[int] | None = None) -> dict
 
     Args:
         dataset: ``image_ids``, ``image_info``, ``class_names``, ``load_mask(i) -> (bool
-            [H, W, G], int32 [G])`` (internal class ids, 0 = BG is never an instance).
+            [H, W, G], int32 [G])`` (internal class ids; a negative id marks a crowd region of
+            class ``-id``, written with ``iscrowd`` 1).
         image_indices: subset of dataset indices (default all).
 
     Returns:
         A COCO dict; each annotation has compressed-RLE ``segmentation``, ``bbox`` [x, y, w, h],
-        ``area`` (mask pixels) and ``iscrowd`` 0. Empty masks are skipped.
+        ``area`` (mask pixels) and ``iscrowd``. Empty masks are skipped.
     """
     from fashion_mrcnn.ops.boxes import extract_bboxes
 
@@ -94,11 +95,11 @@ def dataset_to_coco(dataset, image_indices: Sequence[int] | None = None) -> dict
                 {
                     "id": len(annotations) + 1,
                     "image_id": coco_image_id(i),
-                    "category_id": int(cid),
+                    "category_id": abs(int(cid)),
                     "segmentation": rle,
                     "bbox": boxes[k].tolist(),
                     "area": int(areas[k]),
-                    "iscrowd": 0,
+                    "iscrowd": int(cid < 0),
                 }
             )
     categories = [{"id": k, "name": names[k]} for k in range(1, len(names))]

@@ -267,7 +267,8 @@ def evaluate_dataset(
         model_or_predictions: an object with ``detect(images)`` (Matterport contract), or a list
             of ``detect()`` dicts aligned with ``image_indices``.
         dataset: a prepared ``Dataset`` (``image_ids``, ``load_mask(i) -> (bool [H, W, G],
-            int32 [G])``, ``load_image`` when a model is given, ``class_names``).
+            int32 [G])`` with crowds as negative ids (ignored here), ``load_image`` when a model
+            is given, ``class_names``).
         image_indices: dataset indices to evaluate (default: all).
         iou_threshold: mask IoU needed for a true positive.
         score_threshold: predictions below it are ignored entirely.
@@ -294,7 +295,10 @@ def evaluate_dataset(
     per_image = []
     for i, pred in zip(indices, predictions):
         gt_masks, gt_class_ids = dataset.load_mask(i)
-        gt_masks = np.asarray(gt_masks, dtype=bool)
+        gt_class_ids = np.asarray(gt_class_ids).reshape(-1)
+        not_crowd = gt_class_ids > 0  # negative ids are crowd regions: left out, as Matterport
+        gt_masks = np.asarray(gt_masks, dtype=bool)[:, :, not_crowd]
+        gt_class_ids = gt_class_ids[not_crowd]
         scores = np.asarray(pred["scores"], dtype=np.float64).reshape(-1)
         keep = scores >= score_threshold
         pred_masks = np.asarray(pred["masks"], dtype=bool)[:, :, keep]

@@ -1,0 +1,192 @@
+"""Error analysis: per-class table, confusion, size buckets, galleries, run comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fashion_mrcnn.evaluation.analysis import (
+    compare_runs,
+    confusion_matrix,
+    error_galleries,
+    per_class_table,
+    plot_confusion,
+    plot_sensitivity_vs_count,
+    size_buckets,
+    top_confused_pairs,
+)
+from fashion_mrcnn.evaluation.matching import evaluate_dataset
+
+NAMES = ["BG", "dress", "skirt", "shorts"]
+
+
+def _masks(h, w, boxes):
+    m = np.zeros((h, w, len(boxes)), dtype=bool)
+    for k, (y1, x1, y2, x2) in enumerate(boxes):
+        m[y1:y2, x1:x2, k] = True
+    return m
+
+
+class _Tiny:
+    def __init__(self, masks, ids):
+        self._m, self._ids = masks, ids
+        self.image_ids = np.arange(len(masks))
+        self.image_info = [{"id": f"im{i}"} for i in range(len(masks))]
+        self.class_names = NAMES
+
+    def load_mask(self, i):
+        return self._m[i], np.asarray(self._ids[i], np.int32)
+
+    def load_image(self, i):
+        h, w = self._m[i].shape[:2]
+        return np.tile(np.linspace(0, 255, w, dtype=np.uint8)[None, :, None], (h, 1, 3))
+
+
+def _pred(masks, ids, scores):
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    return {"rois": extract_bboxes(masks), "class_ids": np.array(ids),
+            "scores": np.array(scores, np.float32), "masks": masks}  # fmt: skip
+
+
+@pytest.fixture
+def case():
+    # image 0: dress (large, 60x60) predicted as skirt; skirt (medium) found; shorts (small) missed
+    # image 1: dress (large) found; a spurious shorts prediction overlapping it by IoU 0.04
+    gt0 = _masks(100, 100, [(0, 0, 60, 60), (60, 60, 80, 80), (90, 0, 95, 5)])
+    gt1 = _masks(100, 100, [(0, 0, 100, 100)])
+    ds = _Tiny([gt0, gt1], [[1, 2, 3], [1]])
+    preds = [
+        _pred(_masks(100, 100, [(0, 0, 60, 58), (60, 60, 80, 80)]), [2, 2], [0.9, 0.8]),
+        _pred(_masks(100, 100, [(0, 0, 100, 100), (70, 70, 90, 90)]), [1, 3], [0.95, 0.3]),
+    ]
+    return ds, preds, evaluate_dataset(preds, ds, keep_predictions=True)
+
+
+def test_per_class_table_by_hand(case):
+    ds, _, ev = case
+    table = per_class_table(ev, train_counts={"dress": 300, "skirt": 40, 3: 7})
+    assert list(table.index) == ["dress", "skirt", "shorts"]  # by training count
+    dress, skirt, shorts = (table.loc[n] for n in ["dress", "skirt", "shorts"])
+    assert (dress.n_gt, dress.n_pred, dress.tp, dress.fp, dress.fn) == (2, 1, 1, 0, 1)
+    assert dress.recall == 0.5 and dress.precision == 1.0 and dress.ap50 == 0.5
+    # skirt: the 0.9 "skirt" on the dress is an FP ranked first, then a TP: AP = 1 * 1/2 = 0.5
+    assert (skirt.tp, skirt.fp, skirt.fn) == (1, 1, 0) and skirt.ap50 == pytest.approx(0.5)
+    assert shorts.recall == 0.0 and shorts.precision == 0.0 and shorts.train_count == 7
+
+
+def test_confusion_and_top_pairs(case):
+    _, _, ev = case
+    conf = confusion_matrix(ev)
+    assert list(conf.index) == ["dress", "skirt", "shorts", "background"]
+    assert list(conf.columns) == ["dress", "skirt", "shorts", "missed"]
+    assert conf.loc["dress", "skirt"] == 1 and conf.loc["dress", "dress"] == 1
+    assert conf.loc["skirt", "skirt"] == 1 and conf.loc["shorts", "missed"] == 1
+    assert conf.loc["background", "shorts"] == 1
+    assert int(conf.to_numpy().sum()) == 4 + 1  # every GT once, plus the unmatched prediction
+    top = top_confused_pairs(conf)
+    assert top.iloc[0].tolist() == ["dress", "skirt", 1, 0.5]
+    assert len(top) == 1
+
+
+def test_size_buckets_by_hand(case):
+    _, _, ev = case
+    # areas (32^2 = 1024, 96^2 = 9216): shorts 25 missed and skirt 400 found (small),
+    # dress 3600 missed (medium), dress 10000 found (large)
+    buckets = size_buckets(ev)
+    assert buckets.loc["small"].tolist() == [2, 1, 0.5]
+    assert buckets.loc["medium"].tolist() == [1, 0, 0.0]
+    assert buckets.loc["large"].tolist() == [1, 1, 1.0]
+    by_class = size_buckets(ev, by_class=True)
+    assert by_class.loc[("dress", "medium"), "recall"] == 0.0
+    assert by_class.loc[("dress", "large"), "recall"] == 1.0
+
+
+def test_plots_galleries_and_compare(case, tmp_path):
+    ds, preds, ev = case
+    table = per_class_table(ev, train_counts={"dress": 300, "skirt": 40, "shorts": 7})
+    fig, ax = plot_sensitivity_vs_count(table, tmp_path / "sens.png")
+    assert ax.get_xscale() == "log"
+    plot_confusion(confusion_matrix(ev), tmp_path / "conf.png")
+    written = error_galleries(ev, ds, tmp_path / "gal")
+    assert set(written) == {"fp_skirt", "fp_shorts", "fn_dress", "fn_shorts"}
+    for p in [tmp_path / "sens.png", tmp_path / "conf.png", *written.values()]:
+        assert np.asarray(Image.open(p)).std() > 5
+    with pytest.raises(ValueError, match="train_count"):
+        plot_sensitivity_vs_count(per_class_table(ev))
+
+    better = per_class_table(evaluate_dataset([_pred(*ds.load_mask(i), [1.0] * n)
+                                               for i, n in ((0, 3), (1, 1))], ds))  # fmt: skip
+    deltas = compare_runs(table, better, names=("v1", "v2"), path=tmp_path / "cmp.png")
+    assert deltas.loc["dress", "delta_ap50"] == pytest.approx(0.5)
+    assert deltas.loc["shorts", "recall_v2"] == 1.0 and deltas.loc["shorts", "recall_v1"] == 0
+    assert deltas.index[-1] in {"skirt", "dress"}  # sorted by delta, skirt/dress gain least
+    assert (tmp_path / "cmp.png").is_file()
+
+
+# ------------------------------------------------------------------ ccp-fashion (real data)
+
+
+@pytest.fixture(scope="module")
+def ccp_val(ccp_dir):
+    import json
+
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    ds = FashionDataset.from_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images"
+    )
+    val = set(json.loads((ccp_dir / "splits.json").read_text())["val"][:25])
+    idx = [i for i in ds.image_ids if ds.image_info[i]["id"] in val]
+    return ds, idx
+
+
+@pytest.mark.realdata
+def test_ccp_ground_truth_is_perfect_and_perturbation_is_seen(ccp_val):
+    import cv2
+
+    ds, idx = ccp_val
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    gts = [ds.load_mask(i) for i in idx]
+    perfect = [_pred(m, ids, np.linspace(1, 0.5, len(ids))) for m, ids in gts]
+    ev = evaluate_dataset(perfect, ds, idx)
+    assert ev["mAP"] == 1.0
+    table = per_class_table(ev, ds)
+    assert (table["ap50"] == 1.0).all() and (table["recall"] == 1.0).all()
+    conf = confusion_matrix(ev)
+    off_diag = conf.to_numpy().sum() - np.trace(conf.to_numpy()[:-1, :-1])
+    assert off_diag == 0
+
+    # perturb image 0: drop its first mask, give its second the class of another category,
+    # erode the rest slightly (IoU stays > 0.5)
+    masks, ids = gts[0]
+    assert masks.shape[2] >= 3
+    other = 1 if ids[1] != 1 else 2
+    eroded = np.stack([cv2.erode(masks[:, :, k].astype(np.uint8), np.ones((3, 3), np.uint8))
+                       for k in range(2, masks.shape[2])], -1).astype(bool)  # fmt: skip
+    pm = np.concatenate([masks[:, :, 1:2], eroded], axis=-1)
+    pids = np.concatenate([[other], ids[2:]])
+    perturbed = [
+        {"rois": extract_bboxes(pm), "class_ids": pids, "scores": np.linspace(1, 0.5, len(pids)),
+         "masks": pm}
+    ] + perfect[1:]  # fmt: skip
+    ev2 = evaluate_dataset(perturbed, ds, idx)
+    conf2 = confusion_matrix(ev2)
+    name = ds.class_names
+    assert conf2.loc[name[ids[0]], "missed"] == 1
+    assert conf2.loc[name[ids[1]], name[other]] >= 1
+    # expected image-0 AP computed by hand: n_gt GT, predictions ranked [wrong class, TPs...]
+    n_gt = masks.shape[2]
+    n_tp = masks.shape[2] - 2
+    # precision envelope: after the leading FP, TP k has precision k / (k + 1)
+    expected = sum(
+        (1 / n_gt) * max(k / (k + 1) for k in range(j, n_tp + 1)) for j in range(1, n_tp + 1)
+    )
+    assert ev2["per_image"][0]["ap"] == pytest.approx(expected)
+    assert ev2["mAP"] == pytest.approx((expected + len(idx) - 1) / len(idx))
+    table2 = per_class_table(ev2, ds)
+    assert table2.loc[name[ids[0]], "fn"] >= 1
+    cmp = compare_runs(table, table2)
+    assert cmp["delta_recall"].min() < 0
