@@ -349,6 +349,83 @@ def read_handoff(previous_stage_dir: str | Path | None, key: str, default: Any =
     )
 
 
+def stage_config(previous_stage_dir: str | Path | None, config_path: str | Path = "", **overrides):
+    """The Config a stage continues from, with the non-None ``overrides`` applied.
+
+    ``config_path`` (a YAML written by ``Config.to_yaml``) wins; otherwise the ``config`` the
+    previous stage recorded in its hand-off. Overrides use Config names
+    (``DETECTION_MIN_CONFIDENCE=0.6``); a None value keeps the loaded setting.
+    Raises FileNotFoundError when neither source exists, ConfigError for a bad YAML or override.
+    """
+    from fashion_mrcnn.config import Config
+
+    path = Path(config_path) if config_path else Path(read_handoff(previous_stage_dir, "config"))
+    if not path.is_file():
+        raise FileNotFoundError(f"config YAML {path} does not exist")
+    config = Config.from_yaml(path)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return config.replace(**changes) if changes else config
+
+
+def stage_weights(previous_stage_dir: str | Path | None, weights: str | Path = "") -> str:
+    """The checkpoint a stage continues from: ``weights`` if given, else the previous stage's.
+
+    Raises FileNotFoundError when the file is missing or nothing was recorded.
+    """
+    path = Path(weights) if weights else Path(read_handoff(previous_stage_dir, "checkpoint"))
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return str(path)
+
+
+def record_tuning(ranked, out_dir: str | Path) -> dict[str, Any]:
+    """Record a tuning run's outcome for the next stage and for ``run_tune``; return the best row.
+
+    ``ranked``: the DataFrame ``stages.tune`` returned (best trial first, with at least one of
+    RANK_METRICS among its columns); ``out_dir`` must hold the ``best_config.yaml`` it wrote.
+    Writes ``out_dir/metrics.json`` (the best trial's finite numeric columns) and the hand-off
+    (``config``: best_config.yaml, ``metrics``: metrics.json). Raises ValueError for an empty or
+    metric-less table, FileNotFoundError when best_config.yaml is missing.
+    """
+    out_dir = Path(out_dir)
+    if len(ranked) == 0:
+        raise ValueError("the tuning table is empty: no trial finished")
+    present = [m for m in RANK_METRICS if m in ranked.columns]
+    if not present:
+        raise ValueError(
+            f"the tuning table has none of the metrics {RANK_METRICS}; columns: {list(ranked.columns)}"
+        )
+    best = ranked.iloc[0].to_dict()
+    metrics = {k: float(v) for k, v in best.items() if _is_number(v) and isinstance(k, str)}
+    config = out_dir / "best_config.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(f"{config} is missing: stages.tune should have written it")
+    path = out_dir / "metrics.json"
+    path.write_text(json.dumps(metrics, indent=1) + "\n")
+    write_handoff(out_dir, config=config.resolve(), metrics=path.resolve())
+    return best
+
+
+def show_artifacts(
+    paths: Iterable[str | Path], suffixes: tuple[str, ...] = (".png",)
+) -> list[Path]:
+    """Display the image files among ``paths`` inline (in a notebook); return those shown.
+
+    Missing files raise FileNotFoundError: an artifact a stage reported must exist.
+    """
+    from IPython.display import Image, display
+
+    shown = []
+    for path in map(Path, paths):
+        if path.suffix.lower() not in suffixes:
+            continue
+        if not path.is_file():
+            raise FileNotFoundError(f"artifact {path} was reported but does not exist")
+        display(Image(filename=str(path)))
+        shown.append(path)
+    return shown
+
+
 # ---------------------------------------------------------------------------------- pipeline
 def _stage_parameters(
     stage: str, declared: Iterable[str], smoke: bool, parameters: Mapping[str, Any]
@@ -509,6 +586,9 @@ def run_tune(
 
 
 def _is_number(value: Any) -> bool:
+    """A finite int / float (numpy scalars included), not a bool."""
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
