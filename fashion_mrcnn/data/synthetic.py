@@ -123,11 +123,12 @@ class _Person:
 def _fill(shape: tuple[int, int], person: _Person, polys, holes=()) -> np.ndarray:
     """bool [H, W]: union of polygons (person units) minus holes, rasterised with 1/16 px precision."""
     canvas = np.zeros(shape, dtype=np.uint8)
-    pts = [np.round(person.to_px(p) * 16).astype(np.int32) for p in polys]
-    cv2.fillPoly(canvas, pts, 1, lineType=cv2.LINE_8, shift=4)
-    if holes:
-        pts = [np.round(person.to_px(p) * 16).astype(np.int32) for p in holes]
-        cv2.fillPoly(canvas, pts, 0, lineType=cv2.LINE_8, shift=4)
+    # One fillPoly call per polygon: a single call with several polygons uses the even-odd rule,
+    # which would cut holes where the polygons overlap.
+    for value, group in ((1, polys), (0, holes)):
+        for poly in group:
+            pts = np.round(person.to_px(poly) * 16).astype(np.int32)
+            cv2.fillPoly(canvas, [pts], value, lineType=cv2.LINE_8, shift=4)
     return canvas.astype(bool)
 
 
