@@ -1,0 +1,238 @@
+"""The five Mask R-CNN losses (Matterport names) as TensorFlow functions, with numpy twins.
+
+Every loss returns a float32 scalar and is exactly 0.0 (finite, with finite gradients) when it
+has nothing to average over: no non-neutral anchors, no positive anchors, no positive ROIs,
+no positive ROI with a valid mask. Inputs may be float16 (mixed precision): losses are computed
+in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOSS_KEYS = (
+    "rpn_class_loss",
+    "rpn_bbox_loss",
+    "mrcnn_class_loss",
+    "mrcnn_bbox_loss",
+    "mrcnn_mask_loss",
+)
+BCE_EPSILON = 1e-7
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _smooth_l1_tf(diff):
+    tf = _tf()
+    diff = tf.abs(diff)
+    return tf.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5)
+
+
+def _smooth_l1_np(diff):
+    diff = np.abs(diff)
+    return np.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5)
+
+
+def _mean_or_zero_tf(values):
+    tf = _tf()
+    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), tf.float32))
+
+
+def _mean_or_zero_np(values):
+    values = np.asarray(values, dtype=np.float64)
+    return np.float32(values.mean()) if values.size else np.float32(0.0)
+
+
+def _squeeze_match(rpn_match):
+    tf = _tf()
+    rpn_match = tf.cast(rpn_match, tf.int32)
+    if rpn_match.shape.rank == 3:
+        rpn_match = rpn_match[..., 0]
+    return rpn_match
+
+
+def rpn_class_loss(rpn_match, rpn_class_logits):
+    """RPN objectness cross-entropy over non-neutral anchors.
+
+    rpn_match: int [B, A] (or [B, A, 1]) with 1 positive, -1 negative, 0 neutral;
+    rpn_class_logits: [B, A, 2] (background, foreground). Mean over all non-neutral anchors of
+    the batch; 0.0 when there are none.
+    """
+    tf = _tf()
+    rpn_match = _squeeze_match(rpn_match)
+    active = tf.not_equal(rpn_match, 0)
+    labels = tf.cast(tf.equal(tf.boolean_mask(rpn_match, active), 1), tf.int32)
+    logits = tf.cast(tf.boolean_mask(rpn_class_logits, active), tf.float32)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    return _mean_or_zero_tf(ce)
+
+
+def rpn_bbox_loss(target_bbox, rpn_match, rpn_bbox):
+    """Smooth-L1 RPN box loss over positive anchors.
+
+    target_bbox: [B, T, 4]: per image, the deltas of its positive anchors in anchor order,
+    zero-padded (``data.targets.build_rpn_targets``); rpn_match: int [B, A] (or [B, A, 1]);
+    rpn_bbox: [B, A, 4] predicted deltas. The k-th positive anchor of an image is compared with
+    row k of its targets (positives beyond T are ignored). Mean over elements; 0.0 without
+    positives.
+    """
+    tf = _tf()
+    rpn_match = _squeeze_match(rpn_match)
+    positive = tf.equal(rpn_match, 1)
+    t = tf.shape(target_bbox)[1]
+    rank = tf.cumsum(tf.cast(positive, tf.int32), axis=1) - 1  # order within the image
+    used = tf.logical_and(positive, rank < t)
+    pred = tf.cast(tf.boolean_mask(rpn_bbox, used), tf.float32)
+    counts = tf.reduce_sum(tf.cast(used, tf.int32), axis=1)
+    target = tf.boolean_mask(tf.cast(target_bbox, tf.float32), tf.sequence_mask(counts, t))
+    return _mean_or_zero_tf(_smooth_l1_tf(target - pred))
+
+
+def mrcnn_class_loss(target_class_ids, pred_class_logits, active_class_ids):
+    """Classifier cross-entropy, Matterport style.
+
+    target_class_ids: int [B, T] (0 = background, also for padding ROIs);
+    pred_class_logits: [B, T, C]; active_class_ids: [B, C], 1 for the classes of each image's
+    source. ROIs whose *predicted* class is not active for the image are left out of the mean
+    (per image, where Matterport used the first image's list for the whole batch). 0.0 when no
+    ROI counts.
+    """
+    tf = _tf()
+    target = tf.cast(target_class_ids, tf.int32)
+    logits = tf.cast(pred_class_logits, tf.float32)
+    pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    weight = tf.gather(tf.cast(active_class_ids, tf.float32), pred, batch_dims=1)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target, logits=logits)
+    return tf.math.divide_no_nan(tf.reduce_sum(ce * weight), tf.reduce_sum(weight))
+
+
+def mrcnn_bbox_loss(target_bbox, target_class_ids, pred_bbox):
+    """Smooth-L1 loss of the class-specific box deltas on positive ROIs.
+
+    target_bbox: [B, T, 4]; target_class_ids: int [B, T]; pred_bbox: [B, T, C, 4]. Only the
+    deltas of each positive ROI's true class count. Mean over elements; 0.0 without positives.
+    """
+    tf = _tf()
+    target_class_ids = tf.cast(target_class_ids, tf.int32)
+    positive = target_class_ids > 0
+    ids = tf.boolean_mask(target_class_ids, positive)
+    pred = tf.gather(tf.boolean_mask(pred_bbox, positive), ids, batch_dims=1)
+    target = tf.boolean_mask(tf.cast(target_bbox, tf.float32), positive)
+    return _mean_or_zero_tf(_smooth_l1_tf(target - tf.cast(pred, tf.float32)))
+
+
+def mrcnn_mask_loss(target_masks, target_class_ids, pred_masks, target_mask_valid=None):
+    """Per-pixel binary cross-entropy of the true class's mask on positive ROIs.
+
+    target_masks: [B, T, h, w] 0/1; target_class_ids: int [B, T]; pred_masks: [B, T, h, w, C]
+    sigmoid probabilities; target_mask_valid: [B, T] (0 for box-only instances: no mask loss),
+    all valid when None. Mean over pixels of the counted ROIs; 0.0 when none.
+    """
+    tf = _tf()
+    target_class_ids = tf.cast(target_class_ids, tf.int32)
+    counted = target_class_ids > 0
+    if target_mask_valid is not None:
+        counted = tf.logical_and(counted, tf.cast(target_mask_valid, tf.float32) > 0)
+    ids = tf.boolean_mask(target_class_ids, counted)
+    pred = tf.boolean_mask(tf.cast(pred_masks, tf.float32), counted)  # [K, h, w, C]
+    pred = tf.gather(tf.transpose(pred, [0, 3, 1, 2]), ids, batch_dims=1)  # [K, h, w]
+    target = tf.boolean_mask(tf.cast(target_masks, tf.float32), counted)
+    p = tf.clip_by_value(pred, BCE_EPSILON, 1.0 - BCE_EPSILON)
+    bce = -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))
+    return _mean_or_zero_tf(bce)
+
+
+def l2_regularization(weights, weight_decay: float):
+    """Matterport's weight decay: ``sum(weight_decay * sum(w**2) / size(w))`` over the weights
+    whose name is not a normalisation ``gamma`` / ``beta``.
+
+    weights: iterable of variables (Keras 3 ``.path`` or ``.name`` is checked). Returns a
+    float32 scalar (0.0 when nothing is regularised).
+    """
+    tf = _tf()
+    terms = []
+    for w in weights:
+        name = str(getattr(w, "path", None) or getattr(w, "name", ""))
+        leaf = name.split("/")[-1].split(":")[0]
+        if leaf in ("gamma", "beta"):
+            continue
+        v = tf.cast(w, tf.float32)
+        terms.append(tf.reduce_sum(tf.square(v)) / tf.cast(tf.size(v), tf.float32))
+    if not terms:
+        return tf.constant(0.0, tf.float32)
+    return float(weight_decay) * tf.add_n(terms)
+
+
+# --- numpy twins ---------------------------------------------------------------------------
+
+
+def _log_softmax_np(logits):
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def rpn_class_loss_np(rpn_match, rpn_class_logits):
+    """Numpy twin of :func:`rpn_class_loss`."""
+    rpn_match = np.asarray(rpn_match).reshape(np.shape(rpn_class_logits)[:2])
+    active = rpn_match != 0
+    labels = (rpn_match[active] == 1).astype(np.int64)
+    logp = _log_softmax_np(np.asarray(rpn_class_logits)[active])
+    return _mean_or_zero_np(-logp[np.arange(len(labels)), labels])
+
+
+def rpn_bbox_loss_np(target_bbox, rpn_match, rpn_bbox):
+    """Numpy twin of :func:`rpn_bbox_loss` (an explicit loop over images)."""
+    rpn_match = np.asarray(rpn_match).reshape(np.shape(rpn_bbox)[:2])
+    target_bbox = np.asarray(target_bbox, dtype=np.float64)
+    diffs = []
+    for b in range(rpn_match.shape[0]):
+        pos = np.flatnonzero(rpn_match[b] == 1)[: target_bbox.shape[1]]
+        diffs.append(target_bbox[b, : len(pos)] - np.asarray(rpn_bbox)[b, pos])
+    return _mean_or_zero_np(_smooth_l1_np(np.concatenate(diffs)))
+
+
+def mrcnn_class_loss_np(target_class_ids, pred_class_logits, active_class_ids):
+    """Numpy twin of :func:`mrcnn_class_loss`."""
+    logp = _log_softmax_np(pred_class_logits)  # [B, T, C]
+    target = np.asarray(target_class_ids)
+    ce = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
+    pred = np.asarray(pred_class_logits).argmax(axis=-1)
+    weight = np.take_along_axis(np.asarray(active_class_ids, dtype=np.float64), pred, axis=1)
+    total = weight.sum()
+    return np.float32((ce * weight).sum() / total) if total > 0 else np.float32(0.0)
+
+
+def mrcnn_bbox_loss_np(target_bbox, target_class_ids, pred_bbox):
+    """Numpy twin of :func:`mrcnn_bbox_loss`."""
+    ids = np.asarray(target_class_ids)
+    b, t = np.nonzero(ids > 0)
+    pred = np.asarray(pred_bbox, dtype=np.float64)[b, t, ids[b, t]]
+    return _mean_or_zero_np(_smooth_l1_np(np.asarray(target_bbox)[b, t] - pred))
+
+
+def mrcnn_mask_loss_np(target_masks, target_class_ids, pred_masks, target_mask_valid=None):
+    """Numpy twin of :func:`mrcnn_mask_loss`."""
+    ids = np.asarray(target_class_ids)
+    counted = ids > 0
+    if target_mask_valid is not None:
+        counted &= np.asarray(target_mask_valid) > 0
+    b, t = np.nonzero(counted)
+    pred = np.asarray(pred_masks, dtype=np.float64)[b, t, :, :, ids[b, t]]
+    target = np.asarray(target_masks, dtype=np.float64)[b, t]
+    p = np.clip(pred, BCE_EPSILON, 1 - BCE_EPSILON)
+    return _mean_or_zero_np(-(target * np.log(p) + (1 - target) * np.log(1 - p)))
+
+
+# name -> loss function, in Matterport's order (the LOSS_WEIGHTS keys)
+LOSS_NAMES = {
+    "rpn_class_loss": rpn_class_loss,
+    "rpn_bbox_loss": rpn_bbox_loss,
+    "mrcnn_class_loss": mrcnn_class_loss,
+    "mrcnn_bbox_loss": mrcnn_bbox_loss,
+    "mrcnn_mask_loss": mrcnn_mask_loss,
+}
