@@ -1,7 +1,309 @@
-"""Model sub-commands of ``fashion-mrcnn`` (filled in as the engine lands)."""
+"""Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, demo, tune, pipeline,
+cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
+papermill runner); training writes ``train_config.yaml`` and ``classes.json`` beside its
+checkpoints so later commands find the config and class names from ``--weights`` alone.
+"""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fashion_mrcnn.errors import ConfigError
+
+
+# ----------------------------------------------------------------------------- run metadata
+def find_run_file(weights, name: str) -> Path | None:
+    """``name`` (e.g. ``train_config.yaml``) in the directories above a checkpoint."""
+    for parent in Path(weights).resolve().parents[:4]:
+        if (parent / name).is_file():
+            return parent / name
+    return None
+
+
+def _config_and_classes(args):
+    from fashion_mrcnn.config import Config
+
+    config_path = args.config or find_run_file(args.weights, "train_config.yaml")
+    if config_path is None:
+        raise ConfigError(f"no --config given and no train_config.yaml found above {args.weights}")
+    classes_path = getattr(args, "classes", None) or find_run_file(args.weights, "classes.json")
+    categories = json.loads(Path(classes_path).read_text()) if classes_path else None
+    return Config.from_yaml(config_path), categories
+
+
+def _categories_ids(categories):
+    return None if categories is None else [int(c["id"]) for c in categories]
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_train(args) -> int:
+    from fashion_mrcnn.config import Config
+    from fashion_mrcnn.model.weights import HEAD_LAYERS
+    from fashion_mrcnn.workflow import stages
+
+    categories = _parse_ints(args.categories)
+    train_ds = stages.open_dataset(args.data, split=args.split, categories=categories)
+    val_ds = None
+    if args.val_split:
+        val_ds = stages.open_dataset(args.data, split=args.val_split, categories=categories)
+    if args.subset:
+        train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
+    if args.config:
+        config = Config.from_yaml(args.config)
+    else:
+        config = stages.make_config(args.preset, num_classes=train_ds.num_classes, name=args.name)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "classes.json").write_text(json.dumps(train_ds.categories, indent=1) + "\n")
+    schedule = [{"layers": "heads", "epochs": args.heads_epochs, "learning_rate": args.lr}]
+    if args.all_epochs:
+        lr_all = args.lr / 10 if args.lr else None
+        schedule.append(
+            {
+                "layers": args.layers,
+                "epochs": args.heads_epochs + args.all_epochs,
+                "learning_rate": lr_all,
+            }
+        )
+    result = stages.train(
+        config,
+        train_ds,
+        val_ds,
+        out,
+        schedule=schedule,
+        augmentation="default" if args.augment else None,
+        init_weights=args.init_weights,
+        exclude=HEAD_LAYERS if args.exclude_heads else None,
+        steps_per_epoch=args.steps_per_epoch,
+        validation_steps=args.validation_steps,
+        resume=args.resume,
+        time_budget_minutes=args.minutes,
+        seed=args.seed,
+    )
+    print(f"checkpoint: {result['checkpoint']}\nlogs: {result['log_dir']}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from fashion_mrcnn.workflow import stages
+
+    config, categories = _config_and_classes(args)
+    dataset = stages.open_dataset(
+        args.data, split=args.split, categories=_categories_ids(categories)
+    )
+    run = stages.error_analysis if args.analysis else stages.evaluate
+    result = run(config, args.weights, dataset, args.out)
+    keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
+    for key in keys:
+        print(f"{key:>16}: {result[key]}")
+    print(f"per-class table: {Path(args.out) / 'per_class.csv'}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from fashion_mrcnn.workflow import stages
+
+    config, categories = _config_and_classes(args)
+    if categories is None:
+        raise ConfigError("predict needs class names: pass --classes classes.json")
+    names = ["BG"] + [c["name"] for c in categories]
+    result = stages.predict(
+        config,
+        args.weights,
+        args.inputs,
+        args.out,
+        names,
+        category_ids=[None] + _categories_ids(categories),
+    )
+    print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from fashion_mrcnn.workflow import stages
+
+    config, categories = _config_and_classes(args)
+    if categories is None:
+        raise ConfigError("submit needs the training categories: pass --classes classes.json")
+    class_map = {k + 1: str(int(c["id"])) for k, c in enumerate(categories)}
+    result = stages.submit(
+        config,
+        args.weights,
+        args.images,
+        args.out,
+        class_map,
+        size=tuple(args.size),
+        attributes=args.attributes,
+        overlap=args.overlap,
+        min_area=args.min_area,
+    )
+    print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
+    for problem in result["problems"]:
+        print(f"problem: {problem}")
+    return 1 if result["problems"] else 0
+
+
+def cmd_demo(args) -> int:
+    from fashion_mrcnn.workflow.demo import run_demo
+
+    report = run_demo(
+        args.out, n_images=args.images, size=args.size, minutes=args.minutes, seed=args.seed
+    )
+    print(f"demo report: {report}")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from fashion_mrcnn.workflow.notebooks import run_tune
+
+    table = run_tune(args.grid, args.out, smoke=args.smoke)
+    print(table.to_string(index=False))
+    print(f"ranked table: {Path(args.out) / 'ranked.csv'}")
+    return 0
+
+
+def cmd_pipeline(args) -> int:
+    from fashion_mrcnn.workflow.notebooks import run_pipeline
+
+    result = run_pipeline(args.out, smoke=args.smoke)
+    for stage, path in result.items():
+        print(f"{stage}: {path}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from fashion_mrcnn.data.cache import pack_dataset, verify_cache
+    from fashion_mrcnn.workflow import stages
+
+    if args.verify:
+        verify_cache(args.out)
+        print(f"{args.out}: every shard checksum verified")
+        return 0
+    dataset = stages.open_dataset(args.data, split=args.split)
+    manifest = pack_dataset(dataset, args.out, image_size=args.size, shard_size=args.shard_size)
+    print(f"manifest: {manifest}")
+    return 0
+
+
+def cmd_weights(args) -> int:
+    from fashion_mrcnn.model import weights
+
+    fetch = {
+        "coco": weights.download_coco_weights,
+        "imagenet-resnet50": weights.download_imagenet_resnet50,
+    }[args.which]
+    path = fetch(args.out)
+    print(f"weights: {path}")
+    return 0
+
+
+def _parse_ints(text):
+    if not text:
+        return None
+    if text == "main":
+        return list(range(27))
+    return [int(t) for t in text.split(",")]
+
+
+# ----------------------------------------------------------------------------- parser
+def _weights_args(p, needs_weights: bool = True) -> None:
+    p.add_argument("--weights", required=needs_weights, help="checkpoint (.weights.h5 / .h5)")
+    p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
+    p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
 
 
 def register(subparsers) -> None:
     """Add the model sub-commands to ``subparsers``."""
+    p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
+    p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, logs, config)")
+    p.add_argument(
+        "--preset", default="cpu-small", help="config preset: cpu-smoke, cpu-small, colab-t4, full"
+    )
+    p.add_argument("--config", help="a Config YAML instead of a preset")
+    p.add_argument("--name", default="fashion")
+    p.add_argument("--split", default="train", help="training split in splits.json ('' = all)")
+    p.add_argument("--val-split", default="val", help="validation split ('' = none)")
+    p.add_argument("--categories", help="'main' (27 garments) or comma-separated category ids")
+    p.add_argument("--subset", type=int, help="seeded random subset of N training images")
+    p.add_argument("--heads-epochs", type=int, default=1)
+    p.add_argument("--all-epochs", type=int, default=1, help="epochs after heads (0 = none)")
+    p.add_argument("--layers", default="all", help="layers after heads: 3+, 4+, 5+, all, regex")
+    p.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--validation-steps", type=int)
+    p.add_argument("--augment", action="store_true", help="flip, crop, rotation, sharpen/blur")
+    p.add_argument("--init-weights", help="Matterport .h5 (e.g. mask_rcnn_coco.h5) or checkpoint")
+    p.add_argument(
+        "--exclude-heads",
+        action="store_true",
+        help="skip the 4 class-specific head layers when loading --init-weights",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    p.add_argument("--minutes", type=float, help="wall-time budget for the whole run")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("evaluate", help="mask mAP@0.5, COCO AP, per-class table")
+    p.add_argument("data")
+    _weights_args(p)
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--analysis",
+        action="store_true",
+        help="also confusion heat map, size buckets and error galleries",
+    )
+    p.set_defaults(func=cmd_evaluate)
+
+    p = subparsers.add_parser("predict", help="JSON Lines + overlay PNGs for images or folders")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    _weights_args(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_predict)
+
+    p = subparsers.add_parser("submit", help="Kaggle submission CSV for a folder of test images")
+    p.add_argument("images", help="test image folder")
+    _weights_args(p)
+    p.add_argument("--out", required=True, help="submission CSV path")
+    p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    p.add_argument(
+        "--attributes", default="keep", choices=["keep", "strip", "drop_attribute_categories"]
+    )
+    p.add_argument("--overlap", default="all", choices=["all", "class", "none"])
+    p.add_argument("--min-area", type=int, default=0)
+    p.set_defaults(func=cmd_submit)
+
+    p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
+    p.add_argument("--out", default="out/demo")
+    p.add_argument("--images", type=int, default=120)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--minutes", type=float, default=6.0, help="training time budget")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+
+    p = subparsers.add_parser("tune", help="run 01_subset_tuning per grid point (papermill)")
+    p.add_argument("--grid", required=True, help="GRID.yaml: parameter -> list of values")
+    p.add_argument("--out", required=True)
+    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, few steps")
+    p.set_defaults(func=cmd_tune)
+
+    p = subparsers.add_parser("pipeline", help="run notebooks 00-05 in order (papermill)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, few steps")
+    p.set_defaults(func=cmd_pipeline)
+
+    p = subparsers.add_parser("cache", help="pack images + masks into checksummed TFRecord shards")
+    p.add_argument("data", nargs="?", help="dataset to pack")
+    p.add_argument("--out", required=True, help="cache directory")
+    p.add_argument("--split")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--shard-size", type=int, default=500)
+    p.add_argument("--verify", action="store_true", help="only verify an existing cache")
+    p.set_defaults(func=cmd_cache)
+
+    p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")
+    p.add_argument("which", choices=["coco", "imagenet-resnet50"])
+    p.add_argument("--out", default="weights")
+    p.set_defaults(func=cmd_weights)

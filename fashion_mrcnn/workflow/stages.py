@@ -1,0 +1,599 @@
+"""The stage functions the CLI, the notebooks and the demo share.
+
+Each function does one stage of the fashion workflow (explore, subset, tune, train, evaluate,
+oversample, compare, analyse errors, submit), writes its artifacts into an output directory and
+returns a small dict (or DataFrame) describing them, so a notebook cell or a CLI command is one
+call. Nothing here re-implements the data layer, the engine or the metrics: it wires them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mrcnn.errors import ConfigError, FashionDataError
+
+log = logging.getLogger(__name__)
+
+#: Default training schedule for short runs: heads first, then every layer at a tenth of the rate.
+DEFAULT_SCHEDULE = (
+    {"layers": "heads", "epochs": 1, "learning_rate": None},
+    {"layers": "all", "epochs": 2, "learning_rate": None},
+)
+
+
+# ----------------------------------------------------------------------------- data
+def ensure_synthetic(out_dir, n_images: int = 40, size: int = 128, seed: int = 0) -> Path:
+    """Synthetic scenes in ``out_dir`` (iMaterialist layout); generated once, reused after.
+
+    A previous run with other settings is detected from ``label_descriptions.json``'s info and
+    regenerated, so a directory never mixes two datasets.
+    """
+    from fashion_mrcnn.data.synthetic import generate
+
+    out_dir = Path(out_dir)
+    stamp = f"{n_images} images, {size} px, seed {seed}"
+    labels = out_dir / "label_descriptions.json"
+    if labels.is_file() and (out_dir / "train.csv").is_file():
+        info = json.loads(labels.read_text()).get("info", {})
+        if stamp in str(info.get("description", "")):
+            return out_dir
+    return generate(out_dir, n_images=n_images, size=size, seed=seed)
+
+
+def synthetic_categories() -> list[int]:
+    """Source category ids the synthetic generator draws."""
+    from fashion_mrcnn.data.synthetic import CATEGORY_IDS
+
+    return list(CATEGORY_IDS)
+
+
+def open_dataset(
+    data,
+    split: str | None = None,
+    categories: Iterable[int] | None = None,
+    on_error: str = "raise",
+    report_path=None,
+    images_dir=None,
+):
+    """A prepared ``FashionDataset`` for data on disk.
+
+    Args:
+        data: an iMaterialist directory (``train.csv`` + ``label_descriptions.json`` +
+            ``train/`` or ``images/``), an iMaterialist CSV, a COCO / Fashionpedia JSON (images in
+            ``images/`` beside it or one level up, or ``images_dir``), or a folder of LabelImg
+            VOC XML files (images beside them or ``images_dir``).
+        split: a split name from the ``splits.json`` beside the data (``"train"``, ``"val"``);
+            ``None`` keeps every image.
+        categories: keep only these source category ids (e.g. the 27 main garments).
+        on_error / report_path: the loaders' bad-input policy and skip-report CSV.
+    """
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from fashion_mrcnn.data.paths import apply_splits, find_splits, images_dir_for
+
+    path = Path(data)
+    if not path.exists():
+        raise FashionDataError(f"{path}: no such file or directory")
+    keep = None if categories is None else [int(c) for c in categories]
+    kwargs = {"on_error": on_error, "report_path": report_path}
+    if path.is_dir() and (path / "train.csv").is_file():
+        path = path / "train.csv"
+    if path.is_dir() and any(path.glob("*.xml")):
+        dataset = FashionDataset.from_voc(path, images_dir or path, **kwargs)
+    elif path.suffix.lower() == ".csv":
+        labels = path.parent / "label_descriptions.json"
+        dataset = FashionDataset.from_imaterialist(
+            path,
+            labels if labels.is_file() else None,
+            images_dir or images_dir_for(path.parent),
+            categories=keep,
+            **kwargs,
+        )
+    elif path.suffix.lower() == ".json":
+        dataset = FashionDataset.from_coco(
+            path, images_dir or images_dir_for(path.parent), categories=keep, **kwargs
+        )
+    else:
+        raise FashionDataError(
+            f"{path}: expected an iMaterialist directory or CSV, a COCO JSON or a VOC XML folder"
+        )
+    if not split:
+        return dataset
+    split_file = find_splits(path)
+    if split_file is None:
+        raise FashionDataError(f"{path}: split {split!r} asked for but no splits.json found")
+    parts = apply_splits(dataset, split_file)
+    if split not in parts:
+        raise FashionDataError(f"{split_file}: no split named {split!r} (has {sorted(parts)})")
+    return parts[split]
+
+
+def subset(dataset, n: int, seed: int = 0):
+    """A seeded random subset of ``n`` images (all of them when ``n`` >= the dataset size)."""
+    from fashion_mrcnn.data.sampling import random_subset_indices
+
+    n = min(int(n), dataset.num_images)
+    return dataset.subset(random_subset_indices(dataset.records, n, seed=seed))
+
+
+def explore(datasets: Mapping[str, object], out_dir, n_examples: int = 4) -> dict:
+    """Class counts per split, instances per image, mask sizes and example images.
+
+    Writes ``stats.txt``, ``class_counts.csv``, ``class_counts.png``, ``instances_per_image.png``,
+    ``mask_areas.png`` and ``examples.png`` into ``out_dir``.
+    """
+    import pandas as pd
+
+    from fashion_mrcnn import visualize
+    from fashion_mrcnn.data.stats import dataset_stats, format_stats
+
+    out_dir = _mkdir(out_dir)
+    stats = dataset_stats(datasets)
+    text = format_stats(stats)
+    (out_dir / "stats.txt").write_text(text + "\n")
+    rows = {}
+    for split, ds in datasets.items():
+        for name, (instances, images) in ds.class_counts().items():
+            rows.setdefault(name, {})[f"{split}_instances"] = instances
+            rows[name][f"{split}_images"] = images
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna(0).astype(int)
+    table.index.name = "class"
+    table.to_csv(out_dir / "class_counts.csv")
+    per_image = {split: [len(r["instances"]) for r in ds.records] for split, ds in datasets.items()}
+    areas = {split: _mask_area_fractions(ds) for split, ds in datasets.items()}
+    artifacts = [out_dir / "stats.txt", out_dir / "class_counts.csv"]
+    artifacts.append(visualize.plot_class_counts(table, out_dir / "class_counts.png"))
+    artifacts.append(
+        visualize.plot_histograms(
+            per_image, out_dir / "instances_per_image.png", xlabel="instances per image"
+        )
+    )
+    artifacts.append(
+        visualize.plot_histograms(
+            areas, out_dir / "mask_areas.png", xlabel="mask area (fraction of image)", log=True
+        )
+    )
+    first = next(iter(datasets.values()))
+    artifacts.append(_example_grid(first, out_dir / "examples.png", n_examples))
+    return {
+        "num_images": {s: ds.num_images for s, ds in datasets.items()},
+        "num_instances": {s: sum(per_image[s]) for s, ds in datasets.items()},
+        "class_counts": table,
+        "stats_text": text,
+        "artifacts": [str(a) for a in artifacts],
+    }
+
+
+def _mask_area_fractions(dataset) -> list[float]:
+    from fashion_mrcnn.data.stats import instance_area
+
+    out = []
+    for rec in dataset.records:
+        n = rec["height"] * rec["width"]
+        out += [instance_area(inst, rec["height"], rec["width"]) / n for inst in rec["instances"]]
+    return out
+
+
+def _example_grid(dataset, path: Path, n: int) -> Path:
+    from fashion_mrcnn import visualize
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    tiles = []
+    for i in list(dataset.image_ids)[:n]:
+        image = dataset.load_image(i)
+        masks, class_ids = dataset.load_mask(i)
+        tiles.append(
+            visualize.draw_overlay(
+                image, extract_bboxes(masks), masks, class_ids, dataset.class_names
+            )
+        )
+    visualize.save_image(visualize.tile_images(tiles), path)
+    return path
+
+
+def oversample(
+    dataset,
+    method: str = "repeat_factor",
+    threshold: float = 0.1,
+    min_count: int = 20,
+    seed: int = 0,
+):
+    """Minority-class oversampling: ``(oversampled FashionDataset, count table DataFrame)``."""
+    from fashion_mrcnn.data.sampling import oversample_indices
+
+    indices, report = oversample_indices(
+        dataset.records, method, threshold, min_count, seed, dataset.categories
+    )
+    return dataset.subset(indices), report.table
+
+
+# ----------------------------------------------------------------------------- model
+def make_config(
+    preset: str = "cpu-smoke", num_classes: int | None = None, name: str = "fashion", **overrides
+):
+    """A validated ``Config`` from a named preset plus overrides (Matterport attribute names)."""
+    from fashion_mrcnn.config import Config
+
+    values = {"NAME": name, **{k.upper(): v for k, v in overrides.items()}}
+    if num_classes is not None:
+        values["NUM_CLASSES"] = int(num_classes)
+    config = Config.preset(preset, **values)
+    config.validate(num_classes=num_classes)
+    return config
+
+
+def inference_config(config):
+    """The inference twin of a training config: one image per batch on one device."""
+    return config.replace(IMAGES_PER_GPU=1, GPU_COUNT=1)
+
+
+def _schedule(schedule, config) -> list[dict]:
+    out = []
+    for k, stage in enumerate(schedule or DEFAULT_SCHEDULE):
+        if "layers" not in stage or "epochs" not in stage:
+            raise ConfigError(f"schedule stage {k} needs 'layers' and 'epochs': {stage}")
+        lr = stage.get("learning_rate")
+        if lr is None:  # Matterport's recipe: heads at LR, deeper stages at LR / 10
+            lr = config.LEARNING_RATE if stage["layers"] == "heads" else config.LEARNING_RATE / 10
+        out.append(
+            {"layers": stage["layers"], "epochs": int(stage["epochs"]), "learning_rate": float(lr)}
+        )
+    epochs = [s["epochs"] for s in out]
+    if epochs != sorted(epochs):
+        raise ConfigError(f"schedule epochs are cumulative and must not decrease: {epochs}")
+    return out
+
+
+class TimeBudget:
+    """Keras callback that stops training after ``minutes`` of wall time (checked per batch)."""
+
+    def __new__(cls, minutes: float):
+        import keras
+
+        class _Budget(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.deadline = time.monotonic() + 60.0 * float(minutes)
+                self.stopped = False
+
+            def on_train_batch_end(self, batch, logs=None):
+                if time.monotonic() > self.deadline:
+                    self.stopped = True
+                    self.model.stop_training = True
+
+        return _Budget()
+
+
+def train(
+    config,
+    train_ds,
+    val_ds,
+    out_dir,
+    schedule=None,
+    augmentation=None,
+    init_weights=None,
+    exclude=None,
+    steps_per_epoch=None,
+    validation_steps=None,
+    resume: bool = False,
+    time_budget_minutes: float | None = None,
+    seed: int = 0,
+    verbose: int = 1,
+) -> dict:
+    """Staged training (Matterport's ``heads`` -> ``all`` recipe or any schedule).
+
+    Args:
+        schedule: list of ``{"layers", "epochs" (cumulative), "learning_rate"}``; default
+            ``DEFAULT_SCHEDULE``.
+        augmentation: ``None``, ``"default"`` (flip, crop, rotation, sharpen/blur) or a callable
+            with the augmentation contract.
+        init_weights: a Matterport ``.h5`` or our checkpoint to start from; ``exclude`` names
+            layers to skip (the four head layers when the class count differs).
+        resume: continue from the newest checkpoint under ``out_dir`` (the epoch count too).
+        time_budget_minutes: stop the whole schedule after this much wall time.
+
+    Returns:
+        ``{"checkpoint", "history" {loss: [per epoch]}, "log_dir", "config", "epochs",
+        "stopped_by_budget", "seconds"}``; ``train_config.yaml`` is written to ``out_dir``.
+    """
+    from fashion_mrcnn.data.augment import default_augmentation
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+
+    out_dir = _mkdir(out_dir)
+    config.validate(num_classes=train_ds.num_classes)
+    config_path = config.to_yaml(out_dir / "train_config.yaml")
+    if augmentation == "default":
+        augmentation = default_augmentation()
+    model = MaskRCNN("training", config, model_dir=out_dir / "logs")
+    if resume:
+        try:
+            model.load_weights(model.find_last(), by_name=True)
+        except FileNotFoundError:
+            log.info("no checkpoint under %s: starting fresh", out_dir / "logs")
+    elif init_weights:
+        model.load_weights(init_weights, by_name=True, exclude=exclude)
+    budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
+    history: dict[str, list[float]] = {}
+    start = time.monotonic()
+    for stage in _schedule(schedule, config):
+        if budget is not None and budget.stopped:
+            break
+        result = model.train(
+            train_ds,
+            val_ds,
+            learning_rate=stage["learning_rate"],
+            epochs=stage["epochs"],
+            layers=stage["layers"],
+            augmentation=augmentation,
+            custom_callbacks=[budget] if budget else None,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            seed=seed,
+            verbose=verbose,
+        )
+        if result is not None:
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+    try:
+        checkpoint = model.find_last()
+    except FileNotFoundError:
+        checkpoint = None
+    summary = {
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "history": history,
+        "log_dir": str(model.log_dir),
+        "config": str(config_path),
+        "epochs": int(model.epoch),
+        "stopped_by_budget": bool(budget is not None and budget.stopped),
+        "seconds": round(time.monotonic() - start, 1),
+    }
+    _write_json(out_dir / "train_summary.json", summary)
+    return summary
+
+
+def load_inference_model(config, weights, model_dir=None):
+    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5)."""
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+
+    if weights is None:
+        raise ConfigError("no weights given: train first or pass a checkpoint")
+    model = MaskRCNN(
+        "inference", inference_config(config), model_dir=model_dir or Path(weights).parent
+    )
+    model.load_weights(str(weights), by_name=True)
+    return model
+
+
+def _as_model(config, weights):
+    return weights if hasattr(weights, "detect") else load_inference_model(config, weights)
+
+
+def evaluate(
+    config, weights, dataset, out_dir, train_dataset=None, keep_predictions: bool = False
+) -> dict:
+    """Mask mAP@0.5 (Matterport), COCO mask and box AP (pycocotools), per-class table.
+
+    ``weights`` is a checkpoint path or an inference ``MaskRCNN``. Writes ``metrics.json``,
+    ``per_class.csv``, ``confusion.csv`` and ``sensitivity_vs_count.png`` (when
+    ``train_dataset`` gives training counts) into ``out_dir``.
+    """
+    from fashion_mrcnn.evaluation import analysis
+    from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
+    from fashion_mrcnn.evaluation.matching import evaluate_dataset, run_detect
+
+    out_dir = _mkdir(out_dir)
+    model = _as_model(config, weights)
+    indices = list(dataset.image_ids)
+    predictions = run_detect(model, dataset, indices, progress=True)
+    evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
+    coco = evaluate_coco(dataset, predictions, indices)
+    table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)
+    table.to_csv(out_dir / "per_class.csv")
+    confusion = analysis.confusion_matrix(evaluation, dataset.class_names)
+    confusion.to_csv(out_dir / "confusion.csv")
+    artifacts = [out_dir / "per_class.csv", out_dir / "confusion.csv"]
+    if train_dataset is not None:
+        analysis.plot_sensitivity_vs_count(table, out_dir / "sensitivity_vs_count.png")
+        artifacts.append(out_dir / "sensitivity_vs_count.png")
+    metrics = {
+        "mask_map50": _finite(evaluation["mAP"]),
+        "segm_AP": _finite(coco["segm"]["AP"]),
+        "segm_AP50": _finite(coco["segm"]["AP50"]),
+        "bbox_AP": _finite(coco["bbox"]["AP"]),
+        "bbox_AP50": _finite(coco["bbox"]["AP50"]),
+        "num_images": len(indices),
+        "num_predictions": int(sum(len(p["scores"]) for p in predictions)),
+        "num_gt": int(sum(len(p["gt_class_ids"]) for p in evaluation["per_image"])),
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    result = {
+        **metrics,
+        "per_class": table,
+        "confusion": confusion,
+        "artifacts": [str(a) for a in artifacts],
+        "evaluation": evaluation,
+    }
+    if keep_predictions:
+        result["predictions"] = predictions
+    return result
+
+
+def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:
+    """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries."""
+    from fashion_mrcnn.evaluation import analysis
+
+    out_dir = _mkdir(out_dir)
+    result = evaluate(config, weights, dataset, out_dir, train_dataset, keep_predictions=True)
+    evaluation = result["evaluation"]
+    analysis.plot_confusion(result["confusion"], out_dir / "confusion.png")
+    pairs = analysis.top_confused_pairs(result["confusion"])
+    pairs.to_csv(out_dir / "confused_pairs.csv", index=False)
+    sizes = analysis.size_buckets(evaluation)
+    sizes.to_csv(out_dir / "size_buckets.csv")
+    galleries = analysis.error_galleries(
+        evaluation, dataset, out_dir / "galleries", predictions=result["predictions"]
+    )
+    result["artifacts"] += [
+        str(out_dir / "confusion.png"),
+        str(out_dir / "confused_pairs.csv"),
+        str(out_dir / "size_buckets.csv"),
+    ]
+    result["artifacts"] += [str(p) for p in galleries.values()]
+    result.update({"confused_pairs": pairs, "size_buckets": sizes, "galleries": galleries})
+    return result
+
+
+def compare(before: Mapping, after: Mapping, out_dir, names=("before", "after")):
+    """Per-class deltas between two ``evaluate`` results; ``compare.csv`` + ``compare.png``."""
+    from fashion_mrcnn.evaluation.analysis import compare_runs
+
+    out_dir = _mkdir(out_dir)
+    table = compare_runs(
+        before["per_class"], after["per_class"], names=tuple(names), path=out_dir / "compare.png"
+    )
+    table.to_csv(out_dir / "compare.csv")
+    return table
+
+
+def tune(
+    train_ds,
+    val_ds,
+    grid: Mapping[str, Sequence],
+    base_config,
+    out_dir,
+    schedule=None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
+    seed: int = 0,
+):
+    """One short trial per grid point; ranked table (``ranked.csv``) and ``best_config.yaml``.
+
+    ``grid`` maps Config attribute names (``LEARNING_RATE``, ``GRADIENT_CLIP_NORM``,
+    ``DETECTION_MIN_CONFIDENCE``, ``DETECTION_MAX_INSTANCES``, ``LOSS_WEIGHTS`` ...) to lists of
+    values. Trials are ranked by validation mask mAP@0.5, then COCO mask AP.
+    """
+    import pandas as pd
+
+    out_dir = _mkdir(out_dir)
+    keys = sorted(grid)
+    unknown = [k for k in keys if not hasattr(base_config, k.upper())]
+    if unknown:
+        raise ConfigError(f"tune grid: unknown Config attributes {unknown}")
+    rows = []
+    for t, values in enumerate(itertools.product(*(grid[k] for k in keys))):
+        point = {k.upper(): v for k, v in zip(keys, values)}
+        config = base_config.replace(**point)
+        trial_dir = out_dir / f"trial_{t:03d}"
+        trained = train(
+            config,
+            train_ds,
+            val_ds,
+            trial_dir,
+            schedule=schedule,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            seed=seed,
+            verbose=0,
+        )
+        metrics = evaluate(config, trained["checkpoint"], val_ds, trial_dir)
+        final_loss = (trained["history"].get("loss") or [float("nan")])[-1]
+        rows.append(
+            {
+                "trial": t,
+                **{k: json.dumps(v) for k, v in point.items()},
+                "mask_map50": metrics["mask_map50"],
+                "segm_AP": metrics["segm_AP"],
+                "final_loss": final_loss,
+                "config": trained["config"],
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["mask_map50", "segm_AP"], ascending=False)
+    table.to_csv(out_dir / "ranked.csv", index=False)
+    from fashion_mrcnn.config import Config
+
+    best = Config.from_yaml(table.iloc[0]["config"])
+    best.to_yaml(out_dir / "best_config.yaml")
+    return table.reset_index(drop=True)
+
+
+def predict(config, weights, inputs, out_dir, class_names, category_ids=None) -> dict:
+    """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image."""
+    from fashion_mrcnn.predict import predict_to_dir
+
+    model = _as_model(config, weights)
+    out_dir = _mkdir(out_dir)
+    records = predict_to_dir(model, inputs, out_dir, class_names, category_ids=category_ids)
+    return {
+        "jsonl": str(out_dir / "predictions.jsonl"),
+        "images": len(records),
+        "instances": sum(len(r["instances"]) for r in records),
+        "overlays": str(out_dir / "overlays"),
+    }
+
+
+def submit(
+    config,
+    weights,
+    images_dir,
+    out_csv,
+    class_map,
+    size=(512, 512),
+    attributes: str = "keep",
+    overlap: str = "all",
+    min_area: int = 0,
+) -> dict:
+    """Predict every image of ``images_dir``, write the Kaggle CSV and validate it.
+
+    ``class_map`` maps internal class ids to iMaterialist ClassId strings (see
+    :func:`class_map_for`).
+    """
+    from fashion_mrcnn.submission import predict_submission, validate_submission
+
+    model = _as_model(config, weights)
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    frame = predict_submission(
+        model,
+        images_dir,
+        out_csv,
+        size=tuple(size),
+        overlap=overlap,
+        min_area=min_area,
+        attributes=attributes,
+        class_map=class_map,
+    )
+    problems = validate_submission(out_csv, images_dir, size=tuple(size))
+    return {
+        "csv": str(out_csv),
+        "rows": len(frame),
+        "images": int(frame["ImageId"].nunique()),
+        "problems": problems,
+    }
+
+
+def class_map_for(dataset) -> dict[int, str]:
+    """Internal class id -> iMaterialist category id string, for submissions."""
+    return {k + 1: str(int(c["id"])) for k, c in enumerate(dataset.categories)}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _mkdir(path) -> Path:
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    return path
