@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fashion_mrcnn.data.images import load_rgb
 from fashion_mrcnn.data.rle import encode, parse_runs
 from fashion_mrcnn.errors import FashionDataError, RLEError
 
@@ -228,14 +229,6 @@ def list_images(images_dir: str | Path) -> list[Path]:
     if not images_dir.is_dir():
         raise FileNotFoundError(f"not a directory: {images_dir}")
     return sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def load_rgb(path: str | Path) -> np.ndarray:
-    """uint8 [H, W, 3] RGB image (grey and RGBA converted)."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 def detect_images(model, paths: Sequence[Path], progress: bool = True):

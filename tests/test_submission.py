@@ -183,3 +183,39 @@ def test_predict_submission_runs_every_image(tmp_path):
     expected[:4, :4] = True
     assert df["EncodedPixels"][0] == encode(expected)
     assert validate_submission(tmp_path / "out" / "sub.csv", tmp_path, size=(8, 8)) == []
+
+
+@pytest.mark.realdata
+def test_ccp_submission_round_trip_scores_one_and_drop_policy_by_hand(ccp_dir, tmp_path):
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    ds = FashionDataset.from_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images"
+    )
+    idx = list(ds.image_ids[:25])
+    names = [ds.image_info[i]["id"] for i in idx]
+    class_map = {k + 1: c["id"] for k, c in enumerate(ds.categories)}
+    preds = []
+    for i in idx:
+        masks, ids = ds.load_mask(i)
+        preds.append({"rois": extract_bboxes(masks), "class_ids": ids,
+                      "scores": np.linspace(1, 0.5, len(ids)), "masks": masks})  # fmt: skip
+    gt = pd.read_csv(ccp_dir / "train.csv", dtype={"ClassId": str}, keep_default_na=False)
+    gt = gt[gt["ImageId"].isin(names)]
+
+    sub = make_submission(preds, names, tmp_path / "sub.csv", class_map=class_map)
+    assert validate_submission(tmp_path / "sub.csv", names) == []
+    assert kaggle_metric(gt, tmp_path / "sub.csv", pred_size=(512, 512)) == 1.0
+    assert len(sub) == len(gt)
+
+    make_submission(preds, names, tmp_path / "drop.csv", class_map=class_map,
+                    attributes="drop_attribute_categories")  # fmt: skip
+    # by hand: per image, the classes of dropped categories score 0, the others 1
+    expected = []
+    for _, rows in gt.groupby("ImageId"):
+        cats = set(rows["ClassId"].astype(int))
+        expected.append(len(cats - ATTRIBUTE_CATEGORIES) / len(cats))
+    got = kaggle_metric(gt, tmp_path / "drop.csv", pred_size=(512, 512))
+    assert got == pytest.approx(np.mean(expected)) and got < 1.0

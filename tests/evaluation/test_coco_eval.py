@@ -149,3 +149,29 @@ def test_ccp_ground_truth_as_results_scores_one_and_perturbed_matches_direct(ccp
         ours = coco_evaluate(tmp_path / "gt.json", tmp_path / "res.json", iou_type=iou_type)
         assert [ours[n] for n in STAT_NAMES] == direct.tolist()
         assert ours["AP"] < 1.0
+
+
+@pytest.mark.realdata
+def test_ccp_fashion_dataset_ground_truth_scores_one(ccp_dir):
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    ds = FashionDataset.from_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images"
+    )
+    idx = list(ds.image_ids[:20])
+    perfect = []
+    for i in idx:
+        masks, ids = ds.load_mask(i)
+        perfect.append(_pred(masks, ids, np.linspace(1, 0.5, len(ids))))
+    result = evaluate_coco(ds, perfect, idx)
+    assert result["segm"]["AP"] == 1.0 and result["bbox"]["AP"] == 1.0
+    gt = dataset_to_coco(ds, idx)
+    assert len(gt["annotations"]) == sum(len(p["class_ids"]) for p in perfect)
+    # dropping every prediction of image 0: AR100 = mean over classes of (n_c - d_c) / n_c,
+    # with d_c the class-c instances of image 0 (recall is the same at every IoU threshold)
+    fewer = coco_evaluate(gt, predictions_to_coco(perfect[1:], [coco_image_id(i) for i in idx[1:]]))
+    all_ids = np.concatenate([p["class_ids"] for p in perfect])
+    first = perfect[0]["class_ids"]
+    expected = np.mean([1 - (first == c).sum() / (all_ids == c).sum() for c in np.unique(all_ids)])
+    assert fewer["AR100"] == pytest.approx(expected) and expected < 1.0
+    assert fewer["AP"] < 1.0

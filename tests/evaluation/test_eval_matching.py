@@ -155,3 +155,30 @@ def test_evaluate_dataset_with_predictions_and_fake_model():
     assert evaluate_dataset(Model(), ds)["mAP"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="predictions"):
         evaluate_dataset(preds[:1], ds)
+
+
+@pytest.mark.realdata
+def test_ccp_voc_map_self_is_one_and_dropped_box_by_hand(ccp_dir):
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    ds = FashionDataset.from_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images"
+    )
+    idx = list(ds.image_ids[:30])
+    gt = []
+    for i in idx:
+        masks, ids = ds.load_mask(i)
+        gt.append({"boxes": extract_bboxes(masks), "class_ids": ids})
+    preds = [{"rois": g["boxes"], "class_ids": g["class_ids"],
+              "scores": np.linspace(1, 0.5, len(g["class_ids"]))} for g in gt]  # fmt: skip
+    assert voc_map(gt, preds)["mAP"] == 1.0
+    # drop the first box of image 0: its class c loses one of its n_c GT, everything else exact
+    c = int(gt[0]["class_ids"][0])
+    n_c = sum(int((g["class_ids"] == c).sum()) for g in gt)
+    n_classes = len({int(k) for g in gt for k in g["class_ids"]})
+    dropped = [dict(preds[0], rois=preds[0]["rois"][1:], class_ids=preds[0]["class_ids"][1:],
+                    scores=preds[0]["scores"][1:])] + preds[1:]  # fmt: skip
+    result = voc_map(gt, dropped, class_names=ds.class_names)
+    assert result["per_class"].loc[c, "ap"] == pytest.approx((n_c - 1) / n_c)
+    assert result["mAP"] == pytest.approx((n_classes - 1 + (n_c - 1) / n_c) / n_classes)
