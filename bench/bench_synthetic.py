@@ -47,9 +47,8 @@ def main() -> None:
             n,
         )
         counts = [s[1].shape[-1] for s in scenes]
-        print(
-            f"  instances per image: mean {np.mean(counts):.1f}, min {min(counts)}, max {max(counts)}"
-        )
+        mean = np.mean(counts)
+        print(f"  instances per image: mean {mean:.1f}, min {min(counts)}, max {max(counts)}")
         timed(
             f"generate({n}, size={size}) to disk", lambda: synthetic.generate(tmp / "s", n, size), n
         )

@@ -113,10 +113,10 @@ def _example(dataset, i: int, image_size: int, quality: int) -> tuple[bytes, int
     image_r, masks_r, window, scale = resize_instances(image, inst["masks"], image_size)
     keep = np.flatnonzero(masks_r.any(axis=(0, 1))) if masks_r.shape[-1] else np.zeros(0, int)
     class_ids = np.asarray(inst["class_ids"], dtype=np.int64)
-    category_ids = [
-        int(dataset.get_source_class_id(abs(int(c)), info["source"])) if hasattr(dataset, "get_source_class_id") else int(c)
-        for c in class_ids
-    ]  # fmt: skip
+    if hasattr(dataset, "get_source_class_id"):
+        category_ids = [dataset.get_source_class_id(abs(int(c)), info["source"]) for c in class_ids]
+    else:
+        category_ids = [abs(int(c)) for c in class_ids]
     attrs = [list(inst.get("attribute_ids", [[]] * len(class_ids))[k]) for k in keep]
     example = tfr.make_example({
         "image/encoded": tfr.bytes_feature(_jpeg(image_r, quality)),
@@ -130,7 +130,7 @@ def _example(dataset, i: int, image_size: int, quality: int) -> tuple[bytes, int
         "image/window": tfr.int64_list_feature(window),
         "instances/rle": tfr.bytes_list_feature([rle.encode(masks_r[..., k]) for k in keep]),
         "instances/class_id": tfr.int64_list_feature(class_ids[keep]),
-        "instances/category_id": tfr.int64_list_feature([category_ids[k] for k in keep]),
+        "instances/category_id": tfr.int64_list_feature([int(category_ids[k]) for k in keep]),
         "instances/box_only": tfr.int64_list_feature(np.asarray(inst["box_only"], bool)[keep]),
         "instances/attribute_ids": tfr.int64_list_feature([a for row in attrs for a in row]),
         "instances/attribute_count": tfr.int64_list_feature([len(row) for row in attrs]),

@@ -42,7 +42,7 @@ TOP, PANTS, SKIRT, DRESS, HAT, SHOE, BAG = 1, 6, 8, 10, 14, 23, 24
 #: Source category ids the generator draws (iMaterialist 2019 numbering).
 CATEGORY_IDS = (TOP, PANTS, SKIRT, DRESS, HAT, SHOE, BAG)
 
-# iMaterialist 2019 attribute ids (label_descriptions.json "attributes"): textile pattern and length.
+# iMaterialist 2019 attribute ids (label_descriptions.json "attributes"): pattern and length.
 PATTERN_ATTRIBUTE = {"solid": 61, "checks": 66, "dots": 67, "stripes": 72}
 LENGTH_ATTRIBUTE = {"mini": 3, "knee": 5, "midi": 7, "maxi": 8}
 #: The attribute entries used above, as in the 2019 label_descriptions.json.
@@ -121,7 +121,7 @@ class _Person:
 
 
 def _fill(shape: tuple[int, int], person: _Person, polys, holes=()) -> np.ndarray:
-    """bool [H, W]: union of polygons (person units) minus holes, rasterised with 1/16 px precision."""
+    """bool [H, W]: union of polygons (person units) minus holes, 1/16 px vertex precision."""
     canvas = np.zeros(shape, dtype=np.uint8)
     # One fillPoly call per polygon: a single call with several polygons uses the even-odd rule,
     # which would cut holes where the polygons overlap.
@@ -309,8 +309,10 @@ def _paint(image, owner, region, colour_patch, idx):
 def _draw_body(rng, image, owner, person: _Person):
     shape = owner.shape
     skin = SKIN_TONES[rng.integers(len(SKIN_TONES))] + rng.normal(0, 8, 3).astype(np.float32)
-    polys = [_ellipse(0, 0.55, 0.4, 0.52), np.array([[-0.16, 0.9], [0.16, 0.9], [0.18, 1.4], [-0.18, 1.4]]),
-             np.array([[-0.95, 1.3], [0.95, 1.3], [0.8, 4.4], [-0.8, 4.4]])]  # fmt: skip
+    head = _ellipse(0, 0.55, 0.4, 0.52)
+    neck = np.array([[-0.16, 0.9], [0.16, 0.9], [0.18, 1.4], [-0.18, 1.4]])
+    torso = np.array([[-0.95, 1.3], [0.95, 1.3], [0.8, 4.4], [-0.8, 4.4]])
+    polys = [head, neck, torso]
     polys += [person.arm_poly(s) for s in (-1, 1)] + [person.leg_poly(s) for s in (-1, 1)]
     polys += [_ellipse(*person.hands[i], 0.2, 0.24) for i in (0, 1)]
     polys += [_ellipse(ax, ay + 0.25, 0.25, 0.2) for ax, ay in person.ankles]
@@ -429,11 +431,12 @@ def generate(
 ) -> Path:
     """Write a synthetic dataset in the Kaggle iMaterialist 2019 layout and return ``out_dir``.
 
-    Files: ``train/synth_00000.jpg`` ... (JPEG quality 95, no chroma subsampling), ``train.csv`` (one row per instance:
-    ``ImageId,EncodedPixels,Height,Width,ClassId``; ClassId is ``"10"`` or, with
-    ``attributes=True``, ``"10_7_61"``), ``label_descriptions.json`` (the 46 iMaterialist
-    categories and their attributes) and ``splits.json`` (``{"train": [...], "val": [...]}``, the
-    last ``val_fraction`` of the images, rounded). Image ``i`` depends only on ``(seed, i)``.
+    Files: ``train/synth_00000.jpg`` ... (JPEG quality 95, no chroma subsampling);
+    ``train.csv``, one row per instance: ``ImageId,EncodedPixels,Height,Width,ClassId`` with
+    ClassId ``"10"`` or, with ``attributes=True``, ``"10_7_61"`` (category, then attribute ids);
+    ``label_descriptions.json`` (the 46 iMaterialist categories and the attributes used);
+    ``splits.json``: ``{"train": [...], "val": [...]}``, the last ``val_fraction`` of the images
+    (rounded) in val. Image ``i`` depends only on ``(seed, i)``, not on ``n_images``.
     """
     from PIL import Image
 

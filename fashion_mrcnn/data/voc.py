@@ -443,6 +443,8 @@ def write_tfrecord(csv_path, images_dir, out_path, label_map=None) -> list[str]:
                 raise FashionDataError(f"{csv_path}: image {filename} not found at {path}")
             fmt = "png" if path.suffix.lower() == ".png" else "jpeg"
             w, h = objs[0]["width"], objs[0]["height"]
+            x1 = [max(o["xmin"] - 1, 0) / w for o in objs]  # 1-based inclusive -> [0, 1]
+            y1 = [max(o["ymin"] - 1, 0) / h for o in objs]
             yield tfr.make_example({
                 "image/height": tfr.int64_feature(h),
                 "image/width": tfr.int64_feature(w),
@@ -450,9 +452,9 @@ def write_tfrecord(csv_path, images_dir, out_path, label_map=None) -> list[str]:
                 "image/source_id": tfr.bytes_feature(filename),
                 "image/encoded": tfr.bytes_feature(path.read_bytes()),
                 "image/format": tfr.bytes_feature(fmt),
-                "image/object/bbox/xmin": tfr.float_list_feature([max(o["xmin"] - 1, 0) / w for o in objs]),
+                "image/object/bbox/xmin": tfr.float_list_feature(x1),
                 "image/object/bbox/xmax": tfr.float_list_feature([o["xmax"] / w for o in objs]),
-                "image/object/bbox/ymin": tfr.float_list_feature([max(o["ymin"] - 1, 0) / h for o in objs]),
+                "image/object/bbox/ymin": tfr.float_list_feature(y1),
                 "image/object/bbox/ymax": tfr.float_list_feature([o["ymax"] / h for o in objs]),
                 "image/object/class/text": tfr.bytes_list_feature([o["class"] for o in objs]),
                 "image/object/class/label": tfr.int64_list_feature([ids[o["class"]] for o in objs]),

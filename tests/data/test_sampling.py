@@ -17,8 +17,8 @@ def _record(i, cats):
         "width": 10,
         "source": "synthetic",
         "instances": [
-            {"category_id": c, "attribute_ids": [], "segmentation": {"kind": "box", "data": [0, 0, 5, 5]},
-             "box_only": True, "origin": f"test {i}"}
+            {"category_id": c, "attribute_ids": [], "box_only": True, "origin": f"test {i}",
+             "segmentation": {"kind": "box", "data": [0, 0, 5, 5]}}
             for c in cats
         ],
     }  # fmt: skip

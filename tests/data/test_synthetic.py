@@ -159,3 +159,18 @@ def test_read_by_imaterialist_loader(small_set):
         expected = [ds.class_names[ds.internal_class_id(c)] for c in cats]
         assert names == expected
         assert ds.load_image(image_id).shape == (128, 128, 3)
+
+
+def test_fill_takes_the_union_of_overlapping_polygons():
+    """Overlapping parts (sleeve over torso, hand over arm) must not cancel out (even-odd)."""
+    person = synthetic._Person(np.random.default_rng(0), 200, (0.9, 0.9))
+    person.rot = np.eye(2)  # 1 unit = 1 px, no rotation
+    person.offset = np.zeros(2)
+    a = np.array([[10, 10], [30, 10], [30, 30], [10, 30]], float)
+    b = a + 10
+    hole = np.array([[12, 12], [16, 12], [16, 16], [12, 16]], float)
+    mask = synthetic._fill((60, 60), person, [a, b], [hole])
+    assert mask[20:30, 20:30].all()  # the overlap stays filled
+    # fillPoly includes the boundary: a 10..30 square covers 21 x 21 pixels
+    assert mask.sum() == 2 * 21 * 21 - 11 * 11 - 5 * 5
+    assert not mask[12:17, 12:17].any()

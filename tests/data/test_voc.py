@@ -84,7 +84,8 @@ def test_images_found_beside_xml(tmp_path):
     [
         ("<annotation><filename>a.jpg</filename", "invalid XML"),
         (_xml("a.jpg", 40, 30, [("shirt", 1, 1, 5, 5)], size=False), "missing <size>"),
-        (_xml("a.jpg", 40, 30, [("shirt", 1, 1, 5, 5), ("shirt", 1, 1, 41, 5)]), "object 1.*outside"),
+        (_xml("a.jpg", 40, 30, [("shirt", 1, 1, 5, 5), ("shirt", 1, 1, 41, 5)]),
+         "object 1.*outside"),
         (_xml("a.jpg", 40, 30, [("shirt", 7, 1, 7, 5)]), "object 0.*xmin < xmax"),
         (_xml("a.jpg", 40, 30, [("shirt", 1, 9, 5, 3)]), "object 0.*empty box"),
         (_xml("a.jpg", 40, 30, [("hat", 1, 1, 5, 5)]), "object 0.*unknown class 'hat'"),
