@@ -114,7 +114,7 @@ def cmd_predict(args) -> int:
         args.inputs,
         args.out,
         names,
-        category_ids=[None] + _categories_ids(categories),
+        category_ids={k + 1: int(c["id"]) for k, c in enumerate(categories)},
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
     return 0
