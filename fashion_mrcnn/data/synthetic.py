@@ -184,7 +184,7 @@ def _dress(rng, p: _Person):
 def _shoe(rng, p: _Person, side: int):
     ax, ay = p.ankles[(side + 1) // 2]
     toe = side * rng.uniform(0.05, 0.25)
-    sole = _ellipse(ax + toe, ay + 0.32, 0.38, 0.24)
+    sole = _ellipse(ax + toe, ay + 0.32, 0.42, 0.27)
     upper = np.array([[ax - 0.3, ay - rng.uniform(0.05, 0.5)], [ax + 0.3, ay - 0.1],
                       [ax + 0.34 + toe, ay + 0.3], [ax - 0.34 + toe, ay + 0.3]])  # fmt: skip
     return [sole, upper], [], None
@@ -330,7 +330,7 @@ def _render(rng: np.random.Generator, size: int, min_area: int):
     image = _background(rng, size)
     owner = np.full((size, size), -1, dtype=np.int32)
     n_people = 1 if rng.random() < 0.55 else 2
-    scale = (0.55, 1.0) if n_people == 1 else (0.42, 0.85)
+    scale = (0.6, 1.0) if n_people == 1 else (0.5, 0.88)
     items = []
     for _ in range(n_people):
         person = _Person(rng, size, scale)
