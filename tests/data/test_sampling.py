@@ -142,3 +142,25 @@ def test_oversample_min_count_and_names():
     assert len(out) > len(records)
     with pytest.raises(ValueError, match="method"):
         sampling.oversample(records, method="smote")
+
+
+@pytest.mark.realdata
+def test_on_ccp_fashion(ccp_dir):
+    """The real, strongly imbalanced sample: coverage of the split and the rare-class boost."""
+    from fashion_mrcnn.data.imaterialist import read_imaterialist
+
+    records, labels, _ = read_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images",
+        check_images=False,
+    )  # fmt: skip
+    train, val = sampling.stratified_split(records, 0.2, seed=0)
+    assert abs(len(val) - 0.2 * len(records)) <= 5
+    tr, va = sampling.class_counts(train), sampling.class_counts(val)
+    for c, (_, images) in sampling.class_counts(records).items():
+        if images >= 2:
+            assert c in tr and c in va
+    out, report = sampling.oversample(
+        records, threshold=0.1, seed=0, categories=labels["categories"]
+    )
+    t = report.table.set_index("name")
+    assert t.loc["cardigan", "factor"] > 1.5 and t.loc["shoe", "factor"] < 1.3
