@@ -418,3 +418,86 @@ def plot_deltas(deltas, column: str, path=None, names=("before", "after")):
     ax.set_title(f"Per-class change: {names[1]} vs {names[0]}")
     _save(fig, path)
     return fig, ax
+
+
+# ------------------------------------------------------------------- data exploration
+
+
+def tile_images(
+    images: Sequence[np.ndarray], cols: int | None = None, cell: int = 384, pad: int = 4
+) -> np.ndarray:
+    """Tile images (each scaled to fit ``cell`` x ``cell``, aspect kept) on a white sheet:
+    uint8 [rows * (cell + pad) + pad, cols * (cell + pad) + pad, 3]. PIL only."""
+    from PIL import Image
+
+    if not len(images):
+        raise ValueError("tile_images needs at least one image")
+    cols = cols or int(np.ceil(np.sqrt(len(images))))
+    rows = -(-len(images) // cols)
+    sheet = Image.new("RGB", (cols * (cell + pad) + pad, rows * (cell + pad) + pad), "white")
+    for k, image in enumerate(images):
+        arr = np.asarray(image)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        im = Image.fromarray(arr[:, :, :3].astype(np.uint8))
+        scale = cell / max(im.width, im.height)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))))
+        x = pad + (k % cols) * (cell + pad) + (cell - im.width) // 2
+        y = pad + (k // cols) * (cell + pad) + (cell - im.height) // 2
+        sheet.paste(im, (x, y))
+    return np.asarray(sheet)
+
+
+def plot_class_counts(table, path=None, suffix: str = "_instances", log: bool = True):
+    """Horizontal bars of per-class counts, one bar group per ``<split><suffix>`` column of
+    ``table`` (index = class names). Saves to ``path`` and returns it (or the figure when
+    ``path`` is None)."""
+    columns = [c for c in table.columns if str(c).endswith(suffix)] or list(table.columns)
+    order = table[columns].sum(axis=1).sort_values(ascending=True).index
+    data = table.loc[order, columns]
+    n, m = len(data), len(columns)
+    fig, ax = _figure((9, max(4, 0.28 * n * max(1, m * 0.6) + 1.5)))
+    height = 0.8 / m
+    for j, col in enumerate(columns):
+        ax.barh(np.arange(n) + j * height, data[col].to_numpy(), height=height,
+                label=str(col)[: -len(suffix)] if str(col).endswith(suffix) else str(col))  # fmt: skip
+    ax.set_yticks(np.arange(n) + 0.4 - height / 2)
+    ax.set_yticklabels([str(i) for i in data.index], fontsize=8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("instances" + (" (log scale)" if log else ""))
+    ax.set_title("Instances per class")
+    ax.legend(loc="lower right")
+    ax.grid(True, axis="x", alpha=0.3)
+    _save(fig, path)
+    return Path(path) if path is not None else fig
+
+
+def plot_histograms(
+    values, path=None, xlabel: str = "", log: bool = False, bins: int = 30, title: str = ""
+):
+    """Overlaid histograms of ``{label: values}`` (e.g. one per split), normalised to densities
+    so splits of different sizes compare; ``log`` uses log-spaced bins and a log x axis. Saves
+    to ``path`` and returns it (or the figure when ``path`` is None)."""
+    fig, ax = _figure((8, 5))
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+    pooled = np.concatenate([a[np.isfinite(a)] for a in arrays.values()] or [np.zeros(0)])
+    if log:
+        pooled = pooled[pooled > 0]
+    if pooled.size:
+        lo, hi = pooled.min(), pooled.max()
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.geomspace(lo, hi, bins + 1) if log else np.linspace(lo, hi, bins + 1)
+        for label, arr in arrays.items():
+            arr = arr[np.isfinite(arr) & ((arr > 0) if log else True)]
+            if arr.size:
+                ax.hist(arr, bins=edges, alpha=0.5, density=True, label=f"{label} ({arr.size})")
+        ax.legend()
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title or xlabel)
+    _save(fig, path)
+    return Path(path) if path is not None else fig

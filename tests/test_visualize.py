@@ -139,3 +139,27 @@ def test_overlay_on_a_real_photo(ccp_dir, tmp_path):
     vis.display_instances(image, extract_bboxes(masks), masks, ids, names, figsize=(6, 9),
                           path=tmp_path / "real.png")  # fmt: skip
     _png_ok(tmp_path / "real.png")
+
+
+def test_exploration_plots(tmp_path):
+    table = pd.DataFrame(
+        {"train_instances": [800, 40, 3], "train_images": [400, 30, 3],
+         "val_instances": [200, 10, 0], "val_images": [100, 8, 0]},
+        index=["shoe", "bag", "cape"],
+    )  # fmt: skip
+    assert vis.plot_class_counts(table, tmp_path / "counts.png") == tmp_path / "counts.png"
+    _png_ok(tmp_path / "counts.png")
+    fig = vis.plot_class_counts(table)
+    assert len(fig.axes[0].patches) == 6  # 3 classes x 2 splits
+    rng = np.random.default_rng(0)
+    values = {"train": rng.random(200), "val": rng.random(50)}
+    vis.plot_histograms(values, tmp_path / "hist.png", xlabel="area", log=True)
+    _png_ok(tmp_path / "hist.png")
+    fig = vis.plot_histograms({"train": [1, 2, 2, 3]}, xlabel="instances per image")
+    assert fig.axes[0].get_xlabel() == "instances per image"
+    tiles = vis.tile_images([np.zeros((40, 20, 3), np.uint8), np.zeros((10, 30), np.uint8)] * 2,
+                            cell=50, pad=2)  # fmt: skip
+    assert tiles.shape == (2 * 52 + 2, 2 * 52 + 2, 3)
+    assert (tiles[0, 0] == 255).all() and (tiles[2 + 25, 2 + 25] == 0).all()
+    with pytest.raises(ValueError):
+        vis.tile_images([])
