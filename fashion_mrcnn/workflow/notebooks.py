@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -382,28 +383,42 @@ def record_tuning(ranked, out_dir: str | Path) -> dict[str, Any]:
     """Record a tuning run's outcome for the next stage and for ``run_tune``; return the best row.
 
     ``ranked``: the DataFrame ``stages.tune`` returned (best trial first, with at least one of
-    RANK_METRICS among its columns); ``out_dir`` must hold the ``best_config.yaml`` it wrote.
-    Writes ``out_dir/metrics.json`` (the best trial's finite numeric columns) and the hand-off
-    (``config``: best_config.yaml, ``metrics``: metrics.json). Raises ValueError for an empty or
-    metric-less table, FileNotFoundError when best_config.yaml is missing.
+    RANK_METRICS among its columns and the trial's ``config`` YAML path); ``out_dir`` must hold
+    the ``best_config.yaml`` it wrote. Writes ``out_dir/metrics.json``: the best trial's own
+    ``metrics.json`` (beside its config) when present, else the row's finite numeric columns.
+    Records ``config`` (best_config.yaml) and ``metrics`` in the hand-off. Raises ValueError for
+    an empty or metric-less table, FileNotFoundError when best_config.yaml is missing.
     """
     out_dir = Path(out_dir)
     if len(ranked) == 0:
         raise ValueError("the tuning table is empty: no trial finished")
-    present = [m for m in RANK_METRICS if m in ranked.columns]
-    if not present:
+    if not any(m in ranked.columns for m in RANK_METRICS):
         raise ValueError(
-            f"the tuning table has none of the metrics {RANK_METRICS}; columns: {list(ranked.columns)}"
+            f"the tuning table has none of {RANK_METRICS}; columns: {list(ranked.columns)}"
         )
     best = ranked.iloc[0].to_dict()
-    metrics = {k: float(v) for k, v in best.items() if _is_number(v) and isinstance(k, str)}
     config = out_dir / "best_config.yaml"
     if not config.is_file():
         raise FileNotFoundError(f"{config} is missing: stages.tune should have written it")
+    trial_metrics = Path(str(best.get("config") or "")).parent / "metrics.json"
+    if best.get("config") and trial_metrics.is_file():
+        metrics = json.loads(trial_metrics.read_text())
+    else:
+        metrics = {k: v for k, v in best.items() if isinstance(k, str) and _is_number(v)}
     path = out_dir / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=1) + "\n")
+    path.write_text(json.dumps(metrics, indent=1, default=float) + "\n")
     write_handoff(out_dir, config=config.resolve(), metrics=path.resolve())
     return best
+
+
+def checkpoint_epoch(path: str | Path) -> int:
+    """The epoch a checkpoint named ``mask_rcnn_<name>_<epoch:04d>.h5`` was saved at (else 0).
+
+    Loading one of our checkpoints resumes its epoch count, and schedules are cumulative, so a
+    stage continuing from it trains to ``checkpoint_epoch(path) + more_epochs``.
+    """
+    match = re.search(r"mask_rcnn_[\w-]*_(\d{4})\.(?:weights\.)?h5$", Path(path).name)
+    return int(match[1]) if match else 0
 
 
 def show_artifacts(
