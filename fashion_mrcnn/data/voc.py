@@ -128,16 +128,24 @@ def parse_voc_file(xml_path: str | Path) -> dict:
     }
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG")
+
+
 def _image_path(parsed: dict, xml_path: Path, images_dir: Path | None) -> Path:
-    if images_dir is not None:
-        candidate = images_dir / parsed["filename"]
-    else:
-        candidate = xml_path.parent / parsed["filename"]
-        if not candidate.is_file() and parsed["path"] and Path(parsed["path"]).is_file():
-            candidate = Path(parsed["path"])
-    if not candidate.is_file():
-        raise FashionDataError(f"{xml_path}: image {parsed['filename']} not found at {candidate}")
-    return candidate.resolve()
+    """The image file of a parsed XML: ``<filename>`` in ``images_dir`` (default: beside the
+    XML, then the XML's ``<path>``); a ``<filename>`` without suffix (older LabelImg) is tried
+    with the usual image suffixes."""
+    folder = images_dir if images_dir is not None else xml_path.parent
+    name = parsed["filename"]
+    candidates = [folder / name]
+    if not Path(name).suffix:
+        candidates += [folder / (name + suffix) for suffix in IMAGE_SUFFIXES]
+    if images_dir is None and parsed["path"]:
+        candidates.append(Path(parsed["path"]))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FashionDataError(f"{xml_path}: image {name} not found at {candidates[0]}")
 
 
 def read_voc(
@@ -220,7 +228,7 @@ def read_voc(
         ]
         records.append(
             {
-                "image_id": parsed["filename"],
+                "image_id": path.name,
                 "path": str(path),
                 "height": parsed["height"],
                 "width": parsed["width"],

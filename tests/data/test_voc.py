@@ -215,3 +215,18 @@ def test_fashion_dataset_from_voc(voc_dir):
     assert inst["box_only"].all() and inst["masks"].shape == (30, 40, 2)
     assert inst["masks"][..., 1].sum() == 10 * 10  # xmin 11..20, ymin 21..30 inclusive
     assert inst["masks"][20:30, 10:20, 1].all()
+
+
+def test_filename_without_suffix_and_path_fallback(tmp_path):
+    ann, elsewhere = tmp_path / "ann", tmp_path / "elsewhere"
+    ann.mkdir()
+    elsewhere.mkdir()
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(ann / "noext.png")
+    _write(ann, "noext.xml", _xml("noext", 10, 10, [("hat", 1, 1, 5, 5)]))
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(elsewhere / "far.jpg")
+    text = _xml("far.jpg", 10, 10, []).replace("/nowhere/far.jpg", str(elsewhere / "far.jpg"))
+    _write(ann, "far.xml", text)
+    records, _, _ = voc.read_voc(ann)
+    assert [r["image_id"] for r in records] == ["far.jpg", "noext.png"]
+    assert records[0]["path"] == str((elsewhere / "far.jpg").resolve())
+    assert records[0]["instances"] == []
