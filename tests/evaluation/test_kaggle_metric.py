@@ -210,3 +210,71 @@ def test_ccp_perturbed_copy_scores_as_computed_independently(ccp_gt):
     got = kaggle_metric(gt, pred)
     assert got < 1.0
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+# ------------------------------------------------------- property test against brute force
+
+
+def _brute_max_matching(edges: np.ndarray) -> int:
+    """Largest one-to-one matching by trying every assignment of rows (tiny matrices only)."""
+    import itertools
+
+    n_rows, n_cols = edges.shape
+    best = 0
+    for cols in itertools.product(range(-1, n_cols), repeat=n_rows):
+        used = [c for c in cols if c >= 0]
+        if len(used) != len(set(used)):
+            continue
+        best = max(best, sum(1 for r, c in enumerate(cols) if c >= 0 and edges[r, c]))
+    return best
+
+
+def _brute_score(gt_rows, pred_rows) -> float:
+    """Reference metric on decoded masks: pixel IoU, brute-force matching, plain averages."""
+    images = sorted({i for i, _, _ in gt_rows})
+    scores = []
+    for image in images:
+        g = [(m, c) for i, m, c in gt_rows if i == image]
+        p = [(m, c) for i, m, c in pred_rows if i == image]
+        per_class = []
+        for cls in sorted({c for _, c in g} | {c for _, c in p}):
+            gm = [m for m, c in g if c == cls]
+            pm = [m for m, c in p if c == cls]
+            if not gm or not pm:
+                per_class.append(0.0)
+                continue
+            iou = np.array([[(a & b).sum() / (a | b).sum() for b in gm] for a in pm])
+            vals = []
+            for t in THRESHOLDS:
+                tp = _brute_max_matching(iou > t)
+                vals.append(tp / (len(pm) + len(gm) - tp))
+            per_class.append(np.mean(vals))
+        scores.append(np.mean(per_class) if per_class else np.nan)
+    scores = [s for s in scores if not np.isnan(s)]
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def test_matches_brute_force_on_random_overlapping_masks():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    box = st.tuples(st.integers(0, 7), st.integers(0, 6), st.integers(2, 5), st.integers(2, 5))
+    inst = st.tuples(st.sampled_from(["a", "b"]), box, st.sampled_from(["1", "2", "1_3"]))
+
+    def rows(items):
+        out = []
+        for image, (y, x, h, w), cls in items:
+            m = np.zeros((12, 10), bool)
+            m[y : y + h, x : x + w] = True
+            out.append((image, m, cls))
+        return out
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(inst, min_size=1, max_size=5), st.lists(inst, max_size=5))
+    def check(gt_items, pred_items):
+        gt_rows, pred_rows = rows(gt_items), rows(pred_items)
+        pred = pred_frame(pred_rows) if pred_rows else pred_frame([])
+        expected = _brute_score(gt_rows, pred_rows)
+        assert kaggle_metric(gt_frame(gt_rows), pred) == pytest.approx(expected, abs=1e-12)
+
+    check()
