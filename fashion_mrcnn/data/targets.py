@@ -23,24 +23,33 @@ CROWD_IOU = 0.001
 
 
 def _iou_anchors(anchors: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU [A, G] float32 of anchors [A, 4] with boxes [G, 4] (pixels), with few temporaries:
-    the hot loop of the data pipeline (65k anchors x 50 boxes in a few ms)."""
-    a = anchors.astype(np.float32, copy=False)
-    b = boxes.astype(np.float32, copy=False)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    ih = np.minimum(a[:, 2:3], b[None, :, 2])
-    ih -= np.maximum(a[:, 0:1], b[None, :, 0])
-    np.maximum(ih, 0, out=ih)
-    iw = np.minimum(a[:, 3:4], b[None, :, 3])
-    iw -= np.maximum(a[:, 1:2], b[None, :, 1])
-    np.maximum(iw, 0, out=iw)
-    ih *= iw  # intersection
-    union = area_a[:, None] + area_b[None, :]
-    union -= ih
-    np.maximum(union, np.float32(1e-12), out=union)
-    ih /= union
-    return ih
+    """IoU float32 [G, A] of boxes [G, 4] with anchors [A, 4] (pixels).
+
+    The hot loop of the data pipeline: one pass per GT box over contiguous anchor columns with
+    preallocated buffers (65k anchors x 50 boxes in a few ms); same maths as ``box_iou_np``.
+    """
+    a = np.ascontiguousarray(np.asarray(anchors, dtype=np.float32).T)  # [4, A]
+    ay1, ax1, ay2, ax2 = a
+    area_a = (ay2 - ay1) * (ax2 - ax1)
+    out = np.empty((len(boxes), a.shape[1]), dtype=np.float32)
+    ih = np.empty(a.shape[1], dtype=np.float32)
+    iw = np.empty_like(ih)
+    tmp = np.empty_like(ih)
+    for g, (y1, x1, y2, x2) in enumerate(np.asarray(boxes, dtype=np.float32)):
+        np.minimum(ay2, y2, out=ih)
+        np.maximum(ay1, y1, out=tmp)
+        ih -= tmp
+        np.maximum(ih, 0, out=ih)
+        np.minimum(ax2, x2, out=iw)
+        np.maximum(ax1, x1, out=tmp)
+        iw -= tmp
+        np.maximum(iw, 0, out=iw)
+        ih *= iw  # intersection
+        np.add(area_a, (y2 - y1) * (x2 - x1), out=tmp)
+        tmp -= ih
+        np.maximum(tmp, np.float32(1e-12), out=tmp)
+        np.divide(ih, tmp, out=out[g])
+    return out
 
 
 def _split_config(train_anchors_per_image, bbox_std_dev):
@@ -92,23 +101,23 @@ def build_rpn_targets(
     crowd = gt_class_ids < 0
     not_crowd_anchor = np.ones(num_anchors, dtype=bool)
     if crowd.any():
-        crowd_iou = _iou_anchors(anchors, gt_boxes[crowd]).max(axis=1)
+        crowd_iou = _iou_anchors(anchors, gt_boxes[crowd]).max(axis=0)
         not_crowd_anchor = crowd_iou < CROWD_IOU
     keep = gt_class_ids > 0
     boxes = gt_boxes[keep]
 
+    overlaps = None
     if len(boxes):
-        overlaps = _iou_anchors(anchors, boxes)  # [A, G]
-        best_gt = overlaps.argmax(axis=1)
-        best_iou = overlaps[np.arange(num_anchors), best_gt]
+        overlaps = _iou_anchors(anchors, boxes)  # [G, A]
+        best_iou = overlaps.max(axis=0)
         rpn_match[(best_iou < RPN_NEGATIVE_IOU) & not_crowd_anchor] = -1
         # every GT's best anchor(s) (ties included) are positive, if it overlaps any anchor
-        gt_best = overlaps.max(axis=0)
-        tied = (overlaps == gt_best[None, :]) & (gt_best[None, :] > 0)
-        rpn_match[tied.any(axis=1)] = 1
+        for row in overlaps:
+            top = row.max()
+            if top > 0:
+                rpn_match[row == top] = 1
         rpn_match[best_iou >= RPN_POSITIVE_IOU] = 1
     else:
-        best_gt = np.zeros(num_anchors, dtype=np.int64)
         rpn_match[not_crowd_anchor] = -1
 
     positives = np.flatnonzero(rpn_match == 1)
@@ -117,12 +126,14 @@ def build_rpn_targets(
         rpn_match[drop] = 0
         positives = np.flatnonzero(rpn_match == 1)
     negatives = np.flatnonzero(rpn_match == -1)
-    extra = len(negatives) - (t - len(positives))
-    if extra > 0:
-        rpn_match[rng.choice(negatives, extra, replace=False)] = 0
+    wanted = t - len(positives)
+    if len(negatives) > wanted:  # keep a random subset (cheaper than choosing the dropped)
+        rpn_match[negatives] = 0
+        rpn_match[rng.choice(negatives, wanted, replace=False)] = -1
 
     if len(positives):
-        deltas = encode_deltas_np(anchors[positives], boxes[best_gt[positives]])
+        best_gt = overlaps[:, positives].argmax(axis=0)
+        deltas = encode_deltas_np(anchors[positives], boxes[best_gt])
         rpn_bbox[: len(positives)] = deltas / np.asarray(bbox_std_dev, dtype=np.float32)
     return rpn_match, rpn_bbox
 
