@@ -24,12 +24,15 @@ from fashion_mrcnn.errors import RLEError
 
 __all__ = [
     "RLEError",
+    "coco_to_mask",
+    "compressed_to_counts",
     "decode",
     "encode",
     "from_coco",
     "parse_runs",
     "rle_area",
     "to_coco",
+    "uncompressed_counts_to_mask",
 ]
 
 
