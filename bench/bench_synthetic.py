@@ -25,11 +25,13 @@ from fashion_mrcnn.data.dataset import FashionDataset  # noqa: E402
 
 
 def timed(label: str, fn, per: int | None = None):
-    start = time.perf_counter()
+    """Run ``fn``; print wall-clock and process CPU seconds (CPU time is steadier when other
+    jobs share the machine; TensorFlow's worker threads make it exceed wall time)."""
+    start, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    sec = time.perf_counter() - start
+    sec, cpu = time.perf_counter() - start, time.process_time() - cpu
     extra = f"  ({1000 * sec / per:.1f} ms each)" if per else ""
-    print(f"{label:<48s} {sec:8.2f} s{extra}")
+    print(f"{label:<52s} wall {sec:6.2f} s  cpu {cpu:6.2f} s{extra}")
     return out
 
 
