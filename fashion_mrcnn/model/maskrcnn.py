@@ -39,6 +39,12 @@ LAYER_REGEX = {
 _CKPT_RE = re.compile(r".*[/\\][\w-]+(\d{8}T\d{4})[/\\]mask_rcnn_[\w-]+_(\d{4})\.(weights\.)?h5$")
 
 
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 class MaskRCNN:
     """Mask R-CNN in ``mode`` "training" or "inference" for ``config``; logs under ``model_dir``.
 
@@ -212,8 +218,14 @@ class MaskRCNN:
             stopper,
             checkpoint,
             keras.callbacks.CSVLogger(os.path.join(self.log_dir, "training.csv"), append=True),
-            keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0),
-        ] + list(custom_callbacks or [])
+        ]
+        if _has_tensorboard():
+            callbacks.append(
+                keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0)
+            )
+        elif verbose:
+            print("tensorboard is not installed: TensorBoard logging off (CSV log still written)")
+        callbacks += list(custom_callbacks or [])
         print(
             f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 
 import keras
 import numpy as np
@@ -53,19 +52,6 @@ def compute_losses(outputs: dict, config) -> dict:
     }
 
 
-def l2_weight_decay(variables, weight_decay: float):
-    """Matterport's L2: ``weight_decay * sum(w^2) / size(w)`` summed over kernels (not the
-    gamma / beta of norm layers, not biases' names excepted: Matterport only skips gamma/beta)."""
-    terms = [
-        tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) / tf.cast(tf.size(v), tf.float32)
-        for v in variables
-        if not re.search(r"(gamma|beta)(:\d+)?$", v.path if hasattr(v, "path") else v.name)
-    ]
-    if not terms:
-        return tf.constant(0.0)
-    return weight_decay * tf.add_n(terms)
-
-
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class MaskRCNNTrainer(keras.Model):
     """Keras model training the functional Mask R-CNN ``graph`` with the Matterport losses.
@@ -90,12 +76,14 @@ class MaskRCNNTrainer(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def _losses(self, inputs, training):
+    def _mrcnn_losses(self, inputs, training):
         inputs = inputs[0] if isinstance(inputs, tuple | list) else inputs
         outputs = self.graph(inputs, training=training)
         losses = compute_losses(outputs, self.config)
         losses = {k: tf.cast(v, tf.float32) for k, v in losses.items()}
-        losses["l2_loss"] = l2_weight_decay(self.trainable_variables, self.config.WEIGHT_DECAY)
+        from fashion_mrcnn.model.losses import l2_regularization
+
+        losses["l2_loss"] = l2_regularization(self.trainable_variables, self.config.WEIGHT_DECAY)
         total = tf.add_n([self.loss_weights[k] * losses[k] for k in LOSS_NAMES])
         losses["loss"] = total + losses["l2_loss"]
         return losses
@@ -108,7 +96,7 @@ class MaskRCNNTrainer(keras.Model):
     def train_step(self, data):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            losses = self._losses(data, training=True)
+            losses = self._mrcnn_losses(data, training=True)
             scaled = losses["loss"] / tf.cast(replicas, tf.float32)
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 scaled = self.optimizer.scale_loss(scaled)
@@ -119,7 +107,7 @@ class MaskRCNNTrainer(keras.Model):
         return self._update(losses)
 
     def test_step(self, data):
-        return self._update(self._losses(data, training=False))
+        return self._update(self._mrcnn_losses(data, training=False))
 
     def get_config(self):
         raise NotImplementedError("MaskRCNNTrainer is rebuilt from a Config by MaskRCNN")
