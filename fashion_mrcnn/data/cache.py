@@ -52,6 +52,8 @@ __all__ = [
     "pack_dataset",
     "read_cache",
     "resize_instances",
+    "restore_boxes",
+    "restore_masks",
     "verify_cache",
 ]
 
@@ -86,6 +88,47 @@ def resize_instances(image: np.ndarray, masks: np.ndarray, image_size: int):
         image, min_dim=image_size, max_dim=image_size, mode="square"
     )
     return resized, resize_mask(masks, scale, padding), tuple(int(v) for v in window), float(scale)
+
+
+def restore_boxes(boxes: np.ndarray, window, scale: float, original_shape) -> np.ndarray:
+    """Map boxes from the cached image back to the original image.
+
+    Args:
+        boxes: [N, (y1, x1, y2, x2)] pixels of the cached image (y2 / x2 exclusive).
+        window: ``(y1, x1, y2, x2)`` of the image inside the cached one. scale: resize scale.
+        original_shape: ``(H, W)`` of the original image.
+
+    Returns:
+        float64 [N, (y1, x1, y2, x2)] original-image pixels, clipped to the image.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    shift = np.array([window[0], window[1], window[0], window[1]], dtype=np.float64)
+    out = (boxes - shift) / float(scale)
+    h, w = original_shape[:2]
+    return np.clip(out, 0, [h, w, h, w])
+
+
+def restore_masks(masks: np.ndarray, window, original_shape) -> np.ndarray:
+    """Map masks from the cached image back to the original size.
+
+    Args:
+        masks: bool [S, S, N] on the cached image. window: ``(y1, x1, y2, x2)`` of the image
+            inside it. original_shape: ``(H, W)``.
+
+    Returns:
+        bool [H, W, N]: the window cropped out and resized (nearest neighbour) to ``(H, W)``.
+    """
+    import cv2
+
+    y1, x1, y2, x2 = (int(v) for v in window)
+    crop = np.asarray(masks)[y1:y2, x1:x2].astype(np.uint8)
+    h, w = (int(v) for v in original_shape[:2])
+    out = np.zeros((h, w, crop.shape[-1]), dtype=bool)
+    for k in range(0, crop.shape[-1], 64):  # OpenCV 5 resizes at most 128 channels at once
+        chunk = np.ascontiguousarray(crop[..., k : k + 64])
+        resized = cv2.resize(chunk, (w, h), interpolation=cv2.INTER_NEAREST)
+        out[..., k : k + 64] = resized.reshape(h, w, -1) > 0
+    return out
 
 
 def _jpeg(image: np.ndarray, quality: int) -> bytes:

@@ -112,3 +112,19 @@ def test_bad_inputs_raise():
         aug(image=np.zeros((4, 4, 3), np.uint8), masks=np.zeros((4, 4, 1), bool), rng=0)
     with pytest.raises(ValueError, match="crop"):
         default_augmentation(crop=0.6)
+
+
+def test_many_instances_match_single_instance_runs():
+    """More masks than OpenCV's 128-channel limit; each mask moves exactly as it would alone."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    masks = rng.random((40, 50, 200)) > 0.5
+    aug = default_augmentation(p=1.0, crop=0.2, rotate_limit=10)
+    out_image, out_masks, keep = aug(image=image, masks=masks, rng=np.random.default_rng(3))
+    assert out_masks.shape == (40, 50, 200) and keep.tolist() == list(range(200))
+    for k in (0, 127, 128, 199):
+        one_image, one_mask, _ = aug(
+            image=image, masks=masks[..., k : k + 1], rng=np.random.default_rng(3)
+        )
+        np.testing.assert_array_equal(one_image, out_image)
+        np.testing.assert_array_equal(one_mask[..., 0], out_masks[..., k])

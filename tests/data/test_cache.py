@@ -154,3 +154,51 @@ def test_verify_rejects_non_cache(tmp_path):
         cache.verify_cache(tmp_path)
     with pytest.raises(ValueError, match="shard_size"):
         cache.pack_dataset(None, tmp_path, image_size=64, shard_size=0)
+
+
+def test_restore_to_original_coordinates():
+    rng = np.random.default_rng(1)
+    h, w = 60, 150
+    masks = np.zeros((h, w, 3), bool)
+    masks[10:40, 20:90, 0] = True
+    masks[0:60, 100:150, 1] = True
+    masks[30:31, 5:6, 2] = True
+    image = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    _, small, window, scale = cache.resize_instances(image, masks, 100)
+    assert window == (30, 0, 70, 100) and scale == pytest.approx(100 / 150)
+    back = cache.restore_masks(small, window, (h, w))
+    assert back.shape == (h, w, 3)
+    for k in (0, 1):  # big shapes come back within a pixel or two of their edges (IoU > 0.9)
+        inter = (back[..., k] & masks[..., k]).sum()
+        union = (back[..., k] | masks[..., k]).sum()
+        assert inter / union > 0.9
+    boxes = np.array([[40, 13, 57, 60], [30, 67, 70, 100]])  # cached-image boxes of masks 0, 1
+    np.testing.assert_allclose(
+        cache.restore_boxes(boxes, window, scale, (h, w)),
+        [[15, 19.5, 40.5, 90], [0, 100.5, 60, 150]],
+    )
+    many = np.zeros((100, 100, 150), bool)  # more channels than OpenCV resizes at once
+    many[40:60, 10:20, :] = True
+    assert cache.restore_masks(many, window, (h, w))[..., 149].sum() == (
+        cache.restore_masks(many[..., :1], window, (h, w))[..., 0].sum()
+    )
+
+
+@pytest.mark.realdata
+def test_pack_real_street_photos(ccp_dir, tmp_path):
+    """Six real 550 x 832 photos: non-square resize, many instances, read back exactly."""
+    full = FashionDataset.from_imaterialist(
+        ccp_dir / "train.csv", ccp_dir / "label_descriptions.json", ccp_dir / "images"
+    )
+    ds = full.subset(range(6))
+    cache.pack_dataset(ds, tmp_path / "c", image_size=256, shard_size=3)
+    cached = cache.CachedDataset(tmp_path / "c")
+    assert cached.class_names == ds.class_names
+    for i in ds.image_ids:
+        image, masks, class_ids, window, scale, _ = _expected(ds, i, 256)
+        inst = cached.load_instances(i)
+        assert inst["original_shape"] == ds.load_image(i).shape[:2]
+        assert inst["window"] == window and window[0] == 0 and window[1] > 0  # portrait: side pads
+        np.testing.assert_array_equal(inst["masks"], masks)
+        np.testing.assert_array_equal(inst["class_ids"], class_ids)
+        assert np.abs(cached.load_image(i).astype(int) - image).mean() < 4
