@@ -226,3 +226,62 @@ def test_ccp_index(ccp_dir):
     )
     assert len(records) == 599  # one of the 600 images has no instance, so no CSV row
     assert sum(len(r["instances"]) for r in records) == 3469 and len(report) == 0
+
+
+def test_shipped_label_descriptions():
+    from fashion_mrcnn.data.categories import (
+        ATTRIBUTE_CATEGORIES,
+        MAIN_GARMENTS,
+        category_names,
+        default_categories,
+        load_label_descriptions,
+    )
+
+    data = load_label_descriptions()
+    assert set(data) >= {"info", "categories", "attributes"} and data["attributes"] == []
+    cats = default_categories()
+    assert [c["id"] for c in cats] == list(range(46))
+    names = category_names(cats)
+    assert names[0] == "shirt, blouse" and names[23] == "shoe" and names[45] == "tassel"
+    assert {c["supercategory"] for c in cats if c["id"] >= 27} == {
+        "garment parts",
+        "closures",
+        "decorations",
+    }
+    assert list(MAIN_GARMENTS) == list(range(27))
+    assert ATTRIBUTE_CATEGORIES == {*range(13), 27, 28, 33}
+    cats[0]["name"] = "changed"  # copies: the next call is unaffected
+    assert default_categories()[0]["name"] == "shirt, blouse"
+
+
+def test_shipped_categories_match_ccp(ccp_dir):
+    from fashion_mrcnn.data.categories import default_categories, load_label_descriptions
+
+    ccp = load_label_descriptions(ccp_dir / "label_descriptions.json")["categories"]
+    ours = default_categories()
+    assert [(c["id"], c["name"], c["supercategory"]) for c in ours] == [
+        (c["id"], c["name"], c["supercategory"]) for c in ccp
+    ]
+
+
+def test_label_descriptions_errors(tmp_path):
+    from fashion_mrcnn.data.categories import load_label_descriptions
+
+    with pytest.raises(FashionDataError, match="not found"):
+        load_label_descriptions(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(FashionDataError, match="invalid JSON"):
+        load_label_descriptions(bad)
+    bad.write_text('{"info": {}}')
+    with pytest.raises(FashionDataError, match="'categories'"):
+        load_label_descriptions(bad)
+    bad.write_text('{"categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}')
+    with pytest.raises(FashionDataError, match=r"categories\[1\] repeats id 1"):
+        load_label_descriptions(bad)
+    bad.write_text('{"categories": [{"id": "1", "name": "a"}]}')
+    with pytest.raises(FashionDataError, match="id must be an int"):
+        load_label_descriptions(bad)
+    bad.write_text('{"categories": [{"id": 1, "name": "a"}]}')
+    data = load_label_descriptions(bad)
+    assert data["attributes"] == [] and data["categories"][0]["supercategory"] == ""
