@@ -18,7 +18,9 @@ from fashion_mrcnn.ops.roi_align import (
 LEVELS = (2, 3, 4, 5)
 
 
-def pyramid_roi_align_np(boxes, feature_maps, pool_shape, image_shape) -> np.ndarray:
+def pyramid_roi_align_np(
+    boxes, feature_maps, pool_shape, image_shape, canonical_size: float = 224.0
+) -> np.ndarray:
     """Numpy reference of :class:`PyramidROIAlign`.
 
     boxes: float [B, N, 4] normalised; feature_maps: [P2, P3, P4, P5], each [B, h, w, C];
@@ -29,7 +31,7 @@ def pyramid_roi_align_np(boxes, feature_maps, pool_shape, image_shape) -> np.nda
     batch, n = boxes.shape[:2]
     c = feature_maps[0].shape[-1]
     out = np.zeros((batch, n, int(pool_shape[0]), int(pool_shape[1]), c), dtype=np.float32)
-    levels = roi_levels_np(boxes, image_shape)
+    levels = roi_levels_np(boxes, image_shape, canonical_size)
     for b in range(batch):
         for i in range(n):
             fm = np.asarray(feature_maps[levels[b, i] - 2][b])
@@ -42,7 +44,8 @@ class PyramidROIAlign(keras.layers.Layer):
     """ROI Align over the feature pyramid (FPN paper, eq. 1).
 
     Each box goes to level ``clip(4 + round(log2(sqrt(h * w) / (224 / sqrt(H * W)))), 2, 5)``
-    (h, w: normalised box size; H, W = image_shape[:2]) and is bilinearly resampled from that
+    (h, w: normalised box size; H, W = image_shape[:2]; ``canonical_size`` replaces 224 when
+    given, e.g. ``224 * H / 1024`` lets small images use every level) and is bilinearly resampled from that
     level to ``pool_shape`` (``tf.image.crop_and_resize``, one sample per cell). Zero-area
     (padding) boxes go to level 2. Gradients flow into the feature maps, not the boxes.
 
@@ -50,18 +53,19 @@ class PyramidROIAlign(keras.layers.Layer):
     Output: float32 [B, N, pool_h, pool_w, C], in box order.
     """
 
-    def __init__(self, pool_shape, image_shape, **kwargs):
+    def __init__(self, pool_shape, image_shape, canonical_size: float = 224.0, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.pool_shape = [int(v) for v in pool_shape]
         self.image_shape = [int(v) for v in image_shape]
+        self.canonical_size = float(canonical_size)
 
     def call(self, inputs):
         import tensorflow as tf
 
         boxes = tf.cast(inputs[0], tf.float32)
         feature_maps = inputs[1:]
-        levels = roi_levels_tf(boxes, self.image_shape)  # [B, N]
+        levels = roi_levels_tf(boxes, self.image_shape, self.canonical_size)  # [B, N]
         batch = tf.shape(boxes)[0]
         n = tf.shape(boxes)[1]
         channels = feature_maps[0].shape[-1]
@@ -89,5 +93,9 @@ class PyramidROIAlign(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(pool_shape=self.pool_shape, image_shape=self.image_shape)
+        config.update(
+            pool_shape=self.pool_shape,
+            image_shape=self.image_shape,
+            canonical_size=self.canonical_size,
+        )
         return config

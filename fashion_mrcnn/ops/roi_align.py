@@ -92,10 +92,14 @@ def roi_align_tf(feature_maps, boxes, box_indices, out_size):
     )
 
 
-def roi_levels_np(boxes: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
+def roi_levels_np(
+    boxes: np.ndarray, image_shape: Sequence[int], canonical_size: float = 224.0
+) -> np.ndarray:
     """FPN level (2..5) per box: ``clip(4 + round(log2(sqrt(h * w) / (224 / sqrt(H * W)))), 2,
     5)`` with (h, w) the normalised box size and (H, W) = image_shape[:2] (FPN paper eq. 1 in
-    normalised units). Zero-area boxes (padding) go to level 2.
+    normalised units; ``canonical_size`` replaces 224, the box side that maps to P4). Zero-area
+    boxes (padding) go to level 2. With the default 224 an image needs a side above ~320 px to
+    ever use P5 and above ~160 px to use P4.
 
     boxes: float [..., 4] normalised. Returns int32 [...].
     """
@@ -104,12 +108,12 @@ def roi_levels_np(boxes: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
     w = boxes[..., 3] - boxes[..., 1]
     area = np.float32(image_shape[0]) * np.float32(image_shape[1])
     with np.errstate(divide="ignore", invalid="ignore"):
-        level = np.log2(np.sqrt(h * w) / (np.float32(224.0) / np.sqrt(area)))
+        level = np.log2(np.sqrt(h * w) / (np.float32(canonical_size) / np.sqrt(area)))
     level = np.nan_to_num(level, nan=-np.inf)
     return np.clip(4 + np.round(level), 2, 5).astype(np.int32)
 
 
-def roi_levels_tf(boxes, image_shape):
+def roi_levels_tf(boxes, image_shape, canonical_size: float = 224.0):
     """TensorFlow twin of :func:`roi_levels_np`: boxes [..., 4] -> int32 [...]."""
     import tensorflow as tf
 
@@ -117,6 +121,7 @@ def roi_levels_tf(boxes, image_shape):
     h = boxes[..., 2] - boxes[..., 0]
     w = boxes[..., 3] - boxes[..., 1]
     area = float(image_shape[0]) * float(image_shape[1])
-    level = tf.math.log(tf.sqrt(tf.maximum(h * w, 0.0)) / (224.0 / area**0.5)) / np.log(2.0)
+    ratio = float(canonical_size) / area**0.5
+    level = tf.math.log(tf.sqrt(tf.maximum(h * w, 0.0)) / ratio) / np.log(2.0)
     level = tf.where(tf.math.is_nan(level), -np.inf, level)
     return tf.cast(tf.clip_by_value(4.0 + tf.round(level), 2.0, 5.0), tf.int32)

@@ -52,3 +52,20 @@ def test_gradient_reaches_features_only():
     for level, g in zip((2, 3, 4, 5), grads[1:]):
         used = g is not None and float(tf.reduce_sum(tf.abs(g))) > 0
         assert used == (level in levels), level
+
+
+def test_canonical_size_moves_small_image_boxes_up_the_pyramid():
+    rng = np.random.default_rng(2)
+    small = (128, 128, 3)
+    boxes = random_boxes(rng, 1, 50)
+    assert roi_levels_np(boxes, small).max() <= 3  # Matterport's 224: P4 / P5 unused at 128 px
+    scaled = roi_levels_np(boxes, small, canonical_size=224 * 128 / 1024)
+    assert scaled.max() == 5
+    fms = [rng.normal(size=(1, 128 // s, 128 // s, 3)).astype(np.float32) for s in (4, 8, 16, 32)]
+    layer = PyramidROIAlign([5, 5], small, canonical_size=28.0)
+    np.testing.assert_allclose(
+        np.asarray(layer([boxes] + fms)),
+        pyramid_roi_align_np(boxes, fms, (5, 5), small, canonical_size=28.0),
+        atol=1e-4,
+    )
+    assert PyramidROIAlign.from_config(layer.get_config()).canonical_size == 28.0

@@ -68,3 +68,6 @@ def test_roi_levels():
     np.testing.assert_array_equal(
         R.roi_levels_tf(rand, (512, 384)).numpy(), R.roi_levels_np(rand, (512, 384))
     )
+    np.testing.assert_array_equal(
+        R.roi_levels_tf(rand, (128, 128), 28.0).numpy(), R.roi_levels_np(rand, (128, 128), 28.0)
+    )
