@@ -81,7 +81,9 @@ def parse_runs(
 
     Returns:
         ``(starts, lengths)``: int64 ``[R]`` each; ``starts`` are 0-based flat column-major
-        indices. Runs are sorted, non-overlapping and inside ``height * width``.
+        indices. Runs are sorted, non-overlapping and inside ``height * width``. Touching runs
+        (one starting right where the previous ends) are valid input; :func:`encode` never
+        writes them, it merges them into one run.
 
     Raises:
         RLEError: odd token count, non-numeric token, start < 1, length < 1, runs not strictly

@@ -97,6 +97,11 @@ def test_non_binary_values_are_foreground():
     assert rle.encode(mask.astype(np.float32) * 0.5) == "2 2"
 
 
+def test_touching_runs_are_accepted():
+    mask = rle.decode("1 2 3 2", 2, 3)
+    assert mask.sum() == 4 and rle.encode(mask) == "1 4"
+
+
 def test_whitespace_and_nan():
     np.testing.assert_array_equal(rle.decode(" 1\t2\n", 2, 2), [[1, 0], [1, 0]])
     assert rle.decode(float("nan"), 2, 2).sum() == 0
