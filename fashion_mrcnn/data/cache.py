@@ -26,7 +26,8 @@ Resuming: shards are written to ``<name>.tmp`` and renamed when complete; the ma
 rewritten after each shard with its sha256. ``pack_dataset(..., resume=True)`` keeps every
 listed shard whose checksum still matches and writes the rest. ``verify_cache`` re-checks every
 checksum. ``read_cache`` gives a ``tf.data.Dataset``; ``CachedDataset`` a Matterport-style dataset
-(numpy path: PIL + ``rle.decode``), for the training pipeline.
+(numpy path: PIL + ``rle.decode``), for the training pipeline. ``restore_boxes`` /
+``restore_masks`` map results on cached images back to the original image size.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def pack_dataset(
         image_size: side of the cached square images (long side scaled to it, then padded).
         shard_size: images per shard.
         resume: keep shards already listed in a compatible manifest whose sha256 matches;
-            ``False`` rewrites everything.
+            ``False`` deletes the folder's ``shard-*-of-*.tfrecord`` files and rewrites all.
         jpeg_quality: JPEG quality of the cached images (4:4:4 chroma).
         max_shards: stop after writing this many new shards (the manifest then says
             ``"complete": false``; a later call resumes). ``None``: write all.
@@ -262,6 +263,9 @@ def pack_dataset(
             kept[shard["index"]] = shard
     for stale in out_dir.glob("shard-*.tmp"):
         stale.unlink()
+    if not resume:  # a fresh pack: old shards (maybe of another shard count) must not linger
+        for old_shard in out_dir.glob("shard-*-of-*.tfrecord"):
+            old_shard.unlink()
     written = 0
     bar = None
     if progress:
@@ -283,7 +287,7 @@ def pack_dataset(
                 "use resume=False"
             )
         if max_shards is not None and written >= max_shards:
-            break
+            continue  # later shards that are already valid are still recorded
         dropped = 0
 
         def examples(lo=lo, hi=hi):

@@ -202,3 +202,26 @@ def test_pack_real_street_photos(ccp_dir, tmp_path):
         np.testing.assert_array_equal(inst["masks"], masks)
         np.testing.assert_array_equal(inst["class_ids"], class_ids)
         assert np.abs(cached.load_image(i).astype(int) - image).mean() < 4
+
+
+def test_resume_false_replaces_shards_of_another_layout(synth_dataset, tmp_path):
+    out = tmp_path / "c"
+    cache.pack_dataset(synth_dataset, out, image_size=48, shard_size=4)
+    assert len(list(out.glob("shard-*"))) == 3
+    cache.pack_dataset(synth_dataset, out, image_size=48, shard_size=6, resume=False)
+    names = sorted(p.name for p in out.glob("shard-*"))
+    assert names == ["shard-00000-of-00002.tfrecord", "shard-00001-of-00002.tfrecord"]
+    assert cache.verify_cache(out)["shard_size"] == 6
+
+
+def test_limited_resume_keeps_later_valid_shards(synth_dataset, tmp_path):
+    out = tmp_path / "c"
+    cache.pack_dataset(synth_dataset, out, image_size=48, shard_size=4)
+    (out / "shard-00000-of-00003.tfrecord").unlink()
+    last = out / "shard-00002-of-00003.tfrecord"
+    stamp = last.stat().st_mtime_ns
+    manifest = json.loads(cache.pack_dataset(synth_dataset, out, 48, 4, max_shards=0).read_text())
+    assert [s["index"] for s in manifest["shards"]] == [1, 2] and not manifest["complete"]
+    manifest = json.loads(cache.pack_dataset(synth_dataset, out, 48, 4).read_text())
+    assert manifest["complete"] and last.stat().st_mtime_ns == stamp
+    cache.verify_cache(out)
