@@ -25,10 +25,12 @@ __all__ = [
     "class_counts",
     "count_table",
     "oversample",
+    "oversample_dataset",
     "oversample_indices",
     "random_subset",
     "random_subset_indices",
     "repeat_factors",
+    "split_dataset",
     "stratified_split",
     "stratified_split_indices",
 ]
@@ -251,3 +253,22 @@ def oversample(
     """
     indices, report = oversample_indices(records, method, threshold, min_count, seed, categories)
     return [records[i] for i in indices], report
+
+
+def _dataset_records(dataset) -> list[dict]:
+    """Records of a FashionDataset in image-index order (image i is ``records[i]``)."""
+    return [dataset.record(int(i)) for i in dataset.image_ids]
+
+
+def split_dataset(dataset, val_fraction: float, seed: int = 0):
+    """``(train, val)`` FashionDatasets from a FashionDataset (via ``dataset.subset``)."""
+    train, val = stratified_split_indices(_dataset_records(dataset), val_fraction, seed)
+    return dataset.subset(train), dataset.subset(val)
+
+
+def oversample_dataset(dataset, method: str = "repeat_factor", **kwargs):
+    """``(oversampled FashionDataset, SamplingReport)``; ``kwargs`` as :func:`oversample_indices`
+    (``categories`` defaults to the dataset's)."""
+    kwargs.setdefault("categories", getattr(dataset, "categories", None))
+    indices, report = oversample_indices(_dataset_records(dataset), method, **kwargs)
+    return dataset.subset(indices), report

@@ -164,3 +164,20 @@ def test_on_ccp_fashion(ccp_dir):
     )
     t = report.table.set_index("name")
     assert t.loc["cardigan", "factor"] > 1.5 and t.loc["shoe", "factor"] < 1.3
+
+
+def test_dataset_helpers():
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    records = _imbalanced(80, seed=1)
+    for r in records:
+        r["source"] = "voc"
+    cats = [{"id": i, "name": f"class{i}", "supercategory": ""} for i in range(7)]
+    ds = FashionDataset.from_records(records, cats, source="voc")
+    train, val = sampling.split_dataset(ds, 0.25, seed=2)
+    expected = sampling.stratified_split_indices(records, 0.25, seed=2)
+    assert [r["image_id"] for r in val.records] == [records[i]["image_id"] for i in expected[1]]
+    assert len(train.image_ids) + len(val.image_ids) == 80
+    big, report = sampling.oversample_dataset(ds, "min_count", min_count=10, seed=0)
+    assert len(big.image_ids) > 80 and report.table["name"].iloc[0] == "class0"
+    assert all(images >= 10 for _, images in sampling.class_counts(big.records).values())
