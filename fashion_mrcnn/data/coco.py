@@ -10,9 +10,8 @@ included: they are valid negative examples); each annotation becomes one instanc
 - ``origin`` = ``"<json name> annotation <id>, image <file_name>"``.
 
 Checked at index time: required keys, unique image ids, positive image sizes, known image and
-category ids, RLE size equal to the image size, a usable bbox for box-only annotations, and (when
-``check_images``) that every image file exists. Polygons are checked against the image when
-decoded. Errors name the JSON file and the image or annotation id.
+category ids, RLE size equal to the image size, polygons (at least 3 points, inside the image), a
+usable bbox for box-only annotations, and (when ``check_images``) that every image file exists. Errors name the JSON file and the image or annotation id.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn.data import rle
-from fashion_mrcnn.data.records import instance_mask
+from fashion_mrcnn.data.records import check_polygons, instance_mask
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
 __all__ = ["read_coco", "records_to_kaggle_csv", "write_coco"]
@@ -81,6 +80,8 @@ def _segmentation(ann: dict, height: int, width: int) -> tuple[dict, bool]:
             raise FashionDataError("RLE 'counts' must be a string or a list of ints")
         return {"kind": "coco_rle", "data": {"size": [height, width], "counts": counts}}, False
     if isinstance(seg, list) and seg:
+        # Checked now (cheap) so a bad polygon is reported at index time, not mid-training.
+        check_polygons(seg, height, width, "polygon segmentation")
         return {"kind": "polygon", "data": seg}, False
     if seg not in (None, [], {}):
         raise FashionDataError(f"unsupported segmentation of type {type(seg).__name__}")

@@ -24,6 +24,7 @@ from fashion_mrcnn.errors import FashionDataError
 __all__ = [
     "SEGMENTATION_KINDS",
     "SOURCES",
+    "check_polygons",
     "check_record",
     "instance_box",
     "instance_mask",
@@ -84,9 +85,19 @@ def _where(inst: dict) -> str:
     return str(inst.get("origin") or "instance")
 
 
-def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
-    from pycocotools import mask as mask_utils
+def check_polygons(polygons, height: int, width: int, where: str) -> list[list[float]]:
+    """Validate COCO polygons against an image; return them as lists of floats.
 
+    Args:
+        polygons: ``[[x0, y0, x1, y1, ...], ...]`` (or one flat list) in pixel coordinates.
+        height, width: the image size.
+        where: text naming the annotation, prefixed to error messages.
+
+    Raises:
+        FashionDataError: not a non-empty list of number lists, a polygon with fewer than 3
+            points / an odd count / non-finite values, or a vertex outside the image (one pixel of
+            slack beyond the border).
+    """
     if not isinstance(polygons, list | tuple) or not polygons:
         raise FashionDataError(f"{where}: polygon segmentation must be a non-empty list of lists")
     if all(isinstance(v, numbers.Real) for v in polygons):  # a single flat polygon
@@ -110,6 +121,13 @@ def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
                 f" lies outside the {height}x{width} image"
             )
         clean.append(arr.tolist())
+    return clean
+
+
+def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    clean = check_polygons(polygons, height, width, where)
     merged = mask_utils.merge(mask_utils.frPyObjects(clean, height, width))
     # Our own parser of the compressed counts (validated; avoids pycocotools.decode's numpy-2
     # DeprecationWarning).
