@@ -141,7 +141,9 @@ class Config:
         """Upper-case, non-callable attribute names defined on the class (not derived)."""
         names = []
         for name in dir(cls):
-            if name.isupper() and name not in DERIVED and not callable(getattr(cls, name)):
+            if name.startswith("_") or not name.isupper() or name in DERIVED:
+                continue
+            if not callable(getattr(cls, name)):
                 names.append(name)
         return names
 
@@ -206,10 +208,15 @@ class Config:
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
 
+    # settings a preset may not change on this class (inference configs keep batch size 1)
+    _PRESET_KEEP: tuple[str, ...] = ()
+
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
-        """This class with a named size preset applied, then ``overrides``."""
-        return cls(**{**get_preset(name), **overrides})
+        """This class with a named size preset applied (except the class's ``_PRESET_KEEP``
+        settings), then ``overrides``."""
+        values = {k: v for k, v in get_preset(name).items() if k not in cls._PRESET_KEEP}
+        return cls(**{**values, **overrides})
 
     def replace(self, **overrides: Any) -> Config:
         """A copy of this configuration (same class) with some settings changed."""
@@ -448,7 +455,8 @@ class FashionConfig(Config):
 
 
 class FashionInferenceConfig(FashionConfig):
-    """FashionConfig for ``detect``: one image at a time."""
+    """FashionConfig for ``detect``: one image at a time (presets keep that)."""
 
     GPU_COUNT = 1
     IMAGES_PER_GPU = 1
+    _PRESET_KEEP = ("GPU_COUNT", "IMAGES_PER_GPU")

@@ -127,6 +127,7 @@ def test_validate_against_dataset_num_classes():
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_build_valid_configs(name):
     c = FashionConfig.preset(name)
+    assert "_PRESET_KEEP" not in c.to_dict()
     assert c.NUM_CLASSES == 47
     for key, value in get_preset(name).items():
         assert np.array_equal(np.asarray(getattr(c, key)), np.asarray(value)), key
@@ -149,6 +150,9 @@ def test_fashion_configs():
     assert f.DETECTION_MAX_INSTANCES == 50
     i = FashionInferenceConfig()
     assert i.BATCH_SIZE == 1 and i.NUM_CLASSES == 47
+    small = FashionInferenceConfig.preset("colab-t4")  # the preset's batch of 4 is not applied
+    assert small.BATCH_SIZE == 1 and small.BACKBONE == "resnet50"
+    assert FashionInferenceConfig.preset("colab-t4", IMAGES_PER_GPU=3).BATCH_SIZE == 3
 
 
 def test_replace_keeps_class():
