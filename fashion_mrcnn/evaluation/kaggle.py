@@ -36,7 +36,7 @@ from pycocotools import mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
 from fashion_mrcnn.data.rle import decode, parse_runs
-from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.errors import FashionDataError, RLEError
 
 THRESHOLDS = np.round(np.arange(0.5, 1.0, 0.05), 2)  # float64 [10]: 0.50 ... 0.95
 GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
@@ -154,13 +154,17 @@ def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[st
         h, w = heights[i], widths[i]
         if not (np.isfinite(h) and np.isfinite(w) and h >= 1 and w >= 1):
             raise FashionDataError(f"{_where(label, is_file, i, gt)}: bad Height/Width {h}/{w}")
-        where = _where(label, is_file, i, gt)
-        if pred_size is None:
-            rle = kaggle_rle_to_coco(encoded[i], int(h), int(w), where)
-        else:
-            mask = decode(encoded[i], int(h), int(w), where)
-            small = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
-            rle = mask_utils.encode(np.asfortranarray(small))
+        try:
+            if pred_size is None:
+                rle = kaggle_rle_to_coco(encoded[i], int(h), int(w))
+            else:
+                mask = decode(encoded[i], int(h), int(w))
+                small = cv2.resize(
+                    np.ascontiguousarray(mask), (pw, ph), interpolation=cv2.INTER_NEAREST
+                )
+                rle = mask_utils.encode(np.asfortranarray(small))
+        except RLEError as exc:  # name the row only on failure: building it costs per row
+            raise RLEError(f"{_where(label, is_file, i, gt)}: {exc}") from None
         entry.classes.append(classes[i])
         entry.rles.append(rle)
     return out
@@ -175,7 +179,10 @@ def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict
         if not encoded[i] or image_ids[i] not in sizes:
             continue
         h, w = sizes[image_ids[i]]
-        rle = kaggle_rle_to_coco(encoded[i], h, w, _where(label, is_file, i, pred))
+        try:
+            rle = kaggle_rle_to_coco(encoded[i], h, w)
+        except RLEError as exc:
+            raise RLEError(f"{_where(label, is_file, i, pred)}: {exc}") from None
         entry = out.setdefault(image_ids[i], _ImageMasks())
         entry.classes.append(classes[i])
         entry.rles.append(rle)
