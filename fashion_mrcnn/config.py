@@ -17,6 +17,7 @@ the overrides of a named size preset ("cpu-smoke", "cpu-small", "colab-t4", "ful
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +258,7 @@ class Config:
             "FPN_CLASSIF_FC_LAYERS_SIZE",
         ):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         self._validate_choices()
         self._validate_image_size()
@@ -276,7 +277,7 @@ class Config:
             keys = sorted(self.LOSS_WEIGHTS) if isinstance(self.LOSS_WEIGHTS, dict) else None
             raise ConfigError(f"LOSS_WEIGHTS keys must be exactly {list(LOSS_KEYS)}, got {keys}")
         for key, weight in self.LOSS_WEIGHTS.items():
-            if not isinstance(weight, (int, float)) or weight < 0:
+            if not isinstance(weight, numbers.Real) or weight < 0:
                 raise ConfigError(f"LOSS_WEIGHTS[{key!r}] must be a number >= 0, got {weight!r}")
         for name in ("RPN_BBOX_STD_DEV", "BBOX_STD_DEV", "MEAN_PIXEL"):
             size = 4 if name != "MEAN_PIXEL" else self.IMAGE_CHANNEL_COUNT
@@ -328,11 +329,11 @@ class Config:
             "ROI_POSITIVE_RATIO",
         ):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            if not isinstance(value, numbers.Real) or not 0 <= value <= 1:
                 raise ConfigError(f"{name} must be a number in [0, 1], got {value!r}")
         for name in ("LEARNING_RATE", "MOBILENET_ALPHA"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value <= 0:
+            if not isinstance(value, numbers.Real) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
         for name in (
             "LEARNING_MOMENTUM",
@@ -343,13 +344,13 @@ class Config:
             "VALIDATION_STEPS",
         ):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
+            if not isinstance(value, numbers.Real) or value < 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
         clip = self.GRADIENT_CLIP_NORM
-        if clip is not None and (not isinstance(clip, (int, float)) or clip <= 0):
+        if clip is not None and (not isinstance(clip, numbers.Real) or clip <= 0):
             raise ConfigError(f"GRADIENT_CLIP_NORM must be None or > 0, got {clip!r}")
         if self.NUM_WORKERS is not None and (
-            not isinstance(self.NUM_WORKERS, int) or self.NUM_WORKERS < 1
+            not isinstance(self.NUM_WORKERS, numbers.Integral) or self.NUM_WORKERS < 1
         ):
             raise ConfigError(
                 f"NUM_WORKERS must be None (AUTOTUNE) or >= 1, got {self.NUM_WORKERS!r}"

@@ -44,6 +44,13 @@ def test_subclass_and_kwargs_override():
     assert Config.NUM_CLASSES == 1
 
 
+def test_numpy_scalars_accepted():
+    c = Config(IMAGES_PER_GPU=np.int64(3), DETECTION_MIN_CONFIDENCE=np.float32(0.6))
+    assert c.BATCH_SIZE == 3
+    with pytest.raises(ConfigError, match="IMAGES_PER_GPU"):
+        Config(IMAGES_PER_GPU=True)
+
+
 def test_unknown_and_derived_kwargs_rejected():
     with pytest.raises(ConfigError, match="NUM_CLASES"):
         Config(NUM_CLASES=3)

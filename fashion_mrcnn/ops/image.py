@@ -99,7 +99,9 @@ def resize_image(
         if round(image_max * scale) > max_dim:
             scale = max_dim / image_max
     if scale != 1:
-        image = _resize(image, round(h * scale), round(w * scale), cv2.INTER_LINEAR)
+        # bilinear (Matterport) when enlarging; area averaging when shrinking avoids aliasing
+        interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+        image = _resize(image, round(h * scale), round(w * scale), interpolation)
     h, w = image.shape[:2]
 
     if mode == "square":
