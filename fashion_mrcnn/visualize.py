@@ -1,8 +1,8 @@
 """Overlays and plots: the only module that imports matplotlib, and only inside functions.
 
 Figures are built with matplotlib's object API (``matplotlib.figure.Figure`` + the Agg canvas), so
-nothing here needs a display or touches pyplot's global state; a returned figure shows inline in
-Jupyter and ``path=`` saves a PNG. :func:`draw_overlay` uses PIL only (used for prediction PNGs).
+nothing here needs a display or touches pyplot's global state, unless the caller has imported
+pyplot (a notebook): then figures come from pyplot and show inline. ``path=`` saves a PNG. :func:`draw_overlay` uses PIL only (used for prediction PNGs).
 
 Conventions: images uint8 [H, W, 3] RGB; boxes [N, (y1, x1, y2, x2)] pixels, y2 / x2 exclusive;
 masks bool [H, W, N]; class ids int [N] indexing ``class_names``; colours RGB floats in [0, 1].
@@ -152,15 +152,28 @@ def crop_grid(
 # ------------------------------------------------------------------- matplotlib figures
 
 
-def _figure(figsize=(8, 8), ax=None):
-    """(fig, ax): a new Agg-backed Figure, or the figure of a given ``ax``."""
-    if ax is not None:
-        return ax.figure, ax
+def _new_figure(figsize):
+    """A new figure. When the caller already uses pyplot (a notebook, an interactive session)
+    the figure comes from pyplot so its backend shows it inline; otherwise it is a standalone
+    Figure on the Agg canvas: no display needed, no global state, freed with the object."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        return pyplot.figure(figsize=figsize)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
+    return fig
+
+
+def _figure(figsize=(8, 8), ax=None):
+    """(fig, ax): a new figure with one axes, or the figure of a given ``ax``."""
+    if ax is not None:
+        return ax.figure, ax
+    fig = _new_figure(figsize)
     return fig, fig.add_subplot(1, 1, 1)
 
 
@@ -279,13 +292,9 @@ def display_images(
     images, titles=None, cols: int = 4, cmap=None, norm=None, interpolation=None, path=None
 ):
     """Images in a grid with optional titles. Returns the figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     titles = titles if titles is not None else [""] * len(images)
     rows = max(1, -(-len(images) // cols))
-    fig = Figure(figsize=(14, 14 * rows // cols + 2))
-    FigureCanvasAgg(fig)
+    fig = _new_figure((14, 14 * rows // cols + 2))
     for k, (image, title) in enumerate(zip(images, titles)):
         ax = fig.add_subplot(rows, cols, k + 1)
         ax.set_title(title, fontsize=9)

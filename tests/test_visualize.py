@@ -163,3 +163,16 @@ def test_exploration_plots(tmp_path):
     assert (tiles[0, 0] == 255).all() and (tiles[2 + 25, 2 + 25] == 0).all()
     with pytest.raises(ValueError):
         vis.tile_images([])
+
+
+def test_figures_need_no_pyplot_but_use_it_when_loaded():
+    code = (
+        "import sys, numpy as np; from fashion_mrcnn import visualize as v; "
+        "fig, ax = v.plot_precision_recall(0.5, [1, 0], [0, 1]); "
+        "print('matplotlib.pyplot' in sys.modules, type(fig.canvas).__name__); "
+        "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; "
+        "fig, ax = v.plot_precision_recall(0.5, [1, 0], [0, 1]); "
+        "print(plt.fignum_exists(fig.number))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "FigureCanvasAgg", "True"]
