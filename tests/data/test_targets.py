@@ -5,6 +5,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fashion_mrcnn.config import Config
 from fashion_mrcnn.data.targets import build_rpn_targets, detection_targets_np
@@ -130,3 +132,44 @@ def test_detection_targets_np_sampling_and_padding():
         proposals, [3, 1], gt_boxes, masks, [1, 0], 10, 0.5, (7, 7), STD, True, add_gt_boxes=False
     )
     assert (without[1] > 0).sum() == 2
+
+
+SMALL = get_anchors(
+    (128, 128), (8, 16, 32, 64, 128), [0.5, 1, 2], [4, 8, 16, 32, 64], normalized=False
+)
+
+
+@st.composite
+def gt_sets(draw):
+    n = draw(st.integers(0, 8))
+    boxes, ids = [], []
+    for _ in range(n):
+        y1 = draw(st.integers(0, 120))
+        x1 = draw(st.integers(0, 120))
+        h = draw(st.integers(1, 128 - y1))
+        w = draw(st.integers(1, 128 - x1))
+        boxes.append([y1, x1, y1 + h, x1 + w])
+        ids.append(draw(st.sampled_from([-1, 0, 1, 2, 3])))
+    return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gt=gt_sets(), t=st.sampled_from([8, 64, 256]), seed=st.integers(0, 2**16))
+def test_rpn_target_invariants(gt, t, seed):
+    boxes, ids = gt
+    match, bbox = build_rpn_targets(SMALL, ids, boxes, t, STD, np.random.default_rng(seed))
+    pos, neg = match == 1, match == -1
+    assert pos.sum() <= t // 2 and pos.sum() + neg.sum() <= t
+    real = boxes[ids > 0]
+    if len(real) == 0:
+        assert pos.sum() == 0
+    else:
+        iou = box_iou_np(SMALL, real)
+        assert (iou[neg].max(axis=1) < 0.3).all()
+        assert (iou[pos].max(axis=1) > 0).all()
+        decoded = apply_deltas_np(SMALL[pos], bbox[: pos.sum()] * STD)
+        np.testing.assert_allclose(decoded, real[iou[pos].argmax(axis=1)], atol=0.05)
+    crowds = boxes[ids < 0]
+    if len(crowds):
+        assert (box_iou_np(SMALL[neg], crowds) < 0.001).all()
+    assert not bbox[pos.sum() :].any()
