@@ -66,6 +66,9 @@ SMOKE_STAGES: dict[str, dict[str, Any]] = {
         "epochs": 1,
         "steps_per_epoch": 2,
         "validation_steps": 1,
+        # an untrained model's scores are low: keep every detection so evaluation has work
+        "detection_min_confidence": 0.0,
+        "detection_max_instances": 20,
         "grid": {"LEARNING_RATE": [0.001, 0.0005]},
     },
     "02_full_training": {
@@ -79,6 +82,7 @@ SMOKE_STAGES: dict[str, dict[str, Any]] = {
     "03_minority_oversampling": {
         "subset_size": 16,
         "val_size": 4,
+        "threshold": 0.3,  # 16 images: repeat the classes found in fewer than 30% of them
         "epochs": 1,
         "steps_per_epoch": 2,
         "validation_steps": 1,
@@ -249,16 +253,20 @@ def _jsonable(name: str, value: Any) -> Any:
 
 
 def _failure(exc, notebook: Path, output: Path) -> NotebookError:
-    """Translate papermill's execution error into a NotebookError with the source cell index."""
+    """Translate papermill's execution error into a NotebookError with the source cell index.
+
+    papermill's ``cell_index`` counts the executed notebook's cells, which include the injected
+    parameters cell; the error-marker cells it adds to the saved copy afterwards are not counted.
+    """
     index = exc.cell_index
     try:
-        cells = json.loads(output.read_text(encoding="utf-8"))["cells"][:index]
-        injected = sum(
-            "injected-parameters" in c.get("metadata", {}).get("tags", []) for c in cells
-        )
-        index -= injected
+        cells = json.loads(output.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
-        pass  # the raw index of the executed notebook is still right to within the injected cell
+        cells = None  # the saved copy is unreadable: report papermill's own index
+    if cells is not None:
+        tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+        executed = [t for t in tags if "papermill-error-cell-tag" not in t][:index]
+        index -= sum("injected-parameters" in t for t in executed)
     return NotebookError(notebook, index, exc.ename, exc.evalue, output, exc.source or "")
 
 
@@ -350,20 +358,27 @@ def read_handoff(previous_stage_dir: str | Path | None, key: str, default: Any =
     )
 
 
-def stage_config(previous_stage_dir: str | Path | None, config_path: str | Path = "", **overrides):
+def stage_config(
+    previous_stage_dir: str | Path | None, config_path: str | Path = "", base=None, **overrides
+):
     """The Config a stage continues from, with the non-None ``overrides`` applied.
 
-    ``config_path`` (a YAML written by ``Config.to_yaml``) wins; otherwise the ``config`` the
-    previous stage recorded in its hand-off. Overrides use Config names
-    (``DETECTION_MIN_CONFIDENCE=0.6``); a None value keeps the loaded setting.
-    Raises FileNotFoundError when neither source exists, ConfigError for a bad YAML or override.
+    Source, first found: ``config_path`` (a YAML written by ``Config.to_yaml``); the ``config``
+    the previous stage recorded in its hand-off; ``base`` (a Config, e.g. from
+    ``stages.make_config``). Overrides use Config names (``DETECTION_MIN_CONFIDENCE=0.6``); a
+    None value keeps the loaded setting. Raises FileNotFoundError when no source exists,
+    ConfigError for a bad YAML or override.
     """
     from fashion_mrcnn.config import Config
 
-    path = Path(config_path) if config_path else Path(read_handoff(previous_stage_dir, "config"))
-    if not path.is_file():
-        raise FileNotFoundError(f"config YAML {path} does not exist")
-    config = Config.from_yaml(path)
+    recorded = read_handoff(previous_stage_dir, "config", default="")
+    if config_path or recorded or base is None:
+        path = Path(config_path or read_handoff(previous_stage_dir, "config"))
+        if not path.is_file():
+            raise FileNotFoundError(f"config YAML {path} does not exist")
+        config = Config.from_yaml(path)
+    else:
+        config = base
     changes = {k: v for k, v in overrides.items() if v is not None}
     return config.replace(**changes) if changes else config
 
@@ -571,13 +586,16 @@ def run_tune(
     base = _stage_parameters(TUNE_NOTEBOOK, declared, smoke, dict(base_parameters or {}))
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    base.setdefault("synthetic_dir", str(out_dir / "synthetic"))
+    if "synthetic_dir" in declared:  # every trial reads the same generated data
+        base.setdefault("synthetic_dir", str(out_dir / "synthetic"))
     rows: list[dict[str, Any]] = []
     width = max(3, len(str(len(points) - 1)))
     try:
         for i, point in enumerate(points):
             trial_dir = out_dir / f"trial_{i:0{width}d}"
-            params = {**base, **point, "grid": {}}
+            params = {**base, **point}
+            if "grid" in declared:  # the notebook's own grid would multiply the trials
+                params["grid"] = {}
             start = time.perf_counter()
             run_notebook(notebook, trial_dir, params)
             metrics = _trial_metrics(trial_dir)

@@ -224,3 +224,89 @@ def test_flatten_rows_keeps_csv_flat(tmp_path):
     assert rows == [{"loss_weights": '{"a": 1.0, "b": 2.0}', "x": 1}]
     pd.DataFrame(rows).to_csv(tmp_path / "r.csv", index=False)
     assert json.loads(pd.read_csv(tmp_path / "r.csv")["loss_weights"][0]) == {"a": 1.0, "b": 2.0}
+
+
+# ------------------------------------------------------------- pipeline and tune on fake stages
+FAKE_STAGE = """
+import json, pathlib
+out = pathlib.Path(output_dir)
+(out / "seen.json").write_text(json.dumps({"previous": previous_stage_dir, "seed": seed}))
+assert not fail, f"stage {out.name} told to fail"
+"""
+
+
+@pytest.fixture
+def fake_stages(tmp_path, monkeypatch):
+    """Six tiny stage notebooks in a folder the runner is pointed at; stage 02 can be told to fail."""
+    folder = tmp_path / "fake_notebooks"
+    folder.mkdir()
+    for stage in notebooks.STAGES:
+        _notebook(
+            folder / f"{stage}.ipynb",
+            'output_dir = ""\nprevious_stage_dir = ""\nseed = 0\nfail = False',
+            FAKE_STAGE,
+        )
+    monkeypatch.setenv("FASHION_MRCNN_NOTEBOOKS", str(folder))
+    return folder
+
+
+def test_run_pipeline_chains_stages_and_stops_at_first_failure(fake_stages, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(NotebookError) as info:
+        notebooks.run_pipeline(
+            out,
+            stages=["00", "01", "02", "03"],
+            parameters={"seed": 7, "02_full_training": {"fail": True}},
+        )
+    assert info.value.notebook.name == "02_full_training.ipynb"
+    assert info.value.cell_index == 2 and info.value.ename == "AssertionError"
+    seen = json.loads((out / "01_subset_tuning" / "seen.json").read_text())
+    assert seen == {"previous": str(out.resolve() / "00_explore_data"), "seed": 7}
+    assert not (out / "03_minority_oversampling").exists()  # stopped at the failure
+    summary = json.loads((out / "pipeline.json").read_text())
+    assert list(summary) == ["00_explore_data", "01_subset_tuning", "02_full_training"]
+    assert "stage 02_full_training told to fail" in summary["02_full_training"]["error"]
+
+
+def test_run_pipeline_subset_of_stages_reads_the_earlier_run(fake_stages, tmp_path):
+    summary = notebooks.run_pipeline(tmp_path / "run", stages=["04"])
+    assert list(summary) == ["04_error_analysis"]
+    seen = json.loads((tmp_path / "run" / "04_error_analysis" / "seen.json").read_text())
+    assert seen["previous"] == str((tmp_path / "run" / "03_minority_oversampling").resolve())
+    assert seen["seed"] == 0
+
+
+FAKE_TUNE = """
+import json, pathlib
+from fashion_mrcnn.workflow.notebooks import write_handoff
+out = pathlib.Path(output_dir)
+assert grid == {}, "run_tune must empty the notebook's own grid"
+(out / "best_config.yaml").write_text(f"LEARNING_RATE: {learning_rate}\\nSEED: {seed}\\n")
+metrics = out / "metrics.json"
+metrics.write_text(json.dumps({"mask_map50": learning_rate * 100, "segm_AP": 0.1, "note": "x"}))
+write_handoff(out, config=out / "best_config.yaml", metrics=metrics)
+"""
+
+
+def test_run_tune_runs_each_point_and_ranks(tmp_path, monkeypatch):
+    folder = tmp_path / "fake_notebooks"
+    folder.mkdir()
+    _notebook(
+        folder / "00_explore_data.ipynb", 'output_dir = ""'
+    )  # notebooks_dir() checks for the first stage
+    _notebook(
+        folder / "01_subset_tuning.ipynb",
+        'learning_rate = 0.001\nseed = 0\ngrid = {"LEARNING_RATE": [1, 2]}\noutput_dir = ""',
+        FAKE_TUNE,
+    )
+    monkeypatch.setenv("FASHION_MRCNN_NOTEBOOKS", str(folder))
+    path = _grid(tmp_path, "learning_rate: [0.001, 0.005, 0.003]\n")
+    table = notebooks.run_tune(path, tmp_path / "tune", base_parameters={"seed": 3})
+    assert list(table["learning_rate"]) == [0.005, 0.003, 0.001]
+    assert list(table["rank"]) == [1, 2, 3]
+    assert table.loc[0, "trial"] == "trial_001"
+    assert table["mask_map50"].tolist() == pytest.approx([0.5, 0.3, 0.1])
+    assert "note" not in table.columns  # only numeric metrics are collected
+    ranked = pd.read_csv(tmp_path / "tune" / "ranked.csv")
+    assert list(ranked["trial"]) == ["trial_001", "trial_002", "trial_000"]
+    assert (tmp_path / "tune" / "best_config.yaml").read_text() == "LEARNING_RATE: 0.005\nSEED: 3\n"
