@@ -282,7 +282,7 @@ def _test_image_ids(test_images) -> set[str] | None:
         return {p.name for p in list_images(test_images)}
     if isinstance(test_images, str | Path):
         raise FileNotFoundError(f"test_images: not a directory: {test_images}")
-    return {str(t) for t in test_images}
+    return {t.name if isinstance(t, Path) else str(t) for t in test_images}
 
 
 def validate_submission(
@@ -297,8 +297,9 @@ def validate_submission(
 
     Args:
         path: the CSV.
-        test_images: the expected image ids (iterable) or the test image directory; ``None``
-            skips the missing / extra image checks.
+        test_images: the expected image ids (iterable of names, or of ``Path`` objects whose
+            file names are used) or the test image directory; ``None`` skips the missing /
+            extra image checks.
         size: ``(height, width)`` of the submission masks.
         num_categories: valid category ids are ``0 .. num_categories - 1``.
         num_attributes: valid attribute ids are ``0 .. num_attributes - 1`` (``None``: any).

@@ -183,6 +183,10 @@ def test_predict_submission_runs_every_image(tmp_path):
     expected[:4, :4] = True
     assert df["EncodedPixels"][0] == encode(expected)
     assert validate_submission(tmp_path / "out" / "sub.csv", tmp_path, size=(8, 8)) == []
+    files = [tmp_path / n for n in ("x.jpg", "y.png", "z.jpg", "w.jpg")]
+    assert validate_submission(tmp_path / "out" / "sub.csv", files, size=(8, 8)) == [
+        "image w.jpg: missing (every test image needs a row)"
+    ]
 
 
 @pytest.mark.realdata

@@ -135,6 +135,7 @@ def test_bad_input_names_file_row_and_image(tmp_path):
         kaggle_metric(gt, bad_class.drop(columns="ClassId"))
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_coco_conversion_matches_pycocotools_encode():
     from pycocotools import mask as mask_utils
 
