@@ -238,6 +238,7 @@ class MaskRCNN:
             validation_steps=val_steps if val_ds is not None else None,
             callbacks=callbacks,
             verbose=verbose,
+            shuffle=False,  # the tf.data pipeline shuffles (seeded)
         )
         if stopper.message is not None:
             if checkpoint.last_saved:
