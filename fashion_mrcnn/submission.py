@@ -156,7 +156,7 @@ def image_rows(
         small = remove_overlaps(small, scores[idx])
     elif overlap == "class":
         small = remove_overlaps(small, scores[idx], np.array([classes[i] for i in idx]))
-    areas = small.reshape(-1, idx.size).sum(axis=0)
+    areas = small.sum(axis=(0, 1))
     rows = []
     for j in np.argsort(-scores[idx], kind="stable"):
         if areas[j] < max(int(min_area), 1):

@@ -110,7 +110,7 @@ def plot_sensitivity_vs_count(table: pd.DataFrame, path=None, value_col: str = "
     """Per-class sensitivity (or ``value_col``) against training count, log x; returns (fig, ax)."""
     from fashion_mrcnn.visualize import plot_sensitivity_vs_count as _plot
 
-    if table["train_count"].isna().all():
+    if len(table) and table["train_count"].isna().all():
         raise ValueError("the table has no train_count: pass train_counts to per_class_table")
     return _plot(table.dropna(subset=["train_count"]), path, "train_count", value_col)
 

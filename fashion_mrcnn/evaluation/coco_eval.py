@@ -87,7 +87,7 @@ def dataset_to_coco(dataset, image_indices: Sequence[int] | None = None) -> dict
             }
         )
         boxes = _xywh(extract_bboxes(masks))
-        areas = masks.reshape(-1, masks.shape[2]).sum(axis=0)
+        areas = masks.sum(axis=(0, 1))
         for k, (rle, cid) in enumerate(zip(encode_masks(masks), np.asarray(class_ids))):
             if areas[k] == 0:
                 continue

@@ -120,7 +120,9 @@ def match_from_overlaps(
     gt_class_ids = np.asarray(gt_class_ids).reshape(-1)
     pred_class_ids = np.asarray(pred_class_ids).reshape(-1)
     pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
-    overlaps = np.asarray(overlaps, dtype=np.float64).reshape(pred_class_ids.size, -1)
+    overlaps = np.asarray(overlaps, dtype=np.float64).reshape(
+        pred_class_ids.size, gt_class_ids.size
+    )
     gt_match = -np.ones(gt_class_ids.size, dtype=np.int64)
     pred_match = -np.ones(pred_class_ids.size, dtype=np.int64)
     for p in np.argsort(-pred_scores, kind="stable"):
@@ -323,11 +325,11 @@ def evaluate_dataset(
                 "width": gt_masks.shape[1],
                 "gt_class_ids": np.asarray(gt_class_ids, dtype=np.int64).reshape(-1),
                 "gt_boxes": extract_bboxes(gt_masks),
-                "gt_areas": gt_masks.reshape(-1, n_gt).sum(axis=0).astype(np.int64),
+                "gt_areas": gt_masks.sum(axis=(0, 1)).astype(np.int64),
                 "pred_class_ids": pred_class_ids.astype(np.int64),
                 "pred_scores": scores,
                 "pred_boxes": extract_bboxes(pred_masks),
-                "pred_areas": pred_masks.reshape(-1, scores.size).sum(axis=0).astype(np.int64),
+                "pred_areas": pred_masks.sum(axis=(0, 1)).astype(np.int64),
                 "overlaps": overlaps,
                 "gt_match": gt_match,
                 "pred_match": pred_match,

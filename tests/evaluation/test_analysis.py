@@ -190,3 +190,26 @@ def test_ccp_ground_truth_is_perfect_and_perturbation_is_seen(ccp_val):
     assert table2.loc[name[ids[0]], "fn"] >= 1
     cmp = compare_runs(table, table2)
     assert cmp["delta_recall"].min() < 0
+
+
+def test_images_without_ground_truth_or_predictions(tmp_path):
+    empty_masks = np.zeros((10, 10, 0), bool)
+    ds = _Tiny([empty_masks, empty_masks], [[], []])
+    none = {"rois": np.zeros((0, 4), np.int32), "class_ids": np.zeros(0, np.int32),
+            "scores": np.zeros(0, np.float32), "masks": empty_masks}  # fmt: skip
+    ev = evaluate_dataset([none, none], ds, keep_predictions=True)
+    assert ev["mAP"] == 0.0 and np.isnan(ev["per_image"][0]["ap"])
+    assert per_class_table(ev).empty
+    conf = confusion_matrix(ev)
+    assert conf.shape == (1, 1) and int(conf.iloc[0, 0]) == 0
+    assert top_confused_pairs(conf).empty
+    assert size_buckets(ev)["n_gt"].tolist() == [0, 0, 0]
+    assert error_galleries(ev, ds, tmp_path) == {}
+    # one spurious prediction: a false positive on an image without ground truth
+    m = np.zeros((10, 10, 1), bool)
+    m[2:5, 2:5] = True
+    ev = evaluate_dataset([_pred(m, [1], [0.9]), none], ds, keep_predictions=True)
+    table = per_class_table(ev)
+    assert table.loc["dress", ["n_gt", "fp", "precision"]].tolist() == [0, 1, 0.0]
+    assert confusion_matrix(ev).loc["background", "dress"] == 1
+    assert set(error_galleries(ev, ds, tmp_path)) == {"fp_dress"}
