@@ -10,65 +10,21 @@ masks bool [H, W, N]; class ids int [N] indexing ``class_names``; colours RGB fl
 
 from __future__ import annotations
 
-import colorsys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-GOLDEN = 0.618033988749895
-GT_COLOR = (0.0, 0.8, 0.0)
-PRED_COLOR = (0.9, 0.0, 0.0)
-
-
-# ------------------------------------------------------------------------------- colours
-
-
-def random_colors(n: int, bright: bool = True, seed: int | None = 0) -> list[tuple]:
-    """``n`` well-separated RGB colours (evenly spaced hues, shuffled with ``seed``)."""
-    value = 1.0 if bright else 0.7
-    colors = [colorsys.hsv_to_rgb(i / max(n, 1), 1.0, value) for i in range(n)]
-    if seed is not None:
-        order = np.random.default_rng(seed).permutation(n)
-        colors = [colors[i] for i in order]
-    return colors
-
-
-def class_color(class_id: int) -> tuple[float, float, float]:
-    """The colour of a class, identical in every figure (hue steps by the golden ratio)."""
-    hue = (int(class_id) * GOLDEN) % 1.0
-    return colorsys.hsv_to_rgb(hue, 0.8, 0.95)
-
-
-def _to_uint8_color(color) -> tuple[int, int, int]:
-    c = np.asarray(color, dtype=np.float64)
-    if c.max() <= 1.0:
-        c = c * 255
-    return tuple(int(round(v)) for v in c[:3])
-
-
-def apply_mask(image: np.ndarray, mask: np.ndarray, color, alpha: float = 0.5) -> np.ndarray:
-    """Blend ``color`` into ``image`` [H, W, 3] where ``mask`` [H, W] is set; returns a new
-    array of the image's dtype (uint8 images get a 0..255 colour)."""
-    out = np.array(image, copy=True)
-    m = np.asarray(mask).astype(bool)
-    col = np.asarray(_to_uint8_color(color), dtype=np.float64)
-    if out.dtype != np.uint8 and out.max() <= 1.0:
-        col = col / 255.0
-    blended = out[m].astype(np.float64) * (1 - alpha) + alpha * col
-    out[m] = blended.round().astype(out.dtype) if out.dtype == np.uint8 else blended
-    return out
-
-
-def mask_outline(mask: np.ndarray, width: int = 1) -> np.ndarray:
-    """bool [H, W]: mask pixels with a 4-neighbour outside the mask (repeated ``width`` times)."""
-    m = np.asarray(mask).astype(bool)
-    inner = m.copy()
-    for _ in range(max(int(width), 1)):
-        p = np.pad(inner, 1, constant_values=False)
-        inner = inner & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
-    return m & ~inner
-
+from fashion_mrcnn.colors import (  # noqa: F401 - re-exported: Matterport's visualize has them
+    GOLDEN,
+    GT_COLOR,
+    PRED_COLOR,
+    to_uint8_color,
+    apply_mask,
+    class_color,
+    mask_outline,
+    random_colors,
+)
 
 # ------------------------------------------------------------------------ PIL overlay
 
@@ -100,13 +56,13 @@ def draw_overlay(
     cols = [colors[k] if colors is not None else class_color(class_ids[k]) for k in range(n)]
     for k in range(min(n, masks.shape[2])):
         out = apply_mask(out, masks[:, :, k], cols[k], alpha)
-        out[mask_outline(masks[:, :, k], 2)] = _to_uint8_color(cols[k])
+        out[mask_outline(masks[:, :, k], 2)] = to_uint8_color(cols[k])
     pil = Image.fromarray(out)
     draw = ImageDraw.Draw(pil)
     boxes = np.zeros((0, 4)) if boxes is None else np.asarray(boxes).reshape(-1, 4)
     for k in range(min(n, len(boxes))):
         y1, x1, y2, x2 = (int(v) for v in boxes[k])
-        color = _to_uint8_color(cols[k])
+        color = to_uint8_color(cols[k])
         if show_bbox:
             draw.rectangle([x1, y1, max(x2 - 1, x1), max(y2 - 1, y1)], outline=color, width=2)
         label = str(class_names[class_ids[k]])
