@@ -19,11 +19,11 @@ from fashion_mrcnn.colors import (  # noqa: F401 - re-exported: Matterport's vis
     GOLDEN,
     GT_COLOR,
     PRED_COLOR,
-    to_uint8_color,
     apply_mask,
     class_color,
     mask_outline,
     random_colors,
+    to_uint8_color,
 )
 
 # ------------------------------------------------------------------------ PIL overlay
