@@ -113,3 +113,46 @@ def test_fpn_and_rpn_shapes():
     np.testing.assert_allclose(np.asarray(out[1]).sum(-1), 1.0, rtol=1e-5)
     names = _names(model)
     assert {"fpn_c5p5", "fpn_c2p2", "fpn_p2", "fpn_p5", "fpn_p6"} <= names
+
+
+def test_resnet101_fpn_heads_match_coco_shapes(tmp_path):
+    """A resnet101, 81-class inference graph has every weighted layer of mask_rcnn_coco.h5 with
+    the COCO shapes (so the file binds by name)."""
+    from fashion_mrcnn.config import Config
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    from fashion_mrcnn.model.weights import leaf_layers
+
+    cfg = Config(
+        NAME="coco",
+        NUM_CLASSES=81,
+        IMAGE_MIN_DIM=128,
+        IMAGE_MAX_DIM=128,
+        IMAGES_PER_GPU=1,
+        BACKBONE="resnet101",
+    )
+    layers = leaf_layers(MaskRCNN("inference", cfg, tmp_path).keras_model)
+    shapes = {
+        "conv1": (7, 7, 3, 64),
+        "res4w_branch2c": (1, 1, 256, 1024),
+        "fpn_c5p5": (1, 1, 2048, 256),
+        "fpn_p2": (3, 3, 256, 256),
+        "rpn_conv_shared": (3, 3, 256, 512),
+        "rpn_class_raw": (1, 1, 512, 6),
+        "rpn_bbox_pred": (1, 1, 512, 12),
+        "mrcnn_class_conv1": (7, 7, 256, 1024),
+        "mrcnn_class_logits": (1024, 81),
+        "mrcnn_bbox_fc": (1024, 324),
+        "mrcnn_mask_conv4": (3, 3, 256, 256),
+        "mrcnn_mask_deconv": (2, 2, 256, 256),
+        "mrcnn_mask": (1, 1, 256, 81),
+    }
+    for name, shape in shapes.items():
+        assert tuple(layers[name].weights[0].shape) == shape, name
+    assert [v.name for v in layers["bn5c_branch2c"].weights] == [
+        "gamma",
+        "beta",
+        "moving_mean",
+        "moving_variance",
+    ]
+    # 104 conv + 104 BN in ResNet101, 8 FPN, 3 RPN, 6 box-head, 10 mask-head weighted layers
+    assert len(layers) == 235

@@ -1,0 +1,59 @@
+"""Mixed precision (a process-wide Keras policy, hence a subprocess): train a step, reload into an
+inference model, detect."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[2])
+    import keras
+    from conftest import SceneDataset, smoke_config, synthetic_scenes
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    cfg = smoke_config(MIXED_PRECISION=True)
+    ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
+    model = MaskRCNN("training", cfg, sys.argv[1])
+    hist = model.train(ds, None, 0.01, epochs=1, layers="all", steps_per_epoch=2, verbose=0)
+    infer = MaskRCNN("inference", cfg.replace(IMAGES_PER_GPU=1), sys.argv[1])
+    infer.load_weights(model.find_last())
+    r = infer.detect([s[0] for s in ds.scenes], min_confidence=0.0)
+    print("RESULT", json.dumps({
+        "policy": keras.mixed_precision.global_policy().name,
+        "optimizer": type(model.trainer.optimizer).__name__,
+        "history": hist.history,
+        "masks_dtype": [str(x["masks"].dtype) for x in r],
+    }))
+    """
+)
+
+
+@pytest.mark.slow
+def test_mixed_precision_train_and_detect(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=repo,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[-1][len("RESULT ") :])
+    assert result["policy"] == "mixed_float16"
+    assert result["optimizer"] == "LossScaleOptimizer"
+    assert all(v == v for v in result["history"]["loss"])
+    assert result["masks_dtype"] == ["bool", "bool"]
