@@ -466,3 +466,31 @@ def plot_histograms(
     ax.set_title(title or xlabel)
     _save(fig, path)
     return Path(path) if path is not None else fig
+
+
+def plot_history(history, path=None, log: bool = True):
+    """Training curves from ``{loss name: [value per epoch]}`` (Keras ``History.history``).
+
+    One line per key (``loss``, the five Matterport losses, their ``val_`` twins dashed); log y
+    axis by default since the losses span decades. Saves to ``path`` and returns it (or the
+    figure when ``path`` is None).
+    """
+    series = {k: np.asarray(v, dtype=np.float64) for k, v in history.items() if len(v)}
+    if not series:
+        raise ValueError("plot_history: the history holds no values")
+    fig, ax = _figure((8, 5))
+    for name, values in sorted(series.items()):
+        epochs = np.arange(1, values.size + 1)
+        style = "--" if name.startswith("val_") else "-"
+        width = 2.5 if name in ("loss", "val_loss") else 1.2
+        ax.plot(epochs, values, style, linewidth=width, label=name)
+    if log and all((v[np.isfinite(v)] > 0).all() for v in series.values()):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    if path is None:
+        return fig
+    _save(fig, path)
+    return Path(path)

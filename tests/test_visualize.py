@@ -176,3 +176,25 @@ def test_figures_need_no_pyplot_but_use_it_when_loaded():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "FigureCanvasAgg", "True"]
+
+
+def test_plot_history_writes_png(tmp_path):
+    from PIL import Image
+
+    from fashion_mrcnn.visualize import plot_history
+
+    path = plot_history(
+        {"loss": [3.0, 2.0, 1.0], "val_loss": [3.5, 2.5, 1.5], "mrcnn_mask_loss": [0.7, 0.5, 0.3]},
+        tmp_path / "loss.png",
+    )
+    assert path.is_file()
+    assert Image.open(path).size[0] > 100
+
+
+def test_plot_history_rejects_empty():
+    import pytest
+
+    from fashion_mrcnn.visualize import plot_history
+
+    with pytest.raises(ValueError, match="no values"):
+        plot_history({"loss": []})

@@ -568,7 +568,7 @@ def submit(
         attributes=attributes,
         class_map=class_map,
     )
-    problems = validate_submission(out_csv, images_dir, size=tuple(size))
+    problems = validate_submission(out_csv, images_dir, size=tuple(size), overlap=overlap)
     return {
         "csv": str(out_csv),
         "rows": len(frame),
