@@ -69,6 +69,27 @@ class MaskRCNN:
         with self._scope():
             self.keras_model = self.build(mode, config)
         self.set_log_dir()
+        self._load_backbone_weights()
+
+    def _load_backbone_weights(self) -> None:
+        """Apply BACKBONE_WEIGHTS for ResNet backbones: "imagenet" (the Keras ResNet50 file,
+        downloaded once; loaded by name into resnet101 too, as Matterport did) or a path to a
+        Keras 2 layout ``.h5``. MobileNetV2 takes "imagenet" from keras.applications at build."""
+        source = getattr(self.config, "BACKBONE_WEIGHTS", None)
+        if not source or self.config.BACKBONE == "mobilenetv2":
+            return
+        path = self.get_imagenet_weights() if source == "imagenet" else str(source)
+        W.load_weights(self.keras_model, path, by_name=True)
+
+    def get_imagenet_weights(self, dest: str | Path | None = None) -> str:
+        """Path of the Keras ResNet50 ImageNet "notop" weights, downloaded on first use to
+        ``dest`` (default ``~/.keras/models/``)."""
+        if dest is None:
+            dest = Path.home() / ".keras" / "models" / Path(W.IMAGENET_RESNET50_URL).name
+        dest = Path(dest)
+        if not dest.is_file():
+            W.download_imagenet_resnet50(dest)
+        return str(dest)
 
     def _scope(self):
         import contextlib

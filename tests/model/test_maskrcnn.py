@@ -212,3 +212,35 @@ def test_trainer_rejects_serialisation(tmp_path):
     model = MaskRCNN("training", smoke_config(), tmp_path)
     with pytest.raises(NotImplementedError):
         MaskRCNNTrainer(model.keras_model, model.config).get_config()
+
+
+def test_backbone_weights_path_and_load_with_exclude(tmp_path):
+    from fashion_mrcnn.config import Config
+    from fashion_mrcnn.model.weights import HEAD_LAYERS, save_checkpoint
+
+    base = dict(
+        NAME="r50",
+        IMAGE_MIN_DIM=64,
+        IMAGE_MAX_DIM=64,
+        IMAGES_PER_GPU=1,
+        BACKBONE="resnet50",
+        FPN_CLASSIF_FC_LAYERS_SIZE=64,
+        MASK_HEAD_CHANNELS=32,
+        TOP_DOWN_PYRAMID_SIZE=32,
+        POST_NMS_ROIS_INFERENCE=50,
+    )
+    donor = MaskRCNN("inference", Config(NUM_CLASSES=81, **base), tmp_path)
+    path = save_checkpoint(donor.keras_model, tmp_path / "donor.h5")
+    # BACKBONE_WEIGHTS = a path: loaded by name; the 47-class heads do not fit -> WeightsError
+    from fashion_mrcnn.errors import WeightsError
+
+    with pytest.raises(WeightsError, match="mrcnn_"):
+        MaskRCNN("inference", Config(NUM_CLASSES=47, BACKBONE_WEIGHTS=str(path), **base), tmp_path)
+    model = MaskRCNN("inference", Config(NUM_CLASSES=47, **base), tmp_path)
+    report = model.load_weights(path, exclude=HEAD_LAYERS)
+    assert {"mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_mask"} <= set(report.skipped)
+    np.testing.assert_array_equal(
+        np.asarray(model.keras_model.get_layer("res5c_branch2c").kernel),
+        np.asarray(donor.keras_model.get_layer("res5c_branch2c").kernel),
+    )
+    assert model.epoch == 0  # not one of our checkpoint names
