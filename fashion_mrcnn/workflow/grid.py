@@ -131,6 +131,11 @@ def expand_grid(grid: Mapping[str, list]) -> list[dict[str, Any]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
+def parse_value(text: str) -> Any:
+    """One YAML value the way grid files read it (``1e-3`` is a float). Raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_GridLoader)  # noqa: S506 (a SafeLoader)
+
+
 def read_grid(path: str | Path) -> dict[str, Any]:
     """Parse the grid mapping from a YAML file (unwrapping a top-level ``grid:`` key)."""
     path = Path(path)

@@ -310,3 +310,40 @@ def test_run_tune_runs_each_point_and_ranks(tmp_path, monkeypatch):
     ranked = pd.read_csv(tmp_path / "tune" / "ranked.csv")
     assert list(ranked["trial"]) == ["trial_001", "trial_002", "trial_000"]
     assert (tmp_path / "tune" / "best_config.yaml").read_text() == "LEARNING_RATE: 0.005\nSEED: 3\n"
+
+
+def test_parse_overrides_reads_yaml_values_and_stage_prefixes():
+    parsed = notebooks.parse_overrides(
+        [
+            "seed=3",
+            "lr=1e-3",
+            "02.heads_epochs=4",
+            "03_minority_oversampling.method=min_count",
+            "grid={LEARNING_RATE: [0.1, 0.2]}",
+            "data=",
+        ]
+    )
+    assert parsed == {
+        "seed": 3,
+        "lr": 0.001,
+        "02_full_training": {"heads_epochs": 4},
+        "03_minority_oversampling": {"method": "min_count"},
+        "grid": {"LEARNING_RATE": [0.1, 0.2]},
+        "data": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("seed", "expected NAME=VALUE"),
+        ("=3", "expected NAME=VALUE"),
+        ("09.seed=1", "unknown stage '09'"),
+        ("02.2x=1", "'2x' is not a parameter name"),
+        ("a-b=1", "'a-b' is not a parameter name"),
+        ("x=[1", "value is not valid YAML"),
+    ],
+)
+def test_parse_overrides_errors_name_the_item(item, message):
+    with pytest.raises(ConfigError, match=message):
+        notebooks.parse_overrides([item])
