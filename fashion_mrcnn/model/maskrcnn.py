@@ -132,9 +132,17 @@ class MaskRCNN:
         )
 
     def load_weights(self, filepath, by_name: bool = False, exclude=None):
-        """Load weights: our ``.weights.h5`` (whole model, any mode) or a Matterport / Keras 2
-        ``.h5`` by layer name (``exclude`` implies by name). Resumes the epoch count when the path
-        is one of our checkpoints. Returns the ``LoadReport`` for ``.h5`` files, else None."""
+        """Load weights from ``filepath``.
+
+        - Keras 2 layout ``.h5`` (Matterport's ``mask_rcnn_coco.h5``, the ImageNet ResNet50 file,
+          and our own checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5``): by layer name, into this
+          model whatever its mode. ``by_name=False`` requires every weighted layer of the model
+          in the file; ``exclude`` (layer names, e.g. ``weights.HEAD_LAYERS``) implies by name.
+        - A Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and mode).
+
+        Continues the epoch count and log dir when the path is one of our checkpoints
+        (``set_log_dir``). Returns the ``LoadReport`` for ``.h5`` files, else None.
+        """
         report = None
         if not os.path.isfile(str(filepath)):
             raise WeightsError(f"weights file not found: {filepath}")
