@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = ["apply_splits", "find_splits", "images_dir_for", "read_splits"]
+__all__ = ["apply_splits", "find_splits", "images_dir_for", "open_path", "read_splits"]
 
 
 def images_dir_for(root: str | Path) -> Path:
@@ -56,3 +56,68 @@ def apply_splits(dataset, split_path: str | Path) -> dict:
     if rest:
         out["unassigned"] = dataset.subset(rest)
     return out
+
+
+def _label_descriptions_near(csv_path: Path) -> Path | None:
+    for base in (csv_path.parent, csv_path.parent.parent):
+        if (base / "label_descriptions.json").is_file():
+            return base / "label_descriptions.json"
+    return None
+
+
+def open_path(
+    path: str | Path,
+    categories=None,
+    on_error: str = "raise",
+    report_path=None,
+    images_dir=None,
+    check_images: bool = True,
+):
+    """A prepared ``FashionDataset`` for data on disk, whatever its layout.
+
+    ``path`` is an iMaterialist directory (``train.csv`` + ``label_descriptions.json`` +
+    ``train/`` or ``images/``), an iMaterialist CSV (labels beside it or one level up), a COCO /
+    Fashionpedia JSON or a directory holding exactly one, or a folder of LabelImg VOC XML files.
+    Images are looked for with :func:`images_dir_for` unless ``images_dir`` is given.
+    ``categories`` keeps only those source category ids (iMaterialist and COCO).
+    """
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    path = Path(path)
+    if not path.exists():
+        raise FashionDataError(f"{path}: no such file or directory")
+    keep = None if categories is None else [int(c) for c in categories]
+    kwargs = {"on_error": on_error, "report_path": report_path}
+    if path.is_dir():
+        if (path / "train.csv").is_file():
+            path = path / "train.csv"
+        elif any(path.glob("*.xml")):
+            return FashionDataset.from_voc(path, images_dir or path, **kwargs)
+        else:
+            skip = ("label_descriptions.json", "splits.json")
+            jsons = [p for p in sorted(path.glob("*.json")) if p.name not in skip]
+            if len(jsons) != 1:
+                raise FashionDataError(
+                    f"{path}: no train.csv, no VOC XML and not exactly one COCO JSON; "
+                    "pass the CSV or JSON file"
+                )
+            path = jsons[0]
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return FashionDataset.from_imaterialist(
+            path,
+            _label_descriptions_near(path),
+            images_dir or images_dir_for(path.parent),
+            categories=keep,
+            check_images=check_images,
+            **kwargs,
+        )
+    if suffix == ".json":
+        return FashionDataset.from_coco(
+            path,
+            images_dir or images_dir_for(path.parent),
+            categories=keep,
+            check_images=check_images,
+            **kwargs,
+        )
+    raise FashionDataError(f"{path}: expected a directory, a .csv or a .json file")

@@ -10,13 +10,13 @@ Entry points: :func:`dataset_stats` + :func:`format_stats` for prepared datasets
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = ["AREA_QUANTILES", "dataset_stats", "format_stats", "instance_area", "stats_for_paths"]
@@ -137,74 +137,6 @@ def format_stats(stats: dict) -> str:
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- paths
-def _images_dir(root: Path) -> Path:
-    for name in ("train", "images"):
-        if (root / name).is_dir():
-            return root / name
-    return root
-
-
-def _load_path(path: Path):
-    """A FashionDataset for an iMaterialist dir, a CSV or a COCO JSON (image files not checked)."""
-    from fashion_mrcnn.data.dataset import FashionDataset
-
-    if path.is_dir():
-        if (path / "train.csv").is_file():
-            return _load_path(path / "train.csv")
-        jsons = sorted(path.glob("*.json"))
-        jsons = [p for p in jsons if p.name not in ("label_descriptions.json", "splits.json")]
-        if len(jsons) == 1:
-            return _load_path(jsons[0])
-        raise FashionDataError(
-            f"{path}: no train.csv and not exactly one COCO JSON; pass the CSV or JSON file"
-        )
-    if not path.is_file():
-        raise FashionDataError(f"{path}: no such file or directory")
-    if path.suffix.lower() == ".csv":
-        labels = next(
-            (
-                p / "label_descriptions.json"
-                for p in (path.parent, path.parent.parent)
-                if (p / "label_descriptions.json").is_file()
-            ),
-            None,
-        )
-        return FashionDataset.from_imaterialist(
-            path, labels, _images_dir(path.parent), check_images=False
-        )
-    if path.suffix.lower() == ".json":
-        return FashionDataset.from_coco(path, _images_dir(path.parent), check_images=False)
-    raise FashionDataError(f"{path}: expected a directory, a .csv or a .json file")
-
-
-def _find_splits(path: Path) -> Path | None:
-    base = path if path.is_dir() else path.parent
-    for candidate in (base / "splits.json", base.parent / "splits.json"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _apply_splits(dataset, split_path: Path) -> dict:
-    try:
-        splits = json.loads(split_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FashionDataError(f"{split_path}: cannot read splits ({exc})") from exc
-    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
-        raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
-    index = {str(info["id"]): i for i, info in enumerate(dataset.image_info)}
-    out, used = {}, set()
-    for name, ids in splits.items():
-        rows = [index[str(i)] for i in ids if str(i) in index]
-        used.update(rows)
-        out[name] = dataset.subset(rows)
-    rest = [i for i in range(dataset.num_images) if i not in used]
-    if rest:
-        out["unassigned"] = dataset.subset(rest)
-    return out
-
-
 def stats_for_paths(paths: str | Path | Iterable[str | Path], split_file=None) -> str:
     """Statistics text for data on disk (the ``fashion-mrcnn stats DATA...`` command).
 
@@ -227,13 +159,13 @@ def stats_for_paths(paths: str | Path | Iterable[str | Path], split_file=None) -
         raise FashionDataError("stats: no data path given")
     datasets: dict = {}
     for path in paths:
-        dataset = _load_path(path)
-        split_path = Path(split_file) if split_file else _find_splits(path)
-        parts = _apply_splits(dataset, split_path) if split_path else {"all": dataset}
+        dataset = open_path(path, check_images=False)
+        split_path = Path(split_file) if split_file else find_splits(path)
+        parts = apply_splits(dataset, split_path) if split_path else {"all": dataset}
         for name, ds in parts.items():
             key = name if len(paths) == 1 else f"{path.name}:{name}"
             datasets[key] = ds
     header = "Data: " + ", ".join(str(p) for p in paths)
-    if split_file or any(_find_splits(p) for p in paths):
-        header += f" (splits: {split_file or ', '.join(str(_find_splits(p)) for p in paths)})"
+    if split_file or any(find_splits(p) for p in paths):
+        header += f" (splits: {split_file or ', '.join(str(find_splits(p)) for p in paths)})"
     return header + "\n\n" + format_stats(dataset_stats(datasets))

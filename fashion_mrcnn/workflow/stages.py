@@ -74,35 +74,16 @@ def open_dataset(
         categories: keep only these source category ids (e.g. the 27 main garments).
         on_error / report_path: the loaders' bad-input policy and skip-report CSV.
     """
-    from fashion_mrcnn.data.dataset import FashionDataset
-    from fashion_mrcnn.data.paths import apply_splits, find_splits, images_dir_for
+    from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 
     path = Path(data)
-    if not path.exists():
-        raise FashionDataError(f"{path}: no such file or directory")
-    keep = None if categories is None else [int(c) for c in categories]
-    kwargs = {"on_error": on_error, "report_path": report_path}
-    if path.is_dir() and (path / "train.csv").is_file():
-        path = path / "train.csv"
-    if path.is_dir() and any(path.glob("*.xml")):
-        dataset = FashionDataset.from_voc(path, images_dir or path, **kwargs)
-    elif path.suffix.lower() == ".csv":
-        labels = path.parent / "label_descriptions.json"
-        dataset = FashionDataset.from_imaterialist(
-            path,
-            labels if labels.is_file() else None,
-            images_dir or images_dir_for(path.parent),
-            categories=keep,
-            **kwargs,
-        )
-    elif path.suffix.lower() == ".json":
-        dataset = FashionDataset.from_coco(
-            path, images_dir or images_dir_for(path.parent), categories=keep, **kwargs
-        )
-    else:
-        raise FashionDataError(
-            f"{path}: expected an iMaterialist directory or CSV, a COCO JSON or a VOC XML folder"
-        )
+    dataset = open_path(
+        path,
+        categories=categories,
+        on_error=on_error,
+        report_path=report_path,
+        images_dir=images_dir,
+    )
     if not split:
         return dataset
     split_file = find_splits(path)
