@@ -189,11 +189,18 @@ def cmd_cache(args) -> int:
 def cmd_weights(args) -> int:
     from fashion_mrcnn.model import weights
 
-    fetch = {
-        "coco": weights.download_coco_weights,
-        "imagenet-resnet50": weights.download_imagenet_resnet50,
+    fetch, filename = {
+        "coco": (weights.download_coco_weights, "mask_rcnn_coco.h5"),
+        "imagenet-resnet50": (
+            weights.download_imagenet_resnet50,
+            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        ),
     }[args.which]
-    path = fetch(args.out)
+    dest = Path(args.out)
+    if dest.is_dir() or not dest.name.endswith(".h5"):
+        dest = dest / filename
+    kwargs = {"url": args.url} if args.url else {}
+    path = fetch(dest, sha256=args.sha256, **kwargs)
     print(f"weights: {path}")
     return 0
 
@@ -305,5 +312,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")
     p.add_argument("which", choices=["coco", "imagenet-resnet50"])
-    p.add_argument("--out", default="weights")
+    p.add_argument("--out", default="weights", help="folder or .h5 file path (default weights/)")
+    p.add_argument("--url", help="a mirror to download from instead of the release URL")
+    p.add_argument("--sha256", help="expected checksum of the file")
     p.set_defaults(func=cmd_weights)

@@ -1,0 +1,267 @@
+"""Every ``fashion-mrcnn`` command once on a tiny fixture: exit codes and outputs.
+
+One tiny model is trained once per session (cpu-smoke preset, 64 px, a few steps) and shared by
+the evaluate / predict / submit tests; they check the plumbing, not accuracy (the overfit test
+and the demo cover learning).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from fashion_mrcnn.cli import main
+
+
+def run(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    assert run("synth", "--images", 6, "--size", 64, "--seed", 3, "--out", out) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained(synth, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = run(
+        "train",
+        synth,
+        "--out",
+        out,
+        "--preset",
+        "cpu-smoke",
+        "--categories",
+        "1,6,8,10,14,23,24",
+        "--heads-epochs",
+        1,
+        "--all-epochs",
+        1,
+        "--steps-per-epoch",
+        2,
+        "--validation-steps",
+        1,
+        "--augment",
+    )
+    assert code == 0
+    checkpoints = sorted(out.glob("logs/*/mask_rcnn_*.h5"))
+    assert [c.name[-7:] for c in checkpoints] == ["0001.h5", "0002.h5"]
+    return out, checkpoints[-1]
+
+
+def test_help_of_every_command(capsys):
+    for command in (
+        "synth",
+        "stats",
+        "convert",
+        "score",
+        "train",
+        "evaluate",
+        "predict",
+        "submit",
+        "demo",
+        "tune",
+        "pipeline",
+        "cache",
+        "weights",
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0
+        assert "usage: fashion-mrcnn " + command in capsys.readouterr().out
+
+
+def test_console_script_entry_point():
+    proc = subprocess.run(
+        [sys.executable, "-m", "fashion_mrcnn.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "demo" in proc.stdout
+
+
+def test_synth_writes_imaterialist_layout(synth):
+    frame = pd.read_csv(synth / "train.csv")
+    assert list(frame.columns) == ["ImageId", "EncodedPixels", "Height", "Width", "ClassId"]
+    assert frame["ImageId"].nunique() == 6
+    assert len(list((synth / "train").glob("*.jpg"))) == 6
+    splits = json.loads((synth / "splits.json").read_text())
+    assert sorted(splits["train"] + splits["val"]) == sorted(frame["ImageId"].unique())
+
+
+def test_stats_prints_per_split_table(synth, capsys):
+    assert run("stats", synth) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "val" in out and "shoe" in out
+
+
+def test_bad_input_exits_2_with_named_file(tmp_path, capsys):
+    bad = tmp_path / "train.csv"
+    bad.write_text("ImageId,EncodedPixels,Height,Width,ClassId\na.jpg,1 2 3,10,10,1\n")
+    assert run("stats", bad) == 2
+    err = capsys.readouterr().err
+    assert "train.csv" in err and "row 1" in err and "odd number" in err
+
+
+def test_score_ground_truth_against_itself(synth, tmp_path, capsys):
+    pred = tmp_path / "pred.csv"
+    pd.read_csv(synth / "train.csv")[["ImageId", "EncodedPixels", "ClassId"]].to_csv(
+        pred, index=False
+    )
+    assert run("score", "--gt", synth / "train.csv", "--pred", pred) == 0
+    assert "iMaterialist score: 1.00000" in capsys.readouterr().out
+
+
+def test_convert_csv_coco_round_trip(synth, tmp_path):
+    coco = tmp_path / "instances.json"
+    assert (
+        run(
+            "convert",
+            "csv-coco",
+            synth / "train.csv",
+            coco,
+            "--labels",
+            synth / "label_descriptions.json",
+            "--images",
+            synth / "train",
+        )
+        == 0
+    )
+    back = tmp_path / "back.csv"
+    assert run("convert", "coco-csv", coco, back, "--images", synth / "train") == 0
+    a = pd.read_csv(synth / "train.csv").sort_values(["ImageId", "EncodedPixels"])
+    b = pd.read_csv(back).sort_values(["ImageId", "EncodedPixels"])
+    assert a["EncodedPixels"].tolist() == b["EncodedPixels"].tolist()
+    assert a["ClassId"].astype(str).tolist() == b["ClassId"].astype(str).tolist()
+
+
+def test_convert_voc_csv_split_tfrecord(tmp_path):
+    from PIL import Image
+
+    xml_dir = tmp_path / "voc"
+    xml_dir.mkdir()
+    for k in range(5):
+        Image.new("RGB", (40, 30), (k * 40, 0, 0)).save(xml_dir / f"im{k}.jpg")
+        cls = "shirt" if k % 2 else "dress"
+        (xml_dir / f"im{k}.xml").write_text(
+            f"<annotation><filename>im{k}.jpg</filename><size><width>40</width>"
+            f"<height>30</height><depth>3</depth></size><object><name>{cls}</name>"
+            "<bndbox><xmin>2</xmin><ymin>3</ymin><xmax>20</xmax><ymax>25</ymax></bndbox>"
+            "</object></annotation>"
+        )
+    csv = tmp_path / "labels.csv"
+    assert run("convert", "voc-csv", xml_dir, csv) == 0
+    assert len(pd.read_csv(csv)) == 5
+    assert run("convert", "voc-split", csv, tmp_path / "split") == 0
+    record = tmp_path / "train.record"
+    assert run("convert", "voc-tfrecord", csv, record, "--images", xml_dir) == 0
+    assert record.stat().st_size > 0
+
+
+def test_train_writes_config_classes_and_logs(trained):
+    out, checkpoint = trained
+    assert (out / "train_config.yaml").is_file()
+    classes = json.loads((out / "classes.json").read_text())
+    assert [c["id"] for c in classes] == [1, 6, 8, 10, 14, 23, 24]
+    log = pd.read_csv(next(out.glob("logs/*/training.csv")))
+    assert {"loss", "rpn_class_loss", "mrcnn_mask_loss", "val_loss"} <= set(log.columns)
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["checkpoint"] == str(checkpoint)
+
+
+def test_evaluate_writes_metrics(trained, synth, tmp_path, capsys):
+    _, checkpoint = trained
+    assert run("evaluate", synth, "--weights", checkpoint, "--out", tmp_path, "--analysis") == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["num_images"] >= 1 and metrics["num_gt"] >= 1
+    for key in ("mask_map50", "segm_AP", "bbox_AP"):
+        assert metrics[key] is None or 0.0 <= metrics[key] <= 1.0
+    assert (tmp_path / "per_class.csv").is_file() and (tmp_path / "confusion.png").is_file()
+    assert "mask_map50" in capsys.readouterr().out
+
+
+def test_predict_writes_jsonl_and_overlays(trained, synth, tmp_path):
+    _, checkpoint = trained
+    assert run("predict", synth / "train", "--weights", checkpoint, "--out", tmp_path) == 0
+    lines = (tmp_path / "predictions.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    record = json.loads(lines[0])
+    assert {"image", "width", "height", "instances"} <= set(record)
+    assert len(list((tmp_path / "overlays").glob("*.png"))) == 6
+
+
+def test_submit_writes_valid_csv(trained, synth, tmp_path):
+    _, checkpoint = trained
+    out = tmp_path / "submission.csv"
+    assert (
+        run("submit", synth / "train", "--weights", checkpoint, "--out", out, "--size", 64, 64) == 0
+    )
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["ImageId", "EncodedPixels", "ClassId"]
+    assert frame["ImageId"].nunique() == 6  # a row for every image, even with no detections
+
+
+def test_predict_without_classes_is_a_clear_error(trained, synth, tmp_path, capsys):
+    _, checkpoint = trained
+    (trained[0] / "classes.json").rename(trained[0] / "classes.bak")
+    try:
+        assert run("predict", synth / "train", "--weights", checkpoint, "--out", tmp_path) == 2
+        assert "classes.json" in capsys.readouterr().err
+    finally:
+        (trained[0] / "classes.bak").rename(trained[0] / "classes.json")
+
+
+def test_cache_pack_and_verify(synth, tmp_path, capsys):
+    assert run("cache", synth, "--out", tmp_path / "cache", "--size", 64, "--shard-size", 4) == 0
+    assert len(list((tmp_path / "cache").glob("shard-*.tfrecord"))) == 2
+    assert run("cache", "--out", tmp_path / "cache", "--verify") == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_weights_download_from_local_url(tmp_path, capsys):
+    import hashlib
+
+    source = tmp_path / "mirror.h5"
+    source.write_bytes(b"not really weights")
+    digest = hashlib.sha256(b"not really weights").hexdigest()
+    (tmp_path / "w").mkdir()
+    assert (
+        run(
+            "weights", "coco", "--out", tmp_path / "w", "--url", source.as_uri(), "--sha256", digest
+        )
+        == 0
+    )
+    assert (tmp_path / "w" / "mask_rcnn_coco.h5").read_bytes() == b"not really weights"
+    assert (
+        run(
+            "weights",
+            "coco",
+            "--out",
+            tmp_path / "x.h5",
+            "--url",
+            source.as_uri(),
+            "--sha256",
+            "0" * 64,
+        )
+        == 2
+    )
+    assert "sha256 mismatch" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_demo_tiny(tmp_path, capsys):
+    code = run("demo", "--out", tmp_path, "--images", 6, "--size", 64, "--minutes", 0.2)
+    assert code == 0
+    report = tmp_path / "report.md"
+    assert str(report) in capsys.readouterr().out
+    text = report.read_text()
+    assert "mask mAP@0.5" in text and "![loss](loss.png)" in text
+    assert list((tmp_path / "predictions" / "overlays").glob("*.png"))
