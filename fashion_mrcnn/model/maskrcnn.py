@@ -357,21 +357,48 @@ class MaskRCNN:
             full[:, :, i] = unmold_mask(masks[i], boxes[i], (h, w), threshold=thr)
         return boxes.astype(np.int32), class_ids, scores, full
 
-    def detect_molded(self, molded_images, image_metas, verbose=0):
-        """Run the inference graph on molded inputs in chunks of BATCH_SIZE.
-        Returns the raw output dict of numpy arrays (batch axis = all images)."""
+    def run_molded(self, molded_images, image_metas):
+        """Run the inference graph on molded inputs in chunks of BATCH_SIZE (any count).
+
+        molded_images: float32 [N, H, W, 3]; image_metas: float32 [N, M]. Returns the graph's
+        output dict as numpy arrays with N on the first axis."""
         if self.mode != "inference":
             raise ConfigError("detect needs a model created in 'inference' mode")
         chunk = max(int(self.config.BATCH_SIZE), 1)
         parts = []
         for s in range(0, len(molded_images), chunk):
             inputs = {
-                "input_image": molded_images[s : s + chunk],
-                "input_image_meta": image_metas[s : s + chunk],
+                "input_image": np.asarray(molded_images[s : s + chunk], dtype=np.float32),
+                "input_image_meta": np.asarray(image_metas[s : s + chunk], dtype=np.float32),
             }
             out = self.keras_model.predict_on_batch(inputs)
             parts.append({k: np.asarray(v) for k, v in out.items()})
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def detect_molded(
+        self, molded_images, image_metas, verbose=0, min_confidence=None, mask_threshold=None
+    ):
+        """Detect on already-molded images; the original shape and window come from
+        ``image_metas``. Returns the same dicts as :meth:`detect`."""
+        from fashion_mrcnn.ops.image import parse_image_meta
+
+        if verbose:
+            print(f"Processing {len(molded_images)} molded images")
+        raw = self.run_molded(molded_images, image_metas)
+        meta = parse_image_meta(np.asarray(image_metas))
+        results = []
+        for i in range(len(molded_images)):
+            rois, class_ids, scores, masks = self.unmold_detections(
+                raw["detections"][i],
+                raw["mrcnn_mask"][i],
+                meta["original_image_shape"][i],
+                np.asarray(molded_images[i]).shape,
+                meta["window"][i],
+                min_confidence,
+                mask_threshold,
+            )
+            results.append({"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks})
+        return results
 
     def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None):
         """Detect instances in any number of RGB images (uint8 [H, W, 3], sizes may differ).
@@ -387,13 +414,13 @@ class MaskRCNN:
         if verbose:
             print(f"Processing {len(images)} images")
         molded, metas, windows = self.mold_inputs(images)
-        raw = self.detect_molded(molded, metas, verbose)
+        raw = self.run_molded(molded, metas)
         results = []
         for i, image in enumerate(images):
             rois, class_ids, scores, masks = self.unmold_detections(
                 raw["detections"][i],
                 raw["mrcnn_mask"][i],
-                image.shape,
+                np.asarray(image).shape,
                 molded[i].shape,
                 windows[i],
                 min_confidence,

@@ -244,3 +244,66 @@ def test_backbone_weights_path_and_load_with_exclude(tmp_path):
         np.asarray(donor.keras_model.get_layer("res5c_branch2c").kernel),
     )
     assert model.epoch == 0  # not one of our checkpoint names
+
+
+def test_detect_molded_matches_detect(tmp_path):
+    cfg = smoke_config(IMAGES_PER_GPU=1)
+    model = MaskRCNN("inference", cfg, tmp_path)
+    images = [s[0][:100] for s in synthetic_scenes(2, seed=4)]
+    a = model.detect(images, min_confidence=0.0)
+    molded, metas, _ = model.mold_inputs(images)
+    b = model.detect_molded(molded, metas, min_confidence=0.0)
+    for x, y in zip(a, b):
+        for k in ("rois", "class_ids", "scores", "masks"):
+            np.testing.assert_array_equal(x[k], y[k])
+    assert a[0]["masks"].shape[:2] == (100, 128)
+    assert model.get_anchors(molded.shape[1:]).shape == (4092, 4)
+
+
+def test_set_trainable_presets_on_resnet(tmp_path):
+    from fashion_mrcnn.config import Config
+
+    small = dict(
+        NAME="r50",
+        NUM_CLASSES=3,
+        IMAGE_MIN_DIM=64,
+        IMAGE_MAX_DIM=64,
+        IMAGES_PER_GPU=1,
+        BACKBONE="resnet50",
+        FPN_CLASSIF_FC_LAYERS_SIZE=32,
+        MASK_HEAD_CHANNELS=16,
+        TOP_DOWN_PYRAMID_SIZE=32,
+        POST_NMS_ROIS_INFERENCE=20,
+    )
+    model = MaskRCNN("inference", Config(NORM="bn", **small), tmp_path)
+
+    def trainable():
+        return {la.name for la in model.get_trainable_layers()}
+
+    model.set_trainable("5+")
+    names = trainable()
+    assert {"res5a_branch2a", "bn5c_branch2c", "fpn_p2", "rpn_bbox_pred", "mrcnn_mask"} <= names
+    assert not {"res4a_branch2a", "conv1", "bn_conv1"} & names
+    model.set_trainable("heads")
+    assert not any(n.startswith(("res", "bn")) for n in trainable())
+    model.set_trainable(r"res2a_branch2a|mrcnn_mask")
+    assert trainable() == {"res2a_branch2a", "mrcnn_mask"}
+    model.set_trainable("all")
+    assert "bn_conv1" in trainable()
+    frozen = MaskRCNN("inference", Config(NORM="frozen_bn", **small), tmp_path)
+    frozen.set_trainable("all")
+    assert not any(la.name.startswith("bn") for la in frozen.get_trainable_layers())
+
+
+def test_learning_rate_schedules():
+    from fashion_mrcnn.model.training import LearningRateSchedule
+
+    const = LearningRateSchedule(0.1, 100, "constant", warmup_steps=10)
+    assert float(const(0)) == pytest.approx(0.01) and float(const(50)) == pytest.approx(0.1)
+    cos = LearningRateSchedule(0.1, 100, "cosine")
+    assert float(cos(0)) == pytest.approx(0.1) and float(cos(50)) == pytest.approx(0.05)
+    assert float(cos(100)) == pytest.approx(0.0, abs=1e-7)
+    step = LearningRateSchedule(0.1, 100, "step")
+    assert [round(float(step(s)), 6) for s in (0, 69, 70, 90)] == [0.1, 0.1, 0.01, 0.001]
+    with pytest.raises(ValueError):
+        LearningRateSchedule(0.1, 10, "linear")
