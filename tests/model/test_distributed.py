@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
     sys.path.insert(0, sys.argv[2])
-    from conftest import SceneDataset, smoke_config, synthetic_scenes
+    from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     cfg = smoke_config(GPU_COUNT=2, IMAGES_PER_GPU=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import smoke_config, synthetic_scenes
+from engine_helpers import smoke_config, synthetic_scenes
 
 from fashion_mrcnn.model.export import check_export, load_saved_model
 from fashion_mrcnn.model.maskrcnn import MaskRCNN

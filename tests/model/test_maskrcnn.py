@@ -9,7 +9,7 @@ import re
 import keras
 import numpy as np
 import pytest
-from conftest import SceneDataset, smoke_config, synthetic_scenes
+from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.data.pipeline import make_dataset
 from fashion_mrcnn.model.maskrcnn import MaskRCNN

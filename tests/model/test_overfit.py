@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import SceneDataset, smoke_config, synthetic_scenes
+from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.ops.boxes import box_iou_np, extract_bboxes
 

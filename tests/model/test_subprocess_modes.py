@@ -17,7 +17,7 @@ SCRIPT = textwrap.dedent(
     import json, sys
     sys.path.insert(0, sys.argv[2])
     import keras
-    from conftest import SceneDataset, smoke_config, synthetic_scenes
+    from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     cfg = smoke_config(MIXED_PRECISION=True)
     ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
