@@ -531,6 +531,9 @@ def run_pipeline(
     out_dir = Path(out_dir).resolve()
     params = dict(parameters or {})
     wanted = list(STAGES) if stages is None else [resolve_notebook(s).stem for s in stages]
+    strangers = [w for w in wanted if w not in STAGES]
+    if strangers:
+        raise ValueError(f"not pipeline stages: {strangers}; choose from {list(STAGES)}")
     declared_by = {stage: notebook_parameters(resolve_notebook(stage)) for stage in wanted}
     every_declared = set().union(*declared_by.values())
     unknown = sorted(k for k in params if k not in STAGES and k not in every_declared)
@@ -539,6 +542,15 @@ def run_pipeline(
             f"parameter(s) {unknown} are declared by none of the stages {wanted}; "
             f"known: {sorted(every_declared)}"
         )
+    for stage in wanted:  # per-stage values are checked before anything runs
+        own = params.get(stage, {})
+        if not isinstance(own, Mapping):
+            raise ConfigError(f"parameters[{stage!r}] must be a mapping, got {own!r}")
+        bad = sorted(set(own) - set(declared_by[stage]))
+        if bad:
+            raise ConfigError(
+                f"{stage}: unknown parameter(s) {bad}; it declares {sorted(declared_by[stage])}"
+            )
     summary: dict[str, dict[str, Any]] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for stage in STAGES:

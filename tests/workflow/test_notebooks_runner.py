@@ -347,3 +347,16 @@ def test_parse_overrides_reads_yaml_values_and_stage_prefixes():
 def test_parse_overrides_errors_name_the_item(item, message):
     with pytest.raises(ConfigError, match=message):
         notebooks.parse_overrides([item])
+
+
+def test_run_pipeline_checks_per_stage_parameters_before_running(fake_stages, tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"03_minority_oversampling: unknown parameter\(s\) \['epohcs'\]"
+    ):
+        notebooks.run_pipeline(
+            tmp_path / "run", parameters={"03_minority_oversampling": {"epohcs": 2}}
+        )
+    assert not (tmp_path / "run" / "00_explore_data").exists()
+    custom = _notebook(tmp_path / "custom.ipynb", "x = 1")
+    with pytest.raises(ValueError, match=r"not pipeline stages: \['custom'\]"):
+        notebooks.run_pipeline(tmp_path / "run", stages=["00", custom])
