@@ -619,8 +619,9 @@ def run_tune(
     each point is injected on top of ``base_parameters`` (and the smoke settings with ``smoke``)
     into a run in ``out_dir/trial_000`` ..., with the notebook's own ``grid`` emptied so each run
     is one trial. Each trial's metrics JSON is collected into ``out_dir/ranked.csv`` (best first,
-    ranked by mask_map50) and the best trial's ``best_config.yaml`` is copied to
-    ``out_dir/best_config.yaml``. A failing trial raises NotebookError after the finished trials
+    ranked by mask_map50); the best trial's ``best_config.yaml`` and metrics are copied to
+    ``out_dir`` and recorded in its hand-off, so ``out_dir`` can be stage 02's
+    ``previous_stage_dir``. A failing trial raises NotebookError after the finished trials
     are written to ``ranked.csv``.
     """
     import shutil
@@ -657,12 +658,15 @@ def run_tune(
             table = rank_trials(_flatten_rows(rows))
             table.to_csv(out_dir / "ranked.csv", index=False)
     best_config = table.loc[0, "config"]
-    if best_config and Path(best_config).is_file():
-        shutil.copyfile(best_config, out_dir / "best_config.yaml")
-    else:
+    if not best_config or not Path(best_config).is_file():
         raise FileNotFoundError(
             f"best trial {table.loc[0, 'trial']} recorded no config YAML in its {HANDOFF}"
         )
+    shutil.copyfile(best_config, out_dir / "best_config.yaml")
+    best_metrics = _trial_metrics(out_dir / str(table.loc[0, "trial"]))
+    (out_dir / "metrics.json").write_text(json.dumps(best_metrics, indent=1) + "\n")
+    # the tune folder can stand in for stage 01: 02_full_training reads this hand-off
+    write_handoff(out_dir, config=out_dir / "best_config.yaml", metrics=out_dir / "metrics.json")
     return table
 
 

@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -310,6 +311,13 @@ def test_run_tune_runs_each_point_and_ranks(tmp_path, monkeypatch):
     ranked = pd.read_csv(tmp_path / "tune" / "ranked.csv")
     assert list(ranked["trial"]) == ["trial_001", "trial_002", "trial_000"]
     assert (tmp_path / "tune" / "best_config.yaml").read_text() == "LEARNING_RATE: 0.005\nSEED: 3\n"
+    # the tune folder stands in for stage 01
+    handoff_config = notebooks.read_handoff(tmp_path / "tune", "config")
+    assert handoff_config == str((tmp_path / "tune" / "best_config.yaml").resolve())
+    best_metrics = json.loads(
+        Path(notebooks.read_handoff(tmp_path / "tune", "metrics")).read_text()
+    )
+    assert best_metrics["mask_map50"] == pytest.approx(0.5)
 
 
 def test_parse_overrides_reads_yaml_values_and_stage_prefixes():
