@@ -1,0 +1,70 @@
+"""Every custom layer of the model package: eager call with a numpy reference and a
+``get_config`` / ``from_config`` round trip."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from fashion_mrcnn.model.graph import AnchorsConstant, CastFloat, DetectionBoxes, MetaActiveClasses
+from fashion_mrcnn.model.heads import MergeRois, SplitRois
+from fashion_mrcnn.model.norm import FrozenBatchNorm, GroupNorm
+from fashion_mrcnn.ops.anchors import get_anchors
+
+RNG = np.random.default_rng(0)
+
+
+def _round_trip(layer):
+    clone = layer.__class__.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    return clone
+
+
+def test_merge_split_rois():
+    x = RNG.normal(size=(2, 3, 4, 4, 5)).astype("float32")
+    merge, split = _round_trip(MergeRois()), _round_trip(SplitRois())
+    flat = np.asarray(merge(x))
+    np.testing.assert_array_equal(flat, x.reshape(6, 4, 4, 5))
+    y = np.asarray(split(flat[..., :2], x))
+    np.testing.assert_array_equal(y, x[..., :2])
+
+
+def test_anchors_constant():
+    layer = AnchorsConstant((128, 128, 3), (8, 16, 32, 64, 128), (0.5, 1, 2), (4, 8, 16, 32, 64))
+    clone = _round_trip(layer)
+    out = np.asarray(clone(np.zeros((3, 128, 128, 3), "float32")))
+    want = get_anchors((128, 128), (8, 16, 32, 64, 128), (0.5, 1, 2), (4, 8, 16, 32, 64))
+    assert out.shape == (3,) + want.shape
+    np.testing.assert_allclose(out[2], want, rtol=1e-6)
+    assert not layer.weights  # never part of a weights file
+
+
+def test_meta_boxes_cast():
+    meta = RNG.normal(size=(2, 12 + 5)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(_round_trip(MetaActiveClasses())(meta)), meta[:, 12:])
+    det = RNG.normal(size=(2, 7, 6)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(_round_trip(DetectionBoxes())(det)), det[..., :4])
+    m = RNG.integers(0, 2, (2, 5, 5, 3)).astype("uint8")
+    out = np.asarray(_round_trip(CastFloat())(m))
+    assert out.dtype == np.float32 and (out == m).all()
+
+
+@pytest.mark.parametrize("cls", [FrozenBatchNorm, GroupNorm])
+def test_norm_round_trip(cls):
+    kwargs = {"groups": 4} if cls is GroupNorm else {}
+    layer = cls(name="n", **kwargs)
+    x = RNG.normal(2.0, 3.0, size=(2, 3, 3, 8)).astype("float32")
+    a = np.asarray(layer(x))
+    clone = _round_trip(layer)
+    clone.build(x.shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), a, rtol=1e-6)
+    if cls is GroupNorm:  # numpy reference: per sample, per group of 2 channels
+        g = x.reshape(2, 3, 3, 4, 2)
+        ref = (g - g.mean(axis=(1, 2, 4), keepdims=True)) / np.sqrt(
+            g.var(axis=(1, 2, 4), keepdims=True) + 1e-3
+        )
+        np.testing.assert_allclose(a, ref.reshape(x.shape), rtol=1e-4, atol=1e-5)
+    else:
+        assert isinstance(clone, keras.layers.BatchNormalization) and not clone.trainable
