@@ -368,3 +368,82 @@ def test_run_pipeline_checks_per_stage_parameters_before_running(fake_stages, tm
     custom = _notebook(tmp_path / "custom.ipynb", "x = 1")
     with pytest.raises(ValueError, match=r"not pipeline stages: \['custom'\]"):
         notebooks.run_pipeline(tmp_path / "run", stages=["00", custom])
+
+
+# ---------------------------------------------------------------------- notebook helper functions
+def test_checkpoint_epoch_reads_our_checkpoint_names():
+    assert notebooks.checkpoint_epoch("/r/logs/fashion20261123T1342/mask_rcnn_fashion_0002.h5") == 2
+    assert notebooks.checkpoint_epoch("mask_rcnn_fashion_tune_0012.weights.h5") == 12
+    assert notebooks.checkpoint_epoch("/w/mask_rcnn_coco.h5") == 0
+    assert notebooks.checkpoint_epoch("resnet50_imagenet.h5") == 0
+
+
+def test_stage_config_sources_and_overrides(tmp_path):
+    from fashion_mrcnn.config import Config
+
+    base = Config.preset("cpu-smoke", NAME="base", NUM_CLASSES=47)
+    # no previous stage: the base, with non-None overrides applied
+    config = notebooks.stage_config("", base=base, NAME="x", DETECTION_MIN_CONFIDENCE=None)
+    assert config.NAME == "x" and config.DETECTION_MIN_CONFIDENCE == base.DETECTION_MIN_CONFIDENCE
+    # a recorded config wins over the base
+    recorded = Config.preset("cpu-smoke", NAME="tuned", NUM_CLASSES=47, LEARNING_RATE=0.02)
+    notebooks.write_handoff(tmp_path, config=recorded.to_yaml(tmp_path / "c.yaml"))
+    config = notebooks.stage_config(tmp_path, base=base, DETECTION_MAX_INSTANCES=7)
+    assert (config.NAME, config.LEARNING_RATE, config.DETECTION_MAX_INSTANCES) == ("tuned", 0.02, 7)
+    # an explicit path wins over the hand-off
+    other = Config.preset("cpu-smoke", NAME="explicit", NUM_CLASSES=47).to_yaml(tmp_path / "o.yaml")
+    assert notebooks.stage_config(tmp_path, other).NAME == "explicit"
+    with pytest.raises(FileNotFoundError, match="'config' not recorded"):
+        notebooks.stage_config(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="nope.yaml does not exist"):
+        notebooks.stage_config("", tmp_path / "nope.yaml")
+
+
+def test_stage_weights(tmp_path):
+    ckpt = tmp_path / "w.h5"
+    ckpt.write_bytes(b"x")
+    notebooks.write_handoff(tmp_path, checkpoint=ckpt)
+    assert notebooks.stage_weights(tmp_path) == str(ckpt.resolve())
+    assert notebooks.stage_weights("", ckpt) == str(ckpt)
+    ckpt.unlink()
+    with pytest.raises(FileNotFoundError, match="w.h5 does not exist"):
+        notebooks.stage_weights(tmp_path)
+
+
+def test_record_tuning_copies_the_best_trials_metrics(tmp_path):
+    trial = tmp_path / "trial_001"
+    trial.mkdir()
+    (trial / "train_config.yaml").write_text("NAME: t\n")
+    (trial / "metrics.json").write_text(json.dumps({"mask_map50": 0.4, "bbox_AP": 0.2}))
+    ranked = pd.DataFrame(
+        [
+            {"trial": 1, "mask_map50": 0.4, "config": str(trial / "train_config.yaml")},
+            {"trial": 0, "mask_map50": 0.1, "config": str(tmp_path / "trial_000" / "x.yaml")},
+        ]
+    )
+    with pytest.raises(FileNotFoundError, match="best_config.yaml is missing"):
+        notebooks.record_tuning(ranked, tmp_path)
+    (tmp_path / "best_config.yaml").write_text("NAME: t\n")
+    best = notebooks.record_tuning(ranked, tmp_path)
+    assert best["trial"] == 1
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {
+        "mask_map50": 0.4,
+        "bbox_AP": 0.2,
+    }
+    assert notebooks.read_handoff(tmp_path, "config").endswith("best_config.yaml")
+    with pytest.raises(ValueError, match="no trial finished"):
+        notebooks.record_tuning(ranked.iloc[:0], tmp_path)
+    with pytest.raises(ValueError, match="none of"):
+        notebooks.record_tuning(ranked[["trial", "config"]], tmp_path)
+
+
+def test_show_artifacts_displays_images_only_and_checks_they_exist(tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "a.png"
+    Image.new("RGB", (4, 4)).save(png)
+    csv = tmp_path / "t.csv"
+    csv.write_text("a\n")
+    assert notebooks.show_artifacts([png, csv]) == [png]
+    with pytest.raises(FileNotFoundError, match="gone.png was reported but does not exist"):
+        notebooks.show_artifacts([tmp_path / "gone.png"])
