@@ -51,7 +51,7 @@ TUNE_NOTEBOOK = "01_subset_tuning"
 RANK_METRICS = ("mask_map50", "segm_AP", "bbox_AP")
 
 # Parameters that make every stage run headless in well under two minutes on a laptop CPU:
-# 40 synthetic 128 px images, the cpu-smoke model, one epoch of a few steps.
+# 24 synthetic 128 px images, the cpu-smoke model, one epoch of a few steps.
 SMOKE_COMMON: dict[str, Any] = {
     "preset": "cpu-smoke",
     "image_size": 128,
