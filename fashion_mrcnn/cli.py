@@ -20,6 +20,13 @@ log = logging.getLogger("fashion_mrcnn")
 USER_ERRORS = (FashionDataError, ConfigError, WeightsError, FileNotFoundError)
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors reported as one line with exit code 2 (a failing notebook cell included)."""
+    from fashion_mrcnn.workflow.notebooks import NotebookError
+
+    return (*USER_ERRORS, NotebookError)
+
+
 # ----------------------------------------------------------------------------- data commands
 def cmd_synth(args: argparse.Namespace) -> int:
     from fashion_mrcnn.data.synthetic import generate
@@ -130,16 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output")
     p.add_argument("--images", help="image folder")
     p.add_argument("--labels", help="label_descriptions.json (csv-coco)")
-    p.add_argument("--classes", help="comma-separated class names in label-map order (voc-tfrecord)")
+    p.add_argument(
+        "--classes", help="comma-separated class names in label-map order (voc-tfrecord)"
+    )
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("score", help="iMaterialist Kaggle metric of a submission CSV")
-    p.add_argument("--gt", required=True, help="ground truth CSV (ImageId,EncodedPixels,Height,Width,ClassId)")
+    p.add_argument(
+        "--gt", required=True, help="ground truth CSV (ImageId,EncodedPixels,Height,Width,ClassId)"
+    )
     p.add_argument("--pred", required=True, help="submission CSV (ImageId,EncodedPixels,ClassId)")
-    p.add_argument("--pred-size", type=int, nargs=2, metavar=("H", "W"),
-                   help="size the predicted masks are encoded at (e.g. 512 512)")
+    p.add_argument(
+        "--pred-size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="size the predicted masks are encoded at (e.g. 512 512)",
+    )
     p.set_defaults(func=cmd_score)
 
     _register_workflow(sub)
@@ -155,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
+    except _user_errors() as exc:
         print(f"fashion-mrcnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except json.JSONDecodeError as exc:

@@ -155,20 +155,28 @@ def cmd_demo(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from fashion_mrcnn.workflow.notebooks import run_tune
+    from fashion_mrcnn.workflow.notebooks import parse_overrides, run_tune
 
-    table = run_tune(args.grid, args.out, smoke=args.smoke)
-    print(table.to_string(index=False))
-    print(f"ranked table: {Path(args.out) / 'ranked.csv'}")
+    table = run_tune(
+        args.grid, args.out, base_parameters=parse_overrides(args.overrides), smoke=args.smoke
+    )
+    print(table.drop(columns=["config"], errors="ignore").to_string(index=False))
+    out = Path(args.out)
+    print(f"ranked: {out / 'ranked.csv'}  best config: {out / 'best_config.yaml'}")
     return 0
 
 
 def cmd_pipeline(args) -> int:
-    from fashion_mrcnn.workflow.notebooks import run_pipeline
+    from fashion_mrcnn.workflow.notebooks import parse_overrides, run_pipeline
 
-    result = run_pipeline(args.out, smoke=args.smoke)
-    for stage, path in result.items():
-        print(f"{stage}: {path}")
+    summary = run_pipeline(
+        args.out,
+        smoke=args.smoke,
+        parameters=parse_overrides(args.overrides),
+        stages=args.stages,
+    )
+    for stage, entry in summary.items():
+        print(f"{stage}: {entry['seconds']:.0f} s -> {entry['notebook']}")
     return 0
 
 
@@ -290,15 +298,48 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
 
-    p = subparsers.add_parser("tune", help="run 01_subset_tuning per grid point (papermill)")
-    p.add_argument("--grid", required=True, help="GRID.yaml: parameter -> list of values")
-    p.add_argument("--out", required=True)
-    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, few steps")
+    p = subparsers.add_parser(
+        "tune", help="run notebooks/01_subset_tuning once per grid point (papermill)"
+    )
+    p.add_argument(
+        "--grid",
+        required=True,
+        metavar="GRID.yaml",
+        help="01_subset_tuning parameter -> list of values",
+    )
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fixed parameter for every trial (YAML value); repeatable",
+    )
     p.set_defaults(func=cmd_tune)
 
     p = subparsers.add_parser("pipeline", help="run notebooks 00-05 in order (papermill)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--smoke", action="store_true", help="tiny synthetic data, few steps")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
+    )
+    p.add_argument(
+        "--stages",
+        nargs="+",
+        metavar="STAGE",
+        help="only these stages, by name or number (e.g. 04 05)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="[STAGE.]NAME=VALUE",
+        help="notebook parameter (YAML value), e.g. seed=1 or 02.heads_epochs=4",
+    )
     p.set_defaults(func=cmd_pipeline)
 
     p = subparsers.add_parser("cache", help="pack images + masks into checksummed TFRecord shards")
