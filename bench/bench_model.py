@@ -41,7 +41,15 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--train-steps", type=int, default=5)
+    ap.add_argument(
+        "--pipeline-only",
+        action="store_true",
+        help="only measure the tf.data input pipeline on ../shared/datasets/ccp-fashion",
+    )
     args = ap.parse_args(argv)
+    if args.pipeline_only:
+        bench_pipeline()
+        return
 
     import tensorflow as tf
 
@@ -100,6 +108,43 @@ def main(argv=None) -> None:
             )
             del train, trainer
         print(f"peak RSS so far: {_peak_rss_mb():.0f} MB")
+
+
+def bench_pipeline(batches: int = 20) -> None:
+    """Input pipeline throughput (images/s) at 512 px with the default augmentation on the real
+    ccp-fashion sample, for NUM_WORKERS 1 and 2."""
+    from pathlib import Path
+
+    from fashion_mrcnn.config import FashionConfig
+    from fashion_mrcnn.data.augment import default_augmentation
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from fashion_mrcnn.data.pipeline import make_dataset
+
+    csv = (
+        Path(__file__).resolve().parents[1]
+        / ".."
+        / "shared"
+        / "datasets"
+        / "ccp-fashion"
+        / "train.csv"
+    )
+    if not csv.is_file():
+        print(f"ccp-fashion not found at {csv}: pipeline benchmark skipped")
+        return
+    ds = FashionDataset.from_imaterialist(csv, check_images=False)
+    ds.prepare()
+    for workers in (1, 2):
+        cfg = FashionConfig(NUM_CLASSES=ds.num_classes, NUM_WORKERS=workers, IMAGES_PER_GPU=2)
+        it = iter(make_dataset(ds, cfg, augmentation=default_augmentation(), seed=0))
+        next(it)
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        dt = time.perf_counter() - t0
+        print(
+            f"pipeline 512px, NUM_WORKERS={workers}, default augmentation: "
+            f"{2 * batches / dt:.1f} images/s ({dt / batches:.3f} s per batch of 2)"
+        )
 
 
 if __name__ == "__main__":
