@@ -190,3 +190,27 @@ def test_download_helpers_file_url(tmp_path):
     assert not list((tmp_path / "w").glob("*.part"))
     with pytest.raises(WeightsError, match="failed"):
         download((tmp_path / "missing").as_uri(), tmp_path / "w" / "m.h5", progress=False)
+
+
+def test_batchnorm_file_into_groupnorm_layer_is_partial(tmp_path):
+    path = tmp_path / "bn.h5"
+    rng = np.random.default_rng(5)
+    arrays = {
+        n: rng.normal(size=(8,)).astype("f4")
+        for n in ("gamma", "beta", "moving_mean", "moving_variance")
+    }
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"bn_conv1"]
+        g = f.create_group("bn_conv1")
+        g.attrs["weight_names"] = [f"bn_conv1/{n}:0".encode() for n in arrays]
+        for n, a in arrays.items():
+            g.create_dataset(f"bn_conv1/{n}:0", data=a)
+    image = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, name="conv1")(image)
+    x = keras.layers.GroupNormalization(groups=4, name="bn_conv1")(x)
+    model = keras.Model(image, x)
+    report = load_weights(model, path, verbose=0)
+    assert report.partial == ["bn_conv1"] and "partial" in str(report)
+    layer = model.get_layer("bn_conv1")
+    np.testing.assert_array_equal(np.asarray(layer.gamma), arrays["gamma"])
+    np.testing.assert_array_equal(np.asarray(layer.beta), arrays["beta"])
