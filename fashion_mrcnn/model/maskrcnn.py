@@ -64,10 +64,16 @@ class MaskRCNN:
         self.strategy = strategy
         self.trainer = None
         self._anchor_cache = {}
+        # MIXED_PRECISION: layers are created under the mixed_float16 policy (they keep it); the
+        # process-wide policy is restored afterwards so other models are unaffected.
+        previous = keras.mixed_precision.global_policy()
         if config.MIXED_PRECISION:
             keras.mixed_precision.set_global_policy("mixed_float16")
-        with self._scope():
-            self.keras_model = self.build(mode, config)
+        try:
+            with self._scope():
+                self.keras_model = self.build(mode, config)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
         self.set_log_dir()
         self._load_backbone_weights()
 

@@ -28,6 +28,7 @@ SCRIPT = textwrap.dedent(
     r = infer.detect([s[0] for s in ds.scenes], min_confidence=0.0)
     print("RESULT", json.dumps({
         "policy": keras.mixed_precision.global_policy().name,
+        "layer_policy": model.keras_model.get_layer("fpn_c5p5").dtype_policy.name,
         "optimizer": type(model.trainer.optimizer).__name__,
         "history": hist.history,
         "masks_dtype": [str(x["masks"].dtype) for x in r],
@@ -53,7 +54,8 @@ def test_mixed_precision_train_and_detect(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT ") :])
-    assert result["policy"] == "mixed_float16"
+    assert result["layer_policy"] == "mixed_float16"
+    assert result["policy"] == "float32"  # the process-wide policy is restored after building
     assert result["optimizer"] == "LossScaleOptimizer"
     assert all(v == v for v in result["history"]["loss"])
     assert result["masks_dtype"] == ["bool", "bool"]
