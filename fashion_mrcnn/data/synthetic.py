@@ -45,7 +45,7 @@ CATEGORY_IDS = (TOP, PANTS, SKIRT, DRESS, HAT, SHOE, BAG)
 # iMaterialist 2019 attribute ids (label_descriptions.json "attributes"): pattern and length.
 PATTERN_ATTRIBUTE = {"solid": 61, "checks": 66, "dots": 67, "stripes": 72}
 LENGTH_ATTRIBUTE = {"mini": 3, "knee": 5, "midi": 7, "maxi": 8}
-#: The attribute entries used above, as in the 2019 label_descriptions.json.
+#: The attribute entries used above, written into the synthetic label_descriptions.json.
 ATTRIBUTES = [
     {"id": 3, "name": "mini (length)", "supercategory": "length", "level": 1},
     {"id": 5, "name": "knee (length)", "supercategory": "length", "level": 1},
