@@ -42,7 +42,9 @@ TOP, PANTS, SKIRT, DRESS, HAT, SHOE, BAG = 1, 6, 8, 10, 14, 23, 24
 #: Source category ids the generator draws (iMaterialist 2019 numbering).
 CATEGORY_IDS = (TOP, PANTS, SKIRT, DRESS, HAT, SHOE, BAG)
 
-# iMaterialist 2019 attribute ids (label_descriptions.json "attributes"): pattern and length.
+# Attribute ids of the synthetic set (length and textile pattern). The names come from the
+# iMaterialist / Fashionpedia attribute vocabulary; the ids are this generator's own (the synthetic
+# label_descriptions.json defines them), not a claim about Kaggle's numbering.
 PATTERN_ATTRIBUTE = {"solid": 61, "checks": 66, "dots": 67, "stripes": 72}
 LENGTH_ATTRIBUTE = {"mini": 3, "knee": 5, "midi": 7, "maxi": 8}
 #: The attribute entries used above, written into the synthetic label_descriptions.json.
