@@ -222,6 +222,11 @@ class Config:
     def replace(self, **overrides: Any) -> Config:
         """A copy of this configuration (same class) with some settings changed."""
         values = {k: getattr(self, k) for k in self.setting_names()}
+        # NORM and TRAIN_BN describe one setting: when only one is changed, let it decide.
+        if "NORM" in overrides and "TRAIN_BN" not in overrides:
+            values.pop("TRAIN_BN")
+        elif "TRAIN_BN" in overrides and "NORM" not in overrides:
+            values.pop("NORM")
         values.update(overrides)
         return type(self)(**values)
 

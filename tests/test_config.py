@@ -167,3 +167,15 @@ def test_replace_keeps_class():
     g = f.replace(DETECTION_MIN_CONFIDENCE=0.5)
     assert type(g) is FashionInferenceConfig and g.DETECTION_MIN_CONFIDENCE == 0.5
     assert f.DETECTION_MIN_CONFIDENCE == 0.7
+
+
+def test_replace_norm_or_train_bn_alone_decides():
+    from fashion_mrcnn.config import Config
+
+    bn = Config(NORM="bn")
+    frozen = bn.replace(NORM="frozen_bn")
+    assert frozen.NORM == "frozen_bn" and frozen.TRAIN_BN is False
+    assert bn.replace(NORM="gn").NORM == "gn"
+    assert Config().replace(TRAIN_BN=None).NORM == "bn"
+    assert bn.replace(TRAIN_BN=False).NORM == "frozen_bn"
+    assert bn.replace(LEARNING_RATE=0.01).NORM == "bn"

@@ -279,7 +279,8 @@ class MaskRCNN:
             if checkpoint.last_saved:
                 self.epoch = int(re.search(r"_(\d{4})\.h5$", checkpoint.last_saved)[1])
             raise NonFiniteLossError(stopper.message)
-        self.epoch = max(self.epoch, epochs)
+        # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
+        self.epoch = self.epoch + len(history.epoch) if history is not None else self.epoch
         return history
 
     # ------------------------------------------------------------------ inference

@@ -45,7 +45,7 @@ def compute_losses(outputs: dict, config) -> dict:
         ),
         "mrcnn_mask_loss": L.mrcnn_mask_loss(
             outputs["target_masks"],
-            outputs["target_class_ids"],
+            outputs["mask_target_class_ids"],
             outputs["mrcnn_mask"],
             outputs["target_mask_valid"],
         ),
