@@ -34,6 +34,10 @@ def _lookup(table, key: int, what: str):
         raise FashionDataError(f"{what} has no entry for internal class id {key}") from None
 
 
+#: Overlays of smaller images are enlarged by a whole factor so their labels stay readable.
+OVERLAY_MIN_SIDE = 384
+
+
 def detection_to_record(
     path: str | Path,
     image_shape: tuple[int, ...],
@@ -181,7 +185,7 @@ def predict_to_dir(
             used.add(stem)
             picture = draw_overlay(
                 image, result["rois"], result["masks"], result["class_ids"], class_names,
-                result["scores"],
+                result["scores"], min_side=OVERLAY_MIN_SIDE,
             )  # fmt: skip
             save_image(picture, out_dir / "overlays" / f"{stem}.png")
     write_jsonl(records, out_dir / "predictions.jsonl")

@@ -39,14 +39,25 @@ def draw_overlay(
     alpha: float = 0.45,
     show_bbox: bool = True,
     colors: Sequence | None = None,
+    min_side: int = 0,
 ) -> np.ndarray:
     """Instances drawn onto a copy of ``image`` without matplotlib: uint8 [H, W, 3].
 
     Each instance gets its class colour (``class_color``): a translucent mask, an outline, a box
-    and a ``"name 0.93"`` label above the box.
+    and a ``"name 0.93"`` label above the box. ``min_side``: a smaller image is first enlarged
+    by a whole factor (nearest neighbour, masks and boxes alike) so labels stay readable; the
+    result is then ``[f * H, f * W, 3]``.
     """
     from PIL import Image, ImageDraw
 
+    image = np.asarray(image)
+    factor = -(-int(min_side) // min(image.shape[:2])) if min_side else 1
+    if factor > 1:
+        image = image.repeat(factor, axis=0).repeat(factor, axis=1)
+        if masks is not None:
+            masks = np.asarray(masks, bool).repeat(factor, axis=0).repeat(factor, axis=1)
+        if boxes is not None:
+            boxes = np.asarray(boxes).reshape(-1, 4) * factor
     out = np.asarray(image)
     if out.ndim == 2:
         out = np.stack([out] * 3, axis=-1)

@@ -102,7 +102,7 @@ def test_predict_to_dir_writes_jsonl_and_overlays(tmp_path, images):
     pngs = sorted(p.name for p in (out / "overlays").iterdir())
     assert pngs == ["a.png", "a_.png", "b.png", "c.png"]
     overlay = np.asarray(Image.open(out / "overlays" / "a.png"))
-    assert overlay.shape == (40, 30, 3)
+    assert overlay.shape == (520, 390, 3)  # 40 x 30 enlarged 13x to reach OVERLAY_MIN_SIDE 384
     assert not (overlay == 200).all()  # something was drawn
     with pytest.raises(FileNotFoundError):
         collect_inputs(tmp_path / "missing")

@@ -198,3 +198,19 @@ def test_plot_history_rejects_empty():
 
     with pytest.raises(ValueError, match="no values"):
         plot_history({"loss": []})
+
+
+def test_draw_overlay_enlarges_small_images():
+    import numpy as np
+
+    from fashion_mrcnn.visualize import draw_overlay
+
+    image = np.zeros((50, 40, 3), np.uint8)
+    masks = np.zeros((50, 40, 1), bool)
+    masks[10:20, 5:15] = True
+    out = draw_overlay(
+        image, np.array([[10, 5, 20, 15]]), masks, [1], ["BG", "top"], [0.9], min_side=120
+    )
+    assert out.shape == (150, 120, 3)  # factor ceil(120 / 40) = 3
+    assert out[45, 30].any() and not out[140, 110].any()  # mask painted where scaled, not elsewhere
+    assert draw_overlay(image, None, None, [], ["BG"], min_side=0).shape == (50, 40, 3)

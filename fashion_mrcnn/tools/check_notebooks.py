@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
-        print("clear them with: jupyter nbconvert --clear-output --inplace <notebook>", file=sys.stderr)
+        print(
+            "clear them with: jupyter nbconvert --clear-output --inplace <notebook>",
+            file=sys.stderr,
+        )
         return 1
     print(f"{len(paths)} notebook(s) clean")
     return 0

@@ -171,7 +171,12 @@ def _example_grid(dataset, path: Path, n: int) -> Path:
         masks, class_ids = dataset.load_mask(i)
         tiles.append(
             visualize.draw_overlay(
-                image, extract_bboxes(masks), masks, class_ids, dataset.class_names
+                image,
+                extract_bboxes(masks),
+                masks,
+                class_ids,
+                dataset.class_names,
+                min_side=384,
             )
         )
     visualize.save_image(visualize.tile_images(tiles), path)
