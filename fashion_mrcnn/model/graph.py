@@ -246,25 +246,35 @@ def _anchors_np(config):
     )
 
 
-def _heads(rois, p2_p5, config, norm, roi_align_cls, mask_rois=None):
-    """Box head on ``rois`` and mask head on ``mask_rois`` (default: the same ROIs)."""
+def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
+    """ROI align at POOL_SIZE + box head: ``(class_logits, class_probs, bbox)``."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     pooled = roi_align_cls(
         [config.POOL_SIZE, config.POOL_SIZE], image_shape, name="roi_align_classifier"
     )([rois] + list(p2_p5))
-    class_logits, class_probs, bbox = box_head_graph(
+    return box_head_graph(
         pooled,
         config.NUM_CLASSES,
         config.FPN_CLASSIF_FC_LAYERS_SIZE,
         norm,
         conv_head=bool(config.BOX_HEAD_CONV),
     )
-    if mask_rois is None:
-        mask_rois = rois
+
+
+def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls):
+    """ROI align at MASK_POOL_SIZE + mask head: ``mrcnn_mask [B, N, MH, MW, K]``."""
+    image_shape = [int(v) for v in config.IMAGE_SHAPE]
     mask_pooled = roi_align_cls(
         [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
-    )([mask_rois] + list(p2_p5))
-    mask = mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
+    )([boxes] + list(p2_p5))
+    return mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
+
+
+def _heads(rois, p2_p5, config, norm, roi_align_cls, mask_rois=None):
+    """Box head on ``rois`` and mask head on ``mask_rois`` (default: the same ROIs)."""
+    class_logits, class_probs, bbox = _box_branch(rois, p2_p5, config, norm, roi_align_cls)
+    mask_rois = rois if mask_rois is None else mask_rois
+    mask = _mask_branch(mask_rois, p2_p5, config, norm, roi_align_cls)
     return class_logits, class_probs, bbox, mask
 
 
@@ -291,17 +301,7 @@ def build_inference_graph(config) -> keras.Model:
         rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
         name="ROI",
     )([rpn_probs, rpn_bbox, anchors])
-    image_shape = [int(v) for v in config.IMAGE_SHAPE]
-    pooled = PyramidROIAlign(
-        [config.POOL_SIZE, config.POOL_SIZE], image_shape, name="roi_align_classifier"
-    )([rpn_rois] + list(p2_p5))
-    _, class_probs, bbox = box_head_graph(
-        pooled,
-        config.NUM_CLASSES,
-        config.FPN_CLASSIF_FC_LAYERS_SIZE,
-        norm,
-        conv_head=bool(config.BOX_HEAD_CONV),
-    )
+    _, class_probs, bbox = _box_branch(rpn_rois, p2_p5, config, norm, PyramidROIAlign)
     detections = DetectionLayer(
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
         min_confidence=min(float(config.DETECTION_MIN_CONFIDENCE), DETECTION_SCORE_FLOOR),
@@ -310,10 +310,7 @@ def build_inference_graph(config) -> keras.Model:
         name="mrcnn_detection",
     )([rpn_rois, class_probs, bbox, meta])
     boxes = DetectionBoxes(name="detection_boxes")(detections)
-    mask_pooled = PyramidROIAlign(
-        [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
-    )([boxes] + list(p2_p5))
-    mask = mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
+    mask = _mask_branch(boxes, p2_p5, config, norm, PyramidROIAlign)
     outputs = {
         "detections": detections,
         "mrcnn_mask": mask,
