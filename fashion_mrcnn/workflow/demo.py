@@ -28,7 +28,7 @@ def run_demo(
     minutes: float = 6.0,
     seed: int = 0,
     preset: str = "cpu-smoke",
-    epochs: int = 100,
+    epochs: int = DEMO_EPOCHS,
     steps_per_epoch: int = DEMO_STEPS_PER_EPOCH,
 ) -> Path:
     """Run the whole demo and return the path of ``report.md``.
