@@ -114,7 +114,7 @@ def cmd_predict(args) -> int:
         args.inputs,
         args.out,
         names,
-        category_ids={k + 1: int(c["id"]) for k, c in enumerate(categories)},
+        category_ids=stages.category_ids_for(categories),
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
     return 0
@@ -126,7 +126,7 @@ def cmd_submit(args) -> int:
     config, categories = _config_and_classes(args)
     if categories is None:
         raise ConfigError("submit needs the training categories: pass --classes classes.json")
-    class_map = {k + 1: str(int(c["id"])) for k, c in enumerate(categories)}
+    class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
     result = stages.submit(
         config,
         args.weights,

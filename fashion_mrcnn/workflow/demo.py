@@ -86,7 +86,7 @@ def run_demo(
         val_paths,
         out / "predictions",
         val_ds.class_names,
-        category_ids={k + 1: int(c["id"]) for k, c in enumerate(val_ds.categories)},
+        category_ids=stages.category_ids_for(val_ds.categories),
     )
     report = write_report(
         out, trained, evaluation, predicted, history_png, seconds=time.monotonic() - started

@@ -563,9 +563,14 @@ def submit(
     }
 
 
+def category_ids_for(categories) -> dict[int, int]:
+    """Internal class id -> source category id for a kept-categories list (BG excluded)."""
+    return {k + 1: int(c["id"]) for k, c in enumerate(categories)}
+
+
 def class_map_for(dataset) -> dict[int, str]:
     """Internal class id -> iMaterialist category id string, for submissions."""
-    return {k + 1: str(int(c["id"])) for k, c in enumerate(dataset.categories)}
+    return {k: str(v) for k, v in category_ids_for(dataset.categories).items()}
 
 
 # ----------------------------------------------------------------------------- helpers

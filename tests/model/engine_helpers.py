@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from fashion_mrcnn.config import Config
@@ -67,3 +73,24 @@ def smoke_config(**overrides):
     }
     values.update(overrides)
     return Config.preset("cpu-smoke", **values)
+
+
+def run_script_result(script_text: str, tmp_path) -> dict:
+    """Run ``script_text`` in a fresh interpreter (TF devices / policies configured before TF
+    starts) with args ``(tmp_path / "logs", tests/model)`` and return the JSON of its last
+    ``RESULT {...}`` line; fails with the script's stderr tail when it exits non-zero."""
+    script = tmp_path / "run.py"
+    script.write_text(script_text)
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=repo,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])

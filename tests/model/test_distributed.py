@@ -5,14 +5,10 @@ Logical devices must be configured before TensorFlow initialises, so this runs i
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from engine_helpers import run_script_result
 
 SCRIPT = textwrap.dedent(
     """
@@ -38,21 +34,7 @@ SCRIPT = textwrap.dedent(
 
 def test_two_steps_under_mirrored_strategy(tmp_path):
     pytest.importorskip("fashion_mrcnn.layers")
-    script = tmp_path / "run.py"
-    script.write_text(SCRIPT)
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=repo,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = run_script_result(SCRIPT, tmp_path)
     assert result["replicas"] == 2
     for k in ("loss", "rpn_class_loss", "mrcnn_mask_loss"):
         assert all(v == v and abs(v) < 1e6 for v in result["history"][k]), k

@@ -3,14 +3,10 @@ inference model, detect."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from engine_helpers import run_script_result
 
 SCRIPT = textwrap.dedent(
     """
@@ -39,21 +35,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_mixed_precision_train_and_detect(tmp_path):
-    script = tmp_path / "run.py"
-    script.write_text(SCRIPT)
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
-    proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=repo,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT ") :])
+    result = run_script_result(SCRIPT, tmp_path)
     assert result["layer_policy"] == "mixed_float16"
     assert result["policy"] == "float32"  # the process-wide policy is restored after building
     assert result["optimizer"] == "LossScaleOptimizer"
