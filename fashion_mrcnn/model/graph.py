@@ -169,7 +169,7 @@ def build_training_graph(config) -> keras.Model:
     ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K] and the inputs
     ``rpn_match`` / ``rpn_target_bbox`` passed through for the losses.
     """
-    from fashion_mrcnn.layers import DetectionTargetLayer, ProposalLayer, PyramidROIAlign
+    from fashion_mrcnn.layers import DetectionTargetLayer, PyramidROIAlign
 
     norm = config_norm(config)
     g = config.MAX_GT_INSTANCES
@@ -183,14 +183,7 @@ def build_training_graph(config) -> keras.Model:
     gt_mask_valid = keras.Input((g,), name="input_gt_mask_valid")
 
     p2_p5, rpn_logits, rpn_probs, rpn_bbox = _features(image, config)
-    anchors = _anchors(image, config)
-    rpn_rois = ProposalLayer(
-        proposal_count=config.POST_NMS_ROIS_TRAINING,
-        nms_threshold=config.RPN_NMS_THRESHOLD,
-        pre_nms_limit=config.PRE_NMS_LIMIT,
-        rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
-        name="ROI",
-    )([rpn_probs, rpn_bbox, anchors])
+    rpn_rois = _proposals(image, rpn_probs, rpn_bbox, config, config.POST_NMS_ROIS_TRAINING)
     masks_f = CastFloat(name="gt_masks_float")(gt_masks)
     rois, target_class_ids, target_deltas, target_masks, target_mask_valid = DetectionTargetLayer(
         train_rois_per_image=config.TRAIN_ROIS_PER_IMAGE,
@@ -246,6 +239,19 @@ def _anchors_np(config):
     )
 
 
+def _proposals(image, rpn_probs, rpn_bbox, config, proposal_count):
+    """The ``ROI`` layer over the model's constant anchors: ``[B, proposal_count, 4]``."""
+    from fashion_mrcnn.layers import ProposalLayer
+
+    return ProposalLayer(
+        proposal_count=proposal_count,
+        nms_threshold=config.RPN_NMS_THRESHOLD,
+        pre_nms_limit=config.PRE_NMS_LIMIT,
+        rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
+        name="ROI",
+    )([rpn_probs, rpn_bbox, _anchors(image, config)])
+
+
 def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
     """ROI align at POOL_SIZE + box head: ``(class_logits, class_probs, bbox)``."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
@@ -288,19 +294,12 @@ def build_inference_graph(config) -> keras.Model:
     ``mrcnn_bbox`` [B, N, K, 4], ``rpn_rois`` [B, N, 4] (N = POST_NMS_ROIS_INFERENCE),
     ``rpn_class`` [B, A, 2], ``rpn_bbox`` [B, A, 4].
     """
-    from fashion_mrcnn.layers import DetectionLayer, ProposalLayer, PyramidROIAlign
+    from fashion_mrcnn.layers import DetectionLayer, PyramidROIAlign
 
     norm = config_norm(config)
     image, meta = _image_input(config)
     p2_p5, _, rpn_probs, rpn_bbox = _features(image, config)
-    anchors = _anchors(image, config)
-    rpn_rois = ProposalLayer(
-        proposal_count=config.POST_NMS_ROIS_INFERENCE,
-        nms_threshold=config.RPN_NMS_THRESHOLD,
-        pre_nms_limit=config.PRE_NMS_LIMIT,
-        rpn_bbox_std_dev=np.asarray(config.RPN_BBOX_STD_DEV, dtype=float).tolist(),
-        name="ROI",
-    )([rpn_probs, rpn_bbox, anchors])
+    rpn_rois = _proposals(image, rpn_probs, rpn_bbox, config, config.POST_NMS_ROIS_INFERENCE)
     _, class_probs, bbox = _box_branch(rpn_rois, p2_p5, config, norm, PyramidROIAlign)
     detections = DetectionLayer(
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
