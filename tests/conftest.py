@@ -19,3 +19,26 @@ def ccp_dir() -> Path:
     if not (CCP_DIR / "train.csv").is_file():
         pytest.skip(f"ccp-fashion sample not found at {CCP_DIR} (it lives in ../shared/datasets)")
     return CCP_DIR
+
+
+#: Test modules that build, train and detect with the model, run the notebooks and the CLI: the
+#: subset (marker ``stack``) a CI leg runs where the whole suite does not fit (.ci/run).
+STACK_MODULES = {
+    "model/test_maskrcnn.py",
+    "model/test_overfit.py",
+    "model/test_weights.py",
+    "model/test_distributed.py",
+    "model/test_export.py",
+    "notebooks/test_notebooks_smoke.py",
+    "notebooks/test_colab_setup.py",
+    "workflow/test_cli.py",
+    "test_predict.py",
+    "test_runtime.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    tests_dir = Path(__file__).resolve().parent
+    for item in items:
+        if Path(item.fspath).resolve().relative_to(tests_dir).as_posix() in STACK_MODULES:
+            item.add_marker(pytest.mark.stack)

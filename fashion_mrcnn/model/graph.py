@@ -156,9 +156,12 @@ def build_training_graph(config) -> keras.Model:
     """The training graph.
 
     Inputs (per image; see ``data.pipeline``): ``input_image`` float32 [H, W, 3],
-    ``input_image_meta`` [M], ``input_rpn_match`` int32 [A], ``input_rpn_bbox`` [R, 4],
-    ``input_gt_class_ids`` int32 [G], ``input_gt_boxes`` [G, 4] normalised, ``input_gt_masks``
-    uint8 [mh, mw, G], ``input_gt_mask_valid`` [G].
+    ``input_image_meta`` [M], ``input_gt_class_ids`` int32 [G], ``input_gt_boxes`` [G, 4]
+    normalised, ``input_gt_masks`` uint8 [mh, mw, G], ``input_gt_mask_valid`` [G]. The RPN
+    targets of a batch (``input_rpn_match``, ``input_rpn_bbox``) are not graph inputs: nothing in
+    the network reads them, only the losses (``training.compute_losses``), which take them from
+    the batch. (An input that only passed through to an output is rejected by Keras <= 3.10's
+    functional-model check, "inputs not connected to outputs".)
 
     Outputs (dict): ``rpn_class_logits`` [B, A, 2], ``rpn_bbox`` [B, A, 4], ``rpn_rois``
     [B, POST_NMS_ROIS_TRAINING, 4], ``rois`` [B, T, 4], ``target_class_ids`` int32 [B, T],
@@ -166,17 +169,13 @@ def build_training_graph(config) -> keras.Model:
     ``mask_target_class_ids`` int32 [B, P] (P = :func:`positive_slots`: the mask branch runs on
     the leading, possibly positive, ROIs only),
     ``mrcnn_class_logits`` [B, T, K], ``mrcnn_class`` [B, T, K], ``mrcnn_bbox`` [B, T, K, 4],
-    ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K] and the inputs
-    ``rpn_match`` / ``rpn_target_bbox`` passed through for the losses.
+    ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K].
     """
     from fashion_mrcnn.layers import DetectionTargetLayer, PyramidROIAlign
 
     norm = config_norm(config)
     g = config.MAX_GT_INSTANCES
     image, meta = _image_input(config)
-    n_anchors = len(_anchors_np(config))
-    rpn_match = keras.Input((n_anchors,), dtype="int32", name="input_rpn_match")
-    rpn_target_bbox = keras.Input((config.RPN_TRAIN_ANCHORS_PER_IMAGE, 4), name="input_rpn_bbox")
     gt_class_ids = keras.Input((g,), dtype="int32", name="input_gt_class_ids")
     gt_boxes = keras.Input((g, 4), name="input_gt_boxes")
     gt_masks = keras.Input(_gt_mask_shape(config) + (g,), dtype="uint8", name="input_gt_masks")
@@ -201,8 +200,6 @@ def build_training_graph(config) -> keras.Model:
     outputs = {
         "rpn_class_logits": rpn_logits,
         "rpn_bbox": rpn_bbox,
-        "rpn_match": rpn_match,
-        "rpn_target_bbox": rpn_target_bbox,
         "rpn_rois": rpn_rois,
         "rois": rois,
         "target_class_ids": target_class_ids,
@@ -219,24 +216,12 @@ def build_training_graph(config) -> keras.Model:
     inputs = {
         "input_image": image,
         "input_image_meta": meta,
-        "input_rpn_match": rpn_match,
-        "input_rpn_bbox": rpn_target_bbox,
         "input_gt_class_ids": gt_class_ids,
         "input_gt_boxes": gt_boxes,
         "input_gt_masks": gt_masks,
         "input_gt_mask_valid": gt_mask_valid,
     }
     return keras.Model(inputs, outputs, name="mask_rcnn")
-
-
-def _anchors_np(config):
-    return get_anchors(
-        config.IMAGE_SHAPE,
-        config.RPN_ANCHOR_SCALES,
-        config.RPN_ANCHOR_RATIOS,
-        config.BACKBONE_STRIDES,
-        config.RPN_ANCHOR_STRIDE,
-    )
 
 
 def _proposals(image, rpn_probs, rpn_bbox, config, proposal_count):

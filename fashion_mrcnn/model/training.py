@@ -28,15 +28,16 @@ LOSS_NAMES = (
 )
 
 
-def compute_losses(outputs: dict, config) -> dict:
-    """The five losses (scalars) from the training graph's output dict."""
+def compute_losses(outputs: dict, batch: dict) -> dict:
+    """The five losses (scalars) from the training graph's output dict and the batch it ran on
+    (the RPN targets ``input_rpn_match`` [B, A] and ``input_rpn_bbox`` [B, R, 4] come from the
+    batch: the graph does not read them)."""
     from fashion_mrcnn.model import losses as L
 
+    rpn_match = batch["input_rpn_match"]
     return {
-        "rpn_class_loss": L.rpn_class_loss(outputs["rpn_match"], outputs["rpn_class_logits"]),
-        "rpn_bbox_loss": L.rpn_bbox_loss(
-            outputs["rpn_target_bbox"], outputs["rpn_match"], outputs["rpn_bbox"]
-        ),
+        "rpn_class_loss": L.rpn_class_loss(rpn_match, outputs["rpn_class_logits"]),
+        "rpn_bbox_loss": L.rpn_bbox_loss(batch["input_rpn_bbox"], rpn_match, outputs["rpn_bbox"]),
         "mrcnn_class_loss": L.mrcnn_class_loss(
             outputs["target_class_ids"], outputs["mrcnn_class_logits"], outputs["active_class_ids"]
         ),
@@ -52,6 +53,11 @@ def compute_losses(outputs: dict, config) -> dict:
     }
 
 
+def graph_input_names(graph: keras.Model) -> list[str]:
+    """The input names of a functional graph (a batch dict may hold more keys: the targets)."""
+    return [t.name.split(":")[0] for t in graph.inputs]
+
+
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class MaskRCNNTrainer(keras.Model):
     """Keras model training the functional Mask R-CNN ``graph`` with the Matterport losses.
@@ -63,6 +69,7 @@ class MaskRCNNTrainer(keras.Model):
     def __init__(self, graph: keras.Model, config, **kwargs):
         super().__init__(name=kwargs.pop("name", "mask_rcnn_trainer"), **kwargs)
         self.graph = graph
+        self.graph_inputs = graph_input_names(graph)
         self.config = config
         self.loss_weights = {k: float(config.LOSS_WEIGHTS.get(k, 1.0)) for k in LOSS_NAMES}
         self.trackers = {
@@ -70,7 +77,7 @@ class MaskRCNNTrainer(keras.Model):
         }
 
     def call(self, inputs, training=False):
-        return self.graph(inputs, training=training)
+        return self.graph({k: inputs[k] for k in self.graph_inputs}, training=training)
 
     @property
     def metrics(self):
@@ -78,8 +85,8 @@ class MaskRCNNTrainer(keras.Model):
 
     def _mrcnn_losses(self, inputs, training):
         inputs = inputs[0] if isinstance(inputs, tuple | list) else inputs
-        outputs = self.graph(inputs, training=training)
-        losses = compute_losses(outputs, self.config)
+        outputs = self.call(inputs, training=training)
+        losses = compute_losses(outputs, inputs)
         losses = {k: tf.cast(v, tf.float32) for k, v in losses.items()}
         from fashion_mrcnn.model.losses import l2_regularization
 

@@ -1,8 +1,13 @@
-"""The Colab setup cell of every notebook: active only inside Colab, inert elsewhere.
+"""The setup cell of every notebook: mounts Drive and installs only inside Colab; everywhere it
+reports Python, TensorFlow, Keras and the GPU.
 
 The cell's source is executed with stand-ins for ``google.colab.drive``, ``subprocess.run`` and
 TensorFlow's device listing, so the test needs neither Colab nor a GPU.
 """
+
+import platform
+from importlib import metadata
+
 
 import subprocess
 import sys
@@ -54,6 +59,12 @@ def fake_colab(monkeypatch):
     return calls
 
 
+def _assert_versions_reported(out: str) -> None:
+    assert f"Python {platform.python_version()}" in out
+    assert f"tensorflow {metadata.version('tensorflow')}" in out
+    assert f"keras {metadata.version('keras')}" in out
+
+
 @pytest.mark.parametrize("stage", notebooks.STAGES)
 def test_colab_branch_mounts_installs_and_reports_gpu(fake_colab, capsys, stage):
     source = _setup_cell(stage)
@@ -63,11 +74,13 @@ def test_colab_branch_mounts_installs_and_reports_gpu(fake_colab, capsys, stage)
     assert cmd[-1] == "/content/drive/MyDrive/fm" and cmd[1:4] == ["-m", "pip", "install"]
     assert check is True
     assert fake_colab["gpu"] == 1
-    assert "GPU: none" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "GPU: none" in out
+    _assert_versions_reported(out)
 
 
 @pytest.mark.parametrize("stage", notebooks.STAGES)
-def test_outside_colab_the_cell_does_nothing(monkeypatch, stage):
+def test_outside_colab_the_cell_only_reports_versions(monkeypatch, capsys, stage):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     ran = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
@@ -75,3 +88,4 @@ def test_outside_colab_the_cell_does_nothing(monkeypatch, stage):
     exec(compile(_setup_cell(stage), f"{stage}:colab", "exec"), namespace)
     assert namespace["IN_COLAB"] is False
     assert ran == []
+    _assert_versions_reported(capsys.readouterr().out)

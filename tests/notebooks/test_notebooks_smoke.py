@@ -60,7 +60,7 @@ def test_committed_notebooks_are_clean_and_tagged():
         assert set(SMOKE_STAGES[stage]) <= set(declared), stage
         source = path.read_text()
         assert '"google.colab" in sys.modules' in source.replace('\\"', '"')
-        assert "list_physical_devices" in source
+        assert "print(runtime_report())" in source
 
 
 @pytest.mark.parametrize("stage", notebooks.STAGES)
