@@ -20,3 +20,32 @@ def test_import_does_not_load_tensorflow():
     code = "import sys, fashion_mrcnn, fashion_mrcnn.cli; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_environment_yml_pins_what_pyproject_declares():
+    """environment.yml (conda) states the same ranges as pyproject.toml for every dependency."""
+    import re
+    from pathlib import Path
+
+    import pytest
+    import yaml
+    from packaging.requirements import Requirement
+
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {
+        Requirement(r).name: str(Requirement(r).specifier)
+        for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+    }
+    env = yaml.safe_load((root / "environment.yml").read_text())["dependencies"]
+    entries = [e for e in env if isinstance(e, str)]
+    entries += [e for e in next(d["pip"] for d in env if isinstance(d, dict)) if e != "-e ."]
+    pinned = {}
+    for entry in entries:
+        name, spec = re.match(r"([A-Za-z0-9_.-]+)(.*)", entry.replace(" ", "")).groups()
+        pinned[name] = str(Requirement(f"x{spec}").specifier)
+    assert pinned.pop("python") == str(Requirement("x" + project["requires-python"]).specifier)
+    pinned.pop("pip")
+    assert pinned == declared
