@@ -177,9 +177,11 @@ def test_file_level_errors(tmp_path, build):
     bad = build.write_csv(tmp_path / "x.csv", ["ImageId", "EncodedPixels"], [["a", "1 1"]])
     with pytest.raises(FashionDataError, match=r"missing column\(s\) \['Height'"):
         read_imaterialist(bad, labels, tmp_path)
-    ok = build.write_csv(tmp_path / "ok.csv", HEADER_2019, [])
-    records, _, _ = read_imaterialist(ok, labels, tmp_path)
-    assert records == []
+    header_only = build.write_csv(tmp_path / "header.csv", HEADER_2019, [])
+    for mode in ("raise", "skip"):  # an empty table is never what was meant
+        with pytest.raises(FashionDataError, match=r"header\.csv: no data rows, only a header"):
+            read_imaterialist(header_only, labels, tmp_path, on_error=mode)
+    ok = build.write_csv(tmp_path / "ok.csv", HEADER_2019, build.good_rows_2019()[:1])
     with pytest.raises(FashionDataError, match="images directory not found"):
         read_imaterialist(ok, labels, tmp_path / "nowhere")
     with pytest.raises(ValueError, match="on_error"):

@@ -275,6 +275,10 @@ def test_matches_brute_force_on_random_overlapping_masks():
     def check(gt_items, pred_items):
         gt_rows, pred_rows = rows(gt_items), rows(pred_items)
         pred = pred_frame(pred_rows) if pred_rows else pred_frame([])
+        if pred_rows and not {r[0] for r in gt_rows} & {r[0] for r in pred_rows}:
+            with pytest.raises(FashionDataError, match="no ImageId in common"):
+                kaggle_metric(gt_frame(gt_rows), pred)  # ids that match nothing: refused
+            return
         expected = _brute_score(gt_rows, pred_rows)
         assert kaggle_metric(gt_frame(gt_rows), pred) == pytest.approx(expected, abs=1e-12)
 
