@@ -214,9 +214,12 @@ def validate_records(
     record, reported as ``"<name> image <image_id>"``. Then every instance is checked
     (:func:`check_instance`); a bad one is dropped, reported under its ``origin``.
 
-    Cost: about 1.3 ms per JPEG (see ``check_image``) plus about 60 us per Kaggle RLE of ~140
-    runs (ccp-fashion: 0.8 s + 0.2 s for 600 images / 3,469 masks; a 333k-row iMaterialist CSV
-    with 45k images: about 20 s of RLE checks plus a minute of image checks).
+    Cost (measured on ../shared/datasets/ccp-fashion, 600 JPEGs, 3,469 masks, one core): about
+    1.3 ms per image (see ``check_image``), 75 us per Kaggle RLE of ~140 runs, 150 us per
+    compressed COCO RLE (a pure-Python parser); 0.95 s for the CSV's records (0.26 s without
+    images), 1.4 s for the COCO JSON's, against about 0.1 s to index either in raise mode. A
+    333k-row iMaterialist CSV over 45k images (extrapolated): about 25 s of RLE and a minute of
+    image checks.
 
     Args:
         records: records (docs/DESIGN.md); not modified.

@@ -287,9 +287,7 @@ def test_skip_mode_validates_counts_and_images_at_index_time(
 
 
 @pytest.mark.parametrize("on_error", ["raise", "skip"])
-def test_duplicated_annotations_are_dropped_counted_and_reported(
-    tmp_path, build, caplog, on_error
-):
+def test_duplicated_annotations_are_dropped_counted_and_reported(tmp_path, build, caplog, on_error):
     kinds = _all_kinds(build)
     dup_poly = {**kinds[0], "id": 30}  # same image, category, polygon as annotation 10
     dup_rle = {**kinds[1], "id": 31, "attribute_ids": []}  # same RLE as 11 (attributes aside)
