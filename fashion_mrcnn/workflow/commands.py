@@ -58,7 +58,7 @@ def add_on_error_arguments(p, report_default: str | None = f"OUT/{SKIP_REPORT_NA
     )
 
 
-def say_skipped(data, report, report_path, on_error: str) -> None:
+def _say_skipped(data, report, report_path, on_error: str) -> None:
     """Print how many items reading ``data`` skipped or dropped and where they are listed."""
     if len(report):
         print(
@@ -86,7 +86,7 @@ def _open_data(args, split, categories=None, announce: bool = True):
     if report_path is None and len(dataset.skip_report):
         report_path = dataset.skip_report.write(default)
     if announce:
-        say_skipped(args.data, dataset.skip_report, report_path, args.on_error)
+        _say_skipped(args.data, dataset.skip_report, report_path, args.on_error)
     return dataset
 
 
@@ -239,6 +239,8 @@ def cmd_cache(args) -> int:
         verify_cache(args.out)
         print(f"{args.out}: every shard checksum verified")
         return 0
+    if not args.data:
+        raise ConfigError("cache needs the DATA to pack (or --verify to check an existing cache)")
     dataset = _open_data(args, args.split)
     manifest = pack_dataset(dataset, args.out, image_size=args.size, shard_size=args.shard_size)
     print(f"manifest: {manifest}")

@@ -314,3 +314,8 @@ def test_decompression_bomb_is_a_one_line_error_or_skipped(tmp_path, capsys):
     assert run("cache", root, *args) == 0
     assert list(read_report(report)) == ["train.csv image bomb.png"]
     assert json.loads((tmp_path / "c2" / "manifest.json").read_text())["num_images"] == 2
+
+
+def test_cache_without_data_is_a_one_line_error(tmp_path, capsys):
+    assert run("cache", "--out", tmp_path / "cache") == 2  # was a TypeError traceback
+    assert "cache needs the DATA to pack" in one_error_line(capsys, "cache")
