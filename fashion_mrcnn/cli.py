@@ -39,7 +39,14 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from fashion_mrcnn.data.stats import stats_for_paths
 
-    print(stats_for_paths(args.data, split_file=args.splits))
+    print(
+        stats_for_paths(
+            args.data,
+            split_file=args.splits,
+            on_error=args.on_error,
+            report_path=args.skip_report,
+        )
+    )
     return 0
 
 
@@ -106,6 +113,8 @@ def _register_workflow(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from fashion_mrcnn.workflow.commands import add_on_error_arguments
+
     parser = argparse.ArgumentParser(
         prog="fashion-mrcnn",
         description="Mask R-CNN for fashion instance segmentation (iMaterialist / Fashionpedia).",
@@ -123,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="per-class counts, instances per image, mask-area quantiles")
     p.add_argument("data", nargs="+", help="iMaterialist dir, train.csv, or COCO JSON")
     p.add_argument("--splits", help="splits.json with train/val image lists (default: beside data)")
+    add_on_error_arguments(p, report_default=None)
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(

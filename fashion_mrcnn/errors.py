@@ -44,17 +44,24 @@ def check_on_error(on_error: str) -> str:
 class SkipReport:
     """What a loader skipped and why.
 
-    ``report.add(item, reason)`` records one skipped item (a CSV row, an annotation, an image);
-    ``report.write(path)`` writes them as a CSV with columns ``item,reason``.
+    ``report.add(item, reason)`` records one skipped item (a CSV row, an annotation, an image) and
+    logs a warning; ``report.add(item, reason, warn=False)`` records it silently, for a caller that
+    logs one summary warning for many items (duplicates). ``report.write(path)`` writes them as a
+    CSV with columns ``item,reason``.
     """
 
     def __init__(self, name: str = "skipped") -> None:
         self.name = name
         self.items: list[tuple[str, str]] = []
 
-    def add(self, item: str, reason: str) -> None:
+    def add(self, item: str, reason: str, warn: bool = True) -> None:
         self.items.append((str(item), str(reason)))
-        log.warning("%s: skipped %s: %s", self.name, item, reason)
+        if warn:
+            log.warning("%s: skipped %s: %s", self.name, item, reason)
+
+    def extend(self, other: SkipReport) -> None:
+        """Append another report's items (already logged when they were added there)."""
+        self.items.extend(other.items)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -8,9 +8,9 @@ or 294 (2020) attribute names come with the competition data, load that file by 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from fashion_mrcnn.data.paths import read_json_file
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = [
@@ -66,13 +66,7 @@ def load_label_descriptions(path: str | Path | None = None) -> dict:
         FashionDataError: missing file, invalid JSON, missing / malformed ``categories``.
     """
     path = Path(path) if path is not None else DEFAULT_LABEL_DESCRIPTIONS
-    try:
-        with path.open(encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as exc:
-        raise FashionDataError(f"{path}: label descriptions file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise FashionDataError(f"{path}: invalid JSON: {exc}") from exc
+    data = read_json_file(path, "label descriptions")
     if not isinstance(data, dict) or "categories" not in data:
         raise FashionDataError(f"{path}: expected a JSON object with a 'categories' list")
     data.setdefault("info", {})

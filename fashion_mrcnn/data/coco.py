@@ -9,15 +9,24 @@ included: they are valid negative examples); each annotation becomes one instanc
 - ``attribute_ids`` (Fashionpedia) kept, default ``[]``; ``iscrowd`` truthy -> ``"iscrowd": True``;
 - ``origin`` = ``"<json name> annotation <id>, image <file_name>"``.
 
-Checked at index time: required keys, unique image ids, positive image sizes, known image and
-category ids, RLE size equal to the image size, polygons (at least 3 points, inside the image), a
-usable bbox for box-only annotations, and (when ``check_images``) that every image file exists. Errors name the JSON file and the image or annotation id.
+Checked at index time: a readable UTF-8 JSON object with at least one image, required keys,
+unique image ids, positive image sizes, known image and category ids, RLE size equal to the image
+size, polygons (at least 3 points, inside the image), a usable bbox for box-only annotations, and
+(when ``check_images``) that every image file exists. With ``on_error="skip"`` the index also
+parses every RLE's counts and opens every image file
+(:func:`fashion_mrcnn.data.records.validate_records`), so nothing skippable fails later. Errors
+name the JSON file and the image or annotation id.
+
+Duplicated annotations (same image, category and segmentation, or same bbox when there is no
+segmentation; the first one is kept) are dropped in both modes: each is listed in the SkipReport as
+``"duplicate of annotation N"`` and one warning gives their count.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import numbers
 import os
 from pathlib import Path
@@ -25,10 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn.data import rle
-from fashion_mrcnn.data.records import check_polygons, instance_mask
+from fashion_mrcnn.data.paths import read_json_file
+from fashion_mrcnn.data.records import check_polygons, instance_mask, validate_records
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
 __all__ = ["read_coco", "records_to_kaggle_csv", "write_coco"]
+
+log = logging.getLogger(__name__)
 
 
 def _is_pos_int(v) -> bool:
@@ -36,19 +48,55 @@ def _is_pos_int(v) -> bool:
 
 
 def _load_json(json_path: Path) -> dict:
-    try:
-        with json_path.open(encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as exc:
-        raise FashionDataError(f"{json_path}: COCO JSON file not found") from exc
-    except json.JSONDecodeError as exc:
-        raise FashionDataError(f"{json_path}: invalid JSON: {exc}") from exc
+    data = read_json_file(json_path, "COCO JSON")
     if not isinstance(data, dict):
         raise FashionDataError(f"{json_path}: expected a JSON object")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise FashionDataError(f"{json_path}: missing or non-list {key!r}")
+    if not data["images"]:
+        raise FashionDataError(f"{json_path}: 'images' is empty, nothing to read")
     return data
+
+
+def _shape(ann: dict) -> tuple[str, object]:
+    """What an annotation covers: its segmentation, or its bbox when it has none."""
+    seg = ann.get("segmentation")
+    return ("seg", seg) if seg not in (None, [], {}) else ("bbox", ann.get("bbox"))
+
+
+def _fingerprint(shape: tuple[str, object]) -> tuple:
+    """A cheap hashable digest of :func:`_shape`: equal shapes give equal fingerprints (a few
+    leading values, not the whole polygon or count list, which would cost seconds on 300k
+    annotations); shapes with equal fingerprints are then compared in full."""
+    kind, value = shape
+    if isinstance(value, dict):
+        counts = value.get("counts")
+        head = counts if isinstance(counts, str | bytes) else repr(counts)[:64]
+        return kind, "rle", repr(value.get("size")), head
+    if isinstance(value, list) and value:
+        first = value[0]
+        return kind, len(value), repr(first[:8] if isinstance(first, list) else value[:8])
+    return kind, repr(value)
+
+
+class _Duplicates:
+    """Finds annotations that repeat an earlier one of the same image and category."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple, list[tuple[object, tuple]]] = {}  # digest -> [(id, shape)]
+        self.count = 0
+
+    def first_of(self, image_id, category_id, ann: dict, ann_id) -> object | None:
+        """The id of an earlier equal annotation, else None (and ``ann`` is remembered)."""
+        shape = _shape(ann)
+        earlier = self.seen.setdefault((image_id, category_id, _fingerprint(shape)), [])
+        for first_id, first_shape in earlier:
+            if first_shape == shape:
+                self.count += 1
+                return first_id
+        earlier.append((ann_id, shape))
+        return None
 
 
 def _categories(data: dict, json_path: Path) -> list[dict]:
@@ -112,7 +160,8 @@ def read_coco(
         on_error: ``"raise"`` (first problem raises FashionDataError) or ``"skip"`` (skip the
             annotation, or the image with its annotations, and record it in ``report``).
         report: a SkipReport to append to; a new one when ``None``.
-        check_images: check that every image file exists.
+        check_images: check that every image file exists (in skip mode each file is also opened
+            and checked).
 
     Returns:
         ``(records, categories, report)``; records in ``images`` order, ``image_id`` = file name;
@@ -176,6 +225,7 @@ def read_coco(
         records.append(record)
 
     bad_image_ids = {im.get("id") for im in data["images"] if isinstance(im, dict)} - set(images)
+    duplicates = _Duplicates()
     for k, ann in enumerate(data["annotations"]):
         aid = ann.get("id", f"#{k}") if isinstance(ann, dict) else f"#{k}"
         item = f"annotation {aid}"
@@ -205,6 +255,11 @@ def read_coco(
         except FashionDataError as exc:
             problem(item, str(exc))
             continue
+        first_id = duplicates.first_of(iid, cid, ann, aid)
+        if first_id is not None:
+            reason = f"duplicate of annotation {first_id} (same image, category, segmentation)"
+            report.add(f"{name} {item}", reason + "; dropped", warn=False)
+            continue
         inst = {
             "category_id": int(cid),
             "attribute_ids": [int(a) for a in attrs],
@@ -215,6 +270,15 @@ def read_coco(
         if ann.get("iscrowd"):
             inst["iscrowd"] = True
         record["instances"].append(inst)
+    if duplicates.count:
+        log.warning(
+            "%s: dropped %d duplicated annotation(s) (same image, category and segmentation as an "
+            "earlier one); they are listed in the skip report",
+            json_path,
+            duplicates.count,
+        )
+    if on_error == "skip":
+        records = validate_records(records, report, name, check_images=check_images)
     return records, categories, report
 
 

@@ -364,9 +364,12 @@ class FashionDataset(Dataset):
         }
 
     def subset(self, image_indices: Iterable[int]) -> FashionDataset:
-        """A new prepared dataset over the records of ``image_indices`` (same categories)."""
+        """A new prepared dataset over the records of ``image_indices`` (same categories, and the
+        same ``skip_report``: what was skipped while reading the source it came from)."""
         records = [self.record(int(i)) for i in image_indices]
-        return type(self)(records, self.categories, source=self.source)
+        return type(self)(
+            records, self.categories, source=self.source, skip_report=self.skip_report
+        )
 
 
 def _default_images_dir(root: Path) -> Path:

@@ -3,10 +3,20 @@
 ``load_rgb`` normalises every mode a photo collection contains: grayscale (L, 1), palette (P,
 with or without transparency), alpha (LA, RGBA, PA: composited on white), CMYK, YCbCr, 16-bit and
 32-bit integer grayscale (I;16*, I: scaled from the 0..65535 range), float (F: 0..1 or 0..255).
+
+Pixel limit (decompression bombs): a file whose header announces more than
+:data:`MAX_IMAGE_PIXELS` pixels (100 million, e.g. 12000 x 8333; a decoded 100 MP RGB image
+takes 300 MB, twice a 50 MP camera frame) is refused with a :class:`FashionDataError` naming the
+file, before any pixel is decoded. PIL's own decompression-bomb warning (above
+``PIL.Image.MAX_IMAGE_PIXELS``, 89.5 MP by default) is silenced and its error (above twice that)
+is turned into the same message, so the limit applied is ours whatever PIL's setting.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,22 +24,50 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = ["image_size", "load_rgb"]
+__all__ = ["MAX_IMAGE_PIXELS", "check_image", "image_size", "load_rgb"]
+
+MAX_IMAGE_PIXELS = 100_000_000
 
 # EXIF orientations 5-8 rotate by 90 / 270 degrees: height and width swap.
 _EXIF_ORIENTATION = 0x0112
 _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+# warnings.catch_warnings swaps process-wide state: one thread at a time (opening a header takes
+# about 0.1 ms, so loader threads barely wait).
+_WARNINGS_LOCK = threading.Lock()
 
 
 def _open(path: Path) -> Image.Image:
+    """``Image.open`` (header only) with every failure as a FashionDataError naming the file."""
     try:
-        return Image.open(path)
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
     except FileNotFoundError as exc:
         raise FashionDataError(f"{path}: image file not found") from exc
     except IsADirectoryError as exc:
         raise FashionDataError(f"{path}: is a directory, not an image file") from exc
+    except Image.DecompressionBombError as exc:  # PIL's message: "Image size (N pixels) ..."
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise FashionDataError(
+            f"{path}: {_too_big(f'{int(found[1]):,} pixels' if found else str(exc))}"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise FashionDataError(f"{path}: cannot read image ({exc})") from exc
+    width, height = img.size
+    if width * height > MAX_IMAGE_PIXELS:
+        img.close()
+        raise FashionDataError(
+            f"{path}: {_too_big(f'{width}x{height} = {width * height:,} pixels')}"
+        )
+    return img
+
+
+def _too_big(size: str) -> str:
+    return (
+        f"image too large ({size}), more than the {MAX_IMAGE_PIXELS:,} pixel limit "
+        "(fashion_mrcnn.data.images.MAX_IMAGE_PIXELS); a decompression bomb or a scan far larger "
+        "than a photo; downscale it first"
+    )
 
 
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
@@ -88,6 +126,18 @@ def load_rgb(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _displayed_size(img: Image.Image) -> tuple[int, int]:
+    """``(height, width)`` of an open image after its EXIF rotation (header data only)."""
+    width, height = img.size
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError):  # unreadable EXIF block: treat as upright
+        orientation = 1
+    if orientation in _SWAPPING_ORIENTATIONS:
+        height, width = width, height
+    return int(height), int(width)
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """``(height, width)`` of an image as displayed (after EXIF rotation), from the header only.
 
@@ -95,13 +145,37 @@ def image_size(path: str | Path) -> tuple[int, int]:
         FashionDataError: naming the path, for a missing or unidentifiable file.
     """
     path = Path(path)
-    img = _open(path)
-    with img:
-        width, height = img.size
+    with _open(path) as img:
+        return _displayed_size(img)
+
+
+def check_image(path: str | Path, height: int | None = None, width: int | None = None) -> None:
+    """Check that an image file is complete and, when given, that it is ``height x width``.
+
+    The size comes from the header (after EXIF rotation, as :func:`load_rgb` returns it).
+    Truncation is found by decoding every byte of the file: JPEGs in PIL's draft mode (libjpeg
+    decodes at 1/8 scale but still reads the whole entropy-coded stream, so a file cut anywhere,
+    even just its end marker, fails), other formats in full. A PNG that only lost its ``IEND``
+    trailer has every pixel and passes.
+
+    Cost, measured on ../shared/datasets/ccp-fashion (600 JPEGs of about 550x830 px, 36 MB; one
+    core, files in the page cache): reading the header only takes 0.03-0.1 ms per image, this
+    check (draft decode) 1.3 ms per image (0.8 s for the 600), a full decode 3.7 ms per image.
+
+    Raises:
+        FashionDataError: naming the path: missing, unreadable, truncated or too large
+            (:data:`MAX_IMAGE_PIXELS`) file, or a size other than ``height x width``.
+    """
+    path = Path(path)
+    with _open(path) as img:
+        actual = _displayed_size(img)
+        if height is not None and width is not None and actual != (int(height), int(width)):
+            raise FashionDataError(
+                f"{path}: file is {actual[0]}x{actual[1]} (HxW) but the annotation says "
+                f"{int(height)}x{int(width)}"
+            )
         try:
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
-        except (OSError, ValueError, SyntaxError):  # unreadable EXIF block: treat as upright
-            orientation = 1
-    if orientation in _SWAPPING_ORIENTATIONS:
-        height, width = width, height
-    return int(height), int(width)
+            img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
+        except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
+            raise FashionDataError(f"{path}: cannot decode image ({exc})") from exc

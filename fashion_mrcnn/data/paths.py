@@ -7,7 +7,40 @@ from pathlib import Path
 
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = ["apply_splits", "find_splits", "images_dir_for", "open_path", "read_splits"]
+__all__ = [
+    "apply_splits",
+    "find_splits",
+    "images_dir_for",
+    "open_path",
+    "read_json_file",
+    "read_splits",
+]
+
+
+def read_json_file(path: str | Path, what: str):
+    """Parse a UTF-8 JSON file; every failure is a FashionDataError naming the file.
+
+    Args:
+        path: the file. what: what it should be (``"COCO JSON"``, ``"splits"``), for messages.
+
+    Raises:
+        FashionDataError: missing file, a directory, unreadable, not UTF-8 (a binary file),
+            invalid JSON.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError as exc:
+        raise FashionDataError(f"{path}: {what} file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise FashionDataError(
+            f"{path}: not a UTF-8 text file (binary data at byte {exc.start}); expected {what}"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise FashionDataError(f"{path}: invalid JSON ({what}): {exc}") from exc
+    except OSError as exc:
+        raise FashionDataError(f"{path}: cannot read {what} ({exc})") from exc
 
 
 def images_dir_for(root: str | Path) -> Path:
@@ -34,10 +67,7 @@ def find_splits(path: str | Path) -> Path | None:
 def read_splits(split_path: str | Path) -> dict[str, list[str]]:
     """``{split name: [image ids]}`` from a ``splits.json``; errors name the file."""
     split_path = Path(split_path)
-    try:
-        splits = json.loads(split_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FashionDataError(f"{split_path}: cannot read splits ({exc})") from exc
+    splits = read_json_file(split_path, "splits.json")
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
     return {str(k): [str(i) for i in v] for k, v in splits.items()}

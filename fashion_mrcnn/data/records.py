@@ -9,7 +9,10 @@ each instance is ``{"category_id", "attribute_ids", "segmentation": {"kind", "da
 - ``"polygon"``: data = ``[[x0, y0, x1, y1, ...], ...]`` in pixel coordinates (COCO);
 - ``"box"``: data = ``[y1, x1, y2, x2]`` pixels, y2 / x2 exclusive.
 
-Masks are decoded lazily, only when :func:`instance_mask` is called.
+Masks are decoded lazily, only when :func:`instance_mask` is called. :func:`check_instance` and
+:func:`validate_records` do every check a decode would do without building masks, for loaders run
+with ``on_error="skip"`` (so a bad item is skipped and reported at index time, not met in
+training).
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ import numbers
 import numpy as np
 
 from fashion_mrcnn.data import rle
-from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.errors import FashionDataError, SkipReport
 
 __all__ = [
     "SEGMENTATION_KINDS",
     "SOURCES",
+    "check_instance",
     "check_polygons",
     "check_record",
     "instance_box",
     "instance_mask",
     "mask_to_box",
+    "validate_records",
 ]
 
 SEGMENTATION_KINDS = ("kaggle_rle", "coco_rle", "polygon", "box")
@@ -157,6 +162,100 @@ def _checked_box(box, height: int, width: int, where: str) -> tuple[int, int, in
     return y1, x1, y2, x2
 
 
+def _checked_coco_rle(data, height: int, width: int, where: str) -> dict:
+    if not isinstance(data, dict) or "size" not in data:
+        raise FashionDataError(f"{where}: coco_rle data must be a dict with 'size', 'counts'")
+    if [int(v) for v in data["size"]] != [int(height), int(width)]:
+        raise FashionDataError(
+            f"{where}: COCO RLE size {list(data['size'])} does not fit the {height}x{width} image"
+        )
+    return data
+
+
+def check_instance(inst: dict, height: int, width: int) -> None:
+    """Every check :func:`instance_mask` makes, without building the mask.
+
+    Kaggle RLE: runs parsed and checked (sorted, non-overlapping, lengths >= 1, inside
+    ``height * width``); COCO RLE: size equal to the image, counts parsed and checked; polygons
+    and boxes: inside the image.
+
+    Raises:
+        FashionDataError (RLEError for RLE): as :func:`instance_mask`, naming the instance origin.
+    """
+    where = _where(inst)
+    seg = inst.get("segmentation")
+    if not isinstance(seg, dict):
+        raise FashionDataError(f"{where}: instance has no segmentation dict")
+    kind, data = seg.get("kind"), seg.get("data")
+    if kind == "kaggle_rle":
+        rle.parse_runs(data, height, width, context=where)
+    elif kind == "coco_rle":
+        rle.check_coco_rle(_checked_coco_rle(data, height, width, where), context=where)
+    elif kind == "polygon":
+        check_polygons(data, int(height), int(width), where)
+    elif kind == "box":
+        _checked_box(data, int(height), int(width), where)
+    else:
+        raise FashionDataError(f"{where}: unknown segmentation kind {kind!r}")
+
+
+def _without_prefix(message: str, prefix: str) -> str:
+    return message[len(prefix) + 2 :] if message.startswith(prefix + ": ") else message
+
+
+def validate_records(
+    records: list[dict], report: SkipReport, name: str, check_images: bool = True
+) -> list[dict]:
+    """Skip-mode validation: drop every record or instance that would fail later, and report it.
+
+    For each record, when ``check_images``: the image file is opened and checked
+    (:func:`fashion_mrcnn.data.images.check_image`: readable, not truncated, not over the pixel
+    limit, displayed size equal to the record's ``height x width``); a bad image drops the whole
+    record, reported as ``"<name> image <image_id>"``. Then every instance is checked
+    (:func:`check_instance`); a bad one is dropped, reported under its ``origin``.
+
+    Cost (measured on ../shared/datasets/ccp-fashion, 600 JPEGs, 3,469 masks, one core): about
+    1.3 ms per image (see ``check_image``), 75 us per Kaggle RLE of ~140 runs, 150 us per
+    compressed COCO RLE (a pure-Python parser); 0.95 s for the CSV's records (0.26 s without
+    images), 1.4 s for the COCO JSON's, against about 0.1 s to index either in raise mode. A
+    333k-row iMaterialist CSV over 45k images (extrapolated): about 25 s of RLE and a minute of
+    image checks.
+
+    Args:
+        records: records (docs/DESIGN.md); not modified.
+        report: where skipped items go.
+        name: the source file name, for report items.
+        check_images: open the image files (``False``: annotations only).
+
+    Returns:
+        The records that passed, each with only its instances that passed (new dicts where
+        something was dropped).
+    """
+    from fashion_mrcnn.data.images import check_image
+
+    kept = []
+    for rec in records:
+        h, w = int(rec["height"]), int(rec["width"])
+        if check_images:
+            try:
+                check_image(rec["path"], h, w)
+            except FashionDataError as exc:
+                report.add(f"{name} image {rec['image_id']}", str(exc))
+                continue
+        instances = []
+        for inst in rec["instances"]:
+            try:
+                check_instance(inst, h, w)
+            except FashionDataError as exc:
+                report.add(_where(inst), _without_prefix(str(exc), _where(inst)))
+                continue
+            instances.append(inst)
+        if len(instances) != len(rec["instances"]):
+            rec = {**rec, "instances": instances}
+        kept.append(rec)
+    return kept
+
+
 def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
     """Decode one instance's segmentation.
 
@@ -180,13 +279,7 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
     if kind == "kaggle_rle":
         return rle.decode(data, height, width, context=where).astype(bool)
     if kind == "coco_rle":
-        if not isinstance(data, dict) or "size" not in data:
-            raise FashionDataError(f"{where}: coco_rle data must be a dict with 'size', 'counts'")
-        if [int(v) for v in data["size"]] != [int(height), int(width)]:
-            raise FashionDataError(
-                f"{where}: COCO RLE size {list(data['size'])} does not fit the "
-                f"{height}x{width} image"
-            )
+        data = _checked_coco_rle(data, height, width, where)
         return rle.coco_to_mask(data, context=where).astype(bool)
     if kind == "polygon":
         return _polygon_mask(data, int(height), int(width), where)

@@ -24,6 +24,7 @@ from fashion_mrcnn.errors import RLEError
 
 __all__ = [
     "RLEError",
+    "check_coco_rle",
     "coco_to_mask",
     "compressed_to_counts",
     "decode",
@@ -274,15 +275,9 @@ def _coco_size(coco_rle, context: str | None) -> tuple[int, int]:
     return _check_size(size[0], size[1], context)
 
 
-def uncompressed_counts_to_mask(
-    counts, height: int, width: int, context: str | None = None
-) -> np.ndarray:
-    """Uncompressed COCO counts (list of ints) -> uint8 ``[height, width]`` (Fortran-ordered).
-
-    Raises RLEError for negative or non-integer counts or counts summing past ``height * width``;
-    counts summing to less leave the remaining pixels background.
-    """
-    height, width = _check_size(height, width, context)
+def _checked_counts(counts, height: int, width: int, context: str | None) -> np.ndarray:
+    """Uncompressed COCO counts -> int64 ``[C]``, validated: a flat list of integers >= 0 whose sum
+    is at most ``height * width``."""
     try:
         arr = np.asarray(counts)
     except (TypeError, ValueError) as exc:
@@ -299,27 +294,62 @@ def uncompressed_counts_to_mask(
             f"COCO RLE counts sum to {total}, past height*width = {height}*{width} = {n_pixels}",
             context,
         )
-    arr = np.append(arr, n_pixels - total)
+    return arr
+
+
+def _expand_counts(arr: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Validated counts -> uint8 ``[height, width]`` (Fortran-ordered); a short sum leaves the
+    remaining pixels background."""
+    arr = np.append(arr, height * width - int(arr.sum()))
     values = (np.arange(arr.size) % 2).astype(np.uint8)
     return np.repeat(values, arr).reshape(width, height).T
 
 
-def coco_to_mask(coco_rle: dict, context: str | None = None) -> np.ndarray:
-    """Any COCO RLE dict (compressed or uncompressed) -> uint8 ``[h, w]`` mask (Fortran-ordered)."""
+def uncompressed_counts_to_mask(
+    counts, height: int, width: int, context: str | None = None
+) -> np.ndarray:
+    """Uncompressed COCO counts (list of ints) -> uint8 ``[height, width]`` (Fortran-ordered).
+
+    Raises RLEError for negative or non-integer counts or counts summing past ``height * width``;
+    counts summing to less leave the remaining pixels background.
+    """
+    height, width = _check_size(height, width, context)
+    return _expand_counts(_checked_counts(counts, height, width, context), height, width)
+
+
+def check_coco_rle(coco_rle: dict, context: str | None = None) -> np.ndarray:
+    """Validate a COCO RLE dict (compressed or uncompressed) without building the mask.
+
+    Returns:
+        int64 ``[C]``: the uncompressed counts (alternating background / foreground run lengths,
+        column-major), each >= 0, summing to at most ``h * w`` of its ``size``.
+
+    Raises:
+        RLEError: bad ``size``, counts of the wrong type, a compressed string outside
+            pycocotools' alphabet or ending mid-count, a negative count, a sum past ``h * w``.
+    """
     height, width = _coco_size(coco_rle, context)
     counts = coco_rle["counts"]
-    if isinstance(counts, list | tuple | np.ndarray):
-        return uncompressed_counts_to_mask(counts, height, width, context)
     if isinstance(counts, bytes):
         try:
             counts = counts.decode("ascii")
         except UnicodeDecodeError as exc:
             raise _fail("compressed COCO RLE counts are not ASCII", context) from exc
-    if not isinstance(counts, str):
+    if isinstance(counts, str):
+        counts = compressed_to_counts(counts, context)
+    elif not isinstance(counts, list | tuple | np.ndarray):
         raise _fail(f"COCO RLE counts must be str, bytes or list, got {type(counts)}", context)
-    return uncompressed_counts_to_mask(
-        compressed_to_counts(counts, context), height, width, context
-    )
+    return _checked_counts(counts, height, width, context)
+
+
+def coco_to_mask(coco_rle: dict, context: str | None = None) -> np.ndarray:
+    """Any COCO RLE dict (compressed or uncompressed) -> uint8 ``[h, w]`` mask (Fortran-ordered).
+
+    Raises RLEError as :func:`check_coco_rle`.
+    """
+    counts = check_coco_rle(coco_rle, context)
+    height, width = _coco_size(coco_rle, context)
+    return _expand_counts(counts, height, width)
 
 
 def compressed_to_counts(counts: str, context: str | None = None) -> list[int]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from fashion_mrcnn.data import rle
 from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
-from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.errors import FashionDataError, SkipReport
 
 __all__ = ["AREA_QUANTILES", "dataset_stats", "format_stats", "instance_area", "stats_for_paths"]
 
@@ -32,12 +32,7 @@ def instance_area(inst: dict, height: int, width: int) -> int:
     if kind == "kaggle_rle":
         return rle.rle_area(data, height, width, context=where)
     if kind == "coco_rle":
-        counts = data["counts"]
-        if isinstance(counts, list | tuple):
-            return int(np.asarray(counts, dtype=np.int64)[1::2].sum())
-        if isinstance(counts, bytes):
-            counts = counts.decode("ascii")
-        return int(sum(rle.compressed_to_counts(counts, context=where)[1::2]))
+        return int(rle.check_coco_rle(data, context=where)[1::2].sum())
     if kind == "polygon":
         from pycocotools import mask as mask_utils
 
@@ -137,20 +132,30 @@ def format_stats(stats: dict) -> str:
     return "\n".join(lines)
 
 
-def stats_for_paths(paths: str | Path | Iterable[str | Path], split_file=None) -> str:
+def stats_for_paths(
+    paths: str | Path | Iterable[str | Path],
+    split_file=None,
+    on_error: str = "raise",
+    report_path=None,
+) -> str:
     """Statistics text for data on disk (the ``fashion-mrcnn stats DATA...`` command).
 
     Args:
         paths: one or more of: an iMaterialist directory (``train.csv`` + optional
             ``label_descriptions.json`` + ``train/`` or ``images/``), a CSV, or a COCO JSON
-            (or a directory holding exactly one COCO JSON). Image files are not opened.
+            (or a directory holding exactly one COCO JSON).
         split_file: a ``splits.json`` (``{"train": [image ids], "val": [...]}``); when ``None``,
             a ``splits.json`` beside the data (or one level up) is used if present. Images in no
             split are reported as ``unassigned``.
+        on_error: ``"raise"``: annotations only, image files are not opened (fast);
+            ``"skip"``: the loaders' full skip-mode validation (every RLE parsed, every image
+            opened and checked), so the counts are those training would see.
+        report_path: write the items skipped or dropped (duplicates) as a CSV ``item,reason``.
 
     Returns:
         The formatted tables (:func:`format_stats`), one column pair per split (per path when
-        several paths are given, prefixed ``<path name>:``).
+        several paths are given, prefixed ``<path name>:``), then a section listing what was
+        skipped or dropped while reading (duplicates included) when anything was.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
@@ -158,8 +163,10 @@ def stats_for_paths(paths: str | Path | Iterable[str | Path], split_file=None) -
     if not paths:
         raise FashionDataError("stats: no data path given")
     datasets: dict = {}
+    skipped = SkipReport("Skipped or dropped while reading")
     for path in paths:
-        dataset = open_path(path, check_images=False)
+        dataset = open_path(path, on_error=on_error, check_images=on_error == "skip")
+        skipped.extend(dataset.skip_report)
         split_path = Path(split_file) if split_file else find_splits(path)
         parts = apply_splits(dataset, split_path) if split_path else {"all": dataset}
         for name, ds in parts.items():
@@ -168,4 +175,11 @@ def stats_for_paths(paths: str | Path | Iterable[str | Path], split_file=None) -
     header = "Data: " + ", ".join(str(p) for p in paths)
     if split_file or any(find_splits(p) for p in paths):
         header += f" (splits: {split_file or ', '.join(str(find_splits(p)) for p in paths)})"
-    return header + "\n\n" + format_stats(dataset_stats(datasets))
+    text = header + "\n\n" + format_stats(dataset_stats(datasets))
+    if report_path is not None:
+        skipped.write(report_path)
+    if len(skipped):
+        text += "\n\n" + str(skipped)
+        if report_path is not None:
+            text += f"\n(all of them listed in {report_path})"
+    return text

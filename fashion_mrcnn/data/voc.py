@@ -23,6 +23,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from fashion_mrcnn.data.records import validate_records
 from fashion_mrcnn.data.tfrecord import (  # re-exported: the VOC workflow's TFRecord export
     read_label_map,
     read_tfrecord,
@@ -168,7 +169,9 @@ def read_voc(
         images_dir: where the images are; default: beside the XML, else the XML's ``<path>``.
         class_names: the categories in id order (id = position); ``None``: the sorted names found.
         on_error: ``"raise"`` (first problem raises) or ``"skip"`` (bad files / objects go to the
-            report; a file with a bad object keeps its good objects).
+            report; a file with a bad object keeps its good objects; every image file is opened
+            and checked against the XML's size, see
+            :func:`fashion_mrcnn.data.records.validate_records`).
         report: a :class:`SkipReport` to add to; a new one by default.
 
     Returns:
@@ -242,6 +245,8 @@ def read_voc(
                 "instances": instances,
             }
         )
+    if on_error == "skip":
+        records = validate_records(records, report, xml_dir.name)
     return records, categories, report
 
 

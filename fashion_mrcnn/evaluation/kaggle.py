@@ -27,6 +27,7 @@ average and is left out of the mean (counted in the details).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,8 @@ from scipy.optimize import linear_sum_assignment
 
 from fashion_mrcnn.data.rle import decode, parse_runs
 from fashion_mrcnn.errors import FashionDataError, RLEError
+
+log = logging.getLogger(__name__)
 
 THRESHOLDS = np.round(np.arange(0.5, 1.0, 0.05), 2)  # float64 [10]: 0.50 ... 0.95
 GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
@@ -94,18 +97,36 @@ def kaggle_rle_to_coco(rle: str, height: int, width: int, where: str = "") -> di
 
 
 def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...], name: str):
-    """Load a Kaggle CSV (or copy a DataFrame) with string ids; returns ``(df, label, is_file)``."""
+    """Load a Kaggle CSV (or copy a DataFrame) with string ids; returns ``(df, label, is_file)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FashionDataError: naming the file: empty (0 bytes), not UTF-8 text (a binary file), not
+            parseable as CSV, a missing column, a malformed ClassId.
+    """
     if isinstance(source, pd.DataFrame):
         df, label, is_file = source.copy(), name, False
     else:
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"{name}: no such file {path}")
-        df = pd.read_csv(
-            path,
-            dtype={"ImageId": str, "EncodedPixels": str, "ClassId": str},
-            keep_default_na=False,
-        )
+        try:
+            df = pd.read_csv(
+                path,
+                dtype={"ImageId": str, "EncodedPixels": str, "ClassId": str},
+                keep_default_na=False,
+            )
+        except pd.errors.EmptyDataError as exc:
+            raise FashionDataError(
+                f"{path}: empty file; the {name} CSV needs a header {list(columns)}"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise FashionDataError(
+                f"{path}: not a UTF-8 text file (binary data at byte {exc.start}); the {name} "
+                f"must be a CSV with columns {list(columns)}"
+            ) from exc
+        except pd.errors.ParserError as exc:
+            raise FashionDataError(f"{path}: cannot parse the {name} CSV ({exc})") from exc
         label, is_file = str(path), True
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -222,7 +243,51 @@ def class_scores(ious: np.ndarray, thresholds: np.ndarray = THRESHOLDS) -> np.nd
     return tp / (n_pred + n_gt - tp)
 
 
-def kaggle_metric(gt, pred, return_details: bool = False, pred_size=None, thresholds=THRESHOLDS):
+def _examples(ids, n: int = 3) -> str:
+    ids = sorted(ids)
+    shown = ", ".join(ids[:n]) + (", ..." if len(ids) > n else "")
+    return f"{len(ids)} images, e.g. {shown}" if ids else "no rows"
+
+
+def _check_overlap(gt_df, gt_label: str, pred_df, pred_label: str, allow_empty: bool) -> None:
+    """Refuse inputs whose score would be a meaningless 0: a ground truth without rows, or
+    predictions with rows but no ImageId in common with it (a wrong file or an id format
+    mismatch); also a prediction table without rows unless ``allow_empty``. Partial overlap and
+    (allowed) empty predictions only log a warning with the counts."""
+    if gt_df.empty:
+        raise FashionDataError(f"{gt_label}: no data rows, only a header; nothing to score against")
+    gt_ids, pred_ids = set(gt_df["ImageId"]), set(pred_df["ImageId"])
+    common = gt_ids & pred_ids
+    if pred_df.empty and allow_empty:
+        log.warning("%s: no prediction rows; every ground-truth image scores 0", pred_label)
+        return
+    if not common:
+        raise FashionDataError(
+            f"no ImageId in common between {gt_label} ({_examples(gt_ids)}) and {pred_label} "
+            f"({_examples(pred_ids)}); nothing to score (wrong file, or ids with / without a "
+            "file extension?)"
+        )
+    missing, extra = len(gt_ids - common), len(pred_ids - common)
+    if missing or extra:
+        log.warning(
+            "%s covers %d of the %d ground-truth images (%d without a prediction row score 0); "
+            "%d predicted images are not in the ground truth and are ignored",
+            pred_label,
+            len(common),
+            len(gt_ids),
+            missing,
+            extra,
+        )
+
+
+def kaggle_metric(
+    gt,
+    pred,
+    return_details: bool = False,
+    pred_size=None,
+    thresholds=THRESHOLDS,
+    allow_empty_predictions: bool = True,
+):
     """iMaterialist 2019 score of a prediction CSV against a ground-truth CSV.
 
     Args:
@@ -235,16 +300,21 @@ def kaggle_metric(gt, pred, return_details: bool = False, pred_size=None, thresh
         pred_size: ``(height, width)`` of the prediction masks (e.g. ``(512, 512)`` for a Kaggle
             submission); GT masks are then resized to it with nearest-neighbour sampling.
         thresholds: IoU thresholds (default 0.50:0.95:0.05).
+        allow_empty_predictions: a prediction table without any row scores 0 (with a warning);
+            ``False`` refuses it (the ``score`` command: an empty submission file is a mistake).
 
     Returns:
         The score in [0, 1] (float), or ``(score, details)`` with ``return_details``.
 
     Raises:
-        FashionDataError / RLEError naming file, row, image and class for malformed input.
+        FashionDataError / RLEError naming file, row, image and class for malformed input;
+        FashionDataError for a ground truth without rows, or predictions that have rows but no
+        ImageId in common with it (a partial overlap only logs a warning with the counts).
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
     gt_df, gt_label, gt_file = read_kaggle_csv(gt, GT_COLUMNS, "ground truth")
     pred_df, pred_label, pred_file = read_kaggle_csv(pred, PRED_COLUMNS, "predictions")
+    _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
     gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)
     if pred_size is None:
         first = gt_df.drop_duplicates("ImageId")
@@ -314,12 +384,16 @@ def kaggle_metric(gt, pred, return_details: bool = False, pred_size=None, thresh
 
 
 def score_files(gt_csv, pred_csv, pred_size=None, top: int | None = 30) -> float:
-    """Score two Kaggle CSV files, print a per-class breakdown, return the score (CLI hook)."""
-    score, details = kaggle_metric(gt_csv, pred_csv, return_details=True, pred_size=pred_size)
+    """Score two Kaggle CSV files, print a per-class breakdown, return the score (CLI hook).
+
+    Refuses (FashionDataError) an empty or header-only prediction file and predictions without an
+    ImageId in common with the ground truth, besides every error of :func:`kaggle_metric`.
+    """
+    score, details = kaggle_metric(
+        gt_csv, pred_csv, return_details=True, pred_size=pred_size, allow_empty_predictions=False
+    )
     table = details["per_class"]
     print(f"iMaterialist 2019 score: {score:.5f} over {len(details['per_image'])} images")
-    if details["pred_images_not_in_gt"]:
-        print(f"  ignored {len(details['pred_images_not_in_gt'])} predicted images not in GT")
     shown = table if top is None else table.head(top)
     if len(shown):
         print(shown.to_string(float_format=lambda v: f"{v:.4f}"))

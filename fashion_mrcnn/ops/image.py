@@ -20,6 +20,7 @@ from fashion_mrcnn.ops.boxes import denorm_boxes, extract_bboxes, norm_boxes
 from fashion_mrcnn.ops.masks import expand_mask, minimize_mask, unmold_mask
 
 __all__ = [
+    "scaled_size",
     "resize_image",
     "resize_mask",
     "mold_image",
@@ -36,6 +37,15 @@ __all__ = [
 ]
 
 RESIZE_MODES = ("square", "pad64", "crop", "none")
+
+
+def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """``(round(height * scale), round(width * scale))``, each side at least 1 px.
+
+    The one size rule :func:`resize_image` and :func:`resize_mask` share: without the floor a
+    3000x2 image capped at 128 px would round its short side to 0 (and cv2.resize fails).
+    """
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def _resize(array: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
@@ -71,6 +81,8 @@ def resize_image(
       ``min_dim`` must be a multiple of 64.
     - "crop": scale as above, then take a random ``min_dim x min_dim`` crop (``rng`` picks it).
     ``min_scale``: a lower bound on the scale.
+    Scaled sides are rounded and at least 1 px (:func:`scaled_size`), so extreme aspect ratios
+    (a 3000x2 strip) work; the short side then stays 1 px wide, padding fills the rest.
 
     Returns (image [H', W', C], window (y1, x1, y2, x2) int pixels of the image inside the
     padded result, scale float, padding [(top, bottom), (left, right), (0, 0)], crop
@@ -101,7 +113,7 @@ def resize_image(
     if scale != 1:
         # bilinear (Matterport) when enlarging; area averaging when shrinking avoids aliasing
         interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-        image = _resize(image, round(h * scale), round(w * scale), interpolation)
+        image = _resize(image, *scaled_size(h, w, scale), interpolation)
     h, w = image.shape[:2]
 
     if mode == "square":
@@ -133,15 +145,16 @@ def resize_image(
 def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarray:
     """Apply :func:`resize_image`'s scale, crop and padding to masks.
 
-    mask: bool [H, W, N] (N may be 0). Nearest-neighbour resizing to (round(H * scale),
-    round(W * scale)), the same size ``resize_image`` gives the image. Returns bool [H', W', N].
+    mask: bool [H, W, N] (N may be 0). Nearest-neighbour resizing to
+    ``scaled_size(H, W, scale)``, the size ``resize_image`` gives the image. Returns bool
+    [H', W', N].
     """
     mask = np.asarray(mask)
     if mask.ndim != 3:
         raise ValueError(f"resize_mask expects [H, W, N], got shape {mask.shape}")
     h, w = mask.shape[:2]
     if scale != 1:
-        m = _resize(mask.astype(np.uint8), round(h * scale), round(w * scale), cv2.INTER_NEAREST)
+        m = _resize(mask.astype(np.uint8), *scaled_size(h, w, scale), cv2.INTER_NEAREST)
         mask = m.astype(bool)
     else:
         mask = mask.astype(bool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
 
 
 # ----------------------------------------------------------------------------- run metadata
@@ -36,6 +36,60 @@ def _categories_ids(categories):
     return None if categories is None else [int(c["id"]) for c in categories]
 
 
+# ----------------------------------------------------------------------------- bad-input policy
+SKIP_REPORT_NAME = "skipped.csv"  # written into --out when no --skip-report is given
+
+
+def add_on_error_arguments(p, report_default: str | None = f"OUT/{SKIP_REPORT_NAME}") -> None:
+    """``--on-error {raise,skip}`` and ``--skip-report FILE`` (train, evaluate, cache, stats);
+    ``report_default`` is where the report goes without ``--skip-report`` (for the help text)."""
+    p.add_argument(
+        "--on-error",
+        choices=ON_ERROR_CHOICES,
+        default="raise",
+        help="bad input: 'raise' stops at the first problem (default); 'skip' checks every mask "
+        "and image file up front and leaves out what is bad, listing it in the skip report",
+    )
+    where = f"default with --on-error skip: {report_default}" if report_default else "optional"
+    p.add_argument(
+        "--skip-report",
+        metavar="FILE",
+        help=f"CSV (item,reason) of what was skipped or dropped as a duplicate ({where})",
+    )
+
+
+def _say_skipped(data, report, report_path, on_error: str) -> None:
+    """Print how many items reading ``data`` skipped or dropped and where they are listed."""
+    if len(report):
+        print(
+            f"{data}: {len(report)} item(s) skipped or dropped while reading "
+            f"(listed with reasons in {report_path})"
+        )
+    elif on_error == "skip":
+        print(f"{data}: nothing skipped (report: {report_path})")
+
+
+def _open_data(args, split, categories=None, announce: bool = True):
+    """``stages.open_dataset`` with the command's ``--on-error`` / ``--skip-report``; the report
+    goes to ``--skip-report``, else (skip mode, or duplicates dropped) to ``OUT/skipped.csv``."""
+    from fashion_mrcnn.workflow import stages
+
+    default = Path(args.out) / SKIP_REPORT_NAME
+    report_path = args.skip_report or (default if args.on_error == "skip" else None)
+    dataset = stages.open_dataset(
+        args.data,
+        split=split,
+        categories=categories,
+        on_error=args.on_error,
+        report_path=report_path,
+    )
+    if report_path is None and len(dataset.skip_report):
+        report_path = dataset.skip_report.write(default)
+    if announce:
+        _say_skipped(args.data, dataset.skip_report, report_path, args.on_error)
+    return dataset
+
+
 # ----------------------------------------------------------------------------- commands
 def cmd_train(args) -> int:
     from fashion_mrcnn.config import Config
@@ -43,10 +97,10 @@ def cmd_train(args) -> int:
     from fashion_mrcnn.workflow import stages
 
     categories = _parse_ints(args.categories)
-    train_ds = stages.open_dataset(args.data, split=args.split, categories=categories)
+    train_ds = _open_data(args, args.split, categories)
     val_ds = None
     if args.val_split:
-        val_ds = stages.open_dataset(args.data, split=args.val_split, categories=categories)
+        val_ds = _open_data(args, args.val_split, categories, announce=False)
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
     if args.config:
@@ -89,9 +143,7 @@ def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import stages
 
     config, categories = _config_and_classes(args)
-    dataset = stages.open_dataset(
-        args.data, split=args.split, categories=_categories_ids(categories)
-    )
+    dataset = _open_data(args, args.split, _categories_ids(categories))
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, args.weights, dataset, args.out)
     keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
@@ -182,13 +234,14 @@ def cmd_pipeline(args) -> int:
 
 def cmd_cache(args) -> int:
     from fashion_mrcnn.data.cache import pack_dataset, verify_cache
-    from fashion_mrcnn.workflow import stages
 
     if args.verify:
         verify_cache(args.out)
         print(f"{args.out}: every shard checksum verified")
         return 0
-    dataset = stages.open_dataset(args.data, split=args.split)
+    if not args.data:
+        raise ConfigError("cache needs the DATA to pack (or --verify to check an existing cache)")
+    dataset = _open_data(args, args.split)
     manifest = pack_dataset(dataset, args.out, image_size=args.size, shard_size=args.shard_size)
     print(f"manifest: {manifest}")
     return 0
@@ -258,6 +311,7 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     p.add_argument("--minutes", type=float, help="wall-time budget for the whole run")
     p.add_argument("--seed", type=int, default=0)
+    add_on_error_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("evaluate", help="mask mAP@0.5, COCO AP, per-class table")
@@ -270,6 +324,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="also confusion heat map, size buckets and error galleries",
     )
+    add_on_error_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser("predict", help="JSON Lines + overlay PNGs for images or folders")
@@ -349,6 +404,7 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--shard-size", type=int, default=500)
     p.add_argument("--verify", action="store_true", help="only verify an existing cache")
+    add_on_error_arguments(p)
     p.set_defaults(func=cmd_cache)
 
     p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")

@@ -150,6 +150,18 @@ def test_file_errors(tmp_path):
         read_coco(tmp_path / "y.json", tmp_path)
 
 
+def test_binary_or_empty_coco_json_is_a_named_error(tmp_path):
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    with pytest.raises(FashionDataError, match=r"bin\.json: not a UTF-8 text file .*COCO JSON"):
+        read_coco(binary, tmp_path)
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    for mode in ("raise", "skip"):
+        with pytest.raises(FashionDataError, match=r"empty\.json: 'images' is empty"):
+            read_coco(empty, tmp_path, on_error=mode)
+
+
 def _masks(records):
     return {
         r["image_id"]: [instance_mask(i, r["height"], r["width"]) for i in r["instances"]]
@@ -212,3 +224,89 @@ def test_ccp_coco_matches_csv(ccp_dir):
             ref = mask_utils.decode({"size": data["size"], "counts": data["counts"].encode()})
             text = rle.from_coco(data)
             np.testing.assert_array_equal(rle.decode(text, r["height"], r["width"]), ref)
+
+
+def _truncate(path, keep):
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _wrong_size(images_dir):
+    from PIL import Image
+
+    Image.new("RGB", (7, 6)).save(images_dir / "b.png")  # 6x7, annotated 5x7
+
+
+# A 5x7 image has 35 pixels. (what breaks, annotation on b.png or image breakage, item, reason)
+ANN_21 = "inst.json annotation 21, image b.png"
+COCO_SKIP_AT_INDEX = [
+    ("counts past h*w", {"size": [5, 7], "counts": [30, 10]}, ANN_21,
+     "COCO RLE counts sum to 40, past height.width"),
+    ("negative count", {"size": [5, 7], "counts": [3, -2, 4]}, ANN_21,
+     "COCO RLE count -2 < 0"),
+    ("bad compressed char", {"size": [5, 7], "counts": "0~~"}, ANN_21,
+     "invalid character '~'"),
+    ("compressed cut mid-count", {"size": [5, 7], "counts": "0c"}, ANN_21,
+     "ends in the middle of a count"),
+    ("truncated image", lambda d: _truncate(d / "b.png", 60), "inst.json image b.png",
+     r"b.png: cannot (read|decode) image"),
+    ("image size mismatch", _wrong_size, "inst.json image b.png",
+     r"b.png: file is 6x7 \(HxW\) but the annotation says 5x7"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("breakage", "item", "reason"), [c[1:] for c in COCO_SKIP_AT_INDEX],
+                         ids=[c[0] for c in COCO_SKIP_AT_INDEX])  # fmt: skip
+def test_skip_mode_validates_counts_and_images_at_index_time(
+    tmp_path, build, breakage, item, reason
+):
+    good_b = {"size": [5, 7], "counts": [3, 4, 28]}
+    seg = breakage if isinstance(breakage, dict) else good_b
+    anns = [
+        {"id": 20, "image_id": 2, "category_id": 1, "segmentation": good_b},
+        {"id": 21, "image_id": 2, "category_id": 2, "segmentation": seg},
+        {"id": 22, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]},
+    ]
+    path, images = _coco(tmp_path, build, anns)
+    if callable(breakage):
+        breakage(images)
+    records, _, report = read_coco(path, images, on_error="skip")
+    assert [i for i, _ in report] == [item]
+    assert re.search(reason, next(iter(report))[1])
+    by_id = {r["image_id"]: r for r in records}
+    if "image b.png" in item and "annotation" not in item:
+        assert sorted(by_id) == ["a.png", "c.png"]
+    else:
+        assert [i["origin"] for i in by_id["b.png"]["instances"]] == [
+            "inst.json annotation 20, image b.png"
+        ]
+    for rec in records:  # what is left decodes
+        for inst in rec["instances"]:
+            instance_mask(inst, rec["height"], rec["width"])
+    records, _, report = read_coco(path, images)  # raise mode stays lazy
+    assert len(report) == 0 and len(records) == 3
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_duplicated_annotations_are_dropped_counted_and_reported(tmp_path, build, caplog, on_error):
+    kinds = _all_kinds(build)
+    dup_poly = {**kinds[0], "id": 30}  # same image, category, polygon as annotation 10
+    dup_rle = {**kinds[1], "id": 31, "attribute_ids": []}  # same RLE as 11 (attributes aside)
+    dup_box = {**kinds[3], "id": 32}  # same bbox, no segmentation, as 13
+    other_cat = {**kinds[0], "id": 33, "category_id": 2}  # another category: kept
+    other_poly = {**kinds[0], "id": 34, "segmentation": [[1, 1, 4, 1, 4, 6, 1, 6]]}  # kept
+    path, images = _coco(tmp_path, build, [*kinds, dup_poly, dup_rle, dup_box, other_cat,
+                                           other_poly])  # fmt: skip
+    with caplog.at_level("WARNING"):
+        records, _, report = read_coco(path, images, on_error=on_error)
+    assert list(report) == [
+        ("inst.json annotation 30, image a.png",
+         "duplicate of annotation 10 (same image, category, segmentation); dropped"),
+        ("inst.json annotation 31, image a.png",
+         "duplicate of annotation 11 (same image, category, segmentation); dropped"),
+        ("inst.json annotation 32, image b.png",
+         "duplicate of annotation 13 (same image, category, segmentation); dropped"),
+    ]  # fmt: skip
+    ids = [[i["origin"].split()[2].rstrip(",") for i in r["instances"]] for r in records]
+    assert ids == [["10", "11", "12", "33", "34"], ["13", "14"], []]
+    warnings = [r.getMessage() for r in caplog.records if "duplicated" in r.getMessage()]
+    assert len(warnings) == 1 and "dropped 3 duplicated annotation(s)" in warnings[0]

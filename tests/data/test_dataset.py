@@ -207,12 +207,16 @@ def test_from_imaterialist_skip_writes_report(tmp_path, build):
     )
     with report_path.open() as f:
         lines = list(csv.reader(f))
-    assert lines[0] == ["item", "reason"] and len(lines) == 3
+    assert lines[0] == ["item", "reason"] and len(lines) == 4
     assert lines[1][0] == "train.csv row 6, image c.png" and "odd number" in lines[1][1]
     assert lines[2][0] == "train.csv image nope.png" and "not found" in lines[2][1]
-    assert len(ds.skip_report) == 2 and ds.num_images == 2
-    with pytest.raises(FashionDataError, match="train.csv row 5, image a.png: runs not strictly"):
-        ds.load_mask(0)
+    # skip mode decodes every RLE at index time: row 5 is reported now, not met in training
+    assert lines[3] == [
+        "train.csv row 5, image a.png",
+        "runs not strictly increasing: run 2 starts at 3 but run 1 covers 5..5",
+    ]
+    assert len(ds.skip_report) == 3 and ds.num_images == 2
+    assert ds.load_mask(0)[1].tolist() == [11, 24]  # a.png keeps its two good rows
     with pytest.raises(FashionDataError, match="row 6, image c.png.*odd number"):
         FashionDataset.from_imaterialist(csv_path, labels, tmp_path / "images")
 

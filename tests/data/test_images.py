@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mrcnn.data.images import image_size, load_rgb
+from fashion_mrcnn.data import images
+from fashion_mrcnn.data.images import check_image, image_size, load_rgb
 from fashion_mrcnn.errors import FashionDataError
 
 H, W = 6, 10
@@ -140,3 +141,86 @@ def test_corrupt_and_truncated_files(tmp_path):
 def test_directory_is_not_an_image(tmp_path):
     with pytest.raises(FashionDataError, match="directory"):
         load_rgb(tmp_path)
+
+
+def _png_header(path, width: int, height: int) -> None:
+    """A PNG that announces ``width x height`` (8-bit gray) with a tiny, incomplete pixel stream:
+    what a decompression bomb's header looks like, without allocating anything."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1024)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat))
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [
+        (12_000, 9_000),  # 108 MP: over our 100 MP limit, PIL only warns (> 89.5 MP)
+        (20_000, 20_000),  # 400 MP: PIL raises DecompressionBombError (> 179 MP)
+    ],
+)
+def test_decompression_bomb_is_a_named_data_error(tmp_path, width, height):
+    import warnings
+
+    bomb = tmp_path / "bomb.png"
+    _png_header(bomb, width, height)
+    for read in (load_rgb, image_size, check_image):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # PIL's DecompressionBombWarning must not leak
+            with pytest.raises(FashionDataError, match=r"bomb\.png: image too large") as info:
+                read(bomb)
+        assert "100,000,000 pixel limit" in str(info.value)
+    assert images.MAX_IMAGE_PIXELS == 100_000_000
+
+
+def test_image_just_under_the_pixel_limit_opens(tmp_path):
+    big = tmp_path / "big.png"
+    _png_header(big, 10_000, 10_000)  # exactly 100 MP: allowed (PIL would warn)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert image_size(big) == (10_000, 10_000)
+
+
+def _jpeg(path, shape=(64, 48), **kwargs):
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (*shape, 3), np.uint8)).save(path, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_check_image_finds_truncation_anywhere(tmp_path, progressive):
+    good = _jpeg(tmp_path / "good.jpg", progressive=progressive)
+    check_image(good, 64, 48)
+    data = good.read_bytes()
+    for cut in (0, 200, len(data) // 2, len(data) - 2):  # zero bytes ... only the end marker lost
+        bad = tmp_path / f"cut{cut}.jpg"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(FashionDataError, match=rf"cut{cut}\.jpg: cannot (read|decode)"):
+            check_image(bad, 64, 48)
+    png = tmp_path / "cut.png"
+    Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(tmp_path / "full.png")
+    png.write_bytes((tmp_path / "full.png").read_bytes()[:60])
+    with pytest.raises(FashionDataError, match=r"cut\.png: cannot (read|decode)"):
+        check_image(png)
+
+
+def test_check_image_size_against_annotation_after_exif_rotation(tmp_path):
+    plain = _jpeg(tmp_path / "plain.jpg")
+    with pytest.raises(FashionDataError, match=r"plain\.jpg: file is 64x48 \(HxW\) but the "
+                       r"annotation says 48x64"):  # fmt: skip
+        check_image(plain, 48, 64)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: displayed 48x64
+    rotated = _jpeg(tmp_path / "rotated.jpg", exif=exif.tobytes())
+    check_image(rotated, 48, 64)
+    with pytest.raises(FashionDataError, match="rotated.jpg: file is 48x64"):
+        check_image(rotated, 64, 48)
+    check_image(plain)  # no size given: only readability

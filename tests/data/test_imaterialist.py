@@ -177,9 +177,11 @@ def test_file_level_errors(tmp_path, build):
     bad = build.write_csv(tmp_path / "x.csv", ["ImageId", "EncodedPixels"], [["a", "1 1"]])
     with pytest.raises(FashionDataError, match=r"missing column\(s\) \['Height'"):
         read_imaterialist(bad, labels, tmp_path)
-    ok = build.write_csv(tmp_path / "ok.csv", HEADER_2019, [])
-    records, _, _ = read_imaterialist(ok, labels, tmp_path)
-    assert records == []
+    header_only = build.write_csv(tmp_path / "header.csv", HEADER_2019, [])
+    for mode in ("raise", "skip"):  # an empty table is never what was meant
+        with pytest.raises(FashionDataError, match=r"header\.csv: no data rows, only a header"):
+            read_imaterialist(header_only, labels, tmp_path, on_error=mode)
+    ok = build.write_csv(tmp_path / "ok.csv", HEADER_2019, build.good_rows_2019()[:1])
     with pytest.raises(FashionDataError, match="images directory not found"):
         read_imaterialist(ok, labels, tmp_path / "nowhere")
     with pytest.raises(ValueError, match="on_error"):
@@ -285,3 +287,84 @@ def test_label_descriptions_errors(tmp_path):
     bad.write_text('{"categories": [{"id": 1, "name": "a"}]}')
     data = load_label_descriptions(bad)
     assert data["attributes"] == [] and data["categories"][0]["supercategory"] == ""
+
+
+def _truncate(path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def _wrong_size(images_dir) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (7, 6)).save(images_dir / "b.png")  # 6x7, annotated 5x7
+
+
+# (how to break image b.png or its row 2 of good_rows_2019, report item, reason excerpt)
+SKIP_AT_INDEX = [
+    ("truncated image", lambda d: _truncate(d / "b.png", 60), "train.csv image b.png",
+     "b.png: cannot (read|decode) image"),
+    ("zero-byte image", lambda d: _truncate(d / "b.png", 0), "train.csv image b.png",
+     "b.png: cannot read image"),
+    ("image size mismatch", _wrong_size, "train.csv image b.png",
+     r"b.png: file is 6x7 \(HxW\) but the annotation says 5x7"),
+    ("overlapping runs", "1 5 3 4", "train.csv row 2, image b.png", "runs overlapping"),
+    ("unsorted runs", "20 2 1 2", "train.csv row 2, image b.png", "runs not strictly increasing"),
+    ("zero-length run", "1 2 10 0 20 1", "train.csv row 2, image b.png", "length 0 < 1 .run 2."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("breakage", "item", "reason"), [c[1:] for c in SKIP_AT_INDEX],
+                         ids=[c[0] for c in SKIP_AT_INDEX])  # fmt: skip
+def test_skip_mode_validates_every_rle_and_image_at_index_time(
+    tmp_path, build, breakage, item, reason
+):
+    rows = build.good_rows_2019()
+    if isinstance(breakage, str):
+        rows[1] = ["b.png", breakage, 5, 7, "3"]
+    images = build.write_images(tmp_path / "images")
+    if callable(breakage):
+        breakage(images)
+    labels = build.write_labels(tmp_path / "labels.json")
+    csv_path = build.write_csv(tmp_path / "train.csv", HEADER_2019, rows)
+
+    records, _, report = read_imaterialist(csv_path, labels, images, on_error="skip")
+    assert [i for i, _ in report] == [item]
+    assert re.search(reason, next(iter(report))[1])
+    b = [r for r in records if r["image_id"] == "b.png"]
+    if "image" in item.split(",")[0]:  # the whole image is dropped
+        assert [r["image_id"] for r in records] == ["a.png"]
+    else:  # only the bad row
+        assert [i["origin"] for i in b[0]["instances"]] == ["train.csv row 4, image b.png"]
+    for rec in records:  # what is left decodes: nothing skippable is met later
+        for inst in rec["instances"]:
+            instance_mask(inst, rec["height"], rec["width"])
+
+    # raise mode stays lazy (no image opened, no full decode): the index passes, the load fails
+    records, _, report = read_imaterialist(csv_path, labels, images)
+    assert len(report) == 0 and [r["image_id"] for r in records] == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_duplicated_rows_are_dropped_counted_and_reported(tmp_path, build, caplog, on_error):
+    good = build.good_rows_2019()
+    rows = [*good, good[0], good[2], good[0], [*good[0][:4], "11"]]  # last: other class, kept
+    images = build.write_images(tmp_path / "images")
+    labels = build.write_labels(tmp_path / "labels.json")
+    csv_path = build.write_csv(tmp_path / "train.csv", HEADER_2019, rows)
+    with caplog.at_level("WARNING"):
+        records, _, report = read_imaterialist(csv_path, labels, images, on_error=on_error)
+    assert list(report) == [
+        ("train.csv row 5, image a.png", "duplicate of row 1 (same ImageId, EncodedPixels, "
+         "ClassId); dropped"),
+        ("train.csv row 6, image a.png", "duplicate of row 3 (same ImageId, EncodedPixels, "
+         "ClassId); dropped"),
+        ("train.csv row 7, image a.png", "duplicate of row 1 (same ImageId, EncodedPixels, "
+         "ClassId); dropped"),
+    ]  # fmt: skip
+    a = records[0]
+    assert [i["origin"] for i in a["instances"]] == [
+        "train.csv row 1, image a.png", "train.csv row 3, image a.png",
+        "train.csv row 8, image a.png",
+    ]  # fmt: skip
+    warnings = [r.getMessage() for r in caplog.records if "duplicated" in r.getMessage()]
+    assert len(warnings) == 1 and "dropped 3 duplicated row(s)" in warnings[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -150,6 +151,32 @@ def test_stats_for_paths_dir_csv_json(tmp_path, build):
     assert "imat:all inst" in both and "instances.json:all inst" in both
     rows = [ln.split() for ln in both.splitlines() if ln.startswith("cat23")]
     assert rows == [["cat23", "1", "1", "1", "1"]]
+
+
+def test_stats_show_duplicates_and_skip_mode_counts(tmp_path, build):
+    root = _write_tiny(tmp_path / "imat", build, with_splits=False)
+    rows = build.good_rows_2019()
+    build.write_csv(root / "train.csv", build.HEADER_2019, [*rows, rows[0], rows[0]])
+    text = stats_for_paths(root)
+    total = next(ln for ln in text.splitlines() if ln.startswith("total")).split()
+    assert total == ["total", "4", "2"]  # not 6: the two repeats of row 1 are not counted
+    assert "Skipped or dropped while reading: 2 skipped" in text
+    assert "train.csv row 5, image a.png: duplicate of row 1" in text
+
+    (root / "images" / "b.png").write_bytes(b"")  # raise mode does not open images
+    rows[2][1] = "1 3 2 2"  # overlapping runs: a full decode would fail
+    build.write_csv(root / "train.csv", build.HEADER_2019, rows)
+    with pytest.raises(FashionDataError, match="train.csv row 3, image a.png: runs overlapping"):
+        stats_for_paths(root)  # the mask areas need every run: raise mode stops there
+    report = tmp_path / "out" / "skipped.csv"
+    text = stats_for_paths(root, on_error="skip", report_path=report)
+    assert next(ln for ln in text.splitlines() if ln.startswith("total")).split()[1:] == ["1", "1"]
+    assert "Skipped or dropped while reading: 2 skipped" in text and str(report) in text
+    with report.open() as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == ["item", "reason"] and len(lines) == 3
+    assert lines[1][0] == "train.csv row 3, image a.png" and "runs overlapping" in lines[1][1]
+    assert lines[2][0] == "train.csv image b.png" and "cannot read image" in lines[2][1]
 
 
 def test_stats_for_paths_errors(tmp_path):

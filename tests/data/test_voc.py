@@ -1,6 +1,7 @@
 """Tests for fashion_mrcnn.data.voc: LabelImg XML -> records / CSV / split / TFRecord."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -117,6 +118,24 @@ def test_skip_mode_reports_and_keeps_good_objects(voc_dir):
     assert len(records) == 4
     with pytest.raises(ValueError, match="on_error"):
         voc.read_voc(xml_dir, img_dir, on_error="ignore")
+
+
+def test_skip_mode_opens_every_image_and_checks_its_size(voc_dir):
+    xml_dir, img_dir = voc_dir
+    Image.new("RGB", (30, 40)).save(img_dir / "b.png")  # 40x30 (HxW) where the XML says 30x40
+    data = (img_dir / "c.jpg").read_bytes()
+    (img_dir / "c.jpg").write_bytes(data[: len(data) // 2])
+    records, _, report = voc.read_voc(xml_dir, img_dir, on_error="skip")
+    assert [r["image_id"] for r in records] == ["a.jpg"]
+    (b_item, b_reason), (c_item, c_reason) = report
+    assert b_item == "ann image b.png" and "file is 40x30 (HxW) but the annotation says 30x40" in (
+        b_reason
+    )
+    assert c_item == "ann image c.jpg" and re.search(
+        r"c\.jpg: cannot (read|decode) image", c_reason
+    )
+    records, _, report = voc.read_voc(xml_dir, img_dir)  # raise mode: images not opened
+    assert len(records) == 3 and len(report) == 0
 
 
 def test_voc_to_csv(voc_dir, tmp_path):

@@ -135,6 +135,59 @@ def test_bad_input_names_file_row_and_image(tmp_path):
         kaggle_metric(gt, bad_class.drop(columns="ClassId"))
 
 
+def test_no_common_image_id_is_refused_with_examples_from_each_side():
+    gt = gt_frame([("a.jpg", A, "1"), ("b.jpg", B, "2"), ("c.jpg", C, "1"), ("d.jpg", C, "1")])
+    pred = pred_frame([("a", A, "1"), ("b", B, "2")])  # ids without the extension
+    with pytest.raises(FashionDataError, match="no ImageId in common") as info:
+        kaggle_metric(gt, pred)
+    msg = str(info.value)
+    assert "ground truth (4 images, e.g. a.jpg, b.jpg, c.jpg, ...)" in msg
+    assert "predictions (2 images, e.g. a, b)" in msg
+
+
+def test_partial_overlap_warns_with_counts(caplog):
+    gt = gt_frame([("a", A, "1"), ("b", B, "2"), ("c", C, "1")])
+    pred = pred_frame([("a", A, "1"), ("z", B, "2")])
+    with caplog.at_level("WARNING"):
+        score = kaggle_metric(gt, pred)
+    assert score == pytest.approx(1 / 3)  # b and c score 0, z is ignored
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert "covers 1 of the 3 ground-truth images (2 without a prediction row score 0)" in msg
+    assert "1 predicted images are not in the ground truth" in msg
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert kaggle_metric(gt, pred_frame([("a", A, "1"), ("b", B, "2"), ("c", C, "1")])) == 1
+    assert not caplog.records  # full overlap: silent
+
+
+def test_empty_tables(caplog):
+    gt = gt_frame([("a", A, "1")])
+    with caplog.at_level("WARNING"):
+        assert kaggle_metric(gt, pred_frame([])) == 0.0  # a model that found nothing
+    assert "no prediction rows; every ground-truth image scores 0" in caplog.text
+    with pytest.raises(FashionDataError, match="no ImageId in common"):
+        kaggle_metric(gt, pred_frame([]), allow_empty_predictions=False)
+    with pytest.raises(FashionDataError, match="ground truth: no data rows, only a header"):
+        kaggle_metric(gt_frame([]), pred_frame([("a", A, "1")]))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"pred\.csv: empty file; the predictions CSV needs a header"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00IHDR\xff\xd8", r"pred\.csv: not a UTF-8 text file"),
+        (b'ImageId,EncodedPixels,ClassId\n"a,1 2,1\n', r"pred\.csv: cannot parse"),
+        (b"ImageId,EncodedPixels,ClassId\n", r"no ImageId in common .*pred\.csv \(no rows\)"),
+    ],
+    ids=["zero bytes", "binary", "unclosed quote", "header only"],
+)
+def test_unreadable_prediction_files_are_named_errors(tmp_path, content, message):
+    gt_frame([("a", A, "1")]).to_csv(tmp_path / "gt.csv", index=False)
+    (tmp_path / "pred.csv").write_bytes(content)
+    with pytest.raises(FashionDataError, match=message):
+        score_files(tmp_path / "gt.csv", tmp_path / "pred.csv")
+
+
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_coco_conversion_matches_pycocotools_encode():
     from pycocotools import mask as mask_utils
@@ -275,6 +328,10 @@ def test_matches_brute_force_on_random_overlapping_masks():
     def check(gt_items, pred_items):
         gt_rows, pred_rows = rows(gt_items), rows(pred_items)
         pred = pred_frame(pred_rows) if pred_rows else pred_frame([])
+        if pred_rows and not {r[0] for r in gt_rows} & {r[0] for r in pred_rows}:
+            with pytest.raises(FashionDataError, match="no ImageId in common"):
+                kaggle_metric(gt_frame(gt_rows), pred)  # ids that match nothing: refused
+            return
         expected = _brute_score(gt_rows, pred_rows)
         assert kaggle_metric(gt_frame(gt_rows), pred) == pytest.approx(expected, abs=1e-12)
 

@@ -122,3 +122,27 @@ def test_downscaling_averages_fine_detail():
     assert scale == pytest.approx(0.16)
     assert img.dtype == np.uint8 and abs(float(img.mean()) - 127.5) < 3
     assert img.std() < 10
+
+
+@pytest.mark.parametrize("shape", [(3000, 2), (2, 3000), (5000, 1)])
+@pytest.mark.parametrize("max_dim", [64, 128, 1024])
+def test_extreme_aspect_ratio_keeps_every_side_at_least_one_pixel(shape, max_dim):
+    """A 3000x2 strip capped at 128 px would round its short side to 0 (cv2.error before)."""
+    h, w = shape
+    strip = np.full((h, w, 3), 200, np.uint8)
+    img, window, scale, padding, _ = I.resize_image(strip, 32, max_dim, mode="square")
+    assert img.shape == (max_dim, max_dim, 3)
+    y1, x1, y2, x2 = window
+    assert (y2 - y1, x2 - x1) == I.scaled_size(h, w, scale)
+    assert min(y2 - y1, x2 - x1) >= 1 and max(y2 - y1, x2 - x1) == max_dim
+    assert (img[y1:y2, x1:x2] == 200).all() and img.sum() == 200 * 3 * (y2 - y1) * (x2 - x1)
+    masks = np.ones((h, w, 2), bool)
+    out = I.resize_mask(masks, scale, padding)
+    assert out.shape == (max_dim, max_dim, 2)
+    assert out[y1:y2, x1:x2].all() and out.sum() == 2 * (y2 - y1) * (x2 - x1)
+
+
+def test_scaled_size_rounds_and_floors_at_one():
+    assert I.scaled_size(300, 200, 1.28) == (384, 256)
+    assert I.scaled_size(3000, 2, 128 / 3000) == (128, 1)  # 2 * 0.0427 rounds to 0
+    assert I.scaled_size(1, 1, 0.01) == (1, 1)
