@@ -21,6 +21,18 @@ def ccp_dir() -> Path:
     return CCP_DIR
 
 
+@pytest.fixture()
+def eager():
+    """Run ``tf.function``s eagerly for one test: a ``train`` call with a step or two then skips
+    tracing its step (about 15-30 s on 2 CPU cores); callbacks, checkpoints and learning-rate
+    schedules behave the same."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
 #: Test modules that build, train and detect with the model, run the notebooks and the CLI: the
 #: subset (marker ``stack``) a CI leg runs where the whole suite does not fit (.ci/run).
 STACK_MODULES = {
@@ -28,6 +40,8 @@ STACK_MODULES = {
     "model/test_overfit.py",
     "model/test_weights.py",
     "model/test_distributed.py",
+    "model/test_training_guards.py",
+    "model/test_checkpoint_kill.py",
     "model/test_export.py",
     "notebooks/test_notebooks_smoke.py",
     "notebooks/test_colab_setup.py",
