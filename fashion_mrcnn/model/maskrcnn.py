@@ -185,10 +185,9 @@ class MaskRCNN:
         - Keras 2 layout ``.h5`` (Matterport's ``mask_rcnn_coco.h5``, the ImageNet ResNet50 file,
           and our own checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5``): by layer name, into this
           model whatever its mode. Every weighted layer of the model must be in the file except
-          the ones ``exclude`` names (e.g. ``weights.HEAD_LAYERS``; implies by name), else
-          WeightsError naming the missing layers; ``allow_partial=True`` loads what fits and
-          reports the rest. NaN / inf weights are refused. ``by_name=False`` additionally
-          refuses any missing layer.
+          the ones ``exclude`` names (e.g. ``weights.HEAD_LAYERS``), else WeightsError naming
+          the missing layers; ``allow_partial=True`` loads what fits and reports the rest (both
+          imply ``by_name``). NaN / inf weights are refused.
         - A Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and mode).
 
         Continues the epoch count and log dir when the path is one of our checkpoints
@@ -204,7 +203,7 @@ class MaskRCNN:
         if W.is_native(filepath):
             W.load_native(self.keras_model, filepath)
         else:
-            by_name = by_name or bool(exclude)
+            by_name = by_name or bool(exclude) or allow_partial
             report = W.load_weights(
                 self.keras_model,
                 filepath,
