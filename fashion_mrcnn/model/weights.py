@@ -219,8 +219,9 @@ def load_weights(
     absent = [n for n in needed if n in report.missing and n not in exclude]
     if absent and not report.loaded:
         raise WeightsError(
-            f"{path}: none of the model's {len(model_layers)} weighted layers is in the file "
-            f"({len(file_layers)} layers: {_shown(file_layers, 5)}): not weights for this model"
+            f"{path}: none of the model's {len(model_layers)} weighted layers "
+            f"({_shown(model_layers, 5)}) is in the file, which holds {len(file_layers)} other "
+            f"layers ({_shown(file_layers, 5)}): not weights for this model"
         )
     if absent and not allow_partial:
         raise WeightsError(
