@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.errors import ConfigError, FashionDataError
+from fashion_mrcnn.errors import ConfigError, FashionDataError, TrainingDivergedError
 
 log = logging.getLogger(__name__)
 
@@ -293,12 +293,11 @@ def train(
         ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
         [per epoch, the rate of its first step], "log_dir", "config", "epochs", "start_epoch",
         "status", "stopped_by_budget", "seconds"}``, also written to ``train_summary.json``
-        (with status "running" while training, "diverged" when the divergence guard stopped it;
-        ``train_config.yaml`` is written to ``out_dir`` too. Raises TrainingDivergedError when
-        the loss explodes (the summary is written first).
+        (status "running" while training, then "finished", or "diverged" / "failed" when an
+        error ends it, the summary written first); ``train_config.yaml`` is written to
+        ``out_dir`` too. Raises TrainingDivergedError when the loss explodes.
     """
     from fashion_mrcnn.data.augment import default_augmentation
-    from fashion_mrcnn.errors import TrainingDivergedError
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
 
     out_dir = _mkdir(out_dir)
@@ -363,6 +362,9 @@ def train(
             )
         except TrainingDivergedError:
             summary("diverged")
+            raise
+        except Exception:
+            summary("failed")
             raise
         stage_start = max(stage_start, stage["epochs"])
         if result is not None:
