@@ -1,6 +1,7 @@
 """Session-wide test settings: quiet TensorFlow, the Keras backend, and the shared data paths."""
 
 import os
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -25,9 +26,11 @@ def ccp_dir() -> Path:
 def eager():
     """Run ``tf.function``s eagerly for one test: a ``train`` call with a step or two then skips
     tracing its step (about 15-30 s on 2 CPU cores); callbacks, checkpoints and learning-rate
-    schedules behave the same."""
+    schedules behave the same. (tf.data functions stay traced, as TensorFlow warns.)"""
     import tensorflow as tf
 
+    # the filter lives as long as pytest's per-test warnings capture
+    warnings.filterwarnings("ignore", message="Even though the `tf.config", category=UserWarning)
     tf.config.run_functions_eagerly(True)
     yield
     tf.config.run_functions_eagerly(False)
