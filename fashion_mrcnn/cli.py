@@ -13,11 +13,22 @@ import logging
 import sys
 from pathlib import Path
 
-from fashion_mrcnn.errors import ConfigError, FashionDataError, WeightsError
+from fashion_mrcnn.errors import (
+    ConfigError,
+    FashionDataError,
+    TrainingDivergedError,
+    WeightsError,
+)
 
 log = logging.getLogger("fashion_mrcnn")
 
-USER_ERRORS = (FashionDataError, ConfigError, WeightsError, FileNotFoundError)
+USER_ERRORS = (
+    FashionDataError,
+    ConfigError,
+    WeightsError,
+    TrainingDivergedError,
+    FileNotFoundError,
+)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

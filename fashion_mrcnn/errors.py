@@ -31,6 +31,15 @@ class WeightsError(ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
 
+class TrainingDivergedError(FloatingPointError):
+    """Training stopped because a loss exploded (see ``model.training.DivergenceGuard``); the
+    message names epoch, batch, loss and the last good checkpoint."""
+
+
+class NonFiniteLossError(TrainingDivergedError):
+    """Training stopped because a loss or a weight became NaN / inf."""
+
+
 ON_ERROR_CHOICES = ("raise", "skip")
 
 

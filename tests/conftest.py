@@ -1,6 +1,7 @@
 """Session-wide test settings: quiet TensorFlow, the Keras backend, and the shared data paths."""
 
 import os
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -21,6 +22,20 @@ def ccp_dir() -> Path:
     return CCP_DIR
 
 
+@pytest.fixture()
+def eager():
+    """Run ``tf.function``s eagerly for one test: a ``train`` call with a step or two then skips
+    tracing its step (about 15-30 s on 2 CPU cores); callbacks, checkpoints and learning-rate
+    schedules behave the same. (tf.data functions stay traced, as TensorFlow warns.)"""
+    import tensorflow as tf
+
+    # the filter lives as long as pytest's per-test warnings capture
+    warnings.filterwarnings("ignore", message="Even though the `tf.config", category=UserWarning)
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
 #: Test modules that build, train and detect with the model, run the notebooks and the CLI: the
 #: subset (marker ``stack``) a CI leg runs where the whole suite does not fit (.ci/run).
 STACK_MODULES = {
@@ -28,6 +43,8 @@ STACK_MODULES = {
     "model/test_overfit.py",
     "model/test_weights.py",
     "model/test_distributed.py",
+    "model/test_training_guards.py",
+    "model/test_checkpoint_kill.py",
     "model/test_export.py",
     "notebooks/test_notebooks_smoke.py",
     "notebooks/test_colab_setup.py",

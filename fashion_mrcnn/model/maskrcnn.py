@@ -36,6 +36,8 @@ LAYER_REGEX = {
     "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
     "all": ".*",
 }
+# Stage-4 blocks g..w: in resnet101, not in resnet50 (blocks a..f).
+RESNET101_ONLY = r"(res|bn)4[g-w]_branch.*"
 _CKPT_RE = re.compile(r".*[/\\][\w-]+(\d{8}T\d{4})[/\\]mask_rcnn_[\w-]+_(\d{4})\.(weights\.)?h5$")
 
 
@@ -63,6 +65,8 @@ class MaskRCNN:
         self.checkpoint_path = None
         self.strategy = strategy
         self.trainer = None
+        # The newest good checkpoint of ours the weights came from or were saved to.
+        self.last_checkpoint = None
         self._anchor_cache = {}
         # MIXED_PRECISION: layers are created under the mixed_float16 policy (they keep it); the
         # process-wide policy is restored afterwards so other models are unaffected.
@@ -80,12 +84,22 @@ class MaskRCNN:
     def _load_backbone_weights(self) -> None:
         """Apply BACKBONE_WEIGHTS for ResNet backbones: "imagenet" (the Keras ResNet50 file,
         downloaded once; loaded by name into resnet101 too, as Matterport did) or a path to a
-        Keras 2 layout ``.h5``. MobileNetV2 takes "imagenet" from keras.applications at build."""
+        Keras 2 layout ``.h5``. MobileNetV2 takes "imagenet" from keras.applications at build.
+
+        Such a file is partial by design, so only the backbone layers (every weighted layer
+        outside the FPN, RPN and heads) must be in it; layers of the file that fit elsewhere are
+        loaded too. The ImageNet file is ResNet50's: into resnet101 it leaves stage-4 blocks g-w
+        at their initial values (Matterport did the same), so those are not required from it."""
         source = getattr(self.config, "BACKBONE_WEIGHTS", None)
         if not source or self.config.BACKBONE == "mobilenetv2":
             return
         path = self.get_imagenet_weights() if source == "imagenet" else str(source)
-        W.load_weights(self.keras_model, path, by_name=True)
+        required = [
+            n for n in W.leaf_layers(self.keras_model) if not re.fullmatch(LAYER_REGEX["heads"], n)
+        ]
+        if source == "imagenet":
+            required = [n for n in required if not re.fullmatch(RESNET101_ONLY, n)]
+        W.load_weights(self.keras_model, path, by_name=True, required=required)
 
     def get_imagenet_weights(self, dest: str | Path | None = None) -> str:
         """Path of the Keras ResNet50 ImageNet "notop" weights, downloaded on first use to
@@ -124,26 +138,56 @@ class MaskRCNN:
         self.log_dir = os.path.join(self.model_dir, f"{name}{now:%Y%m%dT%H%M}")
         self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
 
-    def find_last(self) -> str:
-        """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
+    def find_checkpoints(self) -> list[str]:
+        """Every checkpoint of the ``{name}*`` log dirs, newest first (newest log dir first,
+        then the highest epoch)."""
         name = (self.config.NAME or "model").lower()
         root = Path(self.model_dir)
         dirs = sorted(d for d in root.glob(f"{name}*") if d.is_dir()) if root.is_dir() else []
-        for d in reversed(dirs):
-            ckpts = sorted(d.glob("mask_rcnn*.h5"))
-            if ckpts:
-                return str(ckpts[-1])
-        raise FileNotFoundError(
-            f"no checkpoint under {self.model_dir!r} (looked for {name}*/mask_rcnn*.h5)"
+        return [str(c) for d in reversed(dirs) for c in sorted(d.glob("mask_rcnn*.h5"))[::-1]]
+
+    def find_last(self) -> str:
+        """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
+        checkpoints = self.find_checkpoints()
+        if not checkpoints:
+            name = (self.config.NAME or "model").lower()
+            raise FileNotFoundError(
+                f"no checkpoint under {self.model_dir!r} (looked for {name}*/mask_rcnn*.h5)"
+            )
+        return checkpoints[0]
+
+    def load_last(self, allow_partial: bool = False) -> str:
+        """Load the newest checkpoint that loads (``find_checkpoints`` order) and return its path.
+
+        A checkpoint that cannot be loaded (truncated, NaN / inf weights, another model) is
+        skipped with a printed line naming it and why. FileNotFoundError when there is no
+        checkpoint; WeightsError listing every failure when none loads.
+        """
+        checkpoints = self.find_checkpoints()
+        if not checkpoints:
+            self.find_last()  # raises FileNotFoundError naming where it looked
+        failures = []
+        for path in checkpoints:
+            try:
+                self.load_weights(path, by_name=True, allow_partial=allow_partial)
+                return path
+            except WeightsError as e:
+                print(f"skipping checkpoint {path}: {e}")
+                failures.append(f"{Path(path).name}: {e}")
+        raise WeightsError(
+            f"none of the {len(checkpoints)} checkpoints under {self.model_dir} loads: "
+            + "; ".join(failures)
         )
 
-    def load_weights(self, filepath, by_name: bool = False, exclude=None):
+    def load_weights(self, filepath, by_name: bool = False, exclude=None, allow_partial=False):
         """Load weights from ``filepath``.
 
         - Keras 2 layout ``.h5`` (Matterport's ``mask_rcnn_coco.h5``, the ImageNet ResNet50 file,
           and our own checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5``): by layer name, into this
-          model whatever its mode. ``by_name=False`` requires every weighted layer of the model
-          in the file; ``exclude`` (layer names, e.g. ``weights.HEAD_LAYERS``) implies by name.
+          model whatever its mode. Every weighted layer of the model must be in the file except
+          the ones ``exclude`` names (e.g. ``weights.HEAD_LAYERS``), else WeightsError naming
+          the missing layers; ``allow_partial=True`` loads what fits and reports the rest (both
+          imply ``by_name``). NaN / inf weights are refused.
         - A Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and mode).
 
         Continues the epoch count and log dir when the path is one of our checkpoints
@@ -152,14 +196,25 @@ class MaskRCNN:
         report = None
         if not os.path.isfile(str(filepath)):
             raise WeightsError(f"weights file not found: {filepath}")
-        if W.is_native(filepath) and not exclude:
+        if W.is_native(filepath) and (exclude or allow_partial):
+            raise WeightsError(
+                f"{filepath}: exclude / allow_partial apply to Matterport layout .h5 files only"
+            )
+        if W.is_native(filepath):
             W.load_native(self.keras_model, filepath)
-        elif W.is_native(filepath):
-            raise WeightsError(f"{filepath}: exclude applies to Matterport .h5 files only")
         else:
-            by_name = by_name or bool(exclude)
-            report = W.load_weights(self.keras_model, filepath, by_name=by_name, exclude=exclude)
+            by_name = by_name or bool(exclude) or allow_partial
+            report = W.load_weights(
+                self.keras_model,
+                filepath,
+                by_name=by_name,
+                exclude=exclude,
+                allow_partial=allow_partial,
+            )
         self.set_log_dir(str(filepath))
+        whole = report is None or not (report.not_loaded or report.skipped)
+        ours = bool(_CKPT_RE.match(str(Path(filepath).resolve())))
+        self.last_checkpoint = os.path.abspath(filepath) if ours and whole else None
         return report
 
     # ------------------------------------------------------------------ trainable layers
@@ -206,20 +261,30 @@ class MaskRCNN:
         validation_steps: int | None = None,
         seed: int = 0,
         verbose: int = 1,
+        schedule_start_epoch: int | None = None,
     ):
         """Train up to the cumulative epoch ``epochs`` (continuing from ``self.epoch``).
 
         ``layers``: "heads", "3+", "4+", "5+", "all" or a regex (fullmatch on layer names).
-        ``val_dataset`` may be None. Returns the Keras ``History``. Raises NonFiniteLossError if
-        a loss became NaN / inf (the last good checkpoint is named in the message).
+        ``val_dataset`` may be None. ``schedule_start_epoch``: the epoch at which this learning
+        rate schedule (LR_WARMUP_STEPS, LR_SCHEDULE decay over the epochs up to ``epochs``)
+        began; default ``self.epoch`` (a fresh schedule per call, as Matterport's stages). A
+        resumed run passes its stage's first epoch so every step gets the rate it would have had
+        without the interruption (``workflow.stages.train`` does).
+
+        Checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5`` are written after every healthy epoch.
+        Returns the Keras ``History``. Raises TrainingDivergedError (NonFiniteLossError for NaN /
+        inf) when ``training.DivergenceGuard`` stops training: no diverged checkpoint is left as
+        the newest, the model is put back to the last good checkpoint (named in the message).
         """
         from fashion_mrcnn.data.pipeline import make_dataset
         from fashion_mrcnn.model.training import (
             AtomicCheckpoint,
+            DivergenceGuard,
+            LogLearningRate,
             MaskRCNNTrainer,
-            NonFiniteLossError,
-            StopOnNonFiniteLoss,
             make_optimizer,
+            raise_stop,
         )
 
         if self.mode != "training":
@@ -229,6 +294,12 @@ class MaskRCNN:
         if epochs <= self.epoch:
             print(f"already at epoch {self.epoch} >= epochs={epochs}: nothing to train")
             return None
+        start = self.epoch if schedule_start_epoch is None else int(schedule_start_epoch)
+        if not 0 <= start <= self.epoch:
+            raise ConfigError(
+                f"schedule_start_epoch={start} must lie between 0 and the current epoch "
+                f"{self.epoch}"
+            )
         self.set_trainable(layers, verbose=verbose)
         train_ds = make_dataset(
             train_dataset,
@@ -242,16 +313,17 @@ class MaskRCNN:
             val_ds = make_dataset(val_dataset, self.config, shuffle=False, seed=seed)
         with self._scope():
             self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
-            total = (epochs - self.epoch) * steps
-            self.trainer.compile(
-                optimizer=make_optimizer(self.config, learning_rate, total), jit_compile=False
+            optimizer = make_optimizer(
+                self.config, learning_rate, (epochs - start) * steps, (self.epoch - start) * steps
             )
+            self.trainer.compile(optimizer=optimizer, jit_compile=False)
         os.makedirs(self.log_dir, exist_ok=True)
-        checkpoint = AtomicCheckpoint(self.keras_model, self.checkpoint_path)
-        stopper = StopOnNonFiniteLoss(checkpoint)
+        checkpoint = AtomicCheckpoint(self.keras_model, self.checkpoint_path, self.last_checkpoint)
+        guard = DivergenceGuard(checkpoint)
         callbacks = [
-            stopper,
+            guard,
             checkpoint,
+            LogLearningRate(),
             keras.callbacks.CSVLogger(os.path.join(self.log_dir, "training.csv"), append=True),
         ]
         if _has_tensorboard():
@@ -275,13 +347,29 @@ class MaskRCNN:
             verbose=verbose,
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
         )
-        if stopper.message is not None:
-            if checkpoint.last_saved:
-                self.epoch = int(re.search(r"_(\d{4})\.h5$", checkpoint.last_saved)[1])
-            raise NonFiniteLossError(stopper.message)
+        if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
+            # after a stop, or when no validation loss vetted the last epoch's final update
+            self._vet_checkpoints(checkpoint, guard, train_ds)
+        self.last_checkpoint = checkpoint.last_saved
+        if guard.reason is not None:
+            raise_stop(guard, checkpoint)
         # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
         self.epoch = self.epoch + len(history.epoch) if history is not None else self.epoch
         return history
+
+    def _vet_checkpoints(self, checkpoint, guard, train_ds) -> None:
+        """Walk back from the newest checkpoint until its weights give a healthy loss on a
+        training batch (``guard.check``), setting aside (``checkpoint.demote``) every one that
+        diverged; the model ends with the good checkpoint loaded (epoch and log dir too)."""
+        batch = next(iter(train_ds.take(1)))
+        while checkpoint.last_saved:
+            if not checkpoint.at_checkpoint:
+                self.load_weights(checkpoint.last_saved, by_name=True)
+            reason = guard.check(self.trainer.batch_losses(batch)["loss"])
+            if reason is None:
+                return
+            guard.stop(f"{reason} on the weights of {checkpoint.last_saved}")
+            checkpoint.demote()
 
     # ------------------------------------------------------------------ inference
     def get_anchors(self, image_shape) -> np.ndarray:

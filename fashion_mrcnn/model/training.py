@@ -6,10 +6,15 @@ decay (``WEIGHT_DECAY * sum(w^2) / size(w)`` over trainable non-norm weights), d
 number of replicas under ``tf.distribute`` and supports a ``LossScaleOptimizer`` (mixed
 precision). ``keras.metrics.Mean`` trackers named ``loss``, ``rpn_class_loss``, ...,
 ``mrcnn_mask_loss``, ``l2_loss`` feed the progress bar, ``History``, TensorBoard and CSVLogger.
+
+Callbacks: :class:`DivergenceGuard` stops training on a NaN / inf or exploding loss and keeps
+bad weights out of the checkpoints that :class:`AtomicCheckpoint` writes; :class:`LogLearningRate`
+logs the schedule's rate per epoch.
 """
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 
@@ -17,7 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_mrcnn.model.weights import save_checkpoint
+from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
+from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
 
 LOSS_NAMES = (
     "rpn_class_loss",
@@ -116,25 +122,43 @@ class MaskRCNNTrainer(keras.Model):
     def test_step(self, data):
         return self._update(self._mrcnn_losses(data, training=False))
 
+    def batch_losses(self, data) -> dict[str, float]:
+        """The losses of the current weights on one batch (inference mode, eager, no tracker
+        update): ``{"loss", "rpn_class_loss", ..., "l2_loss"}``."""
+        return {k: float(v) for k, v in self._mrcnn_losses(data, training=False).items()}
+
     def get_config(self):
         raise NotImplementedError("MaskRCNNTrainer is rebuilt from a Config by MaskRCNN")
 
 
 class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """``kind`` "constant" | "cosine" (to 0 over ``total_steps``) | "step" (x0.1 at 70% and 90%
-    of ``total_steps``), after a linear warm-up from 0 over ``warmup_steps``. Steps count from the
-    start of one ``train`` call."""
+    of ``total_steps``), after a linear warm-up from 0 over ``warmup_steps``.
 
-    def __init__(self, base_lr: float, total_steps: int, kind: str = "constant", warmup_steps=0):
+    The position in the schedule is ``start_step + step``: ``step`` is the optimizer's iteration
+    count (it restarts at 0 with every ``MaskRCNN.train`` call) and ``start_step`` the steps of
+    this schedule done before the call (a resumed run), so a resumed run gets the uninterrupted
+    run's rate at every step. ``total_steps`` is the length of the whole schedule.
+    """
+
+    def __init__(
+        self,
+        base_lr: float,
+        total_steps: int,
+        kind: str = "constant",
+        warmup_steps=0,
+        start_step: int = 0,
+    ):
         self.base_lr = float(base_lr)
         self.total_steps = max(int(total_steps), 1)
         self.kind = kind
         self.warmup_steps = int(warmup_steps)
+        self.start_step = int(start_step)
         if kind not in ("constant", "cosine", "step"):
             raise ValueError(f"LR_SCHEDULE must be constant, cosine or step, got {kind!r}")
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
+        step = tf.cast(step, tf.float32) + float(self.start_step)
         total = float(self.total_steps)
         if self.kind == "cosine":
             frac = tf.minimum(step / total, 1.0)
@@ -155,14 +179,16 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "total_steps": self.total_steps,
             "kind": self.kind,
             "warmup_steps": self.warmup_steps,
+            "start_step": self.start_step,
         }
 
 
-def make_optimizer(config, learning_rate: float, total_steps: int):
-    """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM, the LR schedule, and a
-    LossScaleOptimizer when MIXED_PRECISION."""
+def make_optimizer(config, learning_rate: float, total_steps: int, start_step: int = 0):
+    """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM, the LR schedule
+    (``total_steps`` long, continuing at ``start_step``), and a LossScaleOptimizer when
+    MIXED_PRECISION."""
     schedule = LearningRateSchedule(
-        learning_rate, total_steps, config.LR_SCHEDULE, config.LR_WARMUP_STEPS
+        learning_rate, total_steps, config.LR_SCHEDULE, config.LR_WARMUP_STEPS, start_step
     )
     opt = keras.optimizers.SGD(
         learning_rate=schedule,
@@ -174,57 +200,186 @@ def make_optimizer(config, learning_rate: float, total_steps: int):
     return opt
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN / inf loss; the message names the last good checkpoint."""
+class LogLearningRate(keras.callbacks.Callback):
+    """Add ``learning_rate`` (the rate of the epoch's first step) to the epoch logs, so the
+    History, the CSV log and TensorBoard show the schedule."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)
+        self.rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.rate
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stop training at the first batch whose loss is NaN or inf and remember why.
+#: The divergence rule of :class:`DivergenceGuard` (see there).
+DIVERGENCE_CEILING = 1e4
+DIVERGENCE_FACTOR = 100.0
+DIVERGENCE_WINDOW = 50
+DIVERGENCE_WARMUP = 5
 
-    ``message`` is None while all is well; after a stop it names the epoch / batch and the last
-    good checkpoint (``checkpoint.last_saved``), which is never overwritten by the bad weights.
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop training at the first sign of divergence and keep bad weights out of checkpoints.
+
+    The rule, applied to every training batch's total loss and to the validation loss at the end
+    of each epoch: the loss has diverged when any logged loss is NaN / inf, when the total loss is
+    above ``ceiling`` (1e4: a healthy Mask R-CNN loss is a sum of five losses of order 1), or,
+    once ``warmup`` batches have been seen, above ``factor`` (100) x max(level, 1), where level
+    is the median of the last ``window`` (50) batch losses; the floor of 1 keeps a well-fitted
+    model (loss 0.05) from stopping at an ordinary hard batch. At each epoch's end the weights
+    are also checked for NaN / inf before the checkpoint is written.
+
+    On divergence training stops, ``checkpoint`` writes nothing more, and ``reason`` says what
+    happened (``non_finite`` tells NaN / inf apart from an explosion). Keras logs a running mean
+    per epoch; the batch loss is recovered from consecutive means. ``MaskRCNN.train`` then vets
+    the newest checkpoints with :meth:`check` and sets aside those that diverged.
     """
 
-    def __init__(self, checkpoint=None):
+    def __init__(
+        self,
+        checkpoint=None,
+        ceiling: float = DIVERGENCE_CEILING,
+        factor: float = DIVERGENCE_FACTOR,
+        window: int = DIVERGENCE_WINDOW,
+        warmup: int = DIVERGENCE_WARMUP,
+    ):
         super().__init__()
         self.checkpoint = checkpoint
-        self.message = None
+        self.ceiling, self.factor, self.warmup = float(ceiling), float(factor), int(warmup)
+        self.recent = collections.deque(maxlen=int(window))
+        self.reason = None
+        self.non_finite = False
         self.epoch = 0
+        self._mean = 0.0
+
+    def check(self, loss: float) -> str | None:
+        """Why the total ``loss`` counts as diverged, or None while it is healthy."""
+        if not np.isfinite(loss):
+            return f"loss {loss}"
+        if loss > self.ceiling:
+            return f"loss {loss:.3g} is above the ceiling {self.ceiling:g}"
+        if len(self.recent) >= self.warmup:
+            level = float(np.median(self.recent))
+            if loss > self.factor * max(level, 1.0):
+                return (
+                    f"loss {loss:.3g} is {loss / level:.0f}x its running level {level:.3g} "
+                    f"(limit {self.factor:g}x)"
+                )
+        return None
+
+    def stop(self, reason: str, non_finite: bool = False) -> None:
+        """Record the first ``reason``, stop training and block further checkpoints."""
+        if self.reason is not None:
+            return
+        self.reason, self.non_finite = reason, non_finite
+        if self.model is not None:
+            self.model.stop_training = True
+        if self.checkpoint is not None:
+            self.checkpoint.blocked = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self._mean = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
+        mean = float(logs.get("loss", 0.0))
+        loss = (batch + 1) * mean - batch * self._mean  # this batch's loss from running means
+        self._mean = mean
+        where = f"at epoch {self.epoch + 1}, batch {batch + 1}"
         bad = {k: float(v) for k, v in logs.items() if not np.isfinite(float(v))}
-        if bad and self.message is None:
-            last = getattr(self.checkpoint, "last_saved", None)
-            self.message = (
-                f"non-finite loss at epoch {self.epoch + 1}, batch {batch + 1}: {bad}. Training "
-                f"stopped; last good checkpoint: {last or 'none written yet'}. Lower the "
-                f"learning rate, check the data (empty or degenerate boxes) or GRADIENT_CLIP_NORM."
-            )
-            print(self.message)
-            self.model.stop_training = True
-        if self.checkpoint is not None and self.message is not None:
-            self.checkpoint.blocked = True
+        if bad:
+            self.stop(f"non-finite loss {where}: {bad}", non_finite=True)
+            return
+        reason = self.check(loss)
+        if reason:
+            self.stop(f"{reason} {where}")
+            return
+        self.recent.append(loss)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.reason is not None:
+            return
+        logs = logs or {}
+        where = f"after epoch {epoch + 1}"
+        bad = {k: float(v) for k, v in logs.items() if not np.isfinite(float(v))}
+        if bad:
+            self.stop(f"non-finite loss {where}: {bad}", non_finite=True)
+            return
+        if "val_loss" in logs:
+            reason = self.check(float(logs["val_loss"]))
+            if reason:
+                self.stop(f"validation {reason} {where}")
+                return
+        if self.checkpoint is not None:
+            bad_layers = non_finite_layers(self.checkpoint.weights_model)
+            if bad_layers:
+                self.stop(f"NaN / inf weights {where} in layers {bad_layers[:5]}", True)
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Save ``weights_model``'s weights after every epoch to ``path_pattern.format(epoch=n)``
-    (n 1-based) via a temporary file and ``os.replace``; never after a non-finite loss."""
+    (n 1-based) via a temporary file and ``os.replace``, unless ``blocked`` (set by
+    :class:`DivergenceGuard`).
 
-    def __init__(self, weights_model: keras.Model, path_pattern: str):
+    ``last_saved``: the newest good checkpoint, starting from ``last_saved`` given (the one the
+    weights were loaded from). ``at_checkpoint``: True while the weights are exactly those this
+    callback saved last (no training step since). ``demoted``: checkpoints set aside by
+    :meth:`demote`.
+    """
+
+    def __init__(self, weights_model: keras.Model, path_pattern: str, last_saved=None):
         super().__init__()
         self.weights_model = weights_model
         self.path_pattern = path_pattern
-        self.last_saved = None
+        self.saved = [str(last_saved)] if last_saved else []
+        self.at_checkpoint = False
         self.blocked = False
+        self.demoted: list[str] = []
+
+    @property
+    def last_saved(self) -> str | None:
+        return self.saved[-1] if self.saved else None
+
+    def demote(self) -> None:
+        """Rename the newest checkpoint ``*.h5.diverged`` (its weights gave a diverged loss), so
+        ``find_last`` never returns it; ``last_saved`` falls back to the one before."""
+        if not self.saved:
+            return
+        path = self.saved.pop()
+        self.at_checkpoint = False
+        if os.path.isfile(path):
+            os.replace(path, path + ".diverged")
+            self.demoted.append(path + ".diverged")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.at_checkpoint = False
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.blocked or not all(np.isfinite(float(v)) for v in logs.values()):
+        if self.blocked:
             return
         path = self.path_pattern.format(epoch=epoch + 1)
         save_checkpoint(self.weights_model, path)
-        self.last_saved = os.path.abspath(path)
+        self.saved.append(os.path.abspath(path))
+        self.at_checkpoint = True
+
+
+def stop_message(guard: DivergenceGuard, checkpoint: AtomicCheckpoint) -> str:
+    """The one-line explanation of a :class:`DivergenceGuard` stop: what, where, the last good
+    checkpoint, a demoted one, and what to try."""
+    demoted = ""
+    if checkpoint.demoted:
+        demoted = f"; the checkpoint it was computed on is set aside as {checkpoint.demoted[-1]}"
+    return (
+        f"training stopped: {guard.reason}{demoted}. Last good checkpoint: "
+        f"{checkpoint.last_saved or 'none written yet'}. Lower the learning rate, check the "
+        f"data (empty or degenerate boxes) or GRADIENT_CLIP_NORM."
+    )
+
+
+def raise_stop(guard: DivergenceGuard, checkpoint: AtomicCheckpoint) -> None:
+    """Raise NonFiniteLossError / TrainingDivergedError with :func:`stop_message`."""
+    error = NonFiniteLossError if guard.non_finite else TrainingDivergedError
+    raise error(stop_message(guard, checkpoint))

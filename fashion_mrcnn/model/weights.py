@@ -8,6 +8,16 @@ with the inner layer names ("rpn_conv_shared/kernel:0").
 
 Keras 3's own ``load_weights`` does not load such files into nested models, so this module reads
 them with h5py and assigns by layer name, recursing into our nested models.
+
+What must fit. A file is refused (WeightsError naming the missing layers, nothing assigned) when a
+layer the caller *requires* is absent from it. By default every weighted layer of the model is
+required except the ones ``exclude`` names: inference needs every weighted layer of the inference
+graph, and training from a file needs everything but the heads it excludes. The training and
+inference graphs hold the same weighted layers, so one rule serves both. Callers that load a file
+which is partial by design narrow ``required`` (``MaskRCNN``'s backbone loader asks only for the
+backbone layers of the ImageNet / BACKBONE_WEIGHTS file). ``allow_partial=True`` loads whatever
+fits and reports the rest, but a file sharing no layer with the model is still refused. Arrays
+holding NaN or inf are refused too (a checkpoint of diverged training), naming file and layer.
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ class LoadReport:
     left alone because of ``exclude``; ``missing``: weighted layers of the model absent from the
     file; ``unused``: layers in the file with no layer of that name in the model; ``partial``:
     layers where only some file weights fitted (BatchNorm file weights into a GroupNorm layer:
-    gamma/beta loaded, moving statistics dropped).
+    gamma/beta loaded, moving statistics dropped); ``not_loaded``: required layers absent from
+    the file that ``allow_partial`` let through (they keep their initial values).
     """
 
     path: str = ""
@@ -49,6 +60,7 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)
+    not_loaded: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [
@@ -60,13 +72,18 @@ class LoadReport:
             ("missing", self.missing),
             ("unused", self.unused),
             ("partial (GroupNorm: gamma/beta only)", self.partial),
+            ("NOT LOADED (allow_partial: initial values kept)", self.not_loaded),
         ):
             if names:
-                shown = ", ".join(names[:12]) + (
-                    f", ... (+{len(names) - 12})" if len(names) > 12 else ""
-                )
-                lines.append(f"  {label}: {shown}")
+                lines.append(f"  {label}: {_shown(names)}")
         return "\n".join(lines)
+
+
+def _shown(names, limit: int = 12) -> str:
+    """ "a, b, c, ... (+N)": the first ``limit`` names of a list for a message."""
+    names = list(names)
+    more = f", ... (+{len(names) - limit})" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _decode(names) -> list[str]:
@@ -145,15 +162,26 @@ def _match(layer, file_weights, path):
 
 
 def load_weights(
-    keras_model: keras.Model, path: str | Path, by_name: bool = True, exclude=None, verbose=1
+    keras_model: keras.Model,
+    path: str | Path,
+    by_name: bool = True,
+    exclude=None,
+    verbose=1,
+    allow_partial: bool = False,
+    required=None,
 ) -> LoadReport:
     """Load a Matterport / Keras 2 ``.h5`` into ``keras_model`` by layer name.
 
     ``exclude``: layer names to leave untouched (e.g. :data:`HEAD_LAYERS` when NUM_CLASSES
-    differs from the file's 81). ``by_name=False`` additionally requires every weighted model
-    layer to be found in the file. A shape mismatch on a non-excluded layer raises WeightsError
-    naming layer and both shapes; nothing is assigned unless every check passes. Returns a
-    :class:`LoadReport` (printed when ``verbose``).
+    differs from the file's 81). ``required``: the layer names that must be in the file (default:
+    every weighted layer of the model); excluded layers are never required. A required layer
+    absent from the file raises WeightsError naming it, unless ``allow_partial`` (then the
+    layers that fit are loaded and the rest are reported in ``LoadReport.not_loaded``; a file
+    with no layer of the model is refused even then). ``by_name=False`` requires every weighted
+    model layer, ``allow_partial`` and ``required`` notwithstanding. A shape mismatch on a
+    non-excluded layer, or a NaN / inf in an array to assign, raises WeightsError naming the
+    layer. Nothing is assigned unless every check passes. Returns a :class:`LoadReport`
+    (printed when ``verbose``).
     """
     exclude = set(exclude or ())
     file_layers = read_h5_layers(path)
@@ -175,6 +203,7 @@ def load_weights(
                     f"the model but {tuple(arr.shape)} in the file (exclude={sorted(HEAD_LAYERS)} "
                     f"when the class count differs)"
                 )
+            _check_finite(arr, path, name, var.name)
         assignments.extend(pairs)
         report.loaded.append(name)
         if partial:
@@ -184,8 +213,23 @@ def load_weights(
     if not by_name and report.missing:
         raise WeightsError(
             f"{path}: by_name=False but {len(report.missing)} model layers are not in the file "
-            f"({report.missing[:5]}...)"
+            f"({_shown(report.missing, 5)})"
         )
+    needed = model_layers if required is None else required
+    absent = [n for n in needed if n in report.missing and n not in exclude]
+    if absent and not report.loaded:
+        raise WeightsError(
+            f"{path}: none of the model's {len(model_layers)} weighted layers "
+            f"({_shown(model_layers, 5)}) is in the file, which holds {len(file_layers)} other "
+            f"layers ({_shown(file_layers, 5)}): not weights for this model"
+        )
+    if absent and not allow_partial:
+        raise WeightsError(
+            f"{path}: {len(absent)} layers the model needs are missing from the file "
+            f"({_shown(absent)}); pass exclude=[...] for layers to train from scratch, or "
+            f"allow_partial=True (CLI --allow-partial) to load only what fits"
+        )
+    report.not_loaded = absent
     for var, arr in assignments:
         var.assign(arr.astype(var.dtype))
     if verbose:
@@ -193,16 +237,38 @@ def load_weights(
     return report
 
 
+def _check_finite(arr: np.ndarray, path, layer: str, weight: str) -> None:
+    """WeightsError naming file, layer and weight when a float array holds NaN or inf."""
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = int(arr.size - np.isfinite(arr).sum())
+        raise WeightsError(
+            f"{path}: layer {layer!r} weight {weight!r} holds {bad} NaN / inf values (a "
+            f"checkpoint of diverged training?): use an earlier checkpoint"
+        )
+
+
+def non_finite_layers(keras_model: keras.Model) -> list[str]:
+    """Names of the weighted layers of ``keras_model`` holding a NaN or inf value."""
+    bad = []
+    for name, layer in leaf_layers(keras_model).items():
+        if not all(np.isfinite(np.asarray(v)).all() for v in layer.weights):
+            bad.append(name)
+    return bad
+
+
 def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
     """Save every weighted layer of ``keras_model`` (nested models flattened) by layer name in
     the Keras 2 / Matterport ``.h5`` layout, atomically (temporary file, then ``os.replace``).
 
-    Our training checkpoints use this format (not Keras 3's ``save_weights``, whose
+    Refuses (WeightsError) to save NaN / inf weights. Our training checkpoints use this format (not Keras 3's ``save_weights``, whose
     ``.weights.h5`` files are keyed by layer order and class, not by name, so they cannot move
     between the training and inference graphs). :func:`load_weights` reads them back, into
     either graph.
     """
     path = Path(path)
+    bad = non_finite_layers(keras_model)
+    if bad:
+        raise WeightsError(f"not saving {path}: NaN / inf weights in layers {_shown(bad)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     layers = leaf_layers(keras_model)
@@ -216,6 +282,8 @@ def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
                 group.attrs["weight_names"] = [w.encode("utf8") for w in wnames]
                 for w, v in zip(wnames, layer.weights):
                     group.create_dataset(w, data=np.asarray(v))
+        with tmp.open("rb") as f:  # on disk before the rename, so a crash never leaves it empty
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -225,12 +293,21 @@ def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
 
 def load_native(keras_model: keras.Model, path: str | Path) -> None:
     """Load a Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and
-    mode) into ``keras_model``."""
+    mode) into ``keras_model``; a NaN / inf array in the file is refused before loading."""
     path = str(path)
     if not os.path.isfile(path):
         raise WeightsError(f"weights file not found: {path}")
     try:
+        with h5py.File(path, "r") as f:
+
+            def check(name, obj):  # returns None: h5py stops visiting on any other value
+                if isinstance(obj, h5py.Dataset):
+                    _check_finite(np.asarray(obj), path, name.rsplit("/", 2)[0], name)
+
+            f.visititems(check)
         keras_model.load_weights(path)
+    except WeightsError:
+        raise
     except (OSError, ValueError, KeyError) as e:
         raise WeightsError(f"cannot load checkpoint {path} into this model: {e}") from e
 

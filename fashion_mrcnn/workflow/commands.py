@@ -32,6 +32,13 @@ def _config_and_classes(args):
     return Config.from_yaml(config_path), categories
 
 
+def _inference_model(config, args):
+    """The inference model for ``--weights`` (all layers must fit unless ``--allow-partial``)."""
+    from fashion_mrcnn.workflow import stages
+
+    return stages.load_inference_model(config, args.weights, allow_partial=args.allow_partial)
+
+
 def _categories_ids(categories):
     return None if categories is None else [int(c["id"]) for c in categories]
 
@@ -134,6 +141,7 @@ def cmd_train(args) -> int:
         resume=args.resume,
         time_budget_minutes=args.minutes,
         seed=args.seed,
+        allow_partial=args.allow_partial,
     )
     print(f"checkpoint: {result['checkpoint']}\nlogs: {result['log_dir']}")
     return 0
@@ -145,7 +153,7 @@ def cmd_evaluate(args) -> int:
     config, categories = _config_and_classes(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
     run = stages.error_analysis if args.analysis else stages.evaluate
-    result = run(config, args.weights, dataset, args.out)
+    result = run(config, _inference_model(config, args), dataset, args.out)
     keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
     for key in keys:
         print(f"{key:>16}: {result[key]}")
@@ -162,7 +170,7 @@ def cmd_predict(args) -> int:
     names = ["BG"] + [c["name"] for c in categories]
     result = stages.predict(
         config,
-        args.weights,
+        _inference_model(config, args),
         args.inputs,
         args.out,
         names,
@@ -181,7 +189,7 @@ def cmd_submit(args) -> int:
     class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
     result = stages.submit(
         config,
-        args.weights,
+        _inference_model(config, args),
         args.images,
         args.out,
         class_map,
@@ -279,6 +287,16 @@ def _weights_args(p, needs_weights: bool = True) -> None:
     p.add_argument("--weights", required=needs_weights, help="checkpoint (.weights.h5 / .h5)")
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
+    _allow_partial_arg(p)
+
+
+def _allow_partial_arg(p) -> None:
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="load the layers of the weights file that fit and report the rest (by default a "
+        "file missing a layer the model needs is refused)",
+    )
 
 
 def register(subparsers) -> None:
@@ -309,6 +327,7 @@ def register(subparsers) -> None:
         help="skip the 4 class-specific head layers when loading --init-weights",
     )
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    _allow_partial_arg(p)
     p.add_argument("--minutes", type=float, help="wall-time budget for the whole run")
     p.add_argument("--seed", type=int, default=0)
     add_on_error_arguments(p)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.errors import ConfigError, FashionDataError
+from fashion_mrcnn.errors import ConfigError, FashionDataError, TrainingDivergedError
 
 log = logging.getLogger(__name__)
 
@@ -271,22 +271,31 @@ def train(
     time_budget_minutes: float | None = None,
     seed: int = 0,
     verbose: int = 1,
+    allow_partial: bool = False,
 ) -> dict:
     """Staged training (Matterport's ``heads`` -> ``all`` recipe or any schedule).
 
     Args:
         schedule: list of ``{"layers", "epochs" (cumulative), "learning_rate"}``; default
-            ``DEFAULT_SCHEDULE``.
+            ``DEFAULT_SCHEDULE``. Each stage runs its own learning-rate schedule (warm-up,
+            LR_SCHEDULE decay) from its first epoch to its last.
         augmentation: ``None``, ``"default"`` (flip, crop, rotation, sharpen/blur) or a callable
             with the augmentation contract.
         init_weights: a Matterport ``.h5`` or our checkpoint to start from; ``exclude`` names
-            layers to skip (the four head layers when the class count differs).
-        resume: continue from the newest checkpoint under ``out_dir`` (the epoch count too).
+            layers to skip (the four head layers when the class count differs). Every other
+            layer of the model must be in the file unless ``allow_partial``.
+        resume: continue from the newest checkpoint under ``out_dir`` that loads (a truncated or
+            unreadable newer one is skipped, saying so), at the epoch and learning rate the run
+            had reached.
         time_budget_minutes: stop the whole schedule after this much wall time.
 
     Returns:
-        ``{"checkpoint", "history" {loss: [per epoch]}, "log_dir", "config", "epochs",
-        "stopped_by_budget", "seconds"}``; ``train_config.yaml`` is written to ``out_dir``.
+        ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
+        [per epoch, the rate of its first step], "log_dir", "config", "epochs", "start_epoch",
+        "status", "stopped_by_budget", "seconds"}``, also written to ``train_summary.json``
+        (status "running" while training, then "finished", or "diverged" / "failed" when an
+        error ends it, the summary written first); ``train_config.yaml`` is written to
+        ``out_dir`` too. Raises TrainingDivergedError when the loss explodes.
     """
     from fashion_mrcnn.data.augment import default_augmentation
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
@@ -294,57 +303,81 @@ def train(
     out_dir = _mkdir(out_dir)
     config.validate(num_classes=train_ds.num_classes)
     config_path = config.to_yaml(out_dir / "train_config.yaml")
+    summary_path = out_dir / "train_summary.json"
     if augmentation == "default":
         augmentation = default_augmentation()
     model = MaskRCNN("training", config, model_dir=out_dir / "logs")
+    # The epoch the run started at (a run may start from a checkpoint's epoch); kept in the
+    # summary so a resumed run places each stage's learning-rate schedule where it was.
+    start_epoch = 0
     if resume:
         try:
-            model.load_weights(model.find_last(), by_name=True)
+            model.load_last(allow_partial=allow_partial)
         except FileNotFoundError:
             log.info("no checkpoint under %s: starting fresh", out_dir / "logs")
+        if summary_path.is_file():
+            start_epoch = int(json.loads(summary_path.read_text()).get("start_epoch", 0))
     elif init_weights:
-        model.load_weights(init_weights, by_name=True, exclude=exclude)
+        model.load_weights(init_weights, by_name=True, exclude=exclude, allow_partial=allow_partial)
+        start_epoch = model.epoch
     budget = TimeBudget(time_budget_minutes) if time_budget_minutes else None
     history: dict[str, list[float]] = {}
     start = time.monotonic()
+
+    def summary(status: str) -> dict:
+        result = {
+            "checkpoint": model.last_checkpoint,
+            "history": {k: v for k, v in history.items() if k != "learning_rate"},
+            "learning_rate": history.get("learning_rate", []),
+            "log_dir": str(model.log_dir),
+            "config": str(config_path),
+            "epochs": int(model.epoch),
+            "start_epoch": start_epoch,
+            "status": status,
+            "stopped_by_budget": bool(budget is not None and budget.stopped),
+            "seconds": round(time.monotonic() - start, 1),
+        }
+        _write_json(summary_path, result)
+        return result
+
+    summary("running")
+    stage_start = start_epoch
     for stage in _schedule(schedule, config):
         if budget is not None and budget.stopped:
             break
-        result = model.train(
-            train_ds,
-            val_ds,
-            learning_rate=stage["learning_rate"],
-            epochs=stage["epochs"],
-            layers=stage["layers"],
-            augmentation=augmentation,
-            custom_callbacks=[budget] if budget else None,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            seed=seed,
-            verbose=verbose,
-        )
+        try:
+            result = model.train(
+                train_ds,
+                val_ds,
+                learning_rate=stage["learning_rate"],
+                epochs=stage["epochs"],
+                layers=stage["layers"],
+                augmentation=augmentation,
+                custom_callbacks=[budget] if budget else None,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                seed=seed,
+                verbose=verbose,
+                schedule_start_epoch=min(stage_start, model.epoch),
+            )
+        except TrainingDivergedError:
+            summary("diverged")
+            raise
+        except Exception:
+            summary("failed")
+            raise
+        stage_start = max(stage_start, stage["epochs"])
         if result is not None:
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(float(v) for v in values)
-    try:
-        checkpoint = model.find_last()
-    except FileNotFoundError:
-        checkpoint = None
-    summary = {
-        "checkpoint": str(checkpoint) if checkpoint else None,
-        "history": history,
-        "log_dir": str(model.log_dir),
-        "config": str(config_path),
-        "epochs": int(model.epoch),
-        "stopped_by_budget": bool(budget is not None and budget.stopped),
-        "seconds": round(time.monotonic() - start, 1),
-    }
-    _write_json(out_dir / "train_summary.json", summary)
-    return summary
+    return summary("finished")
 
 
-def load_inference_model(config, weights, model_dir=None):
-    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5)."""
+def load_inference_model(config, weights, model_dir=None, allow_partial: bool = False):
+    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5).
+
+    Every weighted layer of the inference graph must be in the file (WeightsError naming the
+    missing ones) unless ``allow_partial``, which loads what fits and reports the rest."""
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
 
     if weights is None:
@@ -352,7 +385,7 @@ def load_inference_model(config, weights, model_dir=None):
     model = MaskRCNN(
         "inference", inference_config(config), model_dir=model_dir or Path(weights).parent
     )
-    model.load_weights(str(weights), by_name=True)
+    model.load_weights(str(weights), by_name=True, allow_partial=allow_partial)
     return model
 
 

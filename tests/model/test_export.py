@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from engine_helpers import smoke_config, synthetic_scenes
 
 from fashion_mrcnn.model.export import check_export, load_saved_model
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
-
-pytest.importorskip("fashion_mrcnn.layers")
 
 
 def test_export_reload_same_detections(tmp_path):

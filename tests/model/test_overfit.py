@@ -9,13 +9,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.ops.boxes import box_iou_np, extract_bboxes
-
-pytest.importorskip("fashion_mrcnn.layers")
-pytest.importorskip("fashion_mrcnn.model.losses")
 
 EPOCHS = 12
 STEPS = 10

@@ -122,7 +122,9 @@ def test_by_name_false_requires_every_layer(tmp_path):
     model = _tiny_model(5)
     with pytest.raises(WeightsError, match="not in the file"):
         load_weights(model, path, by_name=False, verbose=0)
-    report = load_weights(model, path, verbose=0)
+    with pytest.raises(WeightsError, match="not in the file"):
+        load_weights(model, path, by_name=False, allow_partial=True, verbose=0)
+    report = load_weights(model, path, allow_partial=True, verbose=0)
     assert report.loaded == ["conv1"] and "bn_conv1" in report.missing
 
 
@@ -200,7 +202,11 @@ def test_batchnorm_file_into_groupnorm_layer_is_partial(tmp_path):
         for n in ("gamma", "beta", "moving_mean", "moving_variance")
     }
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [b"bn_conv1"]
+        f.attrs["layer_names"] = [b"conv1", b"bn_conv1"]
+        g = f.create_group("conv1")
+        g.attrs["weight_names"] = [b"conv1/kernel:0", b"conv1/bias:0"]
+        g.create_dataset("conv1/kernel:0", data=np.ones((3, 3, 3, 8), "f4"))
+        g.create_dataset("conv1/bias:0", data=np.ones((8,), "f4"))
         g = f.create_group("bn_conv1")
         g.attrs["weight_names"] = [f"bn_conv1/{n}:0".encode() for n in arrays]
         for n, a in arrays.items():
@@ -214,3 +220,97 @@ def test_batchnorm_file_into_groupnorm_layer_is_partial(tmp_path):
     layer = model.get_layer("bn_conv1")
     np.testing.assert_array_equal(np.asarray(layer.gamma), arrays["gamma"])
     np.testing.assert_array_equal(np.asarray(layer.beta), arrays["beta"])
+
+
+def _drop_layer(path, name):
+    """Remove layer group ``name`` from a Matterport-layout file (as if the file lacked it)."""
+    with h5py.File(path, "r+") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        del root[name]
+        names = [n if isinstance(n, str) else n.decode() for n in root.attrs["layer_names"]]
+        root.attrs["layer_names"] = [n for n in names if n != name]
+
+
+def _poison(path, layer, weight="kernel"):
+    """Put one NaN into ``layer``'s ``weight`` array of a Matterport-layout file."""
+    with h5py.File(path, "r+") as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        dataset = root[layer][f"{layer}/{weight}:0"]
+        values = np.asarray(dataset)
+        values.flat[0] = np.nan
+        dataset[...] = values
+
+
+def test_file_of_another_model_is_refused_even_with_allow_partial(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"dense_7"]
+        g = f.create_group("dense_7")
+        g.attrs["weight_names"] = [b"dense_7/kernel:0"]
+        g.create_dataset("dense_7/kernel:0", data=np.ones((4, 4), "f4"))
+    for allow in (False, True):
+        with pytest.raises(WeightsError, match=r"other\.h5: none of the model's \d+ weighted"):
+            load_weights(_tiny_model(5), path, allow_partial=allow, verbose=0)
+
+
+def test_missing_layer_refused_unless_excluded_or_allow_partial(tmp_path, capsys):
+    path = tmp_path / "no_bbox_fc.h5"
+    written = _write_matterport_h5(path, 5, np.random.default_rng(6), extra_layer=False)
+    _drop_layer(path, "mrcnn_bbox_fc")
+    model = _tiny_model(5)
+    before = _value(model, "conv1", "kernel").copy()
+    with pytest.raises(
+        WeightsError, match=r"no_bbox_fc\.h5: 1 layers .*missing.*\(mrcnn_bbox_fc\)"
+    ):
+        load_weights(model, path, verbose=0)
+    np.testing.assert_array_equal(_value(model, "conv1", "kernel"), before)  # nothing assigned
+
+    report = load_weights(model, path, exclude=HEAD_LAYERS, verbose=0)
+    assert report.not_loaded == [] and "mrcnn_bbox_fc" in report.missing
+
+    other = _tiny_model(5)
+    report = load_weights(other, path, allow_partial=True)
+    assert report.not_loaded == ["mrcnn_bbox_fc"]
+    assert "NOT LOADED" in capsys.readouterr().out
+    np.testing.assert_array_equal(_value(other, "conv1", "kernel"), written["conv1/kernel"])
+
+
+def test_required_narrows_what_must_be_in_the_file(tmp_path):
+    path = tmp_path / "stem.h5"
+    _write_matterport_h5(path, 5, np.random.default_rng(7), extra_layer=False)
+    for name in ("rpn_model", "mrcnn_class_conv1", "mrcnn_bbox_fc", "mrcnn_class_logits"):
+        _drop_layer(path, name)
+    report = load_weights(_tiny_model(5), path, required=["conv1", "bn_conv1"], verbose=0)
+    assert set(report.loaded) >= {"conv1", "bn_conv1"} and "rpn_conv_shared" in report.missing
+    with pytest.raises(WeightsError, match="rpn_conv_shared"):
+        load_weights(_tiny_model(5), path, required=["conv1", "rpn_conv_shared"], verbose=0)
+
+
+def test_non_finite_weights_are_refused_at_load_unless_excluded(tmp_path):
+    path = tmp_path / "diverged.h5"
+    _write_matterport_h5(path, 5, np.random.default_rng(8), extra_layer=False)
+    _poison(path, "conv1")
+    model = _tiny_model(5)
+    before = _value(model, "bn_conv1", "gamma").copy()
+    with pytest.raises(WeightsError, match=r"diverged\.h5: layer 'conv1' weight 'kernel'.*NaN"):
+        load_weights(model, path, verbose=0, allow_partial=True)
+    np.testing.assert_array_equal(_value(model, "bn_conv1", "gamma"), before)
+    head = tmp_path / "nan_head.h5"
+    _write_matterport_h5(head, 5, np.random.default_rng(8), extra_layer=False)
+    _poison(head, "mrcnn_bbox_fc")
+    load_weights(model, head, exclude=HEAD_LAYERS, verbose=0)  # the NaN is never assigned
+    assert np.isfinite(_value(model, "mrcnn_bbox_fc", "kernel")).all()
+
+
+def test_non_finite_model_is_never_saved_and_native_nan_refused(tmp_path):
+    model = _tiny_model(5)
+    model.save_weights(str(tmp_path / "m.weights.h5"))
+    kernel = leaf_layers(model)["conv1"].kernel
+    kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+    with pytest.raises(WeightsError, match=r"not saving .*bad\.h5: NaN / inf weights.*conv1"):
+        save_checkpoint(model, tmp_path / "bad.h5")
+    assert not list(tmp_path.glob("bad.h5*"))
+    model.save_weights(str(tmp_path / "nan.weights.h5"))
+    with pytest.raises(WeightsError, match=r"nan\.weights\.h5: layer .*NaN / inf"):
+        load_native(_tiny_model(5), tmp_path / "nan.weights.h5")
+    load_native(_tiny_model(5), tmp_path / "m.weights.h5")

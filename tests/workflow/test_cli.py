@@ -8,6 +8,7 @@ and the demo cover learning).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -265,3 +266,154 @@ def test_demo_tiny(tmp_path, capsys):
     text = report.read_text()
     assert "mask mAP@0.5" in text and "![loss](loss.png)" in text
     assert list((tmp_path / "predictions" / "overlays").glob("*.png"))
+
+
+# ----------------------------------------------------------------------------- trust: the model side
+CATEGORIES = "1,6,8,10,14,23,24"
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+def test_weights_that_do_not_fit_exit_2_unless_allow_partial(trained, synth, tmp_path, capsys):
+    import h5py
+
+    run_dir, checkpoint = trained
+    meta = ("--config", run_dir / "train_config.yaml", "--classes", run_dir / "classes.json")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.attrs["layer_names"] = [b"dense_7"]
+        group = f.create_group("dense_7")
+        group.attrs["weight_names"] = [b"dense_7/kernel:0"]
+        group.create_dataset("dense_7/kernel:0", data=[[1.0]])
+    out = tmp_path / "out"
+    for command in (
+        ("predict", synth / "train", "--weights", other, "--out", out, *meta),
+        ("evaluate", synth, "--weights", other, "--out", out, *meta),
+        ("submit", synth / "train", "--weights", other, "--out", out / "s.csv", *meta),
+        ("predict", synth / "train", "--weights", other, "--out", out, "--allow-partial", *meta),
+    ):
+        assert run(*command) == 2
+        _one_line_error(capsys, "other.h5: none of the model's", "(dense_7)")
+    assert not out.exists()  # refused before anything was written
+    assert (
+        run(
+            "train",
+            synth,
+            "--out",
+            tmp_path / "run",
+            "--preset",
+            "cpu-smoke",
+            "--categories",
+            CATEGORIES,
+            "--init-weights",
+            other,
+            "--exclude-heads",
+        )
+        == 2
+    )
+    _one_line_error(capsys, "other.h5: none of the model's")
+    assert not list((tmp_path / "run").glob("logs/*/*.h5"))
+
+    no_mask = tmp_path / "no_mask.h5"
+    shutil.copy(checkpoint, no_mask)
+    with h5py.File(no_mask, "r+") as f:
+        del f["mrcnn_mask"]
+        names = [n if isinstance(n, str) else n.decode() for n in f.attrs["layer_names"]]
+        f.attrs["layer_names"] = [n for n in names if n != "mrcnn_mask"]
+    assert run("evaluate", synth, "--weights", no_mask, "--out", out, *meta) == 2
+    _one_line_error(capsys, "no_mask.h5: 1 layers", "(mrcnn_mask)", "--allow-partial")
+    assert (
+        run(
+            "predict", synth / "train", "--weights", no_mask, "--out", out, "--allow-partial", *meta
+        )
+        == 0
+    )
+    assert "NOT LOADED (allow_partial: initial values kept): mrcnn_mask" in capsys.readouterr().out
+
+
+def test_train_resume_with_exploding_lr_exits_2_keeping_the_last_good_checkpoint(
+    trained, synth, tmp_path, capsys, eager
+):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    resumed_from = sorted(run_dir.glob("logs/*/mask_rcnn_*.h5"))[-1]
+    assert resumed_from.name.endswith("_0002.h5")
+    code = run(
+        "train",
+        synth,
+        "--out",
+        run_dir,
+        "--preset",
+        "cpu-smoke",
+        "--categories",
+        CATEGORIES,
+        "--heads-epochs",
+        1,
+        "--all-epochs",
+        2,
+        "--steps-per-epoch",
+        1,
+        "--val-split",
+        "",
+        "--resume",
+        "--lr",
+        1e6,
+    )
+    assert code == 2
+    err = _one_line_error(capsys, "training stopped:", f"Last good checkpoint: {resumed_from}")
+    assert "none written yet" not in err
+    assert sorted(run_dir.glob("logs/*/mask_rcnn_*.h5"))[-1] == resumed_from
+    summary = json.loads((run_dir / "train_summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["checkpoint"] == str(resumed_from)
+
+
+def test_train_resume_skips_a_truncated_checkpoint_and_continues_the_lr_schedule(
+    synth, tmp_path, capsys, eager
+):
+    from fashion_mrcnn.workflow import stages
+
+    config = tmp_path / "cosine.yaml"
+    stages.make_config("cpu-smoke", num_classes=8, LR_SCHEDULE="cosine", LR_WARMUP_STEPS=2).to_yaml(
+        config
+    )
+    args = (
+        "train",
+        synth,
+        "--out",
+        tmp_path / "run",
+        "--config",
+        config,
+        "--categories",
+        CATEGORIES,
+        "--heads-epochs",
+        3,
+        "--all-epochs",
+        0,
+        "--steps-per-epoch",
+        1,
+        "--val-split",
+        "",
+    )
+    assert run(*args) == 0
+    log_csv = next((tmp_path / "run").glob("logs/*/training.csv"))
+    rates = pd.read_csv(log_csv)["learning_rate"].tolist()
+    lr = stages.make_config("cpu-smoke").LEARNING_RATE
+    assert rates == pytest.approx([0.5 * lr, 0.75 * lr, 0.25 * lr])  # warm-up, then cosine
+    newest = sorted((tmp_path / "run").glob("logs/*/mask_rcnn_*.h5"))[-1]
+    newest.write_bytes(newest.read_bytes()[:1000])  # the run was killed while copying it
+    capsys.readouterr()
+
+    assert run(*args, "--resume") == 0
+    assert f"skipping checkpoint {newest}: cannot read" in capsys.readouterr().out
+    log = pd.read_csv(log_csv)
+    assert log["epoch"].tolist() == [0, 1, 2, 2]  # epoch 3 trained again from checkpoint 2
+    assert log["learning_rate"].iloc[-1] == pytest.approx(rates[2])
+    assert stages.load_inference_model(
+        stages.make_config("cpu-smoke", num_classes=8), newest
+    ).last_checkpoint == str(newest)
