@@ -260,14 +260,17 @@ def data_error(exc: BaseException, errors) -> FashionDataError | None:
     ``exc``: what ``fit`` raised; ``errors``: the list given to :func:`make_dataset`. A loading
     error crosses ``tf.numpy_function`` as a ``tf.errors.OpError`` carrying only its text, so the
     original object (its class, its message naming file / row / image) is taken from ``errors``:
-    the one whose message the OpError quotes, else the first recorded.
+    the one whose message the OpError quotes, else one whose class it names; None when it
+    names none (a failure of something else, e.g. out of memory, stays what it is).
     """
     import tensorflow as tf
 
     if not isinstance(exc, tf.errors.OpError) or not errors:
         return None
-    quoted = [e for e in errors if str(e) in str(exc.message)]
-    return (quoted or errors)[0]
+    text = str(exc.message)
+    quoted = [e for e in errors if str(e) in text]
+    named = [e for e in errors if f"{type(e).__name__}: " in text]
+    return (quoted or named or [None])[0]
 
 
 def release_iterators(exc: BaseException) -> None:

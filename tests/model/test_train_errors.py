@@ -122,3 +122,22 @@ def test_cli_train_with_truncated_image_exits_2_in_one_line_and_never_hangs(synt
         ]
         expected = f"fashion-mrcnn train: error: {bad}: cannot read image (Truncated File Read)"
         assert lines == [expected], proc.stderr[-3000:]
+
+
+def test_data_error_picks_the_quoted_error_and_leaves_other_failures_alone():
+    import tensorflow as tf
+
+    from fashion_mrcnn.data.pipeline import data_error
+    from fashion_mrcnn.errors import FashionDataError
+
+    first = FashionDataError("a.jpg: cannot read image (Truncated File Read)")
+    second = RLEError("train.csv row 4, image b.jpg: runs not sorted")
+    recorded = [first, second]
+    surfaced = tf.errors.InvalidArgumentError(
+        None, None, f"RLEError: {second}\nTraceback (most recent call last):\n ..."
+    )
+    assert data_error(surfaced, recorded) is second
+    oom = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    assert data_error(oom, recorded) is None  # not a data error: fit's own error stays
+    assert data_error(surfaced, []) is None
+    assert data_error(ValueError(str(second)), recorded) is None  # only tf.data failures
