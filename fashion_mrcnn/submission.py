@@ -19,7 +19,7 @@ import pandas as pd
 
 from fashion_mrcnn.data.images import load_rgb
 from fashion_mrcnn.data.rle import encode, parse_runs
-from fashion_mrcnn.errors import FashionDataError, RLEError
+from fashion_mrcnn.errors import FashionDataError, RLEError, SkipReport
 
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
 # Categories whose ground truth may carry attributes in iMaterialist 2019 (0-12 garments and
@@ -231,7 +231,9 @@ def list_images(images_dir: str | Path) -> list[Path]:
     return sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def detect_images(model, paths: Sequence[Path], progress: bool = True, skipped=None):
+def detect_images(
+    model, paths: Sequence[Path], progress: bool = True, skipped: SkipReport | None = None
+):
     """Yield ``(path, image uint8 [H, W, 3], detect() dict)`` per image file, running
     ``model.detect`` in batches of ``model.config.BATCH_SIZE`` (default 1).
 

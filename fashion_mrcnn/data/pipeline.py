@@ -192,12 +192,12 @@ def make_dataset(
 
     ``dataset``: a prepared Dataset; ``image_ids`` (default ``dataset.image_ids``) to use;
     ``shuffle`` reshuffles every pass; ``augmentation`` follows the DESIGN.md contract;
-    ``repeat`` makes it endless (``fit`` then needs ``steps_per_epoch``). ``errors``: a list that
-    receives every :class:`FashionDataError` raised while loading an image (the
-    ``tf.errors.OpError`` that reaches ``fit`` keeps only its text; see :func:`data_error`). The output is
+    ``repeat`` makes it endless (``fit`` then needs ``steps_per_epoch``). The output is
     deterministic given ``seed``: sample k of the stream uses ``np.random.default_rng([seed, k])``
     for augmentation and crops, and the parallel map keeps order. Parallelism: NUM_WORKERS
-    (AUTOTUNE when None).
+    (AUTOTUNE when None). ``errors``: a list that receives every :class:`FashionDataError`
+    raised while loading an image (the ``tf.errors.OpError`` that reaches ``fit`` keeps only
+    its text; see :func:`data_error`).
     """
     import tensorflow as tf
 

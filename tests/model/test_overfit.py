@@ -46,6 +46,7 @@ def test_overfit_two_synthetic_images(tmp_path):
     infer = MaskRCNN("inference", cfg.replace(IMAGES_PER_GPU=1), tmp_path)
     infer.load_weights(model.find_last())
     results = infer.detect([s[0] for s in scenes])
+    matched_mask_ious = []
     for (_image, masks, class_ids), r in zip(scenes, results):
         described = (
             f"detections {r['rois'].tolist()} classes {r['class_ids'].tolist()} "
@@ -71,7 +72,12 @@ def test_overfit_two_synthetic_images(tmp_path):
                 f"instance {g} (class {class_ids[g]}, box {gt[g].tolist()}) not found; {described}"
             )
             best = max(hits, key=lambda d: iou[g, d])
+            matched_mask_ious.append(round(float(mask_iou[g, best]), 2))
             assert mask_iou[g, best] >= MIN_MASK_IOU, (
                 f"instance {g} (class {class_ids[g]}): mask IoU {mask_iou[g, best]:.2f} with its "
                 f"detection {r['rois'][best].tolist()} < {MIN_MASK_IOU}"
             )
+    print(
+        f"overfit: detections {[len(r['class_ids']) for r in results]} for "
+        f"{[len(s[2]) for s in scenes]} instances; matched mask IoU {matched_mask_ious}"
+    )
