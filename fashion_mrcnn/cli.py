@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -183,9 +184,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_tensorflow_logs() -> None:
+    """Keep TensorFlow's C++ log to FATAL lines for this command (set before TF is imported).
+
+    Its WARNING / ERROR lines are diagnostics of runs that work: grappler's memory optimizer
+    cannot estimate the cost of ``CropAndResize`` (ROI Align's box count is dynamic) and logs
+    "Error in PredictCost()" per level and graph; the CUDA probe logs "failed call to cuInit" on
+    a machine without a GPU; a ``tf.numpy_function`` failure is echoed with its traceback before
+    it reaches Python. Every real failure reaches Python as an exception, which ``main`` reports.
+    ``--verbose`` or an exported ``TF_CPP_MIN_LOG_LEVEL`` keeps the full log.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        _quiet_tensorflow_logs()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

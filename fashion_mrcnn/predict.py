@@ -11,7 +11,9 @@ One record per image::
                     "score": 0.97,
                     "mask_rle": "135904 7 ..."}]}  # Kaggle RLE at the original image size
 
-Records are written one per line (JSON Lines) by :func:`write_jsonl`.
+Records are written one per line (JSON Lines) by :func:`write_jsonl`; :func:`predict_to_dir`
+appends each as soon as its image is done, so a failure later in a run loses nothing already
+predicted, and lists the files it could not read in ``skipped.csv`` beside the JSON Lines.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn.data.rle import encode
-from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.errors import FashionDataError, SkipReport
 from fashion_mrcnn.submission import detect_images, list_images
 
 
@@ -102,7 +104,7 @@ def predict_records(
     paths = [Path(p) for p in image_paths]
     return [
         detection_to_record(p, image.shape, result, class_names, category_ids, attributes)
-        for p, (image, result) in zip(paths, detect_images(model, paths, progress))
+        for p, image, result in detect_images(model, paths, progress)
     ]
 
 
@@ -153,6 +155,11 @@ def collect_inputs(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
     return paths
 
 
+#: File names inside ``predict_to_dir``'s output folder.
+JSONL_NAME = "predictions.jsonl"
+SKIPPED_NAME = "skipped.csv"
+
+
 def predict_to_dir(
     model,
     inputs,
@@ -162,31 +169,49 @@ def predict_to_dir(
     attributes=None,
     overlays: bool = True,
     progress: bool = True,
+    skipped: SkipReport | None = None,
 ) -> list[dict]:
     """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
     ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
-    :func:`fashion_mrcnn.visualize.draw_overlay`). Returns the records."""
+    :func:`fashion_mrcnn.visualize.draw_overlay`). Returns the records.
+
+    Each record is appended and flushed as soon as its image is done, so an error (or a kill)
+    later in the run keeps every record before it. ``skipped``: None stops at the first file that
+    cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
+    and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
+    removed when nothing was skipped.
+    """
     from fashion_mrcnn.visualize import draw_overlay, save_image
 
     out_dir = Path(out_dir)
     paths = collect_inputs(inputs)
     if not paths:
         raise FileNotFoundError(f"no images found in {inputs}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / SKIPPED_NAME
+    report_path.unlink(missing_ok=True)  # a report from an earlier run would mislead
     records = []
     used: set[str] = set()
-    for path, (image, result) in zip(paths, detect_images(model, paths, progress)):
-        records.append(
-            detection_to_record(path, image.shape, result, class_names, category_ids, attributes)
-        )
-        if overlays:
-            stem = path.stem
-            while stem in used:  # same stem from two folders: keep both overlays
-                stem += "_"
-            used.add(stem)
-            picture = draw_overlay(
-                image, result["rois"], result["masks"], result["class_ids"], class_names,
-                result["scores"], min_side=OVERLAY_MIN_SIDE,
-            )  # fmt: skip
-            save_image(picture, out_dir / "overlays" / f"{stem}.png")
-    write_jsonl(records, out_dir / "predictions.jsonl")
+    with (out_dir / JSONL_NAME).open("w") as jsonl:
+        try:
+            for path, image, result in detect_images(model, paths, progress, skipped):
+                record = detection_to_record(
+                    path, image.shape, result, class_names, category_ids, attributes
+                )
+                jsonl.write(json.dumps(record) + "\n")
+                jsonl.flush()
+                records.append(record)
+                if overlays:
+                    stem = path.stem
+                    while stem in used:  # same stem from two folders: keep both overlays
+                        stem += "_"
+                    used.add(stem)
+                    picture = draw_overlay(
+                        image, result["rois"], result["masks"], result["class_ids"], class_names,
+                        result["scores"], min_side=OVERLAY_MIN_SIDE,
+                    )  # fmt: skip
+                    save_image(picture, out_dir / "overlays" / f"{stem}.png")
+        finally:
+            if skipped is not None and len(skipped):
+                skipped.write(report_path)
     return records

@@ -19,7 +19,7 @@ import pandas as pd
 
 from fashion_mrcnn.data.images import load_rgb
 from fashion_mrcnn.data.rle import encode, parse_runs
-from fashion_mrcnn.errors import FashionDataError, RLEError
+from fashion_mrcnn.errors import FashionDataError, RLEError, SkipReport
 
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
 # Categories whose ground truth may carry attributes in iMaterialist 2019 (0-12 garments and
@@ -231,12 +231,16 @@ def list_images(images_dir: str | Path) -> list[Path]:
     return sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def detect_images(model, paths: Sequence[Path], progress: bool = True):
-    """Yield ``(image uint8 [H, W, 3], detect() dict)`` per image file, running ``model.detect``
-    in batches of ``model.config.BATCH_SIZE`` (default 1).
+def detect_images(
+    model, paths: Sequence[Path], progress: bool = True, skipped: SkipReport | None = None
+):
+    """Yield ``(path, image uint8 [H, W, 3], detect() dict)`` per image file, running
+    ``model.detect`` in batches of ``model.config.BATCH_SIZE`` (default 1).
 
     A short final batch is padded with its last image (Matterport's ``detect`` requires exactly
-    BATCH_SIZE images); padded results are discarded.
+    BATCH_SIZE images); padded results are discarded. ``skipped``: None raises the
+    :class:`FashionDataError` of a file that cannot be read; a ``SkipReport`` records the file
+    and its reason there instead and leaves it out (the other images are still yielded).
     """
     from tqdm.auto import tqdm
 
@@ -244,15 +248,25 @@ def detect_images(model, paths: Sequence[Path], progress: bool = True):
     bar = tqdm(total=len(paths), desc="detect", unit="img", disable=not progress)
     try:
         for start in range(0, len(paths), batch_size):
-            chunk = [load_rgb(p) for p in paths[start : start + batch_size]]
+            chunk = []
+            for path in paths[start : start + batch_size]:
+                try:
+                    chunk.append((path, load_rgb(path)))
+                except FashionDataError as exc:
+                    if skipped is None:
+                        raise
+                    skipped.add(path, str(exc).removeprefix(f"{path}: "))
             n = len(chunk)
-            results = model.detect(chunk + [chunk[-1]] * (batch_size - n))
-            if len(results) != batch_size:
-                raise RuntimeError(
-                    f"model.detect returned {len(results)} results for {batch_size} images"
-                )
-            yield from zip(chunk, results[:n])
-            bar.update(n)
+            if n:
+                images = [image for _, image in chunk]
+                results = model.detect(images + [images[-1]] * (batch_size - n))
+                if len(results) != batch_size:
+                    raise RuntimeError(
+                        f"model.detect returned {len(results)} results for {batch_size} images"
+                    )
+                for (path, image), result in zip(chunk, results[:n]):
+                    yield path, image, result
+            bar.update(len(paths[start : start + batch_size]))
     finally:
         bar.close()
 
@@ -268,7 +282,7 @@ def predict_submission(
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
-    predictions = [result for _, result in detect_images(model, paths, progress)]
+    predictions = [result for _, _, result in detect_images(model, paths, progress)]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -106,3 +107,52 @@ def test_predict_to_dir_writes_jsonl_and_overlays(tmp_path, images):
     assert not (overlay == 200).all()  # something was drawn
     with pytest.raises(FileNotFoundError):
         collect_inputs(tmp_path / "missing")
+
+
+def _truncate(path, size=60):
+    data = path.read_bytes()[:size]
+    path.write_bytes(data)
+
+
+def test_predict_to_dir_skips_an_unreadable_image_and_reports_it(tmp_path, images):
+    from fashion_mrcnn.errors import SkipReport
+
+    _truncate(images[0])  # a.jpg, first in the folder
+    out = tmp_path / "pred"
+    skipped = SkipReport("predict")
+    records = predict_to_dir(FakeModel(), images[0].parent, out, CLASS_NAMES, progress=False,
+                             skipped=skipped)  # fmt: skip
+    good = [str(p) for p in images[1:]]
+    assert [r["image"] for r in records] == good
+    assert [r["image"] for r in read_jsonl(out / "predictions.jsonl")] == good
+    report = pd.read_csv(out / "skipped.csv")
+    assert report["item"].tolist() == [str(images[0])]
+    assert "cannot" in report["reason"][0]
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == ["b.png", "c.png"]
+    # Without a report the same folder stops at the unreadable file, naming it.
+    with pytest.raises(FashionDataError, match="a.jpg"):
+        predict_to_dir(FakeModel(), images[0].parent, tmp_path / "strict", CLASS_NAMES,
+                       progress=False)  # fmt: skip
+    # A later clean run into the same folder leaves no stale report behind.
+    predict_to_dir(FakeModel(), images[1:], out, CLASS_NAMES, progress=False,
+                   skipped=SkipReport("predict"))  # fmt: skip
+    assert not (out / "skipped.csv").exists()
+
+
+class FailingModel(FakeModel):
+    """Fails on its second ``detect`` call (a crash mid-run)."""
+
+    def detect(self, images):
+        if self.batches:
+            raise RuntimeError("boom")
+        return super().detect(images)
+
+
+def test_predict_to_dir_keeps_records_written_before_a_failure(tmp_path, images):
+    out = tmp_path / "pred"
+    with pytest.raises(RuntimeError, match="boom"):
+        predict_to_dir(FailingModel(), images, out, CLASS_NAMES, progress=False)
+    # BATCH_SIZE 2: the first batch (a.jpg, b.png) was done and is on disk.
+    assert [r["image"] for r in read_jsonl(out / "predictions.jsonl")] == [
+        str(p) for p in images[:2]
+    ]

@@ -186,6 +186,7 @@ def make_dataset(
     seed: int = 0,
     repeat: bool = True,
     image_ids=None,
+    errors: list | None = None,
 ):
     """A ``tf.data.Dataset`` of ``(inputs,)`` batches of BATCH_SIZE for ``keras.Model.fit``.
 
@@ -194,7 +195,9 @@ def make_dataset(
     ``repeat`` makes it endless (``fit`` then needs ``steps_per_epoch``). The output is
     deterministic given ``seed``: sample k of the stream uses ``np.random.default_rng([seed, k])``
     for augmentation and crops, and the parallel map keeps order. Parallelism: NUM_WORKERS
-    (AUTOTUNE when None).
+    (AUTOTUNE when None). ``errors``: a list that receives every :class:`FashionDataError`
+    raised while loading an image (the ``tf.errors.OpError`` that reaches ``fit`` keeps only
+    its text; see :func:`data_error`).
     """
     import tensorflow as tf
 
@@ -218,7 +221,9 @@ def make_dataset(
         rng = np.random.default_rng([int(seed), int(counter)])
         try:
             return training_example(dataset, config, int(image_id), anchors, augmentation, rng)
-        except FashionDataError:
+        except FashionDataError as e:
+            if errors is not None:
+                errors.append(e)
             raise
         except Exception as e:  # name the image, keep the original error chained
             ref = (
@@ -226,7 +231,10 @@ def make_dataset(
                 if hasattr(dataset, "image_reference")
                 else ""
             )
-            raise FashionDataError(f"image {int(image_id)} {ref}: {type(e).__name__}: {e}") from e
+            err = FashionDataError(f"image {int(image_id)} {ref}: {type(e).__name__}: {e}")
+            if errors is not None:
+                errors.append(err)
+            raise err from e
 
     def to_inputs(counter, image_id):
         out = tf.numpy_function(load, [counter, image_id], dtypes, stateful=False)
@@ -244,3 +252,38 @@ def make_dataset(
     ds = ds.map(to_inputs, num_parallel_calls=workers, deterministic=True)
     ds = ds.batch(config.BATCH_SIZE, drop_remainder=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def data_error(exc: BaseException, errors) -> FashionDataError | None:
+    """The :class:`FashionDataError` behind a failed ``fit``, or None.
+
+    ``exc``: what ``fit`` raised; ``errors``: the list given to :func:`make_dataset`. A loading
+    error crosses ``tf.numpy_function`` as a ``tf.errors.OpError`` carrying only its text, so the
+    original object (its class, its message naming file / row / image) is taken from ``errors``:
+    the one whose message the OpError quotes, else one whose class it names; None when it
+    names none (a failure of something else, e.g. out of memory, stays what it is).
+    """
+    import tensorflow as tf
+
+    if not isinstance(exc, tf.errors.OpError) or not errors:
+        return None
+    text = str(exc.message)
+    quoted = [e for e in errors if str(e) in text]
+    named = [e for e in errors if f"{type(e).__name__}: " in text]
+    return (quoted or named or [None])[0]
+
+
+def release_iterators(exc: BaseException) -> None:
+    """Free the ``tf.data`` iterators a failed ``fit`` leaves in ``exc``'s traceback.
+
+    They sit in the locals of ``fit``'s frames (and reference cycles through Keras' epoch
+    generators). Freed only at interpreter exit, their destructor waits for in-flight
+    ``tf.numpy_function`` calls whose threads can no longer take the GIL, and the process hangs
+    (or aborts). Clearing the frames' locals (the traceback stays printable) and collecting now,
+    while Python still runs those calls, lets them finish and the iterators shut down.
+    """
+    import gc
+    import traceback
+
+    traceback.clear_frames(exc.__traceback__)
+    gc.collect()

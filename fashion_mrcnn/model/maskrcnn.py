@@ -277,7 +277,7 @@ class MaskRCNN:
         inf) when ``training.DivergenceGuard`` stops training: no diverged checkpoint is left as
         the newest, the model is put back to the last good checkpoint (named in the message).
         """
-        from fashion_mrcnn.data.pipeline import make_dataset
+        from fashion_mrcnn.data.pipeline import data_error, make_dataset, release_iterators
         from fashion_mrcnn.model.training import (
             AtomicCheckpoint,
             DivergenceGuard,
@@ -301,16 +301,20 @@ class MaskRCNN:
                 f"{self.epoch}"
             )
         self.set_trainable(layers, verbose=verbose)
+        data_errors = []
         train_ds = make_dataset(
             train_dataset,
             self.config,
             shuffle=True,
             augmentation=augmentation,
             seed=seed + self.epoch,
+            errors=data_errors,
         )
         val_ds = None
         if val_dataset is not None:
-            val_ds = make_dataset(val_dataset, self.config, shuffle=False, seed=seed)
+            val_ds = make_dataset(
+                val_dataset, self.config, shuffle=False, seed=seed, errors=data_errors
+            )
         with self._scope():
             self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
             optimizer = make_optimizer(
@@ -336,17 +340,25 @@ class MaskRCNN:
         print(
             f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
         )
-        history = self.trainer.fit(
-            train_ds,
-            initial_epoch=self.epoch,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            validation_data=val_ds,
-            validation_steps=val_steps if val_ds is not None else None,
-            callbacks=callbacks,
-            verbose=verbose,
-            shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        )
+        try:
+            history = self.trainer.fit(
+                train_ds,
+                initial_epoch=self.epoch,
+                epochs=epochs,
+                steps_per_epoch=steps,
+                validation_data=val_ds,
+                validation_steps=val_steps if val_ds is not None else None,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,  # the tf.data pipeline shuffles (seeded)
+            )
+        except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
+            self.trainer = None  # it may hold the validation iterator
+            release_iterators(exc)
+            cause = data_error(exc, data_errors)
+            if cause is None:
+                raise
+            raise cause from None  # the bad file / row / image, not a TF traceback
         if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
             # after a stop, or when no validation loss vetted the last epoch's final update
             self._vet_checkpoints(checkpoint, guard, train_ds)

@@ -7,6 +7,7 @@ checkpoints so later commands find the config and class names from ``--weights``
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
@@ -177,6 +178,13 @@ def cmd_predict(args) -> int:
         category_ids=stages.category_ids_for(categories),
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
+    if result["skipped"]:
+        print(
+            f"fashion-mrcnn predict: {result['skipped']} unreadable image(s) skipped, "
+            f"listed in {result['skip_report']}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -346,7 +354,15 @@ def register(subparsers) -> None:
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = subparsers.add_parser("predict", help="JSON Lines + overlay PNGs for images or folders")
+    p = subparsers.add_parser(
+        "predict",
+        help="JSON Lines + overlay PNGs for images or folders",
+        description="Writes OUT/predictions.jsonl (one record per image, appended as each image "
+        "is done) and OUT/overlays/*.png. A file that cannot be read as an image is skipped and "
+        "listed with its reason in OUT/skipped.csv. Exit status: 0 when every image was "
+        "predicted, 1 when some were skipped (the others' predictions are written), 2 on an "
+        "error that stops the run (bad arguments, weights or classes).",
+    )
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     _weights_args(p)
     p.add_argument("--out", required=True)

@@ -79,6 +79,11 @@ def run_demo(
 
     model = stages.load_inference_model(config, trained["checkpoint"])
     evaluation = stages.evaluate(config, model, val_ds, out / "eval", train_dataset=train_ds)
+    print(
+        f"held-out: mask mAP@0.5 {_fmt(evaluation['mask_map50'])}, "
+        f"COCO mask AP {_fmt(evaluation['segm_AP'])}, COCO box AP {_fmt(evaluation['bbox_AP'])} "
+        f"({evaluation['num_images']} images, {evaluation['num_gt']} instances)"
+    )
     val_paths = [val_ds.image_info[i]["path"] for i in val_ds.image_ids[:8]]
     predicted = stages.predict(
         config,

@@ -542,17 +542,26 @@ def tune(
 
 
 def predict(config, weights, inputs, out_dir, class_names, category_ids=None) -> dict:
-    """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image."""
-    from fashion_mrcnn.predict import predict_to_dir
+    """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image.
+
+    Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
+    them, ``skip_report`` is its path or None)."""
+    from fashion_mrcnn.errors import SkipReport
+    from fashion_mrcnn.predict import JSONL_NAME, SKIPPED_NAME, predict_to_dir
 
     model = _as_model(config, weights)
     out_dir = _mkdir(out_dir)
-    records = predict_to_dir(model, inputs, out_dir, class_names, category_ids=category_ids)
+    skipped = SkipReport("predict")
+    records = predict_to_dir(
+        model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped
+    )
     return {
-        "jsonl": str(out_dir / "predictions.jsonl"),
+        "jsonl": str(out_dir / JSONL_NAME),
         "images": len(records),
         "instances": sum(len(r["instances"]) for r in records),
         "overlays": str(out_dir / "overlays"),
+        "skipped": len(skipped),
+        "skip_report": str(out_dir / SKIPPED_NAME) if len(skipped) else None,
     }
 
 

@@ -133,7 +133,6 @@ def _batches(ds, cfg, seed, n=2, augmentation=None):
 
 
 def test_make_dataset_shapes_padding_and_determinism():
-    pytest.importorskip("fashion_mrcnn.data.targets")
     scenes = [
         _scene(128, 96, [(5, 5, 60, 60), (70, 20, 120, 80)], [1, 2], seed=s) for s in range(3)
     ]

@@ -175,3 +175,89 @@ def test_ccp_fashion_dataset_ground_truth_scores_one(ccp_dir):
     expected = np.mean([1 - (first == c).sum() / (all_ids == c).sum() for c in np.unique(all_ids)])
     assert fewer["AR100"] == pytest.approx(expected) and expected < 1.0
     assert fewer["AP"] < 1.0
+
+
+# ----------------------------------------------------------------------------- by hand
+# Worked out on paper from the COCO definition, not from pycocotools' code: detections in score
+# order are matched greedily to the best unmatched ground truth with IoU >= t; precision at
+# recall r is the highest precision reached at any recall >= r (0 when r is never reached); AP
+# at t is the mean of that over the 101 recall points 0, 0.01, ..., 1; AP is the mean over
+# t = 0.50, 0.55, ..., 0.95 and AR the mean of the final recall over the same t. All boxes are
+# integer rectangles, so mask IoU equals box IoU and both iou types give the same numbers.
+#
+# Case "interleaved": one 100 x 100 image, GT A = rows 0-10 x cols 0-10, GT B = 50-60 x 50-60.
+#   d1 score 0.90 = A exactly               IoU(A) = 1
+#   d2 score 0.85 = 80-90 x 80-90           IoU 0 with both: a false positive
+#   d3 score 0.80 = 50-58 x 50-58, inside B IoU(B) = 64 / 100 = 0.64
+# t in {0.50, 0.55, 0.60} (d3 matches B): TP FP TP, recall .5 .5 1, precision 1 .5 2/3;
+#   r <= 0.5 (51 points) -> 1, r > 0.5 (50 points) -> 2/3: AP_t = (51 + 100/3) / 101 = 253/303
+# t in {0.65, ..., 0.95} (7 thresholds; d3 misses): TP FP FP, recall stays .5:
+#   AP_t = 51 / 101
+# AP = (3 * 253/303 + 7 * 51/101) / 10 = 61/101; AP50 = 253/303; AP75 = 51/101
+# AR100 = (3 * 1 + 7 * 0.5) / 10 = 0.65; AR1 (only d1 kept) = 0.5; every area is "small".
+#
+# Case "duplicate": GT A only. d1 score 0.9 = 0-8 x 0-8 (IoU 0.64), d2 score 0.8 = A exactly.
+# t <= 0.60: d1 takes A (TP), d2 is a duplicate (FP): recall 1 1 -> AP_t = 1
+# t >= 0.65: d1 FP, d2 TP: recall 0 1, precision 0 .5 -> 0.5 at every r: AP_t = 0.5
+# AP = (3 * 1 + 7 * 0.5) / 10 = 0.65, AP50 = 1, AP75 = 0.5, AR1 = (3 * 1 + 7 * 0) / 10 = 0.3.
+HAND_CASES = {
+    "interleaved": (
+        [(0, 0, 10, 10), (50, 50, 60, 60)],
+        [((0, 0, 10, 10), 0.90), ((80, 80, 90, 90), 0.85), ((50, 50, 58, 58), 0.80)],
+        {"AP": 61 / 101, "AP50": 253 / 303, "AP75": 51 / 101, "APs": 61 / 101, "APm": -1.0,
+         "APl": -1.0, "AR1": 0.5, "AR10": 0.65, "AR100": 0.65},
+    ),
+    "duplicate": (
+        [(0, 0, 10, 10)],
+        [((0, 0, 8, 8), 0.9), ((0, 0, 10, 10), 0.8)],
+        {"AP": 0.65, "AP50": 1.0, "AP75": 0.5, "AR1": 0.3, "AR100": 1.0},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+@pytest.mark.parametrize("case", sorted(HAND_CASES))
+def test_ap_matches_hand_computed_values(case, iou_type):
+    gt_boxes, detections, expected = HAND_CASES[case]
+    ds = _TinyDataset([_masks(100, 100, gt_boxes)], [[1] * len(gt_boxes)])
+    boxes = [box for box, _ in detections]
+    scores = [score for _, score in detections]
+    pred = _pred(_masks(100, 100, boxes), [1] * len(boxes), scores)
+    result = evaluate_coco(ds, [pred], iou_types=(iou_type,))[iou_type]
+    for name, value in expected.items():
+        assert result[name] == pytest.approx(value, abs=1e-9), name
+
+
+def test_ground_truth_converter_masks_boxes_areas_and_crowds():
+    """dataset_to_coco on its own: its RLEs decode (with our decoder, not pycocotools') back to
+    the dataset's masks, its boxes are ``extract_bboxes`` in [x, y, w, h], areas are pixel
+    counts, a negative class id is a crowd of that class and an empty mask is left out."""
+    from fashion_mrcnn.data.rle import coco_to_mask
+    from fashion_mrcnn.ops.boxes import extract_bboxes
+
+    rng = np.random.default_rng(7)
+    h, w = 37, 29
+    yy, xx = np.mgrid[:h, :w]
+    blobs = np.stack(
+        [(yy - cy) ** 2 / ry**2 + (xx - cx) ** 2 / rx**2 <= 1.0
+         for cy, cx, ry, rx in [(10, 8, 6, 5), (25, 20, 9, 7), (30, 5, 3, 8)]]
+        + [rng.random((h, w)) < 0.3, np.zeros((h, w), bool)],
+        axis=2,
+    )  # fmt: skip
+    class_ids = [1, 2, -2, 1, 2]  # the third is a crowd of class 2, the fifth is empty
+    ds = _TinyDataset([blobs], [class_ids])
+    gt = dataset_to_coco(ds)
+    anns = gt["annotations"]
+    assert len(anns) == 4  # the empty mask is not an annotation
+    boxes = extract_bboxes(blobs)
+    for k, ann in enumerate(anns):
+        assert ann["segmentation"]["size"] == [h, w]
+        decoded = coco_to_mask(ann["segmentation"]).astype(bool)
+        np.testing.assert_array_equal(decoded, blobs[:, :, k])
+        y1, x1, y2, x2 = boxes[k]
+        assert ann["bbox"] == [x1, y1, x2 - x1, y2 - y1]
+        assert ann["area"] == int(blobs[:, :, k].sum())
+        assert ann["category_id"] == abs(class_ids[k])
+        assert ann["iscrowd"] == int(class_ids[k] < 0)
+        assert ann["image_id"] == coco_image_id(0)
+    assert [a["id"] for a in anns] == [1, 2, 3, 4]

@@ -1,7 +1,9 @@
 """The key proof the engine works: cpu-smoke overfits two synthetic images.
 
 The total loss must drop by at least 70% and ``detect`` must then find every ground-truth
-instance (box IoU >= 0.5, right class). A few minutes on a 2-core CPU.
+instance (box IoU >= 0.5, right class) with a mask that fits it (mask IoU >= 0.5 against the
+matched detection), and no more than ``EXTRA_DETECTIONS`` detections beyond the ground truth
+(``detect`` returns only those above DETECTION_MIN_CONFIDENCE). A few minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ import time
 import numpy as np
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
+from fashion_mrcnn.evaluation.matching import compute_overlaps_masks
 from fashion_mrcnn.ops.boxes import box_iou_np, extract_bboxes
 
 EPOCHS = 12
 STEPS = 10
 LEARNING_RATE = 0.02
+MIN_MASK_IOU = 0.5
+EXTRA_DETECTIONS = 2
 
 
 def test_overfit_two_synthetic_images(tmp_path):
@@ -41,13 +46,22 @@ def test_overfit_two_synthetic_images(tmp_path):
     infer = MaskRCNN("inference", cfg.replace(IMAGES_PER_GPU=1), tmp_path)
     infer.load_weights(model.find_last())
     results = infer.detect([s[0] for s in scenes])
+    matched_mask_ious = []
     for (_image, masks, class_ids), r in zip(scenes, results):
+        described = (
+            f"detections {r['rois'].tolist()} classes {r['class_ids'].tolist()} "
+            f"scores {np.round(r['scores'], 2).tolist()}"
+        )
+        assert len(r["class_ids"]) <= len(class_ids) + EXTRA_DETECTIONS, (
+            f"{len(class_ids)} instances but {len(r['class_ids'])} detections; {described}"
+        )
         gt = extract_bboxes(masks)
         iou = (
             box_iou_np(gt.astype(np.float32), r["rois"].astype(np.float32))
             if len(r["rois"])
             else np.zeros((len(gt), 0))
         )
+        mask_iou = compute_overlaps_masks(masks, r["masks"])  # [G, D]
         for g in range(len(gt)):
             hits = [
                 d
@@ -55,7 +69,15 @@ def test_overfit_two_synthetic_images(tmp_path):
                 if iou[g, d] >= 0.5 and r["class_ids"][d] == class_ids[g]
             ]
             assert hits, (
-                f"instance {g} (class {class_ids[g]}, box {gt[g].tolist()}) not found; "
-                f"detections {r['rois'].tolist()} classes {r['class_ids'].tolist()} "
-                f"scores {np.round(r['scores'], 2).tolist()}"
+                f"instance {g} (class {class_ids[g]}, box {gt[g].tolist()}) not found; {described}"
             )
+            best = max(hits, key=lambda d: iou[g, d])
+            matched_mask_ious.append(round(float(mask_iou[g, best]), 2))
+            assert mask_iou[g, best] >= MIN_MASK_IOU, (
+                f"instance {g} (class {class_ids[g]}): mask IoU {mask_iou[g, best]:.2f} with its "
+                f"detection {r['rois'][best].tolist()} < {MIN_MASK_IOU}"
+            )
+    print(
+        f"overfit: detections {[len(r['class_ids']) for r in results]} for "
+        f"{[len(s[2]) for s in scenes]} instances; matched mask IoU {matched_mask_ious}"
+    )

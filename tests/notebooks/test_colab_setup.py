@@ -6,12 +6,10 @@ TensorFlow's device listing, so the test needs neither Colab nor a GPU.
 """
 
 import platform
-from importlib import metadata
-
-
 import subprocess
 import sys
 import types
+from importlib import metadata
 
 import nbformat
 import pytest
