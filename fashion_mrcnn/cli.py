@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from fashion_mrcnn.errors import (
@@ -217,5 +218,35 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The console entry point: :func:`main`, then exit with its code.
+
+    Once TensorFlow is loaded the process ends with ``os._exit`` after flushing the standard
+    streams and the log handlers, skipping interpreter finalisation: a ``tf.data`` iterator still
+    alive then (after an error stopped training) waits for worker threads that can no longer take
+    the GIL, and the process hangs instead of exiting (seen intermittently on Python 3.11 and
+    3.13). Nothing is lost: every command has closed or flushed what it writes before ``main``
+    returns (checkpoints are written atomically, predictions flushed per image). An unexpected
+    error still prints its traceback and exits 1.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help, usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        if not isinstance(exc.code, int | None):
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    if "tensorflow" not in sys.modules:
+        raise SystemExit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

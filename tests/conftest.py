@@ -48,7 +48,9 @@ STACK_MODULES = {
     "model/test_export.py",
     "notebooks/test_notebooks_smoke.py",
     "notebooks/test_colab_setup.py",
+    "model/test_train_errors.py",
     "workflow/test_cli.py",
+    "workflow/test_cli_exit.py",
     "test_predict.py",
     "test_runtime.py",
 }
