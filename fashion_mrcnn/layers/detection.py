@@ -16,6 +16,7 @@ from fashion_mrcnn.ops.boxes import (
     norm_boxes,
     norm_boxes_tf,
 )
+from fashion_mrcnn.ops.image import parse_image_meta, parse_image_meta_tf
 from fashion_mrcnn.ops.nms import per_class_nms_np, per_class_nms_tf
 
 
@@ -42,7 +43,8 @@ def detections_np(
         scores = probs[b, np.arange(n), class_ids]
         deltas = bbox[b, np.arange(n), class_ids] * std
         refined = apply_deltas_np(rois[b], deltas)
-        window = norm_boxes(meta[b, 7:11], meta[b, 4:6])
+        shape_and_window = parse_image_meta(meta[b])
+        window = norm_boxes(shape_and_window["window"], shape_and_window["image_shape"])
         refined = clip_boxes_np(refined, window)
         area = (rois[b, :, 2] - rois[b, :, 0]) * (rois[b, :, 3] - rois[b, :, 1])
         ok = np.flatnonzero((class_ids > 0) & (scores >= min_confidence) & (area > 0))
@@ -89,7 +91,8 @@ class DetectionLayer(keras.layers.Layer):
         scores = tf.gather(probs, class_ids, batch_dims=1)
         deltas = tf.gather(bbox, class_ids, batch_dims=1) * tf.constant(self.bbox_std_dev)
         refined = apply_deltas_tf(rois, deltas)
-        window = norm_boxes_tf(meta[7:11], meta[4:6])
+        fields = parse_image_meta_tf(meta)
+        window = norm_boxes_tf(fields["window"], fields["image_shape"])
         refined = clip_boxes_tf(refined, window)
         area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
         ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)

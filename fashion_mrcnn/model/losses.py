@@ -10,13 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-LOSS_KEYS = (
-    "rpn_class_loss",
-    "rpn_bbox_loss",
-    "mrcnn_class_loss",
-    "mrcnn_bbox_loss",
-    "mrcnn_mask_loss",
-)
 BCE_EPSILON = 1e-7
 
 
@@ -226,13 +219,3 @@ def mrcnn_mask_loss_np(target_masks, target_class_ids, pred_masks, target_mask_v
     target = np.asarray(target_masks, dtype=np.float64)[b, t]
     p = np.clip(pred, BCE_EPSILON, 1 - BCE_EPSILON)
     return _mean_or_zero_np(-(target * np.log(p) + (1 - target) * np.log(1 - p)))
-
-
-# name -> loss function, in Matterport's order (the LOSS_WEIGHTS keys)
-LOSS_NAMES = {
-    "rpn_class_loss": rpn_class_loss,
-    "rpn_bbox_loss": rpn_bbox_loss,
-    "mrcnn_class_loss": mrcnn_class_loss,
-    "mrcnn_bbox_loss": mrcnn_bbox_loss,
-    "mrcnn_mask_loss": mrcnn_mask_loss,
-}

@@ -22,16 +22,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fashion_mrcnn.constants import LOSS_NAMES, LR_SCHEDULES
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
 from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
-
-LOSS_NAMES = (
-    "rpn_class_loss",
-    "rpn_bbox_loss",
-    "mrcnn_class_loss",
-    "mrcnn_bbox_loss",
-    "mrcnn_mask_loss",
-)
 
 
 def compute_losses(outputs: dict, batch: dict) -> dict:
@@ -154,8 +147,8 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.kind = kind
         self.warmup_steps = int(warmup_steps)
         self.start_step = int(start_step)
-        if kind not in ("constant", "cosine", "step"):
-            raise ValueError(f"LR_SCHEDULE must be constant, cosine or step, got {kind!r}")
+        if kind not in LR_SCHEDULES:
+            raise ValueError(f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {kind!r}")
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32) + float(self.start_step)

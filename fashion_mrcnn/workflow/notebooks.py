@@ -27,7 +27,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.model.checkpoints import checkpoint_epoch  # noqa: F401 - notebooks import it here
 
 STAGES = (
     "00_explore_data",
@@ -424,16 +424,6 @@ def record_tuning(ranked, out_dir: str | Path) -> dict[str, Any]:
     path.write_text(json.dumps(metrics, indent=1, default=float) + "\n")
     write_handoff(out_dir, config=config.resolve(), metrics=path.resolve())
     return best
-
-
-def checkpoint_epoch(path: str | Path) -> int:
-    """The epoch a checkpoint named ``mask_rcnn_<name>_<epoch:04d>.h5`` was saved at (else 0).
-
-    Loading one of our checkpoints resumes its epoch count, and schedules are cumulative, so a
-    stage continuing from it trains to ``checkpoint_epoch(path) + more_epochs``.
-    """
-    match = re.search(r"mask_rcnn_[\w-]*_(\d{4})\.(?:weights\.)?h5$", Path(path).name)
-    return int(match[1]) if match else 0
 
 
 def show_artifacts(

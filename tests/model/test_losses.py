@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_mrcnn.config import LOSS_KEYS
 from fashion_mrcnn.model import losses as L
 
 B, A, T, C, H = 2, 300, 16, 5, 7
@@ -155,8 +154,3 @@ def test_l2_regularization_skips_gamma_beta():
     expected += 1e-4 * (0.0 + 1.0)
     np.testing.assert_allclose(float(L.l2_regularization(weights, 1e-4)), expected, rtol=1e-5)
     assert float(L.l2_regularization([bn.gamma, bn.beta], 1e-4)) == 0.0
-
-
-def test_loss_names():
-    assert tuple(L.LOSS_NAMES) == LOSS_KEYS == L.LOSS_KEYS
-    assert all(callable(f) for f in L.LOSS_NAMES.values())
