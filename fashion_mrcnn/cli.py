@@ -76,7 +76,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
         print(f"train: {train_csv}\ntest:  {test_csv}")
     elif kind == "voc-tfrecord":
-        from fashion_mrcnn.data.voc import write_label_map, write_tfrecord
+        from fashion_mrcnn.data.formats.voc_tfrecord import write_label_map, write_tfrecord
 
         if not args.images:
             raise FashionDataError("convert voc-tfrecord needs --images (the image folder)")

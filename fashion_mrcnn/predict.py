@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.rle import encode
+from fashion_mrcnn.data.formats.rle import encode
+from fashion_mrcnn.data.images import list_images
 from fashion_mrcnn.errors import FashionDataError, SkipReport
-from fashion_mrcnn.submission import detect_images, list_images
+from fashion_mrcnn.evaluation.inference import detect_files
 
 
 def _lookup(table, key: int, what: str):
@@ -104,7 +105,7 @@ def predict_records(
     paths = [Path(p) for p in image_paths]
     return [
         detection_to_record(p, image.shape, result, class_names, category_ids, attributes)
-        for p, image, result in detect_images(model, paths, progress)
+        for p, image, result in detect_files(model, paths, progress)
     ]
 
 
@@ -194,7 +195,7 @@ def predict_to_dir(
     used: set[str] = set()
     with (out_dir / JSONL_NAME).open("w") as jsonl:
         try:
-            for path, image, result in detect_images(model, paths, progress, skipped):
+            for path, image, result in detect_files(model, paths, progress, skipped):
                 record = detection_to_record(
                     path, image.shape, result, class_names, category_ids, attributes
                 )

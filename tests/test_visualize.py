@@ -122,7 +122,7 @@ def test_analysis_plots(tmp_path):
 
 @pytest.mark.realdata
 def test_overlay_on_a_real_photo(ccp_dir, tmp_path):
-    from fashion_mrcnn.data.rle import decode
+    from fashion_mrcnn.data.formats.rle import decode
     from fashion_mrcnn.ops.boxes import extract_bboxes
 
     gt = pd.read_csv(ccp_dir / "train.csv", dtype={"ClassId": str})

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data import rle
-from fashion_mrcnn.data.paths import read_json_file
+from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats.json_file import read_json_file
 from fashion_mrcnn.data.records import check_polygons, instance_mask, validate_records
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 

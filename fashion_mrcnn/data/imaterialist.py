@@ -60,7 +60,7 @@ def rle_cheap_problem(text: str, n_pixels: int) -> str | None:
 
     Checks: non-empty, an even number of tokens, all tokens decimal digits, first start >= 1, last
     run end (start + length - 1) <= ``n_pixels``. Ordering / overlaps of inner runs are checked
-    when the mask is decoded (:func:`fashion_mrcnn.data.rle.parse_runs`).
+    when the mask is decoded (:func:`fashion_mrcnn.data.formats.rle.parse_runs`).
     """
     raw = text.encode("ascii", errors="replace")  # non-ASCII -> "?" -> slow path below
     if (

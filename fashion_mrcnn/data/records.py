@@ -21,8 +21,9 @@ import numbers
 
 import numpy as np
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.errors import FashionDataError, SkipReport
+from fashion_mrcnn.ops.boxes import extract_bboxes
 
 __all__ = [
     "SEGMENTATION_KINDS",
@@ -32,7 +33,6 @@ __all__ = [
     "check_record",
     "instance_box",
     "instance_mask",
-    "mask_to_box",
     "validate_records",
 ]
 
@@ -288,16 +288,6 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
     raise FashionDataError(f"{where}: unknown segmentation kind {kind!r}")
 
 
-def mask_to_box(mask: np.ndarray) -> np.ndarray:
-    """Tight box of a bool ``[H, W]`` mask: int32 ``[4]`` ``(y1, x1, y2, x2)``, y2 / x2 exclusive;
-    zeros for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.zeros(4, dtype=np.int32)
-    cols = np.flatnonzero(mask.any(axis=0))
-    return np.array([rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], dtype=np.int32)
-
-
 def instance_box(inst: dict, height: int, width: int) -> np.ndarray:
     """Box of one instance: int32 ``[4]`` ``(y1, x1, y2, x2)`` pixels, y2 / x2 exclusive.
 
@@ -307,4 +297,4 @@ def instance_box(inst: dict, height: int, width: int) -> np.ndarray:
     seg = inst.get("segmentation") or {}
     if seg.get("kind") == "box":
         return np.array(_checked_box(seg.get("data"), height, width, _where(inst)), np.int32)
-    return mask_to_box(instance_mask(inst, height, width))
+    return extract_bboxes(instance_mask(inst, height, width)[:, :, None])[0]

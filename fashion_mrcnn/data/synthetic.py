@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 
 __all__ = [
     "CATEGORY_IDS",

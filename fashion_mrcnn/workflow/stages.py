@@ -404,12 +404,13 @@ def evaluate(
     """
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
-    from fashion_mrcnn.evaluation.matching import evaluate_dataset, run_detect
+    from fashion_mrcnn.evaluation.inference import detect_dataset
+    from fashion_mrcnn.evaluation.matching import evaluate_dataset
 
     out_dir = _mkdir(out_dir)
     model = _as_model(config, weights)
     indices = list(dataset.image_ids)
-    predictions = run_detect(model, dataset, indices, progress=True)
+    predictions = detect_dataset(model, dataset, indices, progress=True)
     evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
     coco = evaluate_coco(dataset, predictions, indices)
     table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)

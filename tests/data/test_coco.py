@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
 from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv, write_coco
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.imaterialist import read_imaterialist
 from fashion_mrcnn.data.records import instance_box, instance_mask
 from fashion_mrcnn.errors import FashionDataError

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
 from fashion_mrcnn.data.dataset import FashionDataset
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.data.stats import (
     AREA_QUANTILES,
