@@ -174,7 +174,7 @@ def predict_to_dir(
 ) -> list[dict]:
     """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
     ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
-    :func:`fashion_mrcnn.visualize.draw_overlay`). Returns the records.
+    :func:`fashion_mrcnn.viz.overlay.draw_overlay`). Returns the records.
 
     Each record is appended and flushed as soon as its image is done, so an error (or a kill)
     later in the run keeps every record before it. ``skipped``: None stops at the first file that
@@ -182,7 +182,7 @@ def predict_to_dir(
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped.
     """
-    from fashion_mrcnn.visualize import draw_overlay, save_image
+    from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)
     paths = collect_inputs(inputs)

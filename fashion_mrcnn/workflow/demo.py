@@ -37,8 +37,8 @@ def run_demo(
     the cosine schedule); the rest (data, evaluation, predictions) takes well under a minute at
     the defaults.
     """
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.data.augment import default_augmentation
+    from fashion_mrcnn.viz.plots import plot_history
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def run_demo(
     )
     if trained["checkpoint"] is None:
         raise RuntimeError("demo training wrote no checkpoint")
-    history_png = visualize.plot_history(trained["history"], out / "loss.png")
+    history_png = plot_history(trained["history"], out / "loss.png")
 
     model = stages.load_inference_model(config, trained["checkpoint"])
     evaluation = stages.evaluate(config, model, val_ds, out / "eval", train_dataset=train_ds)

@@ -111,8 +111,8 @@ def explore(datasets: Mapping[str, object], out_dir, n_examples: int = 4) -> dic
     """
     import pandas as pd
 
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.data.stats import dataset_stats, format_stats
+    from fashion_mrcnn.viz import plots
 
     out_dir = _mkdir(out_dir)
     stats = dataset_stats(datasets)
@@ -129,14 +129,14 @@ def explore(datasets: Mapping[str, object], out_dir, n_examples: int = 4) -> dic
     per_image = {split: [len(r["instances"]) for r in ds.records] for split, ds in datasets.items()}
     areas = {split: _mask_area_fractions(ds) for split, ds in datasets.items()}
     artifacts = [out_dir / "stats.txt", out_dir / "class_counts.csv"]
-    artifacts.append(visualize.plot_class_counts(table, out_dir / "class_counts.png"))
+    artifacts.append(plots.plot_class_counts(table, out_dir / "class_counts.png"))
     artifacts.append(
-        visualize.plot_histograms(
+        plots.plot_histograms(
             per_image, out_dir / "instances_per_image.png", xlabel="instances per image"
         )
     )
     artifacts.append(
-        visualize.plot_histograms(
+        plots.plot_histograms(
             areas, out_dir / "mask_areas.png", xlabel="mask area (fraction of image)", log=True
         )
     )
@@ -162,15 +162,15 @@ def _mask_area_fractions(dataset) -> list[float]:
 
 
 def _example_grid(dataset, path: Path, n: int) -> Path:
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.ops.boxes import extract_bboxes
+    from fashion_mrcnn.viz.overlay import draw_overlay, save_image, tile_images
 
     tiles = []
     for i in list(dataset.image_ids)[:n]:
         image = dataset.load_image(i)
         masks, class_ids = dataset.load_mask(i)
         tiles.append(
-            visualize.draw_overlay(
+            draw_overlay(
                 image,
                 extract_bboxes(masks),
                 masks,
@@ -179,7 +179,7 @@ def _example_grid(dataset, path: Path, n: int) -> Path:
                 min_side=384,
             )
         )
-    visualize.save_image(visualize.tile_images(tiles), path)
+    save_image(tile_images(tiles), path)
     return path
 
 
@@ -419,7 +419,9 @@ def evaluate(
     confusion.to_csv(out_dir / "confusion.csv")
     artifacts = [out_dir / "per_class.csv", out_dir / "confusion.csv"]
     if train_dataset is not None:
-        analysis.plot_sensitivity_vs_count(table, out_dir / "sensitivity_vs_count.png")
+        from fashion_mrcnn.viz.plots import plot_sensitivity_vs_count
+
+        plot_sensitivity_vs_count(table, out_dir / "sensitivity_vs_count.png")
         artifacts.append(out_dir / "sensitivity_vs_count.png")
     metrics = {
         "mask_map50": _finite(evaluation["mAP"]),
@@ -447,16 +449,18 @@ def evaluate(
 def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:
     """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries."""
     from fashion_mrcnn.evaluation import analysis
+    from fashion_mrcnn.viz.galleries import error_galleries
+    from fashion_mrcnn.viz.plots import plot_confusion
 
     out_dir = _mkdir(out_dir)
     result = evaluate(config, weights, dataset, out_dir, train_dataset, keep_predictions=True)
     evaluation = result["evaluation"]
-    analysis.plot_confusion(result["confusion"], out_dir / "confusion.png")
+    plot_confusion(result["confusion"], out_dir / "confusion.png")
     pairs = analysis.top_confused_pairs(result["confusion"])
     pairs.to_csv(out_dir / "confused_pairs.csv", index=False)
     sizes = analysis.size_buckets(evaluation)
     sizes.to_csv(out_dir / "size_buckets.csv")
-    galleries = analysis.error_galleries(
+    galleries = error_galleries(
         evaluation, dataset, out_dir / "galleries", predictions=result["predictions"]
     )
     result["artifacts"] += [
@@ -472,11 +476,11 @@ def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dic
 def compare(before: Mapping, after: Mapping, out_dir, names=("before", "after")):
     """Per-class deltas between two ``evaluate`` results; ``compare.csv`` + ``compare.png``."""
     from fashion_mrcnn.evaluation.analysis import compare_runs
+    from fashion_mrcnn.viz.plots import plot_deltas
 
     out_dir = _mkdir(out_dir)
-    table = compare_runs(
-        before["per_class"], after["per_class"], names=tuple(names), path=out_dir / "compare.png"
-    )
+    table = compare_runs(before["per_class"], after["per_class"], names=tuple(names))
+    plot_deltas(table, "delta_ap50", out_dir / "compare.png", tuple(names))
     table.to_csv(out_dir / "compare.csv")
     return table
 
