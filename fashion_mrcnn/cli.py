@@ -34,7 +34,7 @@ USER_ERRORS = (
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors reported as one line with exit code 2 (a failing notebook cell included)."""
-    from fashion_mrcnn.workflow.notebooks import NotebookError
+    from fashion_mrcnn.workflow.papermill_runner import NotebookError
 
     return (*USER_ERRORS, NotebookError)
 

@@ -9,7 +9,7 @@ precision). ``keras.metrics.Mean`` trackers named ``loss``, ``rpn_class_loss``, 
 
 Callbacks: :class:`DivergenceGuard` stops training on a NaN / inf or exploding loss and keeps
 bad weights out of the checkpoints that :class:`AtomicCheckpoint` writes; :class:`LogLearningRate`
-logs the schedule's rate per epoch.
+logs the schedule's rate per epoch; :class:`TimeBudget` stops after a wall-time budget.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import math
 import os
+import time
 
 import keras
 import numpy as np
@@ -204,6 +205,21 @@ class LogLearningRate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = self.rate
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after ``minutes`` of wall time (checked after every batch); ``stopped``
+    says whether it did."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.deadline = time.monotonic() + 60.0 * float(minutes)
+        self.stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() > self.deadline:
+            self.stopped = True
+            self.model.stop_training = True
 
 
 #: The divergence rule of :class:`DivergenceGuard` (see there).

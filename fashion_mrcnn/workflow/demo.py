@@ -7,7 +7,6 @@ predictions with overlay PNGs -> ``report.md`` (whose path is returned and print
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -59,8 +58,6 @@ def run_demo(
         LR_SCHEDULE="cosine",
         LR_WARMUP_STEPS=200,
     )
-    (out / "train").mkdir(exist_ok=True)
-    (out / "train" / "classes.json").write_text(json.dumps(train_ds.categories, indent=1) + "\n")
     trained = stages.train(
         config,
         train_ds,
