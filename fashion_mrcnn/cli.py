@@ -86,12 +86,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if label_map is not None:
             write_label_map(label_map, out.with_suffix(".pbtxt"))
     elif kind == "coco-csv":
-        from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv
+        from fashion_mrcnn.data.coco import read_coco
+        from fashion_mrcnn.data.export import records_to_kaggle_csv
 
         records, _categories, _report = read_coco(args.input, args.images, check_images=False)
         records_to_kaggle_csv(records, args.output)
     elif kind == "csv-coco":
-        from fashion_mrcnn.data.coco import write_coco
+        from fashion_mrcnn.data.export import write_coco
         from fashion_mrcnn.data.imaterialist import read_imaterialist
 
         if not args.labels:

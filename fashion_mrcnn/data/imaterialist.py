@@ -24,6 +24,9 @@ A CSV with a header and no data row is refused (an empty dataset is never what w
 Duplicated rows (same ``ImageId``, ``EncodedPixels`` text and ``ClassId``; the first one is kept)
 are dropped in both modes, since counting one mask twice would skew training and statistics:
 each is listed in the SkipReport as ``"duplicate of row N"`` and one warning gives their count.
+
+Over 400 lines: one reader. Its checks are vectorised over the whole CSV (333k rows in seconds)
+and each names file, row and image, so they sit beside the parsing they guard.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ model.train(train_ds, val_ds, learning_rate=config.LEARNING_RATE / 10, epochs=6,
 infer = MaskRCNN("inference", inference_config, model_dir="logs")
 infer.load_weights(infer.find_last())
 r = infer.detect([image])[0]   # rois, class_ids, scores, masks
+
+Over 400 lines: one class, Matterport's ``MaskRCNN`` task API (build, weights, trainable layers,
+staged training, molding and detection), which users call by these method names. The graph, the
+trainer, the weight files and the checkpoint names live in their own modules
+(``graph``, ``training``, ``weights``, ``checkpoints``).
 """
 
 from __future__ import annotations
