@@ -172,6 +172,15 @@ def _checked_coco_rle(data, height: int, width: int, where: str) -> dict:
     return data
 
 
+def _segmentation(inst: dict) -> tuple[str, object, object]:
+    """``(where, kind, data)`` of an instance's segmentation; FashionDataError without one."""
+    where = _where(inst)
+    seg = inst.get("segmentation")
+    if not isinstance(seg, dict):
+        raise FashionDataError(f"{where}: instance has no segmentation dict")
+    return where, seg.get("kind"), seg.get("data")
+
+
 def check_instance(inst: dict, height: int, width: int) -> None:
     """Every check :func:`instance_mask` makes, without building the mask.
 
@@ -182,11 +191,7 @@ def check_instance(inst: dict, height: int, width: int) -> None:
     Raises:
         FashionDataError (RLEError for RLE): as :func:`instance_mask`, naming the instance origin.
     """
-    where = _where(inst)
-    seg = inst.get("segmentation")
-    if not isinstance(seg, dict):
-        raise FashionDataError(f"{where}: instance has no segmentation dict")
-    kind, data = seg.get("kind"), seg.get("data")
+    where, kind, data = _segmentation(inst)
     if kind == "kaggle_rle":
         rle.parse_runs(data, height, width, context=where)
     elif kind == "coco_rle":
@@ -271,11 +276,7 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
             segmentation is malformed or does not fit the image (RLE past height*width, COCO RLE
             of another size, polygon or box outside the image).
     """
-    where = _where(inst)
-    seg = inst.get("segmentation")
-    if not isinstance(seg, dict):
-        raise FashionDataError(f"{where}: instance has no segmentation dict")
-    kind, data = seg.get("kind"), seg.get("data")
+    where, kind, data = _segmentation(inst)
     if kind == "kaggle_rle":
         return rle.decode(data, height, width, context=where).astype(bool)
     if kind == "coco_rle":

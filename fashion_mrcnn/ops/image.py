@@ -121,21 +121,11 @@ def resize_image(
     h, w = image.shape[:2]
 
     if mode == "square":
-        top = (max_dim - h) // 2
-        left = (max_dim - w) // 2
-        padding = [(top, max_dim - h - top), (left, max_dim - w - left), (0, 0)]
-        image = np.pad(image, padding, mode="constant", constant_values=0)
-        window = (top, left, h + top, w + left)
+        image, window, padding = _pad_centred(image, max_dim, max_dim)
     elif mode == "pad64":
         if not min_dim or min_dim % 64:
             raise ValueError(f"resize_image: mode 'pad64' needs min_dim % 64 == 0, got {min_dim}")
-        max_h = math.ceil(h / 64) * 64
-        max_w = math.ceil(w / 64) * 64
-        top = (max_h - h) // 2
-        left = (max_w - w) // 2
-        padding = [(top, max_h - h - top), (left, max_w - w - left), (0, 0)]
-        image = np.pad(image, padding, mode="constant", constant_values=0)
-        window = (top, left, h + top, w + left)
+        image, window, padding = _pad_centred(image, math.ceil(h / 64) * 64, math.ceil(w / 64) * 64)
     elif mode == "crop":
         rng = rng if rng is not None else np.random.default_rng()
         y = int(rng.integers(0, h - min_dim + 1))
@@ -144,6 +134,16 @@ def resize_image(
         image = image[y : y + min_dim, x : x + min_dim]
         window = (0, 0, min_dim, min_dim)
     return image.astype(dtype, copy=False), window, scale, padding, crop
+
+
+def _pad_centred(image: np.ndarray, height: int, width: int):
+    """Zero-pad [h, w, C] to [height, width, C], centred (the extra row / column goes below /
+    right). Returns (image, window (y1, x1, y2, x2) of the original inside, padding)."""
+    h, w = image.shape[:2]
+    top, left = (height - h) // 2, (width - w) // 2
+    padding = [(top, height - h - top), (left, width - w - left), (0, 0)]
+    image = np.pad(image, padding, mode="constant", constant_values=0)
+    return image, (top, left, h + top, w + left), padding
 
 
 def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarray:
