@@ -13,7 +13,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fashion_mrcnn.workflow.notebooks import STAGES, run_pipeline  # noqa: E402
+from fashion_mrcnn.workflow.papermill_runner import STAGES  # noqa: E402
+from fashion_mrcnn.workflow.pipeline import run_pipeline  # noqa: E402
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Kaggle RLE codec speed: fashion_mrcnn.data.rle vs pycocotools on 512 x 512 masks.
+"""Kaggle RLE codec speed: fashion_mrcnn.data.formats.rle vs pycocotools on 512 x 512 masks.
 
 Two mask sets: real garment masks (every ccp-fashion instance resized to 512 x 512, nearest) and
 random blobs (a few filled ellipses plus speckle). For each set the script times, per mask:
@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 
 CCP = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "ccp-fashion"
 SIZE = 512

@@ -35,7 +35,7 @@ USER_ERRORS = (
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors reported as one line with exit code 2 (a failing notebook cell included)."""
-    from fashion_mrcnn.workflow.notebooks import NotebookError
+    from fashion_mrcnn.workflow.papermill_runner import NotebookError
 
     return (*USER_ERRORS, NotebookError)
 
@@ -77,7 +77,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
         print(f"train: {train_csv}\ntest:  {test_csv}")
     elif kind == "voc-tfrecord":
-        from fashion_mrcnn.data.voc import write_label_map, write_tfrecord
+        from fashion_mrcnn.data.formats.voc_tfrecord import write_label_map, write_tfrecord
 
         if not args.images:
             raise FashionDataError("convert voc-tfrecord needs --images (the image folder)")
@@ -87,12 +87,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         if label_map is not None:
             write_label_map(label_map, out.with_suffix(".pbtxt"))
     elif kind == "coco-csv":
-        from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv
+        from fashion_mrcnn.data.coco import read_coco
+        from fashion_mrcnn.data.export import records_to_kaggle_csv
 
         records, _categories, _report = read_coco(args.input, args.images, check_images=False)
         records_to_kaggle_csv(records, args.output)
     elif kind == "csv-coco":
-        from fashion_mrcnn.data.coco import write_coco
+        from fashion_mrcnn.data.export import write_coco
         from fashion_mrcnn.data.imaterialist import read_imaterialist
 
         if not args.labels:

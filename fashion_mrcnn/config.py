@@ -10,9 +10,10 @@ or with keyword arguments, ``Config(NAME="mine", NUM_CLASSES=47)``. Derived attr
 (``BATCH_SIZE``, ``IMAGE_SHAPE``, ``IMAGE_META_SIZE``) are computed in ``__init__``; the
 configuration is validated there too, so a bad value fails before any model is built.
 
-``to_yaml`` / ``from_yaml`` round-trip every upper-case attribute; ``get_preset(name)`` returns
-the overrides of a named size preset ("cpu-smoke", "cpu-small", "colab-t4", "full") and
-``Config.preset(name)`` builds a configuration from one.
+``to_yaml`` / ``from_yaml`` round-trip every upper-case attribute; ``Config.preset(name)``
+builds a configuration from a named size preset ("cpu-smoke", "cpu-small", "colab-t4", "full";
+see :mod:`fashion_mrcnn.presets`). The allowed backbones, norms, resize modes, LR schedules and
+loss names come from :mod:`fashion_mrcnn.constants`.
 """
 
 from __future__ import annotations
@@ -24,19 +25,17 @@ from typing import Any
 import numpy as np
 import yaml
 
-from fashion_mrcnn.errors import ConfigError
-
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
-NORMS = ("frozen_bn", "bn", "gn")
-RESIZE_MODES = ("square", "pad64", "crop", "none")
-LR_SCHEDULES = ("constant", "cosine", "step")
-LOSS_KEYS = (
-    "rpn_class_loss",
-    "rpn_bbox_loss",
-    "mrcnn_class_loss",
-    "mrcnn_bbox_loss",
-    "mrcnn_mask_loss",
+from fashion_mrcnn.constants import (
+    BACKBONES,
+    IMAGE_META_FIXED_SIZE,
+    LOSS_NAMES,
+    LR_SCHEDULES,
+    NORMS,
+    RESIZE_MODES,
 )
+from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.presets import get_preset
+
 # Computed in ``__init__``; never read back from kwargs or YAML.
 DERIVED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
 
@@ -86,7 +85,7 @@ class Config:
     LEARNING_RATE = 0.001
     LEARNING_MOMENTUM = 0.9
     WEIGHT_DECAY = 0.0001
-    LOSS_WEIGHTS = {k: 1.0 for k in LOSS_KEYS}
+    LOSS_WEIGHTS = {k: 1.0 for k in LOSS_NAMES}
     USE_RPN_ROIS = True
     # False: frozen BN (Matterport default); None: trainable BN; True: BN in training mode
     # everywhere. Kept for compatibility and mapped onto NORM in ``__init__``.
@@ -123,8 +122,8 @@ class Config:
         else:
             side = self.IMAGE_MAX_DIM
         self.IMAGE_SHAPE = np.array([side, side, self.IMAGE_CHANNEL_COUNT])
-        # id 1, original shape 3, molded shape 3, window 4, scale 1, active class ids NUM_CLASSES
-        self.IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + self.NUM_CLASSES
+        # constants.IMAGE_META_LAYOUT, then one active-class flag per class
+        self.IMAGE_META_SIZE = IMAGE_META_FIXED_SIZE + self.NUM_CLASSES
         self.validate()
 
     def _reconcile_norm(self) -> None:
@@ -278,9 +277,9 @@ class Config:
                 f"MASK_SHAPE {list(self.MASK_SHAPE)} must be twice MASK_POOL_SIZE "
                 f"({self.MASK_POOL_SIZE}) in each side: the mask head upsamples once by 2"
             )
-        if not isinstance(self.LOSS_WEIGHTS, dict) or set(self.LOSS_WEIGHTS) != set(LOSS_KEYS):
+        if not isinstance(self.LOSS_WEIGHTS, dict) or set(self.LOSS_WEIGHTS) != set(LOSS_NAMES):
             keys = sorted(self.LOSS_WEIGHTS) if isinstance(self.LOSS_WEIGHTS, dict) else None
-            raise ConfigError(f"LOSS_WEIGHTS keys must be exactly {list(LOSS_KEYS)}, got {keys}")
+            raise ConfigError(f"LOSS_WEIGHTS keys must be exactly {list(LOSS_NAMES)}, got {keys}")
         for key, weight in self.LOSS_WEIGHTS.items():
             if not isinstance(weight, numbers.Real) or weight < 0:
                 raise ConfigError(f"LOSS_WEIGHTS[{key!r}] must be a number >= 0, got {weight!r}")
@@ -375,76 +374,6 @@ def _plain(value: Any) -> Any:
     if callable(value):
         return getattr(value, "__name__", repr(value))
     return value
-
-
-# Size presets: overrides applied on top of a Config class (Config.preset / get_preset).
-PRESETS: dict[str, dict[str, Any]] = {
-    # A few seconds per step on a laptop CPU; no pretrained weights, hence GroupNorm.
-    "cpu-smoke": {
-        "IMAGE_MIN_DIM": 128,
-        "IMAGE_MAX_DIM": 128,
-        "BACKBONE": "mobilenetv2",
-        "MOBILENET_ALPHA": 0.35,
-        "NORM": "gn",
-        "TOP_DOWN_PYRAMID_SIZE": 64,
-        "RPN_ANCHOR_SCALES": (8, 16, 32, 64, 128),
-        "TRAIN_ROIS_PER_IMAGE": 32,
-        "POST_NMS_ROIS_TRAINING": 300,
-        "POST_NMS_ROIS_INFERENCE": 100,
-        "PRE_NMS_LIMIT": 1000,
-        "MASK_HEAD_CHANNELS": 64,
-        "FPN_CLASSIF_FC_LAYERS_SIZE": 128,
-        "IMAGES_PER_GPU": 2,
-        "MAX_GT_INSTANCES": 20,
-        "DETECTION_MIN_CONFIDENCE": 0.5,
-        "MINI_MASK_SHAPE": (28, 28),
-    },
-    # Real training on a CPU over a few hours.
-    "cpu-small": {
-        "IMAGE_MIN_DIM": 256,
-        "IMAGE_MAX_DIM": 256,
-        "BACKBONE": "mobilenetv2",
-        "MOBILENET_ALPHA": 1.0,
-        "NORM": "gn",
-        "TOP_DOWN_PYRAMID_SIZE": 128,
-        "RPN_ANCHOR_SCALES": (16, 32, 64, 128, 256),
-        "TRAIN_ROIS_PER_IMAGE": 64,
-        "POST_NMS_ROIS_TRAINING": 1000,
-        "POST_NMS_ROIS_INFERENCE": 300,
-        "PRE_NMS_LIMIT": 2000,
-        "MASK_HEAD_CHANNELS": 128,
-        "FPN_CLASSIF_FC_LAYERS_SIZE": 512,
-        "IMAGES_PER_GPU": 2,
-        "MAX_GT_INSTANCES": 50,
-    },
-    # A Colab / Kaggle T4 (16 GB): the Matterport fashion-kernel scale.
-    "colab-t4": {
-        "IMAGE_MIN_DIM": 512,
-        "IMAGE_MAX_DIM": 512,
-        "BACKBONE": "resnet50",
-        "NORM": "frozen_bn",
-        "RPN_ANCHOR_SCALES": (16, 32, 64, 128, 256),
-        "IMAGES_PER_GPU": 4,
-        "POST_NMS_ROIS_TRAINING": 1000,
-        "POST_NMS_ROIS_INFERENCE": 500,
-    },
-    # The paper-size model.
-    "full": {
-        "IMAGE_MIN_DIM": 800,
-        "IMAGE_MAX_DIM": 1024,
-        "BACKBONE": "resnet101",
-        "NORM": "frozen_bn",
-        "RPN_ANCHOR_SCALES": (32, 64, 128, 256, 512),
-        "IMAGES_PER_GPU": 2,
-    },
-}
-
-
-def get_preset(name: str) -> dict[str, Any]:
-    """The overrides of a named preset (a copy). Raises ConfigError for an unknown name."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return dict(PRESETS[name])
 
 
 class FashionConfig(Config):

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.rle import encode
+from fashion_mrcnn.data.formats.rle import encode
+from fashion_mrcnn.data.images import list_images
 from fashion_mrcnn.errors import FashionDataError, SkipReport
-from fashion_mrcnn.submission import detect_images, list_images
+from fashion_mrcnn.evaluation.inference import detect_files
 
 
 def _lookup(table, key: int, what: str):
@@ -104,7 +105,7 @@ def predict_records(
     paths = [Path(p) for p in image_paths]
     return [
         detection_to_record(p, image.shape, result, class_names, category_ids, attributes)
-        for p, image, result in detect_images(model, paths, progress)
+        for p, image, result in detect_files(model, paths, progress)
     ]
 
 
@@ -173,7 +174,7 @@ def predict_to_dir(
 ) -> list[dict]:
     """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
     ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
-    :func:`fashion_mrcnn.visualize.draw_overlay`). Returns the records.
+    :func:`fashion_mrcnn.viz.overlay.draw_overlay`). Returns the records.
 
     Each record is appended and flushed as soon as its image is done, so an error (or a kill)
     later in the run keeps every record before it. ``skipped``: None stops at the first file that
@@ -181,7 +182,7 @@ def predict_to_dir(
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped.
     """
-    from fashion_mrcnn.visualize import draw_overlay, save_image
+    from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)
     paths = collect_inputs(inputs)
@@ -194,7 +195,7 @@ def predict_to_dir(
     used: set[str] = set()
     with (out_dir / JSONL_NAME).open("w") as jsonl:
         try:
-            for path, image, result in detect_images(model, paths, progress, skipped):
+            for path, image, result in detect_files(model, paths, progress, skipped):
                 record = detection_to_record(
                     path, image.shape, result, class_names, category_ids, attributes
                 )

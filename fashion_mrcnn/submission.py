@@ -17,37 +17,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fashion_mrcnn.data.images import load_rgb
-from fashion_mrcnn.data.rle import encode, parse_runs
-from fashion_mrcnn.errors import FashionDataError, RLEError, SkipReport
+from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
+from fashion_mrcnn.data.formats.rle import encode, parse_runs
+from fashion_mrcnn.data.images import list_images
+from fashion_mrcnn.errors import FashionDataError, RLEError
+from fashion_mrcnn.evaluation.inference import detect_files
+from fashion_mrcnn.ops.image import resize_masks_nearest
 
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
-# Categories whose ground truth may carry attributes in iMaterialist 2019 (0-12 garments and
-# 27 hood, 28 collar, 33 sleeve). Dropping them was worth ~15% to a Matterport team.
-ATTRIBUTE_CATEGORIES = frozenset(list(range(13)) + [27, 28, 33])
 PLACEHOLDER = ("1 1", "23")  # Kaggle's sample_submission row for an image without predictions
 OVERLAP_POLICIES = ("all", "class", "none")
 ATTRIBUTE_POLICIES = ("keep", "strip", "drop_attribute_categories")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _CLASS_RE = re.compile(r"^(\d+)((?:_\d+)*)$")
-
-
-def resize_masks_nearest(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize bool masks ``[H, W, N]`` to ``[size[0], size[1], N]`` by nearest-neighbour sampling."""
-    import cv2
-
-    h, w = int(size[0]), int(size[1])
-    masks = np.asarray(masks)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be [H, W, N], got shape {masks.shape}")
-    if masks.shape[:2] == (h, w):
-        return masks.astype(bool, copy=False)
-    out = np.zeros((h, w, masks.shape[2]), dtype=bool)
-    for k in range(masks.shape[2]):
-        out[:, :, k] = cv2.resize(
-            masks[:, :, k].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST
-        ).astype(bool)
-    return out
 
 
 def remove_overlaps(masks: np.ndarray, scores: np.ndarray, groups=None) -> np.ndarray:
@@ -223,54 +204,6 @@ def make_submission(
     return df
 
 
-def list_images(images_dir: str | Path) -> list[Path]:
-    """Image files (jpg, jpeg, png, bmp, webp) directly inside ``images_dir``, sorted by name."""
-    images_dir = Path(images_dir)
-    if not images_dir.is_dir():
-        raise FileNotFoundError(f"not a directory: {images_dir}")
-    return sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def detect_images(
-    model, paths: Sequence[Path], progress: bool = True, skipped: SkipReport | None = None
-):
-    """Yield ``(path, image uint8 [H, W, 3], detect() dict)`` per image file, running
-    ``model.detect`` in batches of ``model.config.BATCH_SIZE`` (default 1).
-
-    A short final batch is padded with its last image (Matterport's ``detect`` requires exactly
-    BATCH_SIZE images); padded results are discarded. ``skipped``: None raises the
-    :class:`FashionDataError` of a file that cannot be read; a ``SkipReport`` records the file
-    and its reason there instead and leaves it out (the other images are still yielded).
-    """
-    from tqdm.auto import tqdm
-
-    batch_size = int(getattr(getattr(model, "config", None), "BATCH_SIZE", 1) or 1)
-    bar = tqdm(total=len(paths), desc="detect", unit="img", disable=not progress)
-    try:
-        for start in range(0, len(paths), batch_size):
-            chunk = []
-            for path in paths[start : start + batch_size]:
-                try:
-                    chunk.append((path, load_rgb(path)))
-                except FashionDataError as exc:
-                    if skipped is None:
-                        raise
-                    skipped.add(path, str(exc).removeprefix(f"{path}: "))
-            n = len(chunk)
-            if n:
-                images = [image for _, image in chunk]
-                results = model.detect(images + [images[-1]] * (batch_size - n))
-                if len(results) != batch_size:
-                    raise RuntimeError(
-                        f"model.detect returned {len(results)} results for {batch_size} images"
-                    )
-                for (path, image), result in zip(chunk, results[:n]):
-                    yield path, image, result
-            bar.update(len(paths[start : start + batch_size]))
-    finally:
-        bar.close()
-
-
 def predict_submission(
     model, images_dir: str | Path, out_csv: str | Path, progress: bool = True, **kwargs
 ) -> pd.DataFrame:
@@ -282,7 +215,7 @@ def predict_submission(
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
-    predictions = [result for _, _, result in detect_images(model, paths, progress)]
+    predictions = [result for _, _, result in detect_files(model, paths, progress)]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

@@ -3,15 +3,10 @@
 import numpy as np
 import pytest
 
-from fashion_mrcnn.config import (
-    LOSS_KEYS,
-    PRESETS,
-    Config,
-    FashionConfig,
-    FashionInferenceConfig,
-    get_preset,
-)
+from fashion_mrcnn.config import Config, FashionConfig, FashionInferenceConfig
+from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.presets import PRESETS, get_preset
 
 
 def test_matterport_defaults_and_derived():
@@ -23,7 +18,7 @@ def test_matterport_defaults_and_derived():
     assert c.RPN_ANCHOR_SCALES == (32, 64, 128, 256, 512)
     assert c.POST_NMS_ROIS_TRAINING == 2000 and c.POST_NMS_ROIS_INFERENCE == 1000
     np.testing.assert_allclose(c.BBOX_STD_DEV, [0.1, 0.1, 0.2, 0.2])
-    assert set(c.LOSS_WEIGHTS) == set(LOSS_KEYS)
+    assert set(c.LOSS_WEIGHTS) == set(LOSS_NAMES)
     assert c.NORM == "frozen_bn" and c.TRAIN_BN is False
     assert c.MASK_THRESHOLD == 0.5 and c.LR_SCHEDULE == "constant"
 
@@ -73,7 +68,7 @@ def test_display_prints_every_setting(capsys):
 
 
 def test_yaml_round_trip(tmp_path):
-    c = FashionConfig(IMAGES_PER_GPU=3, NORM="gn", LOSS_WEIGHTS={k: 2.0 for k in LOSS_KEYS})
+    c = FashionConfig(IMAGES_PER_GPU=3, NORM="gn", LOSS_WEIGHTS={k: 2.0 for k in LOSS_NAMES})
     path = c.to_yaml(tmp_path / "cfg.yaml")
     back = FashionConfig.from_yaml(path)
     assert back.to_dict() == c.to_dict()
@@ -108,7 +103,7 @@ def test_yaml_errors_name_the_file(tmp_path):
         ({"IMAGE_RESIZE_MODE": "stretch"}, "IMAGE_RESIZE_MODE"),
         ({"LR_SCHEDULE": "poly"}, "LR_SCHEDULE"),
         ({"LOSS_WEIGHTS": {"rpn_class_loss": 1.0}}, "LOSS_WEIGHTS keys"),
-        ({"LOSS_WEIGHTS": {**{k: 1.0 for k in LOSS_KEYS}, "mask": 1.0}}, "LOSS_WEIGHTS keys"),
+        ({"LOSS_WEIGHTS": {**{k: 1.0 for k in LOSS_NAMES}, "mask": 1.0}}, "LOSS_WEIGHTS keys"),
         ({"DETECTION_MIN_CONFIDENCE": -0.1}, "DETECTION_MIN_CONFIDENCE"),
         ({"RPN_NMS_THRESHOLD": -1}, "RPN_NMS_THRESHOLD"),
         ({"MASK_THRESHOLD": 1.5}, "MASK_THRESHOLD"),

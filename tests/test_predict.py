@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fashion_mrcnn.data.rle import decode
+from fashion_mrcnn.data.formats.rle import decode
 from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.predict import (
     collect_inputs,

@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mrcnn.data.rle import decode, encode
+from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
+from fashion_mrcnn.data.formats.rle import decode, encode
 from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.submission import (
-    ATTRIBUTE_CATEGORIES,
     assert_valid_submission,
     class_string,
     make_submission,
     predict_submission,
     remove_overlaps,
-    resize_masks_nearest,
     validate_submission,
 )
 
@@ -42,12 +41,6 @@ def _pred(boxes, class_ids, scores, h=16, w=16, attribute_ids=None):
 def test_class_string():
     assert class_string(10, [2, 1, 2]) == "10_1_2"
     assert class_string("7") == "7"
-
-
-def test_resize_masks_nearest():
-    m = _masks(4, 6, [(0, 0, 2, 3)])
-    big = resize_masks_nearest(m, (8, 12))
-    assert big.shape == (8, 12, 1) and big[:4, :6, 0].all() and big.sum() == 24
 
 
 def test_remove_overlaps_by_score_all_and_within_class():

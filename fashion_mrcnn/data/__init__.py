@@ -1,4 +1,7 @@
-"""Data layer: RLE codec, loaders (iMaterialist CSV, COCO JSON), records, Dataset, image IO, stats.
+"""Data layer: records -> ``Dataset``; loaders (iMaterialist CSV, COCO JSON, VOC XML, synthetic),
+file formats (``formats``: RLE, TFRecord, VOC TFRecord export), image IO, the shard cache
+(``cache``), sampling, augmentation, RPN targets and the ``tf.data`` training pipeline.
 
-Kept import-light: import the submodules you need, e.g. ``from fashion_mrcnn.data import rle``.
+Never imports ``evaluation``, ``viz`` or ``workflow``. Kept import-light: import the submodules
+you need, e.g. ``from fashion_mrcnn.data.formats import rle``.
 """

@@ -8,7 +8,7 @@ The contract (docs/DESIGN.md) every augmentation obeys, so the engine accepts an
 ``keep`` holds the indices (into the input's N) of the instances that survive, in order, so the
 caller can subset class ids, box-only flags and attribute ids the same way. An instance whose mask
 is emptied (cropped away, rotated out of the frame) is dropped. Boxes are not transformed here:
-the caller recomputes them from the masks (``boxes_from_masks`` or ``ops.image.extract_bboxes``).
+the caller recomputes them from the masks (``ops.boxes.extract_bboxes``).
 
 Reproducibility: the albumentations seed is drawn from ``rng`` on every call, so the same
 generator state gives the same output; the global ``random`` / ``np.random`` state is not used.
@@ -21,35 +21,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-__all__ = ["Augmenter", "boxes_from_masks", "default_augmentation"]
-
-
-def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
-    """Tight boxes around instance masks.
-
-    Args:
-        masks: bool (or 0/1) [H, W, N].
-
-    Returns:
-        int32 [N, (y1, x1, y2, x2)] in pixels, y2/x2 exclusive; all zeros for an empty mask.
-    """
-    masks = np.asarray(masks)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be [H, W, N], got shape {masks.shape}")
-    n = masks.shape[-1]
-    boxes = np.zeros((n, 4), dtype=np.int32)
-    if n == 0:
-        return boxes
-    rows = masks.any(axis=1)  # [H, N]
-    cols = masks.any(axis=0)  # [W, N]
-    present = rows.any(axis=0)
-    h, w = masks.shape[:2]
-    y1 = np.argmax(rows, axis=0)
-    y2 = h - np.argmax(rows[::-1], axis=0)
-    x1 = np.argmax(cols, axis=0)
-    x2 = w - np.argmax(cols[::-1], axis=0)
-    boxes[present] = np.stack([y1, x1, y2, x2], axis=1)[present]
-    return boxes
+__all__ = ["Augmenter", "default_augmentation"]
 
 
 def _check_inputs(image: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fashion_mrcnn.constants import IMAGE_SUFFIXES
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = ["MAX_IMAGE_PIXELS", "check_image", "image_size", "load_rgb"]
+__all__ = ["MAX_IMAGE_PIXELS", "check_image", "image_size", "list_images", "load_rgb"]
 
 MAX_IMAGE_PIXELS = 100_000_000
 
@@ -179,3 +180,12 @@ def check_image(path: str | Path, height: int | None = None, width: int | None =
             img.load()
         except (OSError, ValueError, SyntaxError) as exc:  # truncated / corrupt data
             raise FashionDataError(f"{path}: cannot decode image ({exc})") from exc
+
+
+def list_images(images_dir: str | Path) -> list[Path]:
+    """Image files (``constants.IMAGE_SUFFIXES``, any case) directly inside ``images_dir``, sorted
+    by name. FileNotFoundError when ``images_dir`` is not a directory."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise FileNotFoundError(f"not a directory: {images_dir}")
+    return sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

@@ -24,6 +24,9 @@ A CSV with a header and no data row is refused (an empty dataset is never what w
 Duplicated rows (same ``ImageId``, ``EncodedPixels`` text and ``ClassId``; the first one is kept)
 are dropped in both modes, since counting one mask twice would skew training and statistics:
 each is listed in the SkipReport as ``"duplicate of row N"`` and one warning gives their count.
+
+Over 400 lines: one reader. Its checks are vectorised over the whole CSV (333k rows in seconds)
+and each names file, row and image, so they sit beside the parsing they guard.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def rle_cheap_problem(text: str, n_pixels: int) -> str | None:
 
     Checks: non-empty, an even number of tokens, all tokens decimal digits, first start >= 1, last
     run end (start + length - 1) <= ``n_pixels``. Ordering / overlaps of inner runs are checked
-    when the mask is decoded (:func:`fashion_mrcnn.data.rle.parse_runs`).
+    when the mask is decoded (:func:`fashion_mrcnn.data.formats.rle.parse_runs`).
     """
     raw = text.encode("ascii", errors="replace")  # non-ASCII -> "?" -> slow path below
     if (

@@ -21,8 +21,9 @@ import numbers
 
 import numpy as np
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.errors import FashionDataError, SkipReport
+from fashion_mrcnn.ops.boxes import extract_bboxes
 
 __all__ = [
     "SEGMENTATION_KINDS",
@@ -32,7 +33,6 @@ __all__ = [
     "check_record",
     "instance_box",
     "instance_mask",
-    "mask_to_box",
     "validate_records",
 ]
 
@@ -172,6 +172,15 @@ def _checked_coco_rle(data, height: int, width: int, where: str) -> dict:
     return data
 
 
+def _segmentation(inst: dict) -> tuple[str, object, object]:
+    """``(where, kind, data)`` of an instance's segmentation; FashionDataError without one."""
+    where = _where(inst)
+    seg = inst.get("segmentation")
+    if not isinstance(seg, dict):
+        raise FashionDataError(f"{where}: instance has no segmentation dict")
+    return where, seg.get("kind"), seg.get("data")
+
+
 def check_instance(inst: dict, height: int, width: int) -> None:
     """Every check :func:`instance_mask` makes, without building the mask.
 
@@ -182,11 +191,7 @@ def check_instance(inst: dict, height: int, width: int) -> None:
     Raises:
         FashionDataError (RLEError for RLE): as :func:`instance_mask`, naming the instance origin.
     """
-    where = _where(inst)
-    seg = inst.get("segmentation")
-    if not isinstance(seg, dict):
-        raise FashionDataError(f"{where}: instance has no segmentation dict")
-    kind, data = seg.get("kind"), seg.get("data")
+    where, kind, data = _segmentation(inst)
     if kind == "kaggle_rle":
         rle.parse_runs(data, height, width, context=where)
     elif kind == "coco_rle":
@@ -271,11 +276,7 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
             segmentation is malformed or does not fit the image (RLE past height*width, COCO RLE
             of another size, polygon or box outside the image).
     """
-    where = _where(inst)
-    seg = inst.get("segmentation")
-    if not isinstance(seg, dict):
-        raise FashionDataError(f"{where}: instance has no segmentation dict")
-    kind, data = seg.get("kind"), seg.get("data")
+    where, kind, data = _segmentation(inst)
     if kind == "kaggle_rle":
         return rle.decode(data, height, width, context=where).astype(bool)
     if kind == "coco_rle":
@@ -288,16 +289,6 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
     raise FashionDataError(f"{where}: unknown segmentation kind {kind!r}")
 
 
-def mask_to_box(mask: np.ndarray) -> np.ndarray:
-    """Tight box of a bool ``[H, W]`` mask: int32 ``[4]`` ``(y1, x1, y2, x2)``, y2 / x2 exclusive;
-    zeros for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return np.zeros(4, dtype=np.int32)
-    cols = np.flatnonzero(mask.any(axis=0))
-    return np.array([rows[0], cols[0], rows[-1] + 1, cols[-1] + 1], dtype=np.int32)
-
-
 def instance_box(inst: dict, height: int, width: int) -> np.ndarray:
     """Box of one instance: int32 ``[4]`` ``(y1, x1, y2, x2)`` pixels, y2 / x2 exclusive.
 
@@ -307,4 +298,4 @@ def instance_box(inst: dict, height: int, width: int) -> np.ndarray:
     seg = inst.get("segmentation") or {}
     if seg.get("kind") == "box":
         return np.array(_checked_box(seg.get("data"), height, width, _where(inst)), np.int32)
-    return mask_to_box(instance_mask(inst, height, width))
+    return extract_bboxes(instance_mask(inst, height, width)[:, :, None])[0]

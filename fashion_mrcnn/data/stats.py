@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 from fashion_mrcnn.errors import FashionDataError, SkipReport
 

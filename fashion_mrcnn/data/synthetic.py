@@ -17,6 +17,9 @@ Category ids are the iMaterialist 2019 source ids (0..45): 1 top, 6 pants, 8 ski
 On disk (:func:`generate`) the layout is the Kaggle iMaterialist one, so the ordinary loader reads
 it: ``train/<ImageId>`` JPEGs, ``train.csv`` (``ImageId,EncodedPixels,Height,Width,ClassId``,
 Kaggle RLE), ``label_descriptions.json`` and ``splits.json``.
+
+Over 400 lines: one generator. Each garment's shape is a few lines of geometry on the shared
+``_Person`` frame, so the whole scene model is read in one place.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 
 __all__ = [
     "CATEGORY_IDS",

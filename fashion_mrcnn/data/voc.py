@@ -1,4 +1,4 @@
-"""Pascal VOC XML (as written by LabelImg): records, the seed workflow's CSV, splits, TFRecords.
+"""Pascal VOC XML (as written by LabelImg): records, the seed workflow's CSV and its splits.
 
 Coordinates. VOC / LabelImg ``<bndbox>`` values ``xmin ymin xmax ymax`` are 1-based and inclusive:
 the box covers pixel columns ``xmin .. xmax`` counting the first column as 1. Our convention is
@@ -8,8 +8,7 @@ some tools that count from 0) is read as the image border. Float values are roun
 
 The CSV (``voc_to_csv``) keeps the raw VOC numbers, one row per object:
 ``filename,width,height,class,xmin,ymin,xmax,ymax`` (the layout of the TF Object Detection API
-tutorials). ``write_tfrecord`` normalises with our convention: ``xmin_norm = (xmin - 1) / width``,
-``xmax_norm = xmax / width`` (implemented in :mod:`fashion_mrcnn.data.tfrecord`, re-exported here).
+tutorials). Its TF Object Detection API export is :mod:`fashion_mrcnn.data.formats.voc_tfrecord`.
 
 XML is parsed with ``defusedxml`` (no entity expansion, no external DTDs).
 """
@@ -23,26 +22,17 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from fashion_mrcnn.constants import IMAGE_SUFFIXES
 from fashion_mrcnn.data.records import validate_records
-from fashion_mrcnn.data.tfrecord import (  # re-exported: the VOC workflow's TFRecord export
-    read_label_map,
-    read_tfrecord,
-    write_label_map,
-    write_tfrecord,
-)
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
 __all__ = [
     "CSV_COLUMNS",
     "parse_voc_file",
     "read_csv_rows",
-    "read_label_map",
-    "read_tfrecord",
     "read_voc",
     "split_csv",
     "voc_to_csv",
-    "write_label_map",
-    "write_tfrecord",
 ]
 
 CSV_COLUMNS = ["filename", "width", "height", "class", "xmin", "ymin", "xmax", "ymax"]
@@ -135,9 +125,6 @@ def parse_voc_file(xml_path: str | Path) -> dict:
     }
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".JPG", ".JPEG", ".PNG")
-
-
 def _image_path(parsed: dict, xml_path: Path, images_dir: Path | None) -> Path:
     """The image file of a parsed XML: ``<filename>`` in ``images_dir`` (default: beside the
     XML, then the XML's ``<path>``); a ``<filename>`` without suffix (older LabelImg) is tried
@@ -146,7 +133,11 @@ def _image_path(parsed: dict, xml_path: Path, images_dir: Path | None) -> Path:
     name = parsed["filename"]
     candidates = [folder / name]
     if not Path(name).suffix:
-        candidates += [folder / (name + suffix) for suffix in IMAGE_SUFFIXES]
+        candidates += [
+            folder / (name + suffix)
+            for lower in IMAGE_SUFFIXES
+            for suffix in (lower, lower.upper())
+        ]
     if images_dir is None and parsed["path"]:
         candidates.append(Path(parsed["path"]))
     for candidate in candidates:

@@ -8,16 +8,15 @@ matching and AP, and error analysis. No TensorFlow and no matplotlib at import t
 - :mod:`.matching`: ``compute_overlaps``, ``compute_overlaps_masks``, ``compute_matches``,
   ``compute_ap``, ``compute_ap_range``, ``compute_recall``, ``evaluate_dataset``.
 - :mod:`.analysis`: ``per_class_table``, ``confusion_matrix``, ``top_confused_pairs``,
-  ``size_buckets``, ``error_galleries``, ``compare_runs`` and their plots.
+  ``size_buckets``, ``compare_runs`` (tables; ``fashion_mrcnn.viz`` draws them).
+- :mod:`.inference`: ``detect_batches`` / ``detect_dataset`` / ``detect_files``, the one batched
+  ``model.detect`` loop.
 """
 
 from fashion_mrcnn.evaluation.analysis import (
     compare_runs,
     confusion_matrix,
-    error_galleries,
     per_class_table,
-    plot_confusion,
-    plot_sensitivity_vs_count,
     size_buckets,
     top_confused_pairs,
 )
@@ -50,13 +49,10 @@ __all__ = [
     "compute_recall",
     "confusion_matrix",
     "dataset_to_coco",
-    "error_galleries",
     "evaluate_coco",
     "evaluate_dataset",
     "kaggle_metric",
     "per_class_table",
-    "plot_confusion",
-    "plot_sensitivity_vs_count",
     "predictions_to_coco",
     "score_files",
     "size_buckets",

@@ -1,23 +1,22 @@
 """Error analysis on top of :func:`fashion_mrcnn.evaluation.matching.evaluate_dataset`.
 
 - :func:`per_class_table`: training count, AP@0.5, sensitivity (recall), precision, TP / FP / FN
-  per class; :func:`plot_sensitivity_vs_count` shows whether rare classes are the weak ones.
+  per class (``viz.plots.plot_sensitivity_vs_count`` shows whether rare classes are the weak
+  ones).
 - :func:`confusion_matrix`: GT instances matched to predictions by mask IoU >= 0.5 ignoring the
   class; unmatched GT go to the ``"missed"`` column, unmatched predictions to the
   ``"background"`` row; :func:`top_confused_pairs` lists the worst off-diagonal cells.
 - :func:`size_buckets`: recall per COCO size bucket (area < 32^2, < 96^2, larger) at the
   original image size.
-- :func:`error_galleries`: PNG grids of the worst false positives (highest score) and false
-  negatives (largest) of every class.
-- :func:`compare_runs`: per-class deltas between two tables, with a bar chart.
+- :func:`compare_runs`: per-class deltas between two tables.
 
-All plots are drawn by :mod:`fashion_mrcnn.visualize` (the module that owns matplotlib).
+Tables only: the charts and the error galleries of these results are drawn by
+:mod:`fashion_mrcnn.viz` (which imports this module, never the reverse).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,8 @@ BACKGROUND = "background"
 SIZE_EDGES = (32**2, 96**2)  # COCO small / medium / large area thresholds (pixels)
 
 
-def _class_name(class_names: Sequence[str], class_id: int) -> str:
+def class_name(class_names: Sequence[str], class_id: int) -> str:
+    """``class_names[class_id]``, or the id as text when it is out of range."""
     return str(class_names[class_id]) if 0 <= class_id < len(class_names) else str(class_id)
 
 
@@ -42,7 +42,7 @@ def _train_counts(train_counts, class_names) -> dict[str, int]:
     out = {}
     for key, value in dict(train_counts).items():
         count = value[0] if isinstance(value, tuple | list) else value
-        name = _class_name(class_names, key) if isinstance(key, int | np.integer) else str(key)
+        name = class_name(class_names, key) if isinstance(key, int | np.integer) else str(key)
         out[name] = int(count)
     return out
 
@@ -83,7 +83,7 @@ def per_class_table(
         flags = np.array(tp_flags.get(c, []), dtype=bool)
         g = n_gt.get(c, 0)
         tp = int(flags.sum())
-        name = _class_name(names, c)
+        name = class_name(names, c)
         rows.append(
             {
                 "name": name,
@@ -104,15 +104,6 @@ def per_class_table(
         "precision", "ap50",
     ]).set_index("name")  # fmt: skip
     return table.sort_values(["train_count", "n_gt"], ascending=False, na_position="last")
-
-
-def plot_sensitivity_vs_count(table: pd.DataFrame, path=None, value_col: str = "recall"):
-    """Per-class sensitivity (or ``value_col``) against training count, log x; returns (fig, ax)."""
-    from fashion_mrcnn.visualize import plot_sensitivity_vs_count as _plot
-
-    if len(table) and table["train_count"].isna().all():
-        raise ValueError("the table has no train_count: pass train_counts to per_class_table")
-    return _plot(table.dropna(subset=["train_count"]), path, "train_count", value_col)
 
 
 def confusion_matrix(
@@ -137,23 +128,16 @@ def confusion_matrix(
         for p in np.flatnonzero(pred_match < 0):
             pairs.append((-1, int(r["pred_class_ids"][p])))
     classes = sorted({c for pair in pairs for c in pair if c >= 0})
-    labels = [_class_name(names, c) for c in classes]
+    labels = [class_name(names, c) for c in classes]
     conf = pd.DataFrame(
         0, index=pd.Index(labels + [BACKGROUND], name="gt"),
         columns=pd.Index(labels + [MISSED], name="pred"), dtype=np.int64,
     )  # fmt: skip
     for g, p in pairs:
-        row = _class_name(names, g) if g >= 0 else BACKGROUND
-        col = _class_name(names, p) if p >= 0 else MISSED
+        row = class_name(names, g) if g >= 0 else BACKGROUND
+        col = class_name(names, p) if p >= 0 else MISSED
         conf.loc[row, col] += 1
     return conf
-
-
-def plot_confusion(confusion: pd.DataFrame, path=None, normalize: bool = True):
-    """Heat map of :func:`confusion_matrix` (rows normalised); returns (fig, ax)."""
-    from fashion_mrcnn.visualize import plot_confusion as _plot
-
-    return _plot(confusion, path, normalize)
 
 
 def top_confused_pairs(confusion: pd.DataFrame, k: int = 10) -> pd.DataFrame:
@@ -189,7 +173,7 @@ def size_buckets(
     for r in evaluation["per_image"]:
         for area, cid, m in zip(r["gt_areas"], r["gt_class_ids"], r["gt_match"]):
             bucket = "small" if area < edges[0] else "medium" if area < edges[1] else "large"
-            rows.append((_class_name(names, int(cid)), bucket, int(m > -1)))
+            rows.append((class_name(names, int(cid)), bucket, int(m > -1)))
     df = pd.DataFrame(rows, columns=["name", "bucket", "tp"])
     keys = ["name", "bucket"] if by_class else ["bucket"]
     out = df.groupby(keys).agg(n_gt=("tp", "size"), tp=("tp", "sum"))
@@ -200,111 +184,17 @@ def size_buckets(
     return out
 
 
-def _crop(image, mask, box, color, margin: float = 0.15):
-    """Crop of ``image`` around ``box`` (y1, x1, y2, x2) with the mask outline drawn in color."""
-    from fashion_mrcnn.visualize import apply_mask, mask_outline
-
-    h, w = image.shape[:2]
-    y1, x1, y2, x2 = (int(v) for v in box)
-    my, mx = int((y2 - y1) * margin) + 2, int((x2 - x1) * margin) + 2
-    y1, x1, y2, x2 = max(0, y1 - my), max(0, x1 - mx), min(h, y2 + my), min(w, x2 + mx)
-    sub = apply_mask(image[y1:y2, x1:x2], mask[y1:y2, x1:x2], color, 0.3)
-    sub[mask_outline(mask[y1:y2, x1:x2], 2)] = [int(255 * c) for c in color]
-    return sub
-
-
-def error_galleries(
-    evaluation: dict,
-    dataset,
-    out_dir: str | Path,
-    predictions: Sequence[dict] | None = None,
-    per_class: int = 12,
-    classes: Sequence[int] | None = None,
-) -> dict[str, Path]:
-    """Write ``fp_<class>.png`` and ``fn_<class>.png`` crop grids into ``out_dir``.
-
-    False positives (predictions matching no GT of their class) are ranked by score, highest
-    first, and captioned ``"score IoU <best IoU> <class of that GT>"``; false negatives
-    (unmatched GT) by area, largest first, captioned ``"<area>px IoU <best IoU> <class of that
-    prediction>"`` (the IoU part only when something overlaps). Predictions come from ``predictions`` or
-    ``evaluation["predictions"]`` (``evaluate_dataset(..., keep_predictions=True)``). Returns
-    ``{file stem: path}``.
-    """
-    from fashion_mrcnn.visualize import GT_COLOR, PRED_COLOR, crop_grid, save_image
-
-    preds = predictions if predictions is not None else evaluation.get("predictions")
-    if preds is None:
-        raise ValueError("error_galleries needs predictions (evaluate_dataset keep_predictions)")
-    names = evaluation.get("class_names", [])
-    fps: dict[int, list] = {}
-    fns: dict[int, list] = {}
-    for k, r in enumerate(evaluation["per_image"]):
-        ov = r["overlaps"]
-        for p in np.flatnonzero(r["pred_match"] < 0):
-            caption = f"{r['pred_scores'][p]:.2f}"
-            if ov.shape[1] and ov[p].max() > 0:
-                g = int(ov[p].argmax())
-                other = _class_name(names, int(r["gt_class_ids"][g]))
-                caption += f" IoU {ov[p, g]:.2f} {other}"
-            fps.setdefault(int(r["pred_class_ids"][p]), []).append(
-                (-r["pred_scores"][p], k, int(p), caption)
-            )
-        for g in np.flatnonzero(r["gt_match"] < 0):
-            caption = f"{int(r['gt_areas'][g])}px"
-            if ov.shape[0] and ov[:, g].max() > 0:
-                p = int(ov[:, g].argmax())
-                other = _class_name(names, int(r["pred_class_ids"][p]))
-                caption += f" IoU {ov[p, g]:.2f} {other}"
-            fns.setdefault(int(r["gt_class_ids"][g]), []).append(
-                (-int(r["gt_areas"][g]), k, int(g), caption)
-            )
-    out_dir = Path(out_dir)
-    written: dict[str, Path] = {}
-    cache: dict[int, tuple] = {}
-
-    def image_and_gt(k):
-        if k not in cache:
-            i = evaluation["per_image"][k]["index"]
-            cache.clear()  # keep one image in memory; items are grouped by image below
-            cache[k] = (np.asarray(dataset.load_image(i)), dataset.load_mask(i)[0])
-        return cache[k]
-
-    for kind, items_by_class in (("fp", fps), ("fn", fns)):
-        for c, items in sorted(items_by_class.items()):
-            if classes is not None and c not in classes:
-                continue
-            chosen = sorted(items)[:per_class]
-            crops: dict[int, np.ndarray] = {}
-            for rank, (_, k, j, _caption) in sorted(enumerate(chosen), key=lambda t: t[1][1]):
-                image, gt_masks = image_and_gt(k)
-                r = evaluation["per_image"][k]
-                if kind == "fp":
-                    mask = np.asarray(preds[k]["masks"])[:, :, j].astype(bool)
-                    box, color = r["pred_boxes"][j], PRED_COLOR
-                else:
-                    mask, box, color = gt_masks[:, :, j].astype(bool), r["gt_boxes"][j], GT_COLOR
-                crops[rank] = _crop(image, mask, box, color)
-            if not crops:
-                continue
-            grid = crop_grid([crops[i] for i in range(len(chosen))], [t[3] for t in chosen])
-            stem = f"{kind}_{_class_name(names, c)}".replace(" ", "_").replace(",", "")
-            stem = stem.replace("/", "-")
-            written[stem] = save_image(grid, out_dir / f"{stem}.png")
-    return written
-
-
 def compare_runs(
     table_a: pd.DataFrame,
     table_b: pd.DataFrame,
     names: tuple[str, str] = ("before", "after"),
     metrics: Sequence[str] = ("ap50", "recall", "precision"),
-    path=None,
 ) -> pd.DataFrame:
     """Per-class deltas between two :func:`per_class_table` results.
 
     Returns DataFrame indexed by class name (union of both), with ``<metric>_<name>`` for each
-    run and ``delta_<metric>`` = b - a, sorted by the first delta. With ``path``, also writes a
-    bar chart of ``delta_<metrics[0]>``.
+    run and ``delta_<metric>`` = b - a, sorted by the first delta (``viz.plots.plot_deltas``
+    charts a delta column).
     """
     a_name, b_name = names
     out = pd.DataFrame(index=table_a.index.union(table_b.index))
@@ -312,9 +202,4 @@ def compare_runs(
         out[f"{m}_{a_name}"] = table_a[m].reindex(out.index)
         out[f"{m}_{b_name}"] = table_b[m].reindex(out.index)
         out[f"delta_{m}"] = out[f"{m}_{b_name}"] - out[f"{m}_{a_name}"]
-    out = out.sort_values(f"delta_{metrics[0]}", ascending=False)
-    if path is not None:
-        from fashion_mrcnn.visualize import plot_deltas
-
-        plot_deltas(out, f"delta_{metrics[0]}", path, names)
-    return out
+    return out.sort_values(f"delta_{metrics[0]}", ascending=False)

@@ -14,9 +14,8 @@ mask overlaps two partners above ``t`` (always true for ``t >= 0.5`` when the ma
 disjoint, as Kaggle requires of submissions) it equals the unique matching and greedy-by-IoU; the
 Hungarian step only runs for the rare conflicting groups.
 
-Speed: Kaggle RLE (``start length`` pairs, 1-indexed, column-major) is turned into COCO
-uncompressed RLE counts (column-major runs alternating 0s and 1s, starting with 0s) straight from
-the run list, and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
+Speed: Kaggle RLE (``start length`` pairs, 1-indexed, column-major) is turned into COCO RLE
+straight from the run list (``data.formats.rle.to_coco_rle``), and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
 ground-truth mask of an image on the compressed runs.
 
 Empty prediction rows (empty ``EncodedPixels``, the "nothing found" placeholder some submissions
@@ -36,64 +35,16 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
-from fashion_mrcnn.data.rle import decode, parse_runs
+from fashion_mrcnn.constants import COCO_IOU_THRESHOLDS
+from fashion_mrcnn.data.formats.rle import decode, to_coco_rle
 from fashion_mrcnn.errors import FashionDataError, RLEError
+from fashion_mrcnn.ops.image import resize_masks_nearest
 
 log = logging.getLogger(__name__)
 
-THRESHOLDS = np.round(np.arange(0.5, 1.0, 0.05), 2)  # float64 [10]: 0.50 ... 0.95
+THRESHOLDS = np.asarray(COCO_IOU_THRESHOLDS)  # float64 [10]: 0.50 ... 0.95
 GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
 PRED_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
-
-
-def kaggle_rle_to_runs(rle: str, height: int, width: int, where: str = ""):
-    """Parse a Kaggle RLE (validated by :func:`fashion_mrcnn.data.rle.parse_runs`) into runs.
-
-    Returns:
-        ``(starts, ends)``: int64 [R] each, 0-indexed column-major pixel numbers, ``ends``
-        exclusive, sorted, disjoint and non-adjacent (touching runs are merged so that every COCO
-        count built from them is positive).
-
-    Raises:
-        RLEError: malformed RLE or a run past ``height * width``; the message starts with ``where``.
-    """
-    starts, lengths = parse_runs(rle, height, width, where or None)
-    ends = starts + lengths
-    if starts.size > 1:
-        gaps = starts[1:] - ends[:-1]
-        if np.any(gaps == 0):
-            starts = starts[np.r_[True, gaps > 0]]
-            ends = ends[np.r_[gaps > 0, True]]
-    return starts, ends
-
-
-def runs_to_coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> list[int]:
-    """COCO uncompressed RLE counts from sorted, disjoint, non-adjacent 0-indexed runs.
-
-    Returns ``[zeros, ones, zeros, ones, ...]`` (column-major), summing to ``n_pixels``; the first
-    count may be 0 (mask starts with foreground), no later count is 0.
-    """
-    if starts.size == 0:
-        return [int(n_pixels)]
-    counts = np.empty(2 * starts.size + 1, dtype=np.int64)
-    counts[0] = starts[0]
-    counts[1:-1:2] = ends - starts
-    counts[2:-1:2] = starts[1:] - ends[:-1]
-    counts[-1] = n_pixels - ends[-1]
-    if counts[-1] == 0:  # pycocotools writes no trailing zero-length background run
-        counts = counts[:-1]
-    return counts.tolist()
-
-
-def kaggle_rle_to_coco(rle: str, height: int, width: int, where: str = "") -> dict:
-    """Kaggle RLE -> COCO compressed RLE ``{"size": [h, w], "counts": bytes}`` without a mask."""
-    n = int(height) * int(width)
-    starts, ends = kaggle_rle_to_runs(rle, height, width, where)
-    uncompressed = {
-        "size": [int(height), int(width)],
-        "counts": runs_to_coco_counts(starts, ends, n),
-    }
-    return mask_utils.frPyObjects([uncompressed], int(height), int(width))[0]
 
 
 def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...], name: str):
@@ -159,10 +110,6 @@ class _ImageMasks:
 def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, _ImageMasks]:
     """Ground-truth COCO RLEs per image, at the GT size or resized (nearest) to ``pred_size``."""
     out: dict[str, _ImageMasks] = {}
-    if pred_size is not None:
-        import cv2
-
-        ph, pw = int(pred_size[0]), int(pred_size[1])
     image_ids = gt["ImageId"].to_numpy()
     encoded = gt["EncodedPixels"].to_numpy()
     classes = gt["ClassId"].to_numpy()
@@ -177,13 +124,11 @@ def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[st
             raise FashionDataError(f"{_where(label, is_file, i, gt)}: bad Height/Width {h}/{w}")
         try:
             if pred_size is None:
-                rle = kaggle_rle_to_coco(encoded[i], int(h), int(w))
+                rle = to_coco_rle(encoded[i], int(h), int(w))
             else:
-                mask = decode(encoded[i], int(h), int(w))
-                small = cv2.resize(
-                    np.ascontiguousarray(mask), (pw, ph), interpolation=cv2.INTER_NEAREST
-                )
-                rle = mask_utils.encode(np.asfortranarray(small))
+                mask = decode(encoded[i], int(h), int(w))[:, :, None]
+                small = resize_masks_nearest(mask, pred_size)[:, :, 0]
+                rle = mask_utils.encode(np.asfortranarray(small.astype(np.uint8)))
         except RLEError as exc:  # name the row only on failure: building it costs per row
             raise RLEError(f"{_where(label, is_file, i, gt)}: {exc}") from None
         entry.classes.append(classes[i])
@@ -201,7 +146,7 @@ def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict
             continue
         h, w = sizes[image_ids[i]]
         try:
-            rle = kaggle_rle_to_coco(encoded[i], h, w)
+            rle = to_coco_rle(encoded[i], h, w)
         except RLEError as exc:
             raise RLEError(f"{_where(label, is_file, i, pred)}: {exc}") from None
         entry = out.setdefault(image_ids[i], _ImageMasks())

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-IOU_RANGE = np.round(np.arange(0.5, 1.0, 0.05), 2)
+from fashion_mrcnn.constants import COCO_IOU_THRESHOLDS
+
+IOU_RANGE = np.asarray(COCO_IOU_THRESHOLDS)
 
 
 def box_areas(boxes: np.ndarray) -> np.ndarray:
@@ -237,23 +239,6 @@ def compute_recall(pred_boxes, gt_boxes, iou: float):
 # ---------------------------------------------------------------------------- whole dataset
 
 
-def run_detect(model, dataset, image_indices, progress: bool = False) -> list[dict]:
-    """``model.detect`` over dataset images, batched by ``model.config.BATCH_SIZE`` (a short
-    final batch is padded with its last image and the padded results dropped)."""
-    from tqdm.auto import tqdm
-
-    batch_size = int(getattr(getattr(model, "config", None), "BATCH_SIZE", 1) or 1)
-    out: list[dict] = []
-    for start in tqdm(
-        range(0, len(image_indices), batch_size), desc="detect", disable=not progress
-    ):
-        chunk = [dataset.load_image(i) for i in image_indices[start : start + batch_size]]
-        n = len(chunk)
-        results = model.detect(chunk + [chunk[-1]] * (batch_size - n))
-        out.extend(results[:n])
-    return out
-
-
 def evaluate_dataset(
     model_or_predictions,
     dataset,
@@ -285,11 +270,12 @@ def evaluate_dataset(
         ``overlaps`` float [P, G] (mask IoU), ``gt_match`` int [G], ``pred_match`` int [P] and
         ``ap`` (NaN for an image without ground truth).
     """
+    from fashion_mrcnn.evaluation.inference import detect_dataset
     from fashion_mrcnn.ops.boxes import extract_bboxes
 
     indices = list(dataset.image_ids if image_indices is None else image_indices)
     if hasattr(model_or_predictions, "detect"):
-        predictions = run_detect(model_or_predictions, dataset, indices, progress)
+        predictions = detect_dataset(model_or_predictions, dataset, indices, progress)
     else:
         predictions = list(model_or_predictions)
         if len(predictions) != len(indices):

@@ -1,6 +1,6 @@
 """DetectionLayer: classified, refined ROIs -> final detections (inference).
 
-``detections_np`` is the numpy reference the tests compare the layer with.
+Its numpy reference, which the tests compare it with, is ``tests/reference/detection.py``.
 """
 
 from __future__ import annotations
@@ -8,52 +8,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from fashion_mrcnn.ops.boxes import (
-    apply_deltas_np,
-    apply_deltas_tf,
-    clip_boxes_np,
-    clip_boxes_tf,
-    norm_boxes,
-    norm_boxes_tf,
-)
-from fashion_mrcnn.ops.nms import per_class_nms_np, per_class_nms_tf
-
-
-def detections_np(
-    rois,
-    mrcnn_class,
-    mrcnn_bbox,
-    image_meta,
-    bbox_std_dev,
-    min_confidence,
-    max_instances,
-    nms_threshold,
-) -> np.ndarray:
-    """Numpy reference of :class:`DetectionLayer`; same shapes, float32 [B, max_instances, 6]."""
-    rois = np.asarray(rois, dtype=np.float32)
-    probs = np.asarray(mrcnn_class, dtype=np.float32)
-    bbox = np.asarray(mrcnn_bbox, dtype=np.float32)
-    meta = np.asarray(image_meta, dtype=np.float32)
-    batch, n = rois.shape[:2]
-    out = np.zeros((batch, max_instances, 6), dtype=np.float32)
-    std = np.asarray(bbox_std_dev, dtype=np.float32)
-    for b in range(batch):
-        class_ids = probs[b].argmax(axis=1)
-        scores = probs[b, np.arange(n), class_ids]
-        deltas = bbox[b, np.arange(n), class_ids] * std
-        refined = apply_deltas_np(rois[b], deltas)
-        window = norm_boxes(meta[b, 7:11], meta[b, 4:6])
-        refined = clip_boxes_np(refined, window)
-        area = (rois[b, :, 2] - rois[b, :, 0]) * (rois[b, :, 3] - rois[b, :, 1])
-        ok = np.flatnonzero((class_ids > 0) & (scores >= min_confidence) & (area > 0))
-        keep = ok[
-            per_class_nms_np(refined[ok], scores[ok], class_ids[ok], nms_threshold, max_instances)
-        ]
-        k = len(keep)
-        out[b, :k, :4] = refined[keep]
-        out[b, :k, 4] = class_ids[keep]
-        out[b, :k, 5] = scores[keep]
-    return out
+from fashion_mrcnn.ops.boxes import apply_deltas_tf, clip_boxes_tf, norm_boxes_tf
+from fashion_mrcnn.ops.image import parse_image_meta_tf
+from fashion_mrcnn.ops.nms import per_class_nms_tf
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -89,7 +46,8 @@ class DetectionLayer(keras.layers.Layer):
         scores = tf.gather(probs, class_ids, batch_dims=1)
         deltas = tf.gather(bbox, class_ids, batch_dims=1) * tf.constant(self.bbox_std_dev)
         refined = apply_deltas_tf(rois, deltas)
-        window = norm_boxes_tf(meta[7:11], meta[4:6])
+        fields = parse_image_meta_tf(meta)
+        window = norm_boxes_tf(fields["window"], fields["image_shape"])
         refined = clip_boxes_tf(refined, window)
         area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
         ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)

@@ -1,6 +1,6 @@
 """DetectionTargetLayer: sample training ROIs from the proposals and build their targets.
 
-The numpy reference is ``fashion_mrcnn.data.targets.detection_targets_np`` (one image); with
+The numpy reference is ``tests/reference/detection_target.py`` (one image); with
 ``deterministic=True`` the layer takes positives and negatives in proposal order, exactly as the
 reference does with ``rng=None``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from fashion_mrcnn.data.targets import CROWD_IOU
+from fashion_mrcnn.constants import CROWD_IOU
 from fashion_mrcnn.ops.boxes import box_iou_tf, encode_deltas_tf
 from fashion_mrcnn.ops.masks import roi_mask_targets_tf
 
@@ -20,10 +20,10 @@ class DetectionTargetLayer(keras.layers.Layer):
     """Training ROIs with class, box-delta and mask targets (Mask R-CNN paper, section 3).
 
     Per image: zero-padded proposals are dropped and (``add_gt_boxes``) the real GT boxes are
-    appended; ROIs with IoU >= 0.5 with a GT box are positive (at most
-    ``int(train_rois_per_image * roi_positive_ratio)``), ROIs with IoU < 0.5 that do not touch
-    a crowd box are negative and fill the remaining slots; a random subset of each is taken
-    unless ``deterministic``. Positives get their best GT's class, the deltas to it divided by
+    appended; ROIs with IoU >= ``positive_iou`` (0.5) with a GT box are positive (at most
+    ``int(train_rois_per_image * roi_positive_ratio)``), ROIs with IoU < ``negative_iou`` (0.5)
+    whose IoU with every crowd box is below ``crowd_iou`` (``constants.CROWD_IOU``) are negative
+    and fill the remaining slots; a random subset of each is taken unless ``deterministic``. Positives get their best GT's class, the deltas to it divided by
     ``bbox_std_dev`` and its mask cropped to the ROI and resized to ``mask_shape`` (rounded to
     0/1); ``target_mask_valid`` copies the GT's ``gt_mask_valid`` (0 for box-only instances,
     and for negatives and padding).
@@ -46,6 +46,9 @@ class DetectionTargetLayer(keras.layers.Layer):
         use_mini_mask: bool,
         add_gt_boxes: bool = True,
         deterministic: bool = False,
+        positive_iou: float = 0.5,
+        negative_iou: float = 0.5,
+        crowd_iou: float = CROWD_IOU,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
@@ -58,6 +61,9 @@ class DetectionTargetLayer(keras.layers.Layer):
         self.use_mini_mask = bool(use_mini_mask)
         self.add_gt_boxes = bool(add_gt_boxes)
         self.deterministic = bool(deterministic)
+        self.positive_iou = float(positive_iou)
+        self.negative_iou = float(negative_iou)
+        self.crowd_iou = float(crowd_iou)
 
     def _one_image(self, args):
         import tensorflow as tf
@@ -75,15 +81,15 @@ class DetectionTargetLayer(keras.layers.Layer):
             proposals = tf.concat([proposals, boxes], axis=0)
         n = tf.shape(proposals)[0]
 
-        # a zero column keeps max / argmax defined without GT; it never wins for IoU >= 0.5
+        # a zero column keeps max / argmax defined without GT; it never wins for a positive IoU
         overlaps = tf.concat([box_iou_tf(proposals, boxes), tf.zeros([n, 1])], axis=1)
         best_iou = tf.reduce_max(overlaps, axis=1)
         best_gt = tf.argmax(overlaps, axis=1, output_type=tf.int32)
         crowd_iou = tf.concat([box_iou_tf(proposals, crowd_boxes), tf.zeros([n, 1])], axis=1)
-        not_crowd = tf.reduce_max(crowd_iou, axis=1) < CROWD_IOU
+        not_crowd = tf.reduce_max(crowd_iou, axis=1) < self.crowd_iou
 
-        pos = tf.where(best_iou >= 0.5)[:, 0]
-        neg = tf.where(tf.logical_and(best_iou < 0.5, not_crowd))[:, 0]
+        pos = tf.where(best_iou >= self.positive_iou)[:, 0]
+        neg = tf.where(tf.logical_and(best_iou < self.negative_iou, not_crowd))[:, 0]
         if not self.deterministic:
             pos = tf.random.shuffle(pos)
             neg = tf.random.shuffle(neg)
@@ -153,5 +159,8 @@ class DetectionTargetLayer(keras.layers.Layer):
             use_mini_mask=self.use_mini_mask,
             add_gt_boxes=self.add_gt_boxes,
             deterministic=self.deterministic,
+            positive_iou=self.positive_iou,
+            negative_iou=self.negative_iou,
+            crowd_iou=self.crowd_iou,
         )
         return config

@@ -1,7 +1,7 @@
 """ProposalLayer: RPN scores and deltas on the anchors -> NMS-filtered region proposals.
 
 All boxes are normalised ``(y1, x1, y2, x2)`` of the molded image (``ops.boxes.norm_boxes``).
-``proposals_np`` is the numpy reference the tests compare the layer with.
+Its numpy reference, which the tests compare it with, is ``tests/reference/proposal.py``.
 """
 
 from __future__ import annotations
@@ -9,38 +9,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from fashion_mrcnn.ops.boxes import apply_deltas_np, apply_deltas_tf, clip_boxes_np, clip_boxes_tf
-from fashion_mrcnn.ops.nms import nms_np, nms_padded_tf
-
-
-def proposals_np(
-    rpn_probs: np.ndarray,
-    rpn_bbox: np.ndarray,
-    anchors: np.ndarray,
-    proposal_count: int,
-    nms_threshold: float,
-    pre_nms_limit: int,
-    rpn_bbox_std_dev,
-) -> np.ndarray:
-    """Numpy reference of :class:`ProposalLayer`.
-
-    rpn_probs [B, A, 2] (background, foreground); rpn_bbox [B, A, 4] deltas (in std-dev
-    units); anchors [B, A, 4] or [A, 4] normalised. Returns float32 [B, proposal_count, 4].
-    """
-    rpn_probs = np.asarray(rpn_probs, dtype=np.float32)
-    batch, num = rpn_probs.shape[:2]
-    anchors = np.broadcast_to(np.asarray(anchors, dtype=np.float32), (batch, num, 4))
-    out = np.zeros((batch, proposal_count, 4), dtype=np.float32)
-    std = np.asarray(rpn_bbox_std_dev, dtype=np.float32)
-    for b in range(batch):
-        scores = rpn_probs[b, :, 1]
-        top = np.argsort(-scores, kind="stable")[: min(pre_nms_limit, num)]
-        deltas = np.asarray(rpn_bbox, dtype=np.float32)[b, top] * std
-        boxes = apply_deltas_np(anchors[b, top], deltas)
-        boxes = clip_boxes_np(boxes, [0, 0, 1, 1])
-        keep = nms_np(boxes, scores[top], nms_threshold, proposal_count)
-        out[b, : len(keep)] = boxes[keep]
-    return out
+from fashion_mrcnn.ops.boxes import apply_deltas_tf, clip_boxes_tf
+from fashion_mrcnn.ops.nms import nms_padded_tf
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")

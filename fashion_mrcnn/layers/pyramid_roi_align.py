@@ -1,42 +1,19 @@
 """PyramidROIAlign: pool each box from the FPN level that matches its size.
 
-``pyramid_roi_align_np`` is the numpy reference (level assignment + ``crop_and_resize_np``).
+Its numpy reference (level assignment + ``ops.roi_align.crop_and_resize_np``) is
+``tests/reference/pyramid_roi_align.py``.
 """
 
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from fashion_mrcnn.ops.roi_align import (
-    crop_and_resize_np,
     roi_align_tf,
-    roi_levels_np,
     roi_levels_tf,
 )
 
 LEVELS = (2, 3, 4, 5)
-
-
-def pyramid_roi_align_np(
-    boxes, feature_maps, pool_shape, image_shape, canonical_size: float = 224.0
-) -> np.ndarray:
-    """Numpy reference of :class:`PyramidROIAlign`.
-
-    boxes: float [B, N, 4] normalised; feature_maps: [P2, P3, P4, P5], each [B, h, w, C];
-    pool_shape: (ph, pw); image_shape: (H, W, ...) of the molded image.
-    Returns float32 [B, N, ph, pw, C].
-    """
-    boxes = np.asarray(boxes, dtype=np.float32)
-    batch, n = boxes.shape[:2]
-    c = feature_maps[0].shape[-1]
-    out = np.zeros((batch, n, int(pool_shape[0]), int(pool_shape[1]), c), dtype=np.float32)
-    levels = roi_levels_np(boxes, image_shape, canonical_size)
-    for b in range(batch):
-        for i in range(n):
-            fm = np.asarray(feature_maps[levels[b, i] - 2][b])
-            out[b, i] = crop_and_resize_np(fm, boxes[b, i : i + 1], pool_shape)[0]
-    return out
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")

@@ -20,11 +20,11 @@ import string
 
 import keras
 
+from fashion_mrcnn.constants import BACKBONES
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.model.norm import GroupNorm, config_norm, group_count, norm_layer
 
 RESNET_STAGE4_BLOCKS = {"resnet50": 6, "resnet101": 23}
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
 # MobileNetV2 layers ending each stride (output of the last block at that resolution).
 MOBILENET_CUTS = ("block_2_add", "block_5_add", "block_12_add", "out_relu")
 

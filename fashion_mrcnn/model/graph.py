@@ -17,6 +17,7 @@ from fashion_mrcnn.model.heads import box_head_graph, mask_head_graph
 from fashion_mrcnn.model.norm import config_norm
 from fashion_mrcnn.model.rpn import rpn_graph
 from fashion_mrcnn.ops.anchors import get_anchors
+from fashion_mrcnn.ops.image import parse_image_meta_tf
 
 # The detection layer keeps everything scoring at least this (or the config's lower value);
 # ``MaskRCNN.detect`` then applies DETECTION_MIN_CONFIDENCE or a per-call value. Filtering after
@@ -65,10 +66,10 @@ class AnchorsConstant(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class MetaActiveClasses(keras.layers.Layer):
-    """``image_meta [B, 12 + K] -> active_class_ids float32 [B, K]`` (Matterport meta layout)."""
+    """``image_meta [B, 12 + K] -> active_class_ids float32 [B, K]`` (``parse_image_meta_tf``)."""
 
     def call(self, meta):
-        return ops.cast(meta[:, 12:], "float32")
+        return parse_image_meta_tf(meta)["active_class_ids"]
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")

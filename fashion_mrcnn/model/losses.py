@@ -1,22 +1,13 @@
-"""The five Mask R-CNN losses (Matterport names) as TensorFlow functions, with numpy twins.
+"""The five Mask R-CNN losses (Matterport names) as TensorFlow functions.
 
 Every loss returns a float32 scalar and is exactly 0.0 (finite, with finite gradients) when it
 has nothing to average over: no non-neutral anchors, no positive anchors, no positive ROIs,
 no positive ROI with a valid mask. Inputs may be float16 (mixed precision): losses are computed
-in float32.
+in float32. Their numpy references live with the tests (``tests/reference/losses.py``).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-LOSS_KEYS = (
-    "rpn_class_loss",
-    "rpn_bbox_loss",
-    "mrcnn_class_loss",
-    "mrcnn_bbox_loss",
-    "mrcnn_mask_loss",
-)
 BCE_EPSILON = 1e-7
 
 
@@ -32,19 +23,9 @@ def _smooth_l1_tf(diff):
     return tf.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5)
 
 
-def _smooth_l1_np(diff):
-    diff = np.abs(diff)
-    return np.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5)
-
-
 def _mean_or_zero_tf(values):
     tf = _tf()
     return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), tf.float32))
-
-
-def _mean_or_zero_np(values):
-    values = np.asarray(values, dtype=np.float64)
-    return np.float32(values.mean()) if values.size else np.float32(0.0)
 
 
 def _squeeze_match(rpn_match):
@@ -165,74 +146,3 @@ def l2_regularization(weights, weight_decay: float):
     if not terms:
         return tf.constant(0.0, tf.float32)
     return float(weight_decay) * tf.add_n(terms)
-
-
-# --- numpy twins ---------------------------------------------------------------------------
-
-
-def _log_softmax_np(logits):
-    logits = np.asarray(logits, dtype=np.float64)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def rpn_class_loss_np(rpn_match, rpn_class_logits):
-    """Numpy twin of :func:`rpn_class_loss`."""
-    rpn_match = np.asarray(rpn_match).reshape(np.shape(rpn_class_logits)[:2])
-    active = rpn_match != 0
-    labels = (rpn_match[active] == 1).astype(np.int64)
-    logp = _log_softmax_np(np.asarray(rpn_class_logits)[active])
-    return _mean_or_zero_np(-logp[np.arange(len(labels)), labels])
-
-
-def rpn_bbox_loss_np(target_bbox, rpn_match, rpn_bbox):
-    """Numpy twin of :func:`rpn_bbox_loss` (an explicit loop over images)."""
-    rpn_match = np.asarray(rpn_match).reshape(np.shape(rpn_bbox)[:2])
-    target_bbox = np.asarray(target_bbox, dtype=np.float64)
-    diffs = []
-    for b in range(rpn_match.shape[0]):
-        pos = np.flatnonzero(rpn_match[b] == 1)[: target_bbox.shape[1]]
-        diffs.append(target_bbox[b, : len(pos)] - np.asarray(rpn_bbox)[b, pos])
-    return _mean_or_zero_np(_smooth_l1_np(np.concatenate(diffs)))
-
-
-def mrcnn_class_loss_np(target_class_ids, pred_class_logits, active_class_ids):
-    """Numpy twin of :func:`mrcnn_class_loss`."""
-    logp = _log_softmax_np(pred_class_logits)  # [B, T, C]
-    target = np.asarray(target_class_ids)
-    ce = -np.take_along_axis(logp, target[..., None], axis=-1)[..., 0]
-    pred = np.asarray(pred_class_logits).argmax(axis=-1)
-    weight = np.take_along_axis(np.asarray(active_class_ids, dtype=np.float64), pred, axis=1)
-    total = weight.sum()
-    return np.float32((ce * weight).sum() / total) if total > 0 else np.float32(0.0)
-
-
-def mrcnn_bbox_loss_np(target_bbox, target_class_ids, pred_bbox):
-    """Numpy twin of :func:`mrcnn_bbox_loss`."""
-    ids = np.asarray(target_class_ids)
-    b, t = np.nonzero(ids > 0)
-    pred = np.asarray(pred_bbox, dtype=np.float64)[b, t, ids[b, t]]
-    return _mean_or_zero_np(_smooth_l1_np(np.asarray(target_bbox)[b, t] - pred))
-
-
-def mrcnn_mask_loss_np(target_masks, target_class_ids, pred_masks, target_mask_valid=None):
-    """Numpy twin of :func:`mrcnn_mask_loss`."""
-    ids = np.asarray(target_class_ids)
-    counted = ids > 0
-    if target_mask_valid is not None:
-        counted &= np.asarray(target_mask_valid) > 0
-    b, t = np.nonzero(counted)
-    pred = np.asarray(pred_masks, dtype=np.float64)[b, t, :, :, ids[b, t]]
-    target = np.asarray(target_masks, dtype=np.float64)[b, t]
-    p = np.clip(pred, BCE_EPSILON, 1 - BCE_EPSILON)
-    return _mean_or_zero_np(-(target * np.log(p) + (1 - target) * np.log(1 - p)))
-
-
-# name -> loss function, in Matterport's order (the LOSS_WEIGHTS keys)
-LOSS_NAMES = {
-    "rpn_class_loss": rpn_class_loss,
-    "rpn_bbox_loss": rpn_bbox_loss,
-    "mrcnn_class_loss": mrcnn_class_loss,
-    "mrcnn_bbox_loss": mrcnn_bbox_loss,
-    "mrcnn_mask_loss": mrcnn_mask_loss,
-}

@@ -8,6 +8,11 @@ model.train(train_ds, val_ds, learning_rate=config.LEARNING_RATE / 10, epochs=6,
 infer = MaskRCNN("inference", inference_config, model_dir="logs")
 infer.load_weights(infer.find_last())
 r = infer.detect([image])[0]   # rois, class_ids, scores, masks
+
+Over 400 lines: one class, Matterport's ``MaskRCNN`` task API (build, weights, trainable layers,
+staged training, molding and detection), which users call by these method names. The graph, the
+trainer, the weight files and the checkpoint names live in their own modules
+(``graph``, ``training``, ``weights``, ``checkpoints``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import keras
 import numpy as np
 
 from fashion_mrcnn.errors import ConfigError, WeightsError
+from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import weights as W
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
@@ -38,7 +44,6 @@ LAYER_REGEX = {
 }
 # Stage-4 blocks g..w: in resnet101, not in resnet50 (blocks a..f).
 RESNET101_ONLY = r"(res|bn)4[g-w]_branch.*"
-_CKPT_RE = re.compile(r".*[/\\][\w-]+(\d{8}T\d{4})[/\\]mask_rcnn_[\w-]+_(\d{4})\.(weights\.)?h5$")
 
 
 def _has_tensorboard() -> bool:
@@ -129,31 +134,23 @@ class MaskRCNN:
         checkpoint path of ours / Matterport's, reuse its directory and continue its epoch."""
         self.epoch = 0
         now = datetime.datetime.now()
-        if model_path:
-            m = _CKPT_RE.match(str(Path(model_path).resolve()))
-            if m:
-                now = datetime.datetime.strptime(m.group(1), "%Y%m%dT%H%M")
-                self.epoch = int(m.group(2))
-        name = (self.config.NAME or "model").lower()
-        self.log_dir = os.path.join(self.model_dir, f"{name}{now:%Y%m%dT%H%M}")
-        self.checkpoint_path = os.path.join(self.log_dir, f"mask_rcnn_{name}_{{epoch:04d}}.h5")
+        parsed = C.parse_checkpoint_path(model_path) if model_path else None
+        if parsed is not None:
+            now, self.epoch = parsed
+        name = C.run_name(self.config.NAME)
+        self.log_dir = C.log_dir(self.model_dir, name, now)
+        self.checkpoint_path = C.checkpoint_pattern(self.log_dir, name)
 
     def find_checkpoints(self) -> list[str]:
         """Every checkpoint of the ``{name}*`` log dirs, newest first (newest log dir first,
         then the highest epoch)."""
-        name = (self.config.NAME or "model").lower()
-        root = Path(self.model_dir)
-        dirs = sorted(d for d in root.glob(f"{name}*") if d.is_dir()) if root.is_dir() else []
-        return [str(c) for d in reversed(dirs) for c in sorted(d.glob("mask_rcnn*.h5"))[::-1]]
+        return C.find_checkpoints(self.model_dir, C.run_name(self.config.NAME))
 
     def find_last(self) -> str:
         """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
         checkpoints = self.find_checkpoints()
         if not checkpoints:
-            name = (self.config.NAME or "model").lower()
-            raise FileNotFoundError(
-                f"no checkpoint under {self.model_dir!r} (looked for {name}*/mask_rcnn*.h5)"
-            )
+            raise FileNotFoundError(C.describe_search(self.model_dir, C.run_name(self.config.NAME)))
         return checkpoints[0]
 
     def load_last(self, allow_partial: bool = False) -> str:
@@ -213,7 +210,7 @@ class MaskRCNN:
             )
         self.set_log_dir(str(filepath))
         whole = report is None or not (report.not_loaded or report.skipped)
-        ours = bool(_CKPT_RE.match(str(Path(filepath).resolve())))
+        ours = C.parse_checkpoint_path(filepath) is not None
         self.last_checkpoint = os.path.abspath(filepath) if ours and whole else None
         return report
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import keras
 
+from fashion_mrcnn.constants import NORMS
 from fashion_mrcnn.errors import ConfigError
-
-NORM_CHOICES = ("frozen_bn", "bn", "gn")
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -76,7 +75,7 @@ def norm_layer(norm: str, name: str, channels: int, axis: int = -1) -> keras.lay
         return keras.layers.BatchNormalization(axis=axis, name=name)
     if norm == "gn":
         return GroupNorm(groups=group_count(channels), axis=axis, name=name)
-    raise ConfigError(f"NORM must be one of {NORM_CHOICES}, got {norm!r}")
+    raise ConfigError(f"NORM must be one of {NORMS}, got {norm!r}")
 
 
 def is_norm_layer(layer: keras.layers.Layer) -> bool:
@@ -94,6 +93,6 @@ def config_norm(config) -> str:
     if norm is None:
         train_bn = getattr(config, "TRAIN_BN", False)
         norm = "frozen_bn" if train_bn is False else "bn"
-    if norm not in NORM_CHOICES:
-        raise ConfigError(f"NORM must be one of {NORM_CHOICES}, got {norm!r}")
+    if norm not in NORMS:
+        raise ConfigError(f"NORM must be one of {NORMS}, got {norm!r}")
     return norm

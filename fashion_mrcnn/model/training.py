@@ -9,7 +9,7 @@ precision). ``keras.metrics.Mean`` trackers named ``loss``, ``rpn_class_loss``, 
 
 Callbacks: :class:`DivergenceGuard` stops training on a NaN / inf or exploding loss and keeps
 bad weights out of the checkpoints that :class:`AtomicCheckpoint` writes; :class:`LogLearningRate`
-logs the schedule's rate per epoch.
+logs the schedule's rate per epoch; :class:`TimeBudget` stops after a wall-time budget.
 """
 
 from __future__ import annotations
@@ -17,21 +17,15 @@ from __future__ import annotations
 import collections
 import math
 import os
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from fashion_mrcnn.constants import LOSS_NAMES, LR_SCHEDULES
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
 from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
-
-LOSS_NAMES = (
-    "rpn_class_loss",
-    "rpn_bbox_loss",
-    "mrcnn_class_loss",
-    "mrcnn_bbox_loss",
-    "mrcnn_mask_loss",
-)
 
 
 def compute_losses(outputs: dict, batch: dict) -> dict:
@@ -154,8 +148,8 @@ class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.kind = kind
         self.warmup_steps = int(warmup_steps)
         self.start_step = int(start_step)
-        if kind not in ("constant", "cosine", "step"):
-            raise ValueError(f"LR_SCHEDULE must be constant, cosine or step, got {kind!r}")
+        if kind not in LR_SCHEDULES:
+            raise ValueError(f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {kind!r}")
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32) + float(self.start_step)
@@ -211,6 +205,21 @@ class LogLearningRate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = self.rate
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after ``minutes`` of wall time (checked after every batch); ``stopped``
+    says whether it did."""
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        self.deadline = time.monotonic() + 60.0 * float(minutes)
+        self.stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() > self.deadline:
+            self.stopped = True
+            self.model.stop_training = True
 
 
 #: The divergence rule of :class:`DivergenceGuard` (see there).

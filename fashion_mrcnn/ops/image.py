@@ -4,9 +4,13 @@ Also re-exports the box and mask helpers that ``docs/DESIGN.md`` lists under ``o
 (``norm_boxes``, ``denorm_boxes``, ``extract_bboxes``, ``minimize_mask``, ``expand_mask``,
 ``unmold_mask``).
 
-Image meta layout (one float32 row per image, length ``12 + NUM_CLASSES``):
-``[image_id, original_shape (3), molded_shape (3), window (4, pixels y1 x1 y2 x2 of the real
-image inside the molded one), scale, active_class_ids (NUM_CLASSES)]``.
+Image meta layout (one float32 row per image, length ``12 + NUM_CLASSES``), owned by
+``constants.IMAGE_META_LAYOUT``: ``[image_id, original_shape (3), molded_shape (3), window (4,
+pixels y1 x1 y2 x2 of the real image inside the molded one), scale, active_class_ids
+(NUM_CLASSES)]``. Only :func:`compose_image_meta` writes a row and only :func:`parse_image_meta` /
+:func:`parse_image_meta_tf` read one.
+
+:func:`resize_masks_nearest` is the package's one nearest-neighbour mask resize.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 import cv2
 import numpy as np
 
+from fashion_mrcnn.constants import IMAGE_META_FIXED_SIZE, IMAGE_META_LAYOUT, RESIZE_MODES
 from fashion_mrcnn.ops.boxes import denorm_boxes, extract_bboxes, norm_boxes
 from fashion_mrcnn.ops.masks import expand_mask, minimize_mask, unmold_mask
 
@@ -23,6 +28,7 @@ __all__ = [
     "scaled_size",
     "resize_image",
     "resize_mask",
+    "resize_masks_nearest",
     "mold_image",
     "unmold_image",
     "compose_image_meta",
@@ -35,8 +41,6 @@ __all__ = [
     "expand_mask",
     "unmold_mask",
 ]
-
-RESIZE_MODES = ("square", "pad64", "crop", "none")
 
 
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
@@ -117,21 +121,11 @@ def resize_image(
     h, w = image.shape[:2]
 
     if mode == "square":
-        top = (max_dim - h) // 2
-        left = (max_dim - w) // 2
-        padding = [(top, max_dim - h - top), (left, max_dim - w - left), (0, 0)]
-        image = np.pad(image, padding, mode="constant", constant_values=0)
-        window = (top, left, h + top, w + left)
+        image, window, padding = _pad_centred(image, max_dim, max_dim)
     elif mode == "pad64":
         if not min_dim or min_dim % 64:
             raise ValueError(f"resize_image: mode 'pad64' needs min_dim % 64 == 0, got {min_dim}")
-        max_h = math.ceil(h / 64) * 64
-        max_w = math.ceil(w / 64) * 64
-        top = (max_h - h) // 2
-        left = (max_w - w) // 2
-        padding = [(top, max_h - h - top), (left, max_w - w - left), (0, 0)]
-        image = np.pad(image, padding, mode="constant", constant_values=0)
-        window = (top, left, h + top, w + left)
+        image, window, padding = _pad_centred(image, math.ceil(h / 64) * 64, math.ceil(w / 64) * 64)
     elif mode == "crop":
         rng = rng if rng is not None else np.random.default_rng()
         y = int(rng.integers(0, h - min_dim + 1))
@@ -140,6 +134,16 @@ def resize_image(
         image = image[y : y + min_dim, x : x + min_dim]
         window = (0, 0, min_dim, min_dim)
     return image.astype(dtype, copy=False), window, scale, padding, crop
+
+
+def _pad_centred(image: np.ndarray, height: int, width: int):
+    """Zero-pad [h, w, C] to [height, width, C], centred (the extra row / column goes below /
+    right). Returns (image, window (y1, x1, y2, x2) of the original inside, padding)."""
+    h, w = image.shape[:2]
+    top, left = (height - h) // 2, (width - w) // 2
+    padding = [(top, height - h - top), (left, width - w - left), (0, 0)]
+    image = np.pad(image, padding, mode="constant", constant_values=0)
+    return image, (top, left, h + top, w + left), padding
 
 
 def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarray:
@@ -154,8 +158,7 @@ def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarra
         raise ValueError(f"resize_mask expects [H, W, N], got shape {mask.shape}")
     h, w = mask.shape[:2]
     if scale != 1:
-        m = _resize(mask.astype(np.uint8), *scaled_size(h, w, scale), cv2.INTER_NEAREST)
-        mask = m.astype(bool)
+        mask = resize_masks_nearest(mask, scaled_size(h, w, scale))
     else:
         mask = mask.astype(bool)
     if crop is not None:
@@ -164,6 +167,20 @@ def resize_mask(mask: np.ndarray, scale: float, padding, crop=None) -> np.ndarra
     else:
         mask = np.pad(mask, padding, mode="constant", constant_values=False)
     return mask
+
+
+def resize_masks_nearest(masks: np.ndarray, size) -> np.ndarray:
+    """Nearest-neighbour resize of masks: bool (or 0/1) [H, W, N] -> bool [size[0], size[1], N].
+
+    Any N (resized in chunks of 64 channels); a mask already at ``size`` is returned as bool.
+    """
+    masks = np.asarray(masks)
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be [H, W, N], got shape {masks.shape}")
+    h, w = int(size[0]), int(size[1])
+    if masks.shape[:2] == (h, w):
+        return masks.astype(bool, copy=False)
+    return _resize(masks.astype(np.uint8), h, w, cv2.INTER_NEAREST).astype(bool)
 
 
 def _mean_pixel(config_or_mean) -> np.ndarray:
@@ -186,36 +203,48 @@ def unmold_image(normalized: np.ndarray, config_or_mean) -> np.ndarray:
 def compose_image_meta(
     image_id, original_image_shape, image_shape, window, scale, active_class_ids
 ) -> np.ndarray:
-    """One image's meta row: float32 [12 + NUM_CLASSES] (layout in the module docstring).
+    """One image's meta row: float32 [12 + NUM_CLASSES] (``constants.IMAGE_META_LAYOUT``).
 
     active_class_ids: [NUM_CLASSES] with 1 for the classes the image's source can contain."""
-    meta = np.concatenate(
-        [
-            [image_id],
-            list(original_image_shape),
-            list(image_shape),
-            list(window),
-            [scale],
-            list(active_class_ids),
-        ]
-    )
-    if meta.shape[0] < 13:
-        raise ValueError(f"compose_image_meta: expected >= 13 values, got {meta.shape[0]}")
+    fields = {
+        "image_id": [image_id],
+        "original_image_shape": list(original_image_shape),
+        "image_shape": list(image_shape),
+        "window": list(window),
+        "scale": [scale],
+    }
+    for name, (start, stop) in IMAGE_META_LAYOUT.items():
+        if len(fields[name]) != stop - start:
+            raise ValueError(
+                f"compose_image_meta: {name} needs {stop - start} values, got {fields[name]}"
+            )
+    meta = np.concatenate([fields[name] for name in IMAGE_META_LAYOUT] + [list(active_class_ids)])
+    if meta.shape[0] <= IMAGE_META_FIXED_SIZE:
+        raise ValueError(
+            f"compose_image_meta: expected > {IMAGE_META_FIXED_SIZE} values (at least one "
+            f"active class flag), got {meta.shape[0]}"
+        )
     return meta.astype(np.float32)
+
+
+def _meta_fields(meta) -> dict:
+    """Split meta rows [..., 12 + NUM_CLASSES] (numpy or TF) by ``constants.IMAGE_META_LAYOUT``:
+    one-column fields become scalars [...], the others [..., width]."""
+    out = {}
+    for name, (start, stop) in IMAGE_META_LAYOUT.items():
+        out[name] = meta[..., start] if stop - start == 1 else meta[..., start:stop]
+    out["active_class_ids"] = meta[..., IMAGE_META_FIXED_SIZE:]
+    return out
 
 
 def parse_image_meta(meta: np.ndarray) -> dict[str, np.ndarray]:
     """Split meta rows [..., 12 + NUM_CLASSES] into a dict of numpy arrays: image_id int32 [...],
     original_image_shape int32 [..., 3], image_shape int32 [..., 3], window int32 [..., 4],
     scale float32 [...], active_class_ids int32 [..., NUM_CLASSES]."""
-    meta = np.asarray(meta)
+    fields = _meta_fields(np.asarray(meta))
     return {
-        "image_id": meta[..., 0].astype(np.int32),
-        "original_image_shape": meta[..., 1:4].astype(np.int32),
-        "image_shape": meta[..., 4:7].astype(np.int32),
-        "window": meta[..., 7:11].astype(np.int32),
-        "scale": meta[..., 11].astype(np.float32),
-        "active_class_ids": meta[..., 12:].astype(np.int32),
+        name: value.astype(np.float32 if name == "scale" else np.int32)
+        for name, value in fields.items()
     }
 
 
@@ -224,15 +253,7 @@ def parse_image_meta_tf(meta) -> dict:
     e.g. the window is normalised with ``norm_boxes_tf``)."""
     import tensorflow as tf
 
-    meta = tf.cast(meta, tf.float32)
-    return {
-        "image_id": meta[..., 0],
-        "original_image_shape": meta[..., 1:4],
-        "image_shape": meta[..., 4:7],
-        "window": meta[..., 7:11],
-        "scale": meta[..., 11],
-        "active_class_ids": meta[..., 12:],
-    }
+    return _meta_fields(tf.cast(meta, tf.float32))
 
 
 # Matterport's name for the graph version.

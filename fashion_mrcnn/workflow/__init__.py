@@ -1,7 +1,16 @@
 """Workflow layer: the functions the CLI, the notebooks and the demo share.
 
-``register(subparsers)`` adds the model commands (train, evaluate, predict, submit, demo, tune,
-pipeline, ...) to the ``fashion-mrcnn`` parser; each command calls a function of this package.
+- :mod:`.stages`: one function per stage (explore, subset, train, evaluate, oversample, compare,
+  error analysis, predict, submit);
+- :mod:`.rundir`: what a training run folder holds (config, classes, checkpoints);
+- :mod:`.tuning`: the tuner (in-process trials or one notebook run per grid point), on
+  :mod:`.grid` files;
+- :mod:`.papermill_runner` (one notebook), :mod:`.pipeline` (stages 00-05 in order),
+  :mod:`.kernelspec` (the kernel they run on), :mod:`.handoff` (artifacts between stages),
+  :mod:`.display` (artifacts shown in a notebook), :mod:`.overrides` (``--set`` parameters);
+- :mod:`.commands`: the model sub-commands of ``fashion-mrcnn``; :mod:`.demo`: ``make demo``.
+
+``register(subparsers)`` adds the model commands to the ``fashion-mrcnn`` parser.
 """
 
 from __future__ import annotations

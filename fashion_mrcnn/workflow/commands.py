@@ -1,36 +1,24 @@
 """Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, demo, tune, pipeline,
 cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
-papermill runner); training writes ``train_config.yaml`` and ``classes.json`` beside its
-checkpoints so later commands find the config and class names from ``--weights`` alone.
+tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
+find the config and class names from ``--weights`` alone.
+
+Over 400 lines: the argument parsers of nine commands, each next to the few lines that run it.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
 
 
-# ----------------------------------------------------------------------------- run metadata
-def find_run_file(weights, name: str) -> Path | None:
-    """``name`` (e.g. ``train_config.yaml``) in the directories above a checkpoint."""
-    for parent in Path(weights).resolve().parents[:4]:
-        if (parent / name).is_file():
-            return parent / name
-    return None
+def _run_config(args):
+    """``(Config, categories)`` of ``--weights``'s run folder (``--config`` / ``--classes`` win)."""
+    from fashion_mrcnn.workflow.rundir import read_run
 
-
-def _config_and_classes(args):
-    from fashion_mrcnn.config import Config
-
-    config_path = args.config or find_run_file(args.weights, "train_config.yaml")
-    if config_path is None:
-        raise ConfigError(f"no --config given and no train_config.yaml found above {args.weights}")
-    classes_path = getattr(args, "classes", None) or find_run_file(args.weights, "classes.json")
-    categories = json.loads(Path(classes_path).read_text()) if classes_path else None
-    return Config.from_yaml(config_path), categories
+    return read_run(args.weights, args.config, getattr(args, "classes", None))
 
 
 def _inference_model(config, args):
@@ -116,8 +104,6 @@ def cmd_train(args) -> int:
     else:
         config = stages.make_config(args.preset, num_classes=train_ds.num_classes, name=args.name)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "classes.json").write_text(json.dumps(train_ds.categories, indent=1) + "\n")
     schedule = [{"layers": "heads", "epochs": args.heads_epochs, "learning_rate": args.lr}]
     if args.all_epochs:
         lr_all = args.lr / 10 if args.lr else None
@@ -151,7 +137,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import stages
 
-    config, categories = _config_and_classes(args)
+    config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, _inference_model(config, args), dataset, args.out)
@@ -165,7 +151,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from fashion_mrcnn.workflow import stages
 
-    config, categories = _config_and_classes(args)
+    config, categories = _run_config(args)
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
     names = ["BG"] + [c["name"] for c in categories]
@@ -191,7 +177,7 @@ def cmd_predict(args) -> int:
 def cmd_submit(args) -> int:
     from fashion_mrcnn.workflow import stages
 
-    config, categories = _config_and_classes(args)
+    config, categories = _run_config(args)
     if categories is None:
         raise ConfigError("submit needs the training categories: pass --classes classes.json")
     class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
@@ -223,7 +209,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from fashion_mrcnn.workflow.notebooks import parse_overrides, run_tune
+    from fashion_mrcnn.workflow.overrides import parse_overrides
+    from fashion_mrcnn.workflow.tuning import run_tune
 
     table = run_tune(
         args.grid, args.out, base_parameters=parse_overrides(args.overrides), smoke=args.smoke
@@ -235,7 +222,8 @@ def cmd_tune(args) -> int:
 
 
 def cmd_pipeline(args) -> int:
-    from fashion_mrcnn.workflow.notebooks import parse_overrides, run_pipeline
+    from fashion_mrcnn.workflow.overrides import parse_overrides
+    from fashion_mrcnn.workflow.pipeline import run_pipeline
 
     summary = run_pipeline(
         args.out,
@@ -292,7 +280,11 @@ def _parse_ints(text):
 
 # ----------------------------------------------------------------------------- parser
 def _weights_args(p, needs_weights: bool = True) -> None:
-    p.add_argument("--weights", required=needs_weights, help="checkpoint (.weights.h5 / .h5)")
+    p.add_argument(
+        "--weights",
+        required=needs_weights,
+        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)",
+    )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
     _allow_partial_arg(p)

@@ -7,7 +7,6 @@ predictions with overlay PNGs -> ``report.md`` (whose path is returned and print
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -37,8 +36,8 @@ def run_demo(
     the cosine schedule); the rest (data, evaluation, predictions) takes well under a minute at
     the defaults.
     """
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.data.augment import default_augmentation
+    from fashion_mrcnn.viz.plots import plot_history
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,8 +58,6 @@ def run_demo(
         LR_SCHEDULE="cosine",
         LR_WARMUP_STEPS=200,
     )
-    (out / "train").mkdir(exist_ok=True)
-    (out / "train" / "classes.json").write_text(json.dumps(train_ds.categories, indent=1) + "\n")
     trained = stages.train(
         config,
         train_ds,
@@ -75,7 +72,7 @@ def run_demo(
     )
     if trained["checkpoint"] is None:
         raise RuntimeError("demo training wrote no checkpoint")
-    history_png = visualize.plot_history(trained["history"], out / "loss.png")
+    history_png = plot_history(trained["history"], out / "loss.png")
 
     model = stages.load_inference_model(config, trained["checkpoint"])
     evaluation = stages.evaluate(config, model, val_ds, out / "eval", train_dataset=train_ds)

@@ -1,18 +1,22 @@
 """The stage functions the CLI, the notebooks and the demo share.
 
-Each function does one stage of the fashion workflow (explore, subset, tune, train, evaluate,
-oversample, compare, analyse errors, submit), writes its artifacts into an output directory and
-returns a small dict (or DataFrame) describing them, so a notebook cell or a CLI command is one
-call. Nothing here re-implements the data layer, the engine or the metrics: it wires them.
+Each function does one stage of the fashion workflow (explore, subset, train, evaluate,
+oversample, compare, analyse errors, predict, submit), writes its artifacts into an output
+directory and returns a small dict (or DataFrame) describing them, so a notebook cell or a CLI
+command is one call. Nothing here re-implements the data layer, the engine or the metrics: it
+wires them. Tuning is :mod:`fashion_mrcnn.workflow.tuning`; what a training run folder holds is
+:mod:`fashion_mrcnn.workflow.rundir`.
+
+Over 400 lines: one function per stage, the one namespace the notebooks call
+(``stages.explore`` ... ``stages.submit``); each function is short and wires other modules.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +115,8 @@ def explore(datasets: Mapping[str, object], out_dir, n_examples: int = 4) -> dic
     """
     import pandas as pd
 
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.data.stats import dataset_stats, format_stats
+    from fashion_mrcnn.viz import plots
 
     out_dir = _mkdir(out_dir)
     stats = dataset_stats(datasets)
@@ -129,14 +133,14 @@ def explore(datasets: Mapping[str, object], out_dir, n_examples: int = 4) -> dic
     per_image = {split: [len(r["instances"]) for r in ds.records] for split, ds in datasets.items()}
     areas = {split: _mask_area_fractions(ds) for split, ds in datasets.items()}
     artifacts = [out_dir / "stats.txt", out_dir / "class_counts.csv"]
-    artifacts.append(visualize.plot_class_counts(table, out_dir / "class_counts.png"))
+    artifacts.append(plots.plot_class_counts(table, out_dir / "class_counts.png"))
     artifacts.append(
-        visualize.plot_histograms(
+        plots.plot_histograms(
             per_image, out_dir / "instances_per_image.png", xlabel="instances per image"
         )
     )
     artifacts.append(
-        visualize.plot_histograms(
+        plots.plot_histograms(
             areas, out_dir / "mask_areas.png", xlabel="mask area (fraction of image)", log=True
         )
     )
@@ -162,15 +166,15 @@ def _mask_area_fractions(dataset) -> list[float]:
 
 
 def _example_grid(dataset, path: Path, n: int) -> Path:
-    from fashion_mrcnn import visualize
     from fashion_mrcnn.ops.boxes import extract_bboxes
+    from fashion_mrcnn.viz.overlay import draw_overlay, save_image, tile_images
 
     tiles = []
     for i in list(dataset.image_ids)[:n]:
         image = dataset.load_image(i)
         masks, class_ids = dataset.load_mask(i)
         tiles.append(
-            visualize.draw_overlay(
+            draw_overlay(
                 image,
                 extract_bboxes(masks),
                 masks,
@@ -179,7 +183,7 @@ def _example_grid(dataset, path: Path, n: int) -> Path:
                 min_side=384,
             )
         )
-    visualize.save_image(visualize.tile_images(tiles), path)
+    save_image(tile_images(tiles), path)
     return path
 
 
@@ -236,26 +240,6 @@ def _schedule(schedule, config) -> list[dict]:
     return out
 
 
-class TimeBudget:
-    """Keras callback that stops training after ``minutes`` of wall time (checked per batch)."""
-
-    def __new__(cls, minutes: float):
-        import keras
-
-        class _Budget(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.deadline = time.monotonic() + 60.0 * float(minutes)
-                self.stopped = False
-
-            def on_train_batch_end(self, batch, logs=None):
-                if time.monotonic() > self.deadline:
-                    self.stopped = True
-                    self.model.stop_training = True
-
-        return _Budget()
-
-
 def train(
     config,
     train_ds,
@@ -294,19 +278,25 @@ def train(
         [per epoch, the rate of its first step], "log_dir", "config", "epochs", "start_epoch",
         "status", "stopped_by_budget", "seconds"}``, also written to ``train_summary.json``
         (status "running" while training, then "finished", or "diverged" / "failed" when an
-        error ends it, the summary written first); ``train_config.yaml`` is written to
-        ``out_dir`` too. Raises TrainingDivergedError when the loss explodes.
+        error ends it, the summary written first). ``out_dir`` becomes a run folder
+        (:mod:`fashion_mrcnn.workflow.rundir`): ``train_config.yaml`` and ``classes.json`` (the
+        training set's categories) are written beside ``logs/``, so ``--weights`` alone finds
+        them. Raises TrainingDivergedError when the loss explodes.
     """
     from fashion_mrcnn.data.augment import default_augmentation
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    from fashion_mrcnn.model.training import TimeBudget
+    from fashion_mrcnn.workflow import rundir
 
     out_dir = _mkdir(out_dir)
     config.validate(num_classes=train_ds.num_classes)
-    config_path = config.to_yaml(out_dir / "train_config.yaml")
-    summary_path = out_dir / "train_summary.json"
+    config_path = rundir.write_config(config, out_dir)
+    if getattr(train_ds, "categories", None) is not None:
+        rundir.write_classes(train_ds.categories, out_dir)
+    summary_path = out_dir / rundir.SUMMARY_FILE
     if augmentation == "default":
         augmentation = default_augmentation()
-    model = MaskRCNN("training", config, model_dir=out_dir / "logs")
+    model = MaskRCNN("training", config, model_dir=out_dir / rundir.LOGS_DIR)
     # The epoch the run started at (a run may start from a checkpoint's epoch); kept in the
     # summary so a resumed run places each stage's learning-rate schedule where it was.
     start_epoch = 0
@@ -314,7 +304,7 @@ def train(
         try:
             model.load_last(allow_partial=allow_partial)
         except FileNotFoundError:
-            log.info("no checkpoint under %s: starting fresh", out_dir / "logs")
+            log.info("no checkpoint under %s: starting fresh", out_dir / rundir.LOGS_DIR)
         if summary_path.is_file():
             start_epoch = int(json.loads(summary_path.read_text()).get("start_epoch", 0))
     elif init_weights:
@@ -404,12 +394,13 @@ def evaluate(
     """
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
-    from fashion_mrcnn.evaluation.matching import evaluate_dataset, run_detect
+    from fashion_mrcnn.evaluation.inference import detect_dataset
+    from fashion_mrcnn.evaluation.matching import evaluate_dataset
 
     out_dir = _mkdir(out_dir)
     model = _as_model(config, weights)
     indices = list(dataset.image_ids)
-    predictions = run_detect(model, dataset, indices, progress=True)
+    predictions = detect_dataset(model, dataset, indices, progress=True)
     evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
     coco = evaluate_coco(dataset, predictions, indices)
     table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)
@@ -418,7 +409,9 @@ def evaluate(
     confusion.to_csv(out_dir / "confusion.csv")
     artifacts = [out_dir / "per_class.csv", out_dir / "confusion.csv"]
     if train_dataset is not None:
-        analysis.plot_sensitivity_vs_count(table, out_dir / "sensitivity_vs_count.png")
+        from fashion_mrcnn.viz.plots import plot_sensitivity_vs_count
+
+        plot_sensitivity_vs_count(table, out_dir / "sensitivity_vs_count.png")
         artifacts.append(out_dir / "sensitivity_vs_count.png")
     metrics = {
         "mask_map50": _finite(evaluation["mAP"]),
@@ -446,16 +439,18 @@ def evaluate(
 def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:
     """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries."""
     from fashion_mrcnn.evaluation import analysis
+    from fashion_mrcnn.viz.galleries import error_galleries
+    from fashion_mrcnn.viz.plots import plot_confusion
 
     out_dir = _mkdir(out_dir)
     result = evaluate(config, weights, dataset, out_dir, train_dataset, keep_predictions=True)
     evaluation = result["evaluation"]
-    analysis.plot_confusion(result["confusion"], out_dir / "confusion.png")
+    plot_confusion(result["confusion"], out_dir / "confusion.png")
     pairs = analysis.top_confused_pairs(result["confusion"])
     pairs.to_csv(out_dir / "confused_pairs.csv", index=False)
     sizes = analysis.size_buckets(evaluation)
     sizes.to_csv(out_dir / "size_buckets.csv")
-    galleries = analysis.error_galleries(
+    galleries = error_galleries(
         evaluation, dataset, out_dir / "galleries", predictions=result["predictions"]
     )
     result["artifacts"] += [
@@ -471,74 +466,13 @@ def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dic
 def compare(before: Mapping, after: Mapping, out_dir, names=("before", "after")):
     """Per-class deltas between two ``evaluate`` results; ``compare.csv`` + ``compare.png``."""
     from fashion_mrcnn.evaluation.analysis import compare_runs
+    from fashion_mrcnn.viz.plots import plot_deltas
 
     out_dir = _mkdir(out_dir)
-    table = compare_runs(
-        before["per_class"], after["per_class"], names=tuple(names), path=out_dir / "compare.png"
-    )
+    table = compare_runs(before["per_class"], after["per_class"], names=tuple(names))
+    plot_deltas(table, "delta_ap50", out_dir / "compare.png", tuple(names))
     table.to_csv(out_dir / "compare.csv")
     return table
-
-
-def tune(
-    train_ds,
-    val_ds,
-    grid: Mapping[str, Sequence],
-    base_config,
-    out_dir,
-    schedule=None,
-    steps_per_epoch: int | None = None,
-    validation_steps: int | None = None,
-    seed: int = 0,
-):
-    """One short trial per grid point; ranked table (``ranked.csv``) and ``best_config.yaml``.
-
-    ``grid`` maps Config attribute names (``LEARNING_RATE``, ``GRADIENT_CLIP_NORM``,
-    ``DETECTION_MIN_CONFIDENCE``, ``DETECTION_MAX_INSTANCES``, ``LOSS_WEIGHTS`` ...) to lists of
-    values. Trials are ranked by validation mask mAP@0.5, then COCO mask AP.
-    """
-    import pandas as pd
-
-    out_dir = _mkdir(out_dir)
-    keys = sorted(grid)
-    unknown = [k for k in keys if not hasattr(base_config, k.upper())]
-    if unknown:
-        raise ConfigError(f"tune grid: unknown Config attributes {unknown}")
-    rows = []
-    for t, values in enumerate(itertools.product(*(grid[k] for k in keys))):
-        point = {k.upper(): v for k, v in zip(keys, values)}
-        config = base_config.replace(**point)
-        trial_dir = out_dir / f"trial_{t:03d}"
-        trained = train(
-            config,
-            train_ds,
-            val_ds,
-            trial_dir,
-            schedule=schedule,
-            steps_per_epoch=steps_per_epoch,
-            validation_steps=validation_steps,
-            seed=seed,
-            verbose=0,
-        )
-        metrics = evaluate(config, trained["checkpoint"], val_ds, trial_dir)
-        final_loss = (trained["history"].get("loss") or [float("nan")])[-1]
-        rows.append(
-            {
-                "trial": t,
-                **{k: json.dumps(v) for k, v in point.items()},
-                "mask_map50": metrics["mask_map50"],
-                "segm_AP": metrics["segm_AP"],
-                "final_loss": final_loss,
-                "config": trained["config"],
-            }
-        )
-    table = pd.DataFrame(rows).sort_values(["mask_map50", "segm_AP"], ascending=False)
-    table.to_csv(out_dir / "ranked.csv", index=False)
-    from fashion_mrcnn.config import Config
-
-    best = Config.from_yaml(table.iloc[0]["config"])
-    best.to_yaml(out_dir / "best_config.yaml")
-    return table.reset_index(drop=True)
 
 
 def predict(config, weights, inputs, out_dir, class_names, category_ids=None) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 
 # Three small images: name -> (height, width).
 TINY_IMAGES = {"a.png": (8, 6), "b.png": (5, 7), "c.png": (6, 6)}
@@ -81,3 +81,11 @@ def build():
         HEADER_2019=HEADER_2019,
         TINY_IMAGES=TINY_IMAGES,
     )
+
+
+@pytest.fixture
+def voc_dir(tmp_path):
+    """Three LabelImg files with their images (``voc_files.write_voc_dir``): (xml_dir, img_dir)."""
+    from voc_files import write_voc_dir
+
+    return write_voc_dir(tmp_path)

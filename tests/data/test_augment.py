@@ -4,7 +4,7 @@ import albumentations as A
 import numpy as np
 import pytest
 
-from fashion_mrcnn.data.augment import Augmenter, boxes_from_masks, default_augmentation
+from fashion_mrcnn.data.augment import Augmenter, default_augmentation
 
 
 def _scene(h=64, w=80):
@@ -18,21 +18,6 @@ def _scene(h=64, w=80):
     for k in range(3):
         image[masks[..., k]] = colours[k]
     return image, masks, colours
-
-
-def test_boxes_from_masks_matches_brute_force():
-    rng = np.random.default_rng(0)
-    masks = rng.random((20, 30, 6)) > 0.97
-    masks[..., 2] = False
-    boxes = boxes_from_masks(masks)
-    assert boxes.dtype == np.int32 and boxes.shape == (6, 4)
-    for k in range(6):
-        ys, xs = np.nonzero(masks[..., k])
-        expected = (
-            [0, 0, 0, 0] if ys.size == 0 else [ys.min(), xs.min(), ys.max() + 1, xs.max() + 1]
-        )
-        assert boxes[k].tolist() == expected
-    assert boxes_from_masks(np.zeros((4, 5, 0), bool)).shape == (0, 4)
 
 
 def test_flip_moves_masks_with_image():

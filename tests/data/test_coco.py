@@ -1,4 +1,4 @@
-"""COCO / Fashionpedia JSON reading, COCO and Kaggle CSV writing, round trips."""
+"""COCO / Fashionpedia JSON reading."""
 
 from __future__ import annotations
 
@@ -7,55 +7,18 @@ import re
 
 import numpy as np
 import pytest
+from coco_files import H, W
+from coco_files import all_kinds as _all_kinds
+from coco_files import write_coco_json as _coco
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
-from fashion_mrcnn.data.coco import read_coco, records_to_kaggle_csv, write_coco
-from fashion_mrcnn.data.imaterialist import read_imaterialist
+from fashion_mrcnn.data.coco import read_coco
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.records import instance_box, instance_mask
 from fashion_mrcnn.errors import FashionDataError
 
 # pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
-H, W = 8, 6  # a.png
-
-
-def _coco(tmp_path, build, annotations, images=None, name="inst.json"):
-    build.write_images(tmp_path / "images")
-    data = {
-        "images": images
-        if images is not None
-        else [
-            {"id": 1, "file_name": "a.png", "height": 8, "width": 6},
-            {"id": 2, "file_name": "b.png", "height": 5, "width": 7},
-            {"id": 7, "file_name": "c.png", "height": 6, "width": 6},
-        ],
-        "annotations": annotations,
-        "categories": [{"id": i, "name": f"cat{i}", "supercategory": "s"} for i in range(1, 5)],
-    }
-    path = tmp_path / name
-    path.write_text(json.dumps(data))
-    return path, tmp_path / "images"
-
-
-def _all_kinds(build):
-    m = build.box_mask(H, W, 1, 1, 4, 3)
-    compressed = mask_utils.encode(np.asfortranarray(m))
-    uncompressed = {"size": [H, W], "counts": [9, 3, 5, 3, 28]}  # column-major runs
-    return [
-        {"id": 10, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 4, 1, 4, 5, 1, 5]]},
-        {
-            "id": 11,
-            "image_id": 1,
-            "category_id": 2,
-            "segmentation": {"size": [H, W], "counts": compressed["counts"].decode()},
-            "attribute_ids": [3, 4],
-        },
-        {"id": 12, "image_id": 1, "category_id": 3, "segmentation": uncompressed, "iscrowd": 1},
-        {"id": 13, "image_id": 2, "category_id": 4, "bbox": [1, 2, 3, 2]},
-        {"id": 14, "image_id": 2, "category_id": 4, "segmentation": [], "bbox": [0, 0, 7, 5]},
-    ]
 
 
 def test_read_every_segmentation_kind(tmp_path, build):
@@ -160,58 +123,6 @@ def test_binary_or_empty_coco_json_is_a_named_error(tmp_path):
     for mode in ("raise", "skip"):
         with pytest.raises(FashionDataError, match=r"empty\.json: 'images' is empty"):
             read_coco(empty, tmp_path, on_error=mode)
-
-
-def _masks(records):
-    return {
-        r["image_id"]: [instance_mask(i, r["height"], r["width"]) for i in r["instances"]]
-        for r in records
-    }
-
-
-def test_write_coco_round_trip(tmp_path, build):
-    path, images = _coco(tmp_path, build, _all_kinds(build))
-    records, cats, _ = read_coco(path, images)
-    out = write_coco(records, cats, tmp_path / "out" / "again.json")
-    again, cats2, _ = read_coco(out, images)
-    assert cats2 == cats
-    assert [r["image_id"] for r in again] == [r["image_id"] for r in records]
-    before, after = _masks(records), _masks(again)
-    for key in before:
-        for m1, m2 in zip(before[key], after[key], strict=True):
-            np.testing.assert_array_equal(m1, m2)
-    for r1, r2 in zip(records, again, strict=True):
-        for i1, i2 in zip(r1["instances"], r2["instances"], strict=True):
-            for k in ("category_id", "attribute_ids", "box_only", "iscrowd"):
-                assert i1.get(k) == i2.get(k)
-    data = json.loads(out.read_text())
-    ann = data["annotations"][1]
-    assert ann["bbox"] == [1.0, 1.0, 2.0, 3.0] and ann["area"] == 6
-
-
-@pytest.mark.parametrize("layout", [2019, 2020])
-def test_kaggle_csv_round_trip(tmp_path, build, layout):
-    anns = [a for a in _all_kinds(build) if "segmentation" in a and a["segmentation"]]
-    path, images = _coco(tmp_path, build, anns)
-    records, _, _ = read_coco(path, images)
-    csv_path = records_to_kaggle_csv(records, tmp_path / "k" / "train.csv", layout=layout)
-    labels = build.write_labels(tmp_path / "labels.json", n_categories=5)
-    again, _, _ = read_imaterialist(csv_path, labels, images)
-    kept = [r for r in records if r["instances"]]
-    assert [r["image_id"] for r in again] == [r["image_id"] for r in kept]
-    for r1, r2 in zip(kept, again, strict=True):
-        assert [i["category_id"] for i in r1["instances"]] == [
-            i["category_id"] for i in r2["instances"]
-        ]
-        assert [i["attribute_ids"] for i in r1["instances"]] == [
-            i["attribute_ids"] for i in r2["instances"]
-        ]
-    before, after = _masks(kept), _masks(again)
-    for key in before:
-        for m1, m2 in zip(before[key], after[key], strict=True):
-            np.testing.assert_array_equal(m1, m2)
-    with pytest.raises(ValueError, match="layout"):
-        records_to_kaggle_csv(records, tmp_path / "x.csv", layout=2021)
 
 
 def test_ccp_coco_matches_csv(ccp_dir):

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
 from fashion_mrcnn.data.dataset import Dataset, FashionDataset
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.errors import FashionDataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.imaterialist import read_imaterialist, rle_cheap_problem
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.errors import FashionDataError, SkipReport

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
 from fashion_mrcnn.data.dataset import FashionDataset
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.data.stats import (
     AREA_QUANTILES,
@@ -140,7 +140,7 @@ def test_stats_for_paths_dir_csv_json(tmp_path, build):
     text = stats_for_paths(root, split_file=split)
     assert "unassigned inst" in text and "train inst" in text
 
-    from fashion_mrcnn.data.coco import write_coco
+    from fashion_mrcnn.data.export import write_coco
     from fashion_mrcnn.data.imaterialist import read_imaterialist
 
     records, labels, _ = read_imaterialist(

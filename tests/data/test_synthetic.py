@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_mrcnn.data import rle, synthetic
+from fashion_mrcnn.data import synthetic
+from fashion_mrcnn.data.formats import rle
 
 
 def _read_csv(path):

@@ -1,4 +1,4 @@
-"""Tests for fashion_mrcnn.data.voc: LabelImg XML -> records / CSV / split / TFRecord."""
+"""Tests for fashion_mrcnn.data.voc: LabelImg XML -> records / CSV / split."""
 
 import csv
 import re
@@ -6,45 +6,11 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from voc_files import voc_xml as _xml
+from voc_files import write_text as _write
 
 from fashion_mrcnn.data import voc
 from fashion_mrcnn.errors import FashionDataError, SkipReport
-
-
-def _xml(filename, width, height, objects, size=True):
-    objs = "".join(
-        f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
-        f"<difficult>0</difficult><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax>"
-        f"<ymax>{y2}</ymax></bndbox></object>"
-        for name, x1, y1, x2, y2 in objects
-    )
-    size_xml = f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size>"
-    return (
-        f"<annotation><folder>images</folder><filename>{filename}</filename>"
-        f"<path>/nowhere/{filename}</path><source><database>Unknown</database></source>"
-        f"{size_xml if size else ''}<segmented>0</segmented>{objs}</annotation>"
-    )
-
-
-def _write(folder, name, text):
-    (folder / name).write_text(text)
-
-
-@pytest.fixture
-def voc_dir(tmp_path):
-    """Three LabelImg files with their images (40 x 30 px, i.e. width 40, height 30)."""
-    xml_dir, img_dir = tmp_path / "ann", tmp_path / "img"
-    xml_dir.mkdir()
-    img_dir.mkdir()
-    specs = {
-        "a.jpg": [("shirt", 1, 1, 40, 30), ("shoe", 11, 21, 20, 30)],
-        "b.png": [("shoe", 5, 5, 9, 9)],
-        "c.jpg": [("bag", 2, 3, 12.0, 13.0), ("shirt", 1, 1, 10, 10)],
-    }
-    for i, (fname, objs) in enumerate(specs.items()):
-        Image.fromarray(np.full((30, 40, 3), 40 * i, np.uint8)).save(img_dir / fname)
-        _write(xml_dir, fname.rsplit(".", 1)[0] + ".xml", _xml(fname, 40, 30, objs))
-    return xml_dir, img_dir
 
 
 def test_read_voc_records_and_coordinates(voc_dir):
@@ -180,48 +146,6 @@ def test_split_csv_by_image_and_stratified(tmp_path, capsys):
     assert "tie" in table and "test_images" in table and table in capsys.readouterr().out
     again = voc.split_csv(src, tmp_path / "again", seed=3)
     assert len(again) == 2 and again[1].read_bytes() == test.read_bytes()
-
-
-def test_label_map_round_trip(tmp_path):
-    path = voc.write_label_map(["shirt", "shoe"], tmp_path / "label_map.pbtxt")
-    assert path.read_text().startswith("item {\n  id: 1\n  name: 'shirt'\n}\n")
-    assert voc.read_label_map(path) == {"shirt": 1, "shoe": 2}
-    voc.write_label_map({"b": 2, "a": 5}, path)
-    assert voc.read_label_map(path) == {"b": 2, "a": 5}
-    (tmp_path / "empty.pbtxt").write_text("nothing")
-    with pytest.raises(FashionDataError, match="no label map items"):
-        voc.read_label_map(tmp_path / "empty.pbtxt")
-
-
-def test_tfrecord_round_trip(voc_dir, tmp_path):
-    xml_dir, img_dir = voc_dir
-    csv_path = voc.voc_to_csv(xml_dir, tmp_path / "labels.csv")
-    names = voc.write_tfrecord(csv_path, img_dir, tmp_path / "train.record")
-    assert names == ["bag", "shirt", "shoe"]
-    examples = voc.read_tfrecord(tmp_path / "train.record")
-    assert [e["filename"] for e in examples] == ["a.jpg", "b.png", "c.jpg"]
-    a, b = examples[0], examples[1]
-    assert (a["height"], a["width"], a["format"], b["format"]) == (30, 40, "jpeg", "png")
-    assert a["encoded"] == (img_dir / "a.jpg").read_bytes() and a["source_id"] == "a.jpg"
-    np.testing.assert_allclose(
-        a["boxes"], [[0, 0, 1, 1], [20 / 30, 10 / 40, 1, 20 / 40]], atol=1e-6
-    )
-    assert a["class_text"] == ["shirt", "shoe"] and a["class_label"].tolist() == [2, 3]
-    # records and TFRecord agree on the box convention
-    records, _, _ = voc.read_voc(xml_dir, img_dir)
-    for rec, ex in zip(records, examples):
-        px = np.array([i["segmentation"]["data"] for i in rec["instances"]], np.float64)
-        np.testing.assert_allclose(ex["boxes"] * [30, 40, 30, 40], px, atol=1e-4)
-    # explicit label map; a class outside it is an error naming the CSV
-    voc.write_tfrecord(
-        csv_path, img_dir, tmp_path / "b.record", label_map={"shirt": 1, "shoe": 2, "bag": 7}
-    )
-    assert voc.read_tfrecord(tmp_path / "b.record")[2]["class_label"].tolist() == [7, 1]
-    with pytest.raises(FashionDataError, match="labels.csv.*not in the label map"):
-        voc.write_tfrecord(csv_path, img_dir, tmp_path / "c.record", label_map=["shirt"])
-    with pytest.raises(FashionDataError, match="b.png not found"):
-        (img_dir / "b.png").unlink()
-        voc.write_tfrecord(csv_path, img_dir, tmp_path / "d.record")
 
 
 def test_fashion_dataset_from_voc(voc_dir):

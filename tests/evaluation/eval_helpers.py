@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fashion_mrcnn.data.rle import encode
+from fashion_mrcnn.data.formats.rle import encode
 
 
 def box_mask(h: int, w: int, y1: int, x1: int, y2: int, x2: int) -> np.ndarray:

@@ -4,64 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from analysis_case import Tiny, analysis_case
+from analysis_case import prediction as _pred
 
 from fashion_mrcnn.evaluation.analysis import (
     compare_runs,
     confusion_matrix,
-    error_galleries,
     per_class_table,
-    plot_confusion,
-    plot_sensitivity_vs_count,
     size_buckets,
     top_confused_pairs,
 )
 from fashion_mrcnn.evaluation.matching import evaluate_dataset
-
-NAMES = ["BG", "dress", "skirt", "shorts"]
-
-
-def _masks(h, w, boxes):
-    m = np.zeros((h, w, len(boxes)), dtype=bool)
-    for k, (y1, x1, y2, x2) in enumerate(boxes):
-        m[y1:y2, x1:x2, k] = True
-    return m
-
-
-class _Tiny:
-    def __init__(self, masks, ids):
-        self._m, self._ids = masks, ids
-        self.image_ids = np.arange(len(masks))
-        self.image_info = [{"id": f"im{i}"} for i in range(len(masks))]
-        self.class_names = NAMES
-
-    def load_mask(self, i):
-        return self._m[i], np.asarray(self._ids[i], np.int32)
-
-    def load_image(self, i):
-        h, w = self._m[i].shape[:2]
-        return np.tile(np.linspace(0, 255, w, dtype=np.uint8)[None, :, None], (h, 1, 3))
-
-
-def _pred(masks, ids, scores):
-    from fashion_mrcnn.ops.boxes import extract_bboxes
-
-    return {"rois": extract_bboxes(masks), "class_ids": np.array(ids),
-            "scores": np.array(scores, np.float32), "masks": masks}  # fmt: skip
+from fashion_mrcnn.viz.galleries import error_galleries
 
 
 @pytest.fixture
 def case():
-    # image 0: dress (large, 60x60) predicted as skirt; skirt (medium) found; shorts (small) missed
-    # image 1: dress (large) found; a spurious shorts prediction overlapping it by IoU 0.04
-    gt0 = _masks(100, 100, [(0, 0, 60, 60), (60, 60, 80, 80), (90, 0, 95, 5)])
-    gt1 = _masks(100, 100, [(0, 0, 100, 100)])
-    ds = _Tiny([gt0, gt1], [[1, 2, 3], [1]])
-    preds = [
-        _pred(_masks(100, 100, [(0, 0, 60, 58), (60, 60, 80, 80)]), [2, 2], [0.9, 0.8]),
-        _pred(_masks(100, 100, [(0, 0, 100, 100), (70, 70, 90, 90)]), [1, 3], [0.95, 0.3]),
-    ]
-    return ds, preds, evaluate_dataset(preds, ds, keep_predictions=True)
+    return analysis_case()
 
 
 def test_per_class_table_by_hand(case):
@@ -101,28 +60,6 @@ def test_size_buckets_by_hand(case):
     by_class = size_buckets(ev, by_class=True)
     assert by_class.loc[("dress", "medium"), "recall"] == 0.0
     assert by_class.loc[("dress", "large"), "recall"] == 1.0
-
-
-def test_plots_galleries_and_compare(case, tmp_path):
-    ds, preds, ev = case
-    table = per_class_table(ev, train_counts={"dress": 300, "skirt": 40, "shorts": 7})
-    fig, ax = plot_sensitivity_vs_count(table, tmp_path / "sens.png")
-    assert ax.get_xscale() == "log"
-    plot_confusion(confusion_matrix(ev), tmp_path / "conf.png")
-    written = error_galleries(ev, ds, tmp_path / "gal")
-    assert set(written) == {"fp_skirt", "fp_shorts", "fn_dress", "fn_shorts"}
-    for p in [tmp_path / "sens.png", tmp_path / "conf.png", *written.values()]:
-        assert np.asarray(Image.open(p)).std() > 5
-    with pytest.raises(ValueError, match="train_count"):
-        plot_sensitivity_vs_count(per_class_table(ev))
-
-    better = per_class_table(evaluate_dataset([_pred(*ds.load_mask(i), [1.0] * n)
-                                               for i, n in ((0, 3), (1, 1))], ds))  # fmt: skip
-    deltas = compare_runs(table, better, names=("v1", "v2"), path=tmp_path / "cmp.png")
-    assert deltas.loc["dress", "delta_ap50"] == pytest.approx(0.5)
-    assert deltas.loc["shorts", "recall_v2"] == 1.0 and deltas.loc["shorts", "recall_v1"] == 0
-    assert deltas.index[-1] in {"skirt", "dress"}  # sorted by delta, skirt/dress gain least
-    assert (tmp_path / "cmp.png").is_file()
 
 
 # ------------------------------------------------------------------ ccp-fashion (real data)
@@ -194,7 +131,7 @@ def test_ccp_ground_truth_is_perfect_and_perturbation_is_seen(ccp_val):
 
 def test_images_without_ground_truth_or_predictions(tmp_path):
     empty_masks = np.zeros((10, 10, 0), bool)
-    ds = _Tiny([empty_masks, empty_masks], [[], []])
+    ds = Tiny([empty_masks, empty_masks], [[], []])
     none = {"rois": np.zeros((0, 4), np.int32), "class_ids": np.zeros(0, np.int32),
             "scores": np.zeros(0, np.float32), "masks": empty_masks}  # fmt: skip
     ev = evaluate_dataset([none, none], ds, keep_predictions=True)

@@ -7,13 +7,12 @@ import pandas as pd
 import pytest
 from eval_helpers import box_mask, gt_frame, pred_frame
 
-from fashion_mrcnn.data.rle import decode
+from fashion_mrcnn.data.formats.rle import decode
 from fashion_mrcnn.errors import FashionDataError, RLEError
 from fashion_mrcnn.evaluation.kaggle import (
     THRESHOLDS,
     class_scores,
     kaggle_metric,
-    kaggle_rle_to_coco,
     max_matches,
     score_files,
 )
@@ -188,24 +187,6 @@ def test_unreadable_prediction_files_are_named_errors(tmp_path, content, message
         score_files(tmp_path / "gt.csv", tmp_path / "pred.csv")
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-def test_coco_conversion_matches_pycocotools_encode():
-    from pycocotools import mask as mask_utils
-
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        m = rng.random((13, 7)) < 0.4
-        from fashion_mrcnn.data.rle import encode
-
-        ours = kaggle_rle_to_coco(encode(m), 13, 7)
-        ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-        assert ours["counts"] == ref["counts"]
-    # touching runs are merged rather than producing zero-length counts
-    touching = kaggle_rle_to_coco("1 3 4 2", 3, 3)
-    assert mask_utils.area(touching) == 5
-    np.testing.assert_array_equal(mask_utils.decode(touching), decode("1 5", 3, 3))
-
-
 # ------------------------------------------------------------------ ccp-fashion (real data)
 
 
@@ -247,7 +228,7 @@ def test_ccp_ground_truth_against_itself_is_one(ccp_gt):
 def test_ccp_perturbed_copy_scores_as_computed_independently(ccp_gt):
     import cv2
 
-    from fashion_mrcnn.data.rle import encode
+    from fashion_mrcnn.data.formats.rle import encode
 
     images = ccp_gt["ImageId"].drop_duplicates().iloc[:30].tolist()
     gt = ccp_gt[ccp_gt["ImageId"].isin(images)].reset_index(drop=True)

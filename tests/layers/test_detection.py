@@ -2,9 +2,9 @@
 
 import numpy as np
 from layer_helper import check_layer
+from reference.detection import detections_np
 
 from fashion_mrcnn.layers import DetectionLayer
-from fashion_mrcnn.layers.detection import detections_np
 from fashion_mrcnn.ops.image import compose_image_meta
 
 STD = [0.1, 0.1, 0.2, 0.2]

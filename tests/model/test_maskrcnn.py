@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
+from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.data.pipeline import make_dataset
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
 from fashion_mrcnn.model.training import (
-    LOSS_NAMES,
     MaskRCNNTrainer,
     NonFiniteLossError,
     compute_losses,

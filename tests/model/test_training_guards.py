@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
+from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError, WeightsError
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
-from fashion_mrcnn.model.training import LOSS_NAMES, AtomicCheckpoint, DivergenceGuard
+from fashion_mrcnn.model.training import AtomicCheckpoint, DivergenceGuard
 from fashion_mrcnn.model.weights import leaf_layers, save_checkpoint
 
 

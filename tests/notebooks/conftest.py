@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_mrcnn.workflow import notebooks
+from fashion_mrcnn.workflow import papermill_runner, pipeline
 
 
 class SmokeRun:
@@ -39,10 +39,10 @@ class SmokeRun:
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> SmokeRun:
     run = SmokeRun(tmp_path_factory.mktemp("smoke_pipeline"))
-    for stage in notebooks.STAGES:
+    for stage in papermill_runner.STAGES:
         start = time.perf_counter()
         try:
-            notebooks.run_pipeline(run.root, smoke=True, stages=[stage])
+            pipeline.run_pipeline(run.root, smoke=True, stages=[stage])
         except Exception as exc:  # recorded and reported by the stage's own tests
             run.errors[stage] = exc
         run.seconds[stage] = round(time.perf_counter() - start, 1)

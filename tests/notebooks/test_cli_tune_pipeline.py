@@ -14,7 +14,7 @@ import pytest
 
 from fashion_mrcnn.cli import main
 from fashion_mrcnn.config import Config
-from fashion_mrcnn.workflow.notebooks import read_handoff
+from fashion_mrcnn.workflow.handoff import read_handoff
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -14,11 +14,11 @@ from importlib import metadata
 import nbformat
 import pytest
 
-from fashion_mrcnn.workflow import notebooks
+from fashion_mrcnn.workflow import papermill_runner
 
 
 def _setup_cell(stage: str) -> str:
-    nb = nbformat.read(str(notebooks.resolve_notebook(stage)), as_version=4)
+    nb = nbformat.read(str(papermill_runner.resolve_notebook(stage)), as_version=4)
     cells = [c.source for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source]
     assert len(cells) == 1, f"{stage}: expected one Colab setup cell"
     return cells[0]
@@ -63,7 +63,7 @@ def _assert_versions_reported(out: str) -> None:
     assert f"keras {metadata.version('keras')}" in out
 
 
-@pytest.mark.parametrize("stage", notebooks.STAGES)
+@pytest.mark.parametrize("stage", papermill_runner.STAGES)
 def test_colab_branch_mounts_installs_and_reports_gpu(fake_colab, capsys, stage):
     source = _setup_cell(stage)
     exec(compile(source, f"{stage}:colab", "exec"), {"colab_source": "/content/drive/MyDrive/fm"})
@@ -77,7 +77,7 @@ def test_colab_branch_mounts_installs_and_reports_gpu(fake_colab, capsys, stage)
     _assert_versions_reported(out)
 
 
-@pytest.mark.parametrize("stage", notebooks.STAGES)
+@pytest.mark.parametrize("stage", papermill_runner.STAGES)
 def test_outside_colab_the_cell_only_reports_versions(monkeypatch, capsys, stage):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     ran = []

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from fashion_mrcnn.workflow.notebooks import run_notebook
+from fashion_mrcnn.workflow.papermill_runner import run_notebook
 
 
 @pytest.mark.realdata

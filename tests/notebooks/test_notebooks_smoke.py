@@ -16,8 +16,10 @@ from fashion_mrcnn.config import Config
 from fashion_mrcnn.data import synthetic
 from fashion_mrcnn.data.categories import default_categories
 from fashion_mrcnn.tools.check_notebooks import notebook_problems
-from fashion_mrcnn.workflow import notebooks
-from fashion_mrcnn.workflow.notebooks import SMOKE_STAGES, checkpoint_epoch, read_handoff
+from fashion_mrcnn.workflow import papermill_runner
+from fashion_mrcnn.workflow.handoff import read_handoff
+from fashion_mrcnn.workflow.pipeline import SMOKE_STAGES
+from fashion_mrcnn.workflow.rundir import checkpoint_epoch, read_run
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -48,11 +50,11 @@ def _inline_images(nb: dict) -> int:
 
 
 def test_committed_notebooks_are_clean_and_tagged():
-    folder = notebooks.notebooks_dir()
-    for stage in notebooks.STAGES:
+    folder = papermill_runner.notebooks_dir()
+    for stage in papermill_runner.STAGES:
         path = folder / f"{stage}.ipynb"
         assert notebook_problems(path) == [], path
-        declared = notebooks.notebook_parameters(path)
+        declared = papermill_runner.notebook_parameters(path)
         assert {"output_dir", "seed", "colab_source", "data"} <= set(declared), stage
         if stage != "00_explore_data":
             assert "previous_stage_dir" in declared or stage == "01_subset_tuning", stage
@@ -63,7 +65,7 @@ def test_committed_notebooks_are_clean_and_tagged():
         assert "print(runtime_report())" in source
 
 
-@pytest.mark.parametrize("stage", notebooks.STAGES)
+@pytest.mark.parametrize("stage", papermill_runner.STAGES)
 def test_stage_ran_without_errors(smoke_run, stage):
     nb = smoke_run.executed(stage)
     assert _outputs(nb, "error") == []
@@ -115,6 +117,10 @@ def test_02_full_training(smoke_run):
     assert all(math.isfinite(v) for v in summary["history"]["loss"])
     config = Config.from_yaml(read_handoff(out, "config"))
     assert config.NAME == "fashion"
+    # the run folder serves `--weights` alone: config and classes are found above the checkpoint
+    run_config, classes = read_run(checkpoint)
+    assert run_config.to_dict() == config.to_dict()
+    assert classes == default_categories()
     # the tuned configuration from stage 01 was used
     tuned = Config.from_yaml(smoke_run.root / "01_subset_tuning" / "best_config.yaml")
     assert config.DETECTION_MAX_INSTANCES == tuned.DETECTION_MAX_INSTANCES

@@ -97,3 +97,18 @@ def test_extract_bboxes_random_against_loop():
         ys, xs = np.nonzero(masks[:, :, i])
         expected = [ys.min(), xs.min(), ys.max() + 1, xs.max() + 1] if len(ys) else [0] * 4
         np.testing.assert_array_equal(boxes[i], expected)
+
+
+def test_extract_bboxes_matches_brute_force():
+    rng = np.random.default_rng(0)
+    masks = rng.random((20, 30, 6)) > 0.97
+    masks[..., 2] = False
+    boxes = B.extract_bboxes(masks)
+    assert boxes.dtype == np.int32 and boxes.shape == (6, 4)
+    for k in range(6):
+        ys, xs = np.nonzero(masks[..., k])
+        expected = (
+            [0, 0, 0, 0] if ys.size == 0 else [ys.min(), xs.min(), ys.max() + 1, xs.max() + 1]
+        )
+        assert boxes[k].tolist() == expected
+    assert B.extract_bboxes(np.zeros((4, 5, 0), bool)).shape == (0, 4)

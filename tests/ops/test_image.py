@@ -146,3 +146,10 @@ def test_scaled_size_rounds_and_floors_at_one():
     assert I.scaled_size(300, 200, 1.28) == (384, 256)
     assert I.scaled_size(3000, 2, 128 / 3000) == (128, 1)  # 2 * 0.0427 rounds to 0
     assert I.scaled_size(1, 1, 0.01) == (1, 1)
+
+
+def test_resize_masks_nearest():
+    m = np.zeros((4, 6, 1), dtype=bool)
+    m[0:2, 0:3, 0] = True
+    big = I.resize_masks_nearest(m, (8, 12))
+    assert big.shape == (8, 12, 1) and big[:4, :6, 0].all() and big.sum() == 24

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from fashion_mrcnn.cli import main
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 
 HEADER = "ImageId,EncodedPixels,Height,Width,ClassId"
 H, W = 40, 30

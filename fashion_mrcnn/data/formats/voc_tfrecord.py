@@ -1,125 +1,34 @@
-"""TFRecord helpers and the TF Object Detection API export.
+"""TF Object Detection API export of a VOC CSV (:func:`fashion_mrcnn.data.voc.voc_to_csv`).
 
-- ``tf.train.Example`` feature builders, ``write_examples`` / ``read_examples`` (used by the shard
-  cache, :mod:`fashion_mrcnn.data.cache`);
-- ``write_tfrecord`` / ``read_tfrecord``: a VOC CSV (:func:`fashion_mrcnn.data.voc.voc_to_csv`)
-  and its images as TF OD API Examples; ``write_label_map`` / ``read_label_map`` for the
-  ``label_map.pbtxt``. Box convention: see :mod:`fashion_mrcnn.data.voc`.
+- ``write_tfrecord`` / ``read_tfrecord``: the CSV and its images as TF OD API Examples;
+- ``write_label_map`` / ``read_label_map``: the ``label_map.pbtxt``.
 
-TensorFlow is imported lazily (inside the functions), so importing this module is cheap.
+Box convention: VOC values are 1-based inclusive pixels (see :mod:`fashion_mrcnn.data.voc`);
+the record holds ``xmin_norm = (xmin - 1) / width``, ``xmax_norm = xmax / width`` (likewise y).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn.data.formats.tfrecord import (
+    bytes_feature,
+    bytes_list_feature,
+    float_list_feature,
+    int64_feature,
+    int64_list_feature,
+    make_example,
+    read_examples,
+    tf_module,
+    write_examples,
+)
+from fashion_mrcnn.data.voc import read_csv_rows
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = [
-    "bytes_feature",
-    "bytes_list_feature",
-    "float_list_feature",
-    "int64_feature",
-    "int64_list_feature",
-    "make_example",
-    "read_examples",
-    "read_label_map",
-    "read_tfrecord",
-    "write_examples",
-    "write_label_map",
-    "write_tfrecord",
-]
-
-
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf
-
-
-def _as_bytes(value) -> bytes:
-    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def bytes_feature(value: bytes | str):
-    """A Feature holding one bytes value (str is UTF-8 encoded)."""
-    tf = _tf()
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[_as_bytes(value)]))
-
-
-def bytes_list_feature(values: Iterable[bytes | str]):
-    """A Feature holding a list of bytes values (str items are UTF-8 encoded)."""
-    tf = _tf()
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[_as_bytes(v) for v in values]))
-
-
-def int64_feature(value: int):
-    """A Feature holding one int64."""
-    tf = _tf()
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-
-def int64_list_feature(values: Iterable[int]):
-    """A Feature holding a list of int64."""
-    tf = _tf()
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
-
-
-def float_list_feature(values: Iterable[float]):
-    """A Feature holding a list of float32."""
-    tf = _tf()
-    return tf.train.Feature(float_list=tf.train.FloatList(value=[float(v) for v in values]))
-
-
-def make_example(features: dict) -> bytes:
-    """Serialise ``{key: Feature}`` into a ``tf.train.Example`` byte string."""
-    tf = _tf()
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
-
-
-def write_examples(path: str | Path, examples: Iterable[bytes]) -> int:
-    """Write serialised Examples to a TFRecord file (uncompressed); return how many."""
-    tf = _tf()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with tf.io.TFRecordWriter(str(path)) as writer:
-        for example in examples:
-            writer.write(example)
-            n += 1
-    return n
-
-
-def read_examples(path: str | Path, spec: dict) -> Iterator[dict]:
-    """Parse every Example of a TFRecord file with a feature spec.
-
-    Args:
-        path: the TFRecord file.
-        spec: ``{key: tf.io.FixedLenFeature | tf.io.VarLenFeature}``.
-
-    Yields:
-        ``{key: numpy value}``; VarLen features come back as dense 1-D numpy arrays, bytes as
-        ``bytes``.
-    """
-    tf = _tf()
-    for raw in tf.data.TFRecordDataset(str(path)):
-        parsed = tf.io.parse_single_example(raw, spec)
-        out = {}
-        for key, value in parsed.items():
-            if isinstance(value, tf.sparse.SparseTensor):
-                value = tf.sparse.to_dense(value)
-            out[key] = value.numpy()
-        yield out
-
-
-# ----------------------------------------------------------------------------------------------
-# TF Object Detection API export of a VOC CSV (fashion_mrcnn.data.voc.voc_to_csv).
+__all__ = ["read_label_map", "read_tfrecord", "write_label_map", "write_tfrecord"]
 
 
 def write_label_map(class_names, path: str | Path) -> Path:
@@ -189,8 +98,6 @@ def write_tfrecord(csv_path, images_dir, out_path, label_map=None) -> list[str]:
     Raises:
         FashionDataError: naming the CSV row / image: missing image, class not in the label map.
     """
-    from fashion_mrcnn.data.voc import read_csv_rows
-
     rows = read_csv_rows(csv_path)
     ids = _resolve_label_map(label_map, rows)
     unknown = sorted({r["class"] for r in rows} - set(ids))
@@ -237,7 +144,7 @@ def read_tfrecord(path: str | Path) -> list[dict]:
         (str), ``encoded`` (bytes), ``boxes`` float32 [N, (ymin, xmin, ymax, xmax)] normalised,
         ``class_text`` list[str], ``class_label`` int64 [N].
     """
-    tf = _tf()
+    tf = tf_module()
     spec = {
         "image/height": tf.io.FixedLenFeature([], tf.int64),
         "image/width": tf.io.FixedLenFeature([], tf.int64),

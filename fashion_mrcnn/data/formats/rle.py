@@ -7,11 +7,17 @@ pairs, one per run of foreground pixels, runs in increasing order; the empty mas
 
 COCO RLE (pycocotools) uses the same column-major pixel order but stores alternating run lengths
 starting with background (``counts``), either as a list of ints ("uncompressed") or as pycocotools'
-compressed string.
+compressed string. :func:`to_coco_rle` / :func:`to_coco` turn a Kaggle RLE into one straight from
+its runs, without building the mask (the Kaggle metric and the COCO loader both use them).
 
-Everything here is vectorised numpy; malformed input raises :class:`~fashion_mrcnn.errors.RLEError`
-naming the problem (optionally prefixed by a ``context`` string such as
-``"train.csv row 17, image abc.jpg"``). A malformed encoding never yields a silently wrong mask.
+Everything here is vectorised numpy, except :func:`decode_rles_tf`, the TensorFlow decoder the
+shard cache's ``tf.data`` reader runs (its numpy twin is :func:`decode_rles_np`). Malformed input
+raises :class:`~fashion_mrcnn.errors.RLEError` naming the problem (optionally prefixed by a
+``context`` string such as ``"train.csv row 17, image abc.jpg"``). A malformed encoding never
+yields a silently wrong mask.
+
+Over 400 lines: the Kaggle codec, its validation, the COCO bridge (which must accept every form
+pycocotools writes) and the batch decoders are one format, kept together.
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ __all__ = [
     "coco_to_mask",
     "compressed_to_counts",
     "decode",
+    "decode_rles_np",
+    "decode_rles_tf",
     "encode",
     "from_coco",
+    "merged_runs",
     "parse_runs",
     "rle_area",
+    "runs_to_coco_counts",
     "to_coco",
+    "to_coco_rle",
     "uncompressed_counts_to_mask",
 ]
 
@@ -167,17 +178,8 @@ def decode(rle: str | None, height: int, width: int, context: str | None = None)
     """
     starts, lengths = parse_runs(rle, height, width, context)
     height, width = int(height), int(width)
-    n_pixels = height * width
-    if starts.size == 0:
-        return np.zeros((width, height), dtype=np.uint8).T
-    # Alternating background / foreground run lengths: gap0, run0, gap1, run1, ..., tail gap.
-    counts = np.empty(2 * starts.size + 1, dtype=np.int64)
-    counts[1:-1:2] = lengths
-    counts[0] = starts[0]
-    counts[2:-1:2] = starts[1:] - (starts[:-1] + lengths[:-1])
-    counts[-1] = n_pixels - (starts[-1] + lengths[-1])
-    values = np.zeros(counts.size, dtype=np.uint8)
-    values[1::2] = 1
+    counts = _coco_counts(starts, starts + lengths, height * width)
+    values = (np.arange(counts.size) % 2).astype(np.uint8)
     flat = np.repeat(values, counts)
     return flat.reshape(width, height).T
 
@@ -241,29 +243,66 @@ def rle_area(rle: str | None, height: int, width: int, context: str | None = Non
     return int(lengths.sum())
 
 
-def _runs_to_counts(starts: np.ndarray, lengths: np.ndarray, n_pixels: int) -> list[int]:
-    """Kaggle runs -> uncompressed COCO counts (alternating background / foreground lengths)."""
+def merged_runs(
+    rle: str | None, height: int, width: int, context: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated runs of a Kaggle RLE (:func:`parse_runs`) with touching runs merged.
+
+    Returns ``(starts, ends)``: int64 [R] each, 0-indexed column-major pixel numbers, ``ends``
+    exclusive, sorted, disjoint and non-adjacent (so every COCO count built from them is
+    positive, as pycocotools writes them).
+    """
+    starts, lengths = parse_runs(rle, height, width, context)
+    ends = starts + lengths
+    if starts.size > 1:
+        gaps = starts[1:] - ends[:-1]
+        if np.any(gaps == 0):
+            starts = starts[np.r_[True, gaps > 0]]
+            ends = ends[np.r_[gaps > 0, True]]
+    return starts, ends
+
+
+def _coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> np.ndarray:
+    """int64 counts of :func:`runs_to_coco_counts` (the array, for decoding)."""
     if starts.size == 0:
-        return [n_pixels]
+        return np.array([n_pixels], dtype=np.int64)
     counts = np.empty(2 * starts.size + 1, dtype=np.int64)
     counts[0] = starts[0]
-    counts[1:-1:2] = lengths
-    counts[2:-1:2] = starts[1:] - (starts[:-1] + lengths[:-1])
-    counts[-1] = n_pixels - (starts[-1] + lengths[-1])
-    if counts[-1] == 0:
-        counts = counts[:-1]
-    return counts.tolist()
+    counts[1:-1:2] = ends - starts
+    counts[2:-1:2] = starts[1:] - ends[:-1]
+    counts[-1] = n_pixels - ends[-1]
+    return counts[:-1] if counts[-1] == 0 else counts
+
+
+def runs_to_coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> list[int]:
+    """Uncompressed COCO counts ``[zeros, ones, zeros, ...]`` (column-major, summing to
+    ``n_pixels``) from sorted, disjoint, 0-indexed runs ``[starts, ends)``.
+
+    The first count may be 0 (the mask starts with foreground); a trailing zero-length
+    background run is not written (pycocotools does not write one). Non-adjacent runs
+    (:func:`merged_runs`) give no other zero count.
+    """
+    return _coco_counts(starts, ends, int(n_pixels)).tolist()
+
+
+def to_coco_rle(rle: str | None, height: int, width: int, context: str | None = None) -> dict:
+    """Kaggle RLE -> pycocotools compressed RLE ``{"size": [h, w], "counts": bytes}`` (what
+    ``pycocotools.mask.encode`` returns for the same mask), without building the mask."""
+    from pycocotools import mask as mask_utils
+
+    height, width = _check_size(height, width, context)
+    starts, ends = merged_runs(rle, height, width, context)
+    uncompressed = {
+        "size": [height, width],
+        "counts": runs_to_coco_counts(starts, ends, height * width),
+    }
+    return mask_utils.frPyObjects([uncompressed], height, width)[0]
 
 
 def to_coco(rle: str | None, height: int, width: int, context: str | None = None) -> dict:
-    """Kaggle RLE -> pycocotools compressed RLE ``{"size": [h, w], "counts": str}``."""
-    from pycocotools import mask as mask_utils
-
-    starts, lengths = parse_runs(rle, height, width, context)
-    height, width = int(height), int(width)
-    counts = _runs_to_counts(starts, lengths, height * width)
-    coco = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
-    return {"size": [height, width], "counts": coco["counts"].decode("ascii")}
+    """Kaggle RLE -> JSON-ready COCO compressed RLE ``{"size": [h, w], "counts": str}``."""
+    coco = to_coco_rle(rle, height, width, context)
+    return {"size": [int(height), int(width)], "counts": coco["counts"].decode("ascii")}
 
 
 def _coco_size(coco_rle, context: str | None) -> tuple[int, int]:
@@ -392,3 +431,39 @@ def compressed_to_counts(counts: str, context: str | None = None) -> list[int]:
 def from_coco(coco_rle: dict, context: str | None = None) -> str:
     """COCO RLE dict (compressed ``counts`` str/bytes or uncompressed list) -> Kaggle RLE string."""
     return encode(coco_to_mask(coco_rle, context))
+
+
+def decode_rles_np(rles, height: int, width: int) -> np.ndarray:
+    """Kaggle RLE strings (str or bytes) [N] -> bool [H, W, N] (via :func:`decode`)."""
+    masks = np.zeros((height, width, len(rles)), dtype=bool)
+    for k, text in enumerate(rles):
+        masks[..., k] = decode(text.decode() if isinstance(text, bytes) else text, height, width)
+    return masks
+
+
+def decode_rles_tf(rles, height, width):
+    """TensorFlow twin of :func:`decode_rles_np`: string [N] -> bool [H, W, N].
+
+    Each run adds +1 at its first pixel and -1 one past its end in a flat column-major buffer;
+    a cumulative sum gives the mask. Assumes valid encodings (as the shard cache writes them).
+    """
+    import tensorflow as tf  # plain import: this runs inside tf.data tracing
+
+    rles = tf.convert_to_tensor(rles, tf.string)
+    height = tf.cast(height, tf.int64)
+    width = tf.cast(width, tf.int64)
+    n = tf.shape(rles, out_type=tf.int64)[0]
+    size = height * width
+    nums = tf.strings.to_number(tf.strings.split(rles), out_type=tf.int64)  # ragged [N, 2R]
+    values = nums.flat_values
+    rows = nums.value_rowids()
+    local = tf.range(tf.size(values, out_type=tf.int64)) - tf.gather(nums.row_starts(), rows)
+    is_start = tf.equal(local % 2, 0)
+    starts = tf.boolean_mask(values, is_start) - 1
+    ends = starts + tf.boolean_mask(values, tf.logical_not(is_start))
+    run_rows = tf.boolean_mask(rows, is_start)
+    idx = tf.concat([tf.stack([run_rows, starts], 1), tf.stack([run_rows, ends], 1)], 0)
+    delta = tf.concat([tf.ones_like(starts, tf.int32), -tf.ones_like(ends, tf.int32)], 0)
+    flat = tf.scatter_nd(idx, delta, tf.stack([n, size + 1]))
+    flat = tf.cumsum(flat, axis=1)[:, :size] > 0  # [N, W*H] column-major
+    return tf.transpose(tf.reshape(flat, tf.stack([n, width, height])), [2, 1, 0])

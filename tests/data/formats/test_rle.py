@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from pycocotools import mask as mask_utils
 
-from fashion_mrcnn.data import rle
+from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.errors import FashionDataError, RLEError
 
 # pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
@@ -207,3 +207,35 @@ def test_decode_equals_pycocotools_on_ccp(ccp_dir):
         ours = rle.decode(row.EncodedPixels, row.Height, row.Width, context=row.ImageId)
         np.testing.assert_array_equal(ours, ref, err_msg=f"{row.ImageId} {key}")
     assert sum(seen.values()) == len(coco["annotations"]) == 3469
+
+
+def test_decode_rles_tf_matches_numpy():
+    rng = np.random.default_rng(0)
+    for h, w, n in ((7, 5, 4), (32, 48, 6), (9, 9, 0)):
+        masks = rng.random((h, w, n)) > 0.6
+        if n:
+            masks[..., 0] = False  # empty mask
+            masks[..., -1] = True  # full mask
+        rles = [rle.encode(masks[..., k]) for k in range(n)]
+        expected = rle.decode_rles_np(rles, h, w)
+        np.testing.assert_array_equal(expected, masks)
+        got = rle.decode_rles_tf(np.array(rles, dtype=object).astype(bytes) if n else
+                                   np.zeros(0, dtype=bytes), h, w).numpy()  # fmt: skip
+        assert got.shape == (h, w, n) and got.dtype == bool
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_coco_conversion_matches_pycocotools_encode():
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = rng.random((13, 7)) < 0.4
+        ours = rle.to_coco_rle(rle.encode(m), 13, 7)
+        ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
+        assert ours["counts"] == ref["counts"]
+    # touching runs are merged rather than producing zero-length counts
+    touching = rle.to_coco_rle("1 3 4 2", 3, 3)
+    assert mask_utils.area(touching) == 5
+    np.testing.assert_array_equal(mask_utils.decode(touching), rle.decode("1 5", 3, 3))

@@ -31,6 +31,7 @@ def class_color(class_id: int) -> tuple[float, float, float]:
 
 
 def to_uint8_color(color) -> tuple[int, int, int]:
+    """An RGB colour (floats in [0, 1] or 0..255) as three ints 0..255."""
     c = np.asarray(color, dtype=np.float64)
     if c.max() <= 1.0:
         c = c * 255

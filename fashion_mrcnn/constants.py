@@ -1,0 +1,64 @@
+"""The names and layouts every part of the package shares, each defined here once.
+
+Plain Python values with no imports (no TensorFlow, no numpy), so the configuration, the data
+layer, the engine and the workflow can all read them without cost or import cycles. A module that
+needs one of these imports it from here; nothing else spells it out again.
+"""
+
+# --- losses ------------------------------------------------------------------------------------
+#: Matterport's five loss names, in Matterport's order: the keys of ``Config.LOSS_WEIGHTS``, the
+#: trainer's metric names and the columns of the training logs.
+LOSS_NAMES = (
+    "rpn_class_loss",
+    "rpn_bbox_loss",
+    "mrcnn_class_loss",
+    "mrcnn_bbox_loss",
+    "mrcnn_mask_loss",
+)
+
+# --- configuration choices ---------------------------------------------------------------------
+#: ``Config.BACKBONE`` values (a callable is accepted too).
+BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
+#: ``Config.NORM`` values: frozen BatchNorm, trainable BatchNorm, GroupNorm.
+NORMS = ("frozen_bn", "bn", "gn")
+#: ``Config.IMAGE_RESIZE_MODE`` values (``ops.image.resize_image`` modes).
+RESIZE_MODES = ("square", "pad64", "crop", "none")
+#: ``Config.LR_SCHEDULE`` values (``model.training.LearningRateSchedule`` kinds).
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+# --- image meta --------------------------------------------------------------------------------
+#: The image meta row (one float32 row per image, Matterport's layout): field -> (first column,
+#: column after the last). One-column fields are scalars. The ``NUM_CLASSES`` active class ids
+#: follow from column ``IMAGE_META_FIXED_SIZE`` on. Read a row with ``ops.image.parse_image_meta``
+#: (numpy) or ``parse_image_meta_tf`` (graph); write one with ``ops.image.compose_image_meta``.
+IMAGE_META_LAYOUT = {
+    "image_id": (0, 1),
+    "original_image_shape": (1, 4),  # (H, W, C) before resizing
+    "image_shape": (4, 7),  # (H, W, C) of the molded image
+    "window": (7, 11),  # (y1, x1, y2, x2) pixels of the image inside the molded one
+    "scale": (11, 12),  # resize scale
+}
+#: Columns before ``active_class_ids``: ``IMAGE_META_SIZE = IMAGE_META_FIXED_SIZE + NUM_CLASSES``.
+IMAGE_META_FIXED_SIZE = 12
+
+# --- checkpoints (Matterport's log-dir and file names) -----------------------------------------
+#: A training run's log dir is ``<name><time>`` with the time in this ``strftime`` format.
+LOG_DIR_TIME_FORMAT = "%Y%m%dT%H%M"
+#: Checkpoint file name inside a log dir (``str.format`` fields ``name`` and ``epoch``).
+CHECKPOINT_NAME = "mask_rcnn_{name}_{epoch:04d}.h5"
+#: The glob that finds checkpoints in a log dir.
+CHECKPOINT_GLOB = "mask_rcnn*.h5"
+#: Regex of a checkpoint file name (also a Keras 3 ``.weights.h5`` of that name); group ``epoch``.
+CHECKPOINT_NAME_RE = r"mask_rcnn_[\w-]+_(?P<epoch>\d{4})\.(?:weights\.)?h5"
+#: Regex of a checkpoint path inside its log dir; groups ``time`` and ``epoch``.
+CHECKPOINT_PATH_RE = r".*[/\\][\w-]+(?P<time>\d{8}T\d{4})[/\\]" + CHECKPOINT_NAME_RE + "$"
+
+# --- matching ----------------------------------------------------------------------------------
+#: A training anchor or ROI touching a crowd box with at least this IoU is never a negative.
+CROWD_IOU = 0.001
+#: The COCO IoU thresholds 0.50, 0.55, ..., 0.95 (the Kaggle metric and ``compute_ap_range``).
+COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
+
+# --- files -------------------------------------------------------------------------------------
+#: Image file suffixes the package reads (lower case; matching ignores case).
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

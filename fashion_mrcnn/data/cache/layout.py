@@ -1,0 +1,103 @@
+"""The shard cache's on-disk layout: manifest, shard names, the Example spec, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from fashion_mrcnn.data.formats.tfrecord import tf_module
+from fashion_mrcnn.errors import FashionDataError
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def shard_name(index: int, total: int) -> str:
+    """``shard-<index:05d>-of-<total:05d>.tfrecord``."""
+    return f"shard-{index:05d}-of-{total:05d}.tfrecord"
+
+
+def load_manifest(out_dir: Path) -> dict | None:
+    """The cache folder's manifest, or None when it has none; invalid JSON raises
+    FashionDataError naming the file."""
+    path = out_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise FashionDataError(f"{path}: invalid manifest JSON ({exc})") from exc
+
+
+def write_manifest(out_dir: Path, manifest: dict) -> Path:
+    """Write the manifest atomically (temporary file, then ``os.replace``); return its path."""
+    path = out_dir / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def verify_cache(cache_dir: str | Path) -> dict:
+    """Check that the cache is complete and every shard's sha256 matches; return the manifest.
+
+    Raises:
+        FashionDataError: naming the manifest or the bad shard (missing, checksum mismatch).
+    """
+    cache_dir = Path(cache_dir)
+    manifest = load_manifest(cache_dir)
+    if manifest is None:
+        raise FashionDataError(f"{cache_dir}: no {MANIFEST}; not a shard cache")
+    if not manifest.get("complete"):
+        raise FashionDataError(
+            f"{cache_dir / MANIFEST}: cache is incomplete ({len(manifest['shards'])} shards "
+            "written); run pack_dataset again to resume"
+        )
+    for shard in manifest["shards"]:
+        path = cache_dir / shard["file"]
+        if not path.is_file():
+            raise FashionDataError(f"{path}: shard file missing")
+        digest = sha256(path)
+        if digest != shard["sha256"]:
+            raise FashionDataError(
+                f"{path}: checksum mismatch (sha256 {digest[:12]}..., manifest says "
+                f"{shard['sha256'][:12]}...): the shard is corrupt; repack it"
+            )
+    return manifest
+
+
+def load_verified(cache_dir: Path, verify: bool) -> dict:
+    """The manifest of a cache (every checksum checked first when ``verify``); FashionDataError
+    when there is none."""
+    manifest = verify_cache(cache_dir) if verify else load_manifest(cache_dir)
+    if manifest is None:
+        raise FashionDataError(f"{cache_dir}: no {MANIFEST}; not a shard cache")
+    return manifest
+
+
+def example_spec():
+    """The ``tf.io.parse_single_example`` spec of a cached Example (see the package docstring)."""
+    tf = tf_module()
+    fixed = {
+        "image/encoded": tf.string, "image/id": tf.string, "image/path": tf.string,
+        "image/height": tf.int64, "image/width": tf.int64, "image/original_height": tf.int64,
+        "image/original_width": tf.int64, "image/scale": tf.float32,
+    }  # fmt: skip
+    spec = {k: tf.io.FixedLenFeature([], t) for k, t in fixed.items()}
+    spec["image/window"] = tf.io.FixedLenFeature([4], tf.int64)
+    for key, t in (("rle", tf.string), ("class_id", tf.int64), ("category_id", tf.int64),
+                   ("box_only", tf.int64), ("attribute_ids", tf.int64),
+                   ("attribute_count", tf.int64)):  # fmt: skip
+        spec[f"instances/{key}"] = tf.io.VarLenFeature(t)
+    return spec

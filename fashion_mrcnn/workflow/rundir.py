@@ -1,0 +1,80 @@
+"""The run-folder contract: what a training run leaves beside its checkpoints, and how a later
+command finds it from the checkpoint alone.
+
+A run folder (``fashion-mrcnn train --out RUN``, ``stages.train(..., out_dir=RUN)``, notebook 02's
+``output_dir``, the demo's ``train/``) holds:
+
+- ``train_config.yaml``: the Config (:data:`CONFIG_FILE`, ``Config.to_yaml``);
+- ``classes.json``: the kept categories, ``[{"id", "name", "supercategory"}]`` in internal class
+  id order (:data:`CLASSES_FILE`);
+- ``train_summary.json``: the run's summary (:data:`SUMMARY_FILE`);
+- ``logs/<name><time>/mask_rcnn_<name>_<epoch:04d>.h5``: the checkpoints (:data:`LOGS_DIR`,
+  names owned by :mod:`fashion_mrcnn.model.checkpoints`).
+
+So ``--weights RUN/logs/.../mask_rcnn_*.h5`` alone is enough for evaluate / predict / submit:
+:func:`read_run` finds the config and classes in the folders above the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.model.checkpoints import checkpoint_epoch
+
+__all__ = [
+    "CLASSES_FILE",
+    "CONFIG_FILE",
+    "LOGS_DIR",
+    "SUMMARY_FILE",
+    "checkpoint_epoch",
+    "find_run_file",
+    "read_run",
+    "write_classes",
+    "write_config",
+]
+
+CONFIG_FILE = "train_config.yaml"
+CLASSES_FILE = "classes.json"
+SUMMARY_FILE = "train_summary.json"
+LOGS_DIR = "logs"
+#: How many folders above a checkpoint :func:`find_run_file` looks in.
+SEARCH_DEPTH = 4
+
+
+def write_config(config, run_dir: str | Path) -> Path:
+    """Write ``run_dir/train_config.yaml``; return its path."""
+    return config.to_yaml(Path(run_dir) / CONFIG_FILE)
+
+
+def write_classes(categories, run_dir: str | Path) -> Path:
+    """Write ``run_dir/classes.json`` (the kept categories, internal id order); return its path."""
+    path = Path(run_dir) / CLASSES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(list(categories), indent=1) + "\n")
+    return path
+
+
+def find_run_file(weights, name: str) -> Path | None:
+    """``name`` (e.g. ``train_config.yaml``) in the folders above a checkpoint, else None."""
+    for parent in Path(weights).resolve().parents[:SEARCH_DEPTH]:
+        if (parent / name).is_file():
+            return parent / name
+    return None
+
+
+def read_run(weights, config_path=None, classes_path=None):
+    """``(Config, categories or None)`` of the run a checkpoint belongs to.
+
+    ``config_path`` / ``classes_path`` override the files found above ``weights``. ConfigError
+    when no config is given or found; categories are None when no ``classes.json`` is found.
+    """
+    from fashion_mrcnn.config import Config
+
+    config_path = config_path or find_run_file(weights, CONFIG_FILE)
+    if config_path is None:
+        raise ConfigError(f"no --config given and no {CONFIG_FILE} found above {weights}")
+    classes_path = classes_path or find_run_file(weights, CLASSES_FILE)
+    categories = json.loads(Path(classes_path).read_text()) if classes_path else None
+    return Config.from_yaml(config_path), categories
