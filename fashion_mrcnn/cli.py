@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from fashion_mrcnn.app import register as register_app
 from fashion_mrcnn.errors import (
     ConfigError,
     FashionDataError,
@@ -181,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     _register_workflow(sub)
+    register_app(sub)
     return parser
 
 
