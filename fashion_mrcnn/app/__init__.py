@@ -10,7 +10,8 @@ overlay-PNG downloads, and, for a clicked garment, the most similar items of a c
 - ``engine``: the model plus its RoI-feature head; ``embedding``: the garment descriptors;
 - ``vector_index``: per-category top-k search (numpy, faiss HNSW for large categories);
 - ``catalog``: building and loading a catalogue index; ``samples``: sample photos;
-- ``server``: the Starlette app (endpoints, queue, bounded memory); ``launch``: serving it;
+- ``server``: the Starlette app (endpoints, queue, bounded memory); ``serving``: running it
+  (``fashion-mrcnn serve``, ``launch()``);
 - ``cli``: the ``serve`` and ``index`` sub-commands.
 
 Nothing here is imported by ``import fashion_mrcnn``; ``launch`` imports the model lazily.
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 def launch(*args, **kwargs):
     """Start the app in the background and show it inline; see
-    :func:`fashion_mrcnn.app.launch.launch`."""
-    from fashion_mrcnn.app.launch import launch as _launch
+    :func:`fashion_mrcnn.app.serving.launch`."""
+    from fashion_mrcnn.app.serving import launch as _launch
 
     return _launch(*args, **kwargs)
 

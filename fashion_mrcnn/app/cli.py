@@ -1,5 +1,5 @@
 """``fashion-mrcnn serve`` and ``fashion-mrcnn index``: argument parsing only; the work is in
-``launch.create_app`` / ``AppServer`` and ``catalog.build_index``. Imports nothing heavy, so
+``serving.create_app`` / ``AppServer`` and ``catalog.build_index``. Imports nothing heavy, so
 ``fashion-mrcnn --help`` stays fast."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _model_arguments(p) -> None:
 
 
 def cmd_serve(args) -> int:
-    from fashion_mrcnn.app.launch import (
+    from fashion_mrcnn.app.serving import (
         DEFAULT,
         AppServer,
         bind,
@@ -56,6 +56,7 @@ def cmd_serve(args) -> int:
     )
     print(f"fashion-mrcnn app: {server.url}  (Ctrl-C stops it)", flush=True)
     server.serve_forever()
+    print("fashion-mrcnn app: stopped", flush=True)
     return 0
 
 

@@ -7,7 +7,8 @@ An instance (a box and a mask on an image) is described by two unit vectors:
   box, from the pyramid level its size selects), averaged over the grid with the instance's
   mask as weights, so the background and the neighbouring garments inside the box count little.
   They say what the detector "sees": shape, texture, the kind of garment.
-- **Colour** ``[72]``: a joint HSV histogram (8 hue x 3 saturation x 3 value bins) of the mask's
+- **Colour** ``[72]``: a joint HSV histogram (8 hue x 3 saturation x 3 value bins, each pixel
+  spread over its nearest bins so a small shade change moves weight smoothly) of the mask's
   pixels, L1-normalised then square-rooted (the Hellinger map, so a dot product compares
   distributions). The detector's features are trained to ignore colour (a red and a blue dress
   are one class), while a shopper asking for "more like this" means colour too.
@@ -18,6 +19,8 @@ search ranks by that blend. ``w`` (:data:`ROI_WEIGHT`) is stored with each index
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -66,29 +69,51 @@ def pool_roi_features(pooled: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return _unit(np.einsum("nijc,nij->nc", pooled, np.asarray(weights, dtype=np.float32)))
 
 
+#: Pixels a colour histogram reads at most (a regular subsample of larger garments).
+COLOUR_MAX_PIXELS = 40_000
+_HSV_RANGES = np.array([180.0, 256.0, 256.0], np.float32)  # OpenCV's 8-bit HSV
+
+
+def soft_hsv_histogram(hsv: np.ndarray) -> np.ndarray:
+    """Histogram of HSV pixels [P, 3] over :data:`COLOUR_BINS`, each pixel spread over its
+    2 x 2 x 2 nearest bin centres (trilinear weights; hue wraps around, saturation and value
+    stop at the edges), so a slightly lighter red still shares bins with red. float64 [72]."""
+    bins = np.array(COLOUR_BINS)
+    coords = np.asarray(hsv, np.float32) / _HSV_RANGES * bins - 0.5
+    low = np.floor(coords).astype(np.int64)
+    frac = coords - low
+    hist = np.zeros(COLOUR_DIM)
+    for corner in itertools.product((0, 1), repeat=3):
+        step = np.array(corner)
+        idx = low + step
+        idx[:, 0] %= bins[0]
+        idx[:, 1:] = np.clip(idx[:, 1:], 0, bins[1:] - 1)
+        weight = np.prod(np.where(step == 1, frac, 1.0 - frac), axis=1)
+        flat = (idx[:, 0] * bins[1] + idx[:, 1]) * bins[2] + idx[:, 2]
+        hist += np.bincount(flat, weights=weight, minlength=COLOUR_DIM)
+    return hist
+
+
 def colour_descriptors(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Hellinger-mapped HSV histograms of each instance's pixels: unit float32 [N, 72].
+    """Hellinger-mapped soft HSV histograms of each instance's pixels: unit float32 [N, 72].
 
     image: uint8 [H, W, 3] RGB; masks: bool [H, W, N]; boxes: int [N, (y1, x1, y2, x2)] px.
     An instance whose mask is empty inside its box is described by the whole box.
     """
     import cv2
 
-    ranges = [0, 180, 0, 256, 0, 256]
     out = np.zeros((len(boxes), COLOUR_DIM), dtype=np.float32)
     for k in range(len(boxes)):
         y1, x1, y2, x2 = (int(v) for v in boxes[k])
         crop = np.ascontiguousarray(image[y1:y2, x1:x2, :3])
         if crop.size == 0:
             continue
-        hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
-        mask = np.ascontiguousarray(masks[y1:y2, x1:x2, k]).astype(np.uint8)
-        hist = cv2.calcHist(
-            [hsv], [0, 1, 2], mask if mask.any() else None, list(COLOUR_BINS), ranges
-        ).reshape(-1)
-        total = float(hist.sum())
-        if total > 0:
-            out[k] = np.sqrt(hist / total)
+        hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        inside = np.asarray(masks[y1:y2, x1:x2, k], bool).reshape(-1)
+        pixels = hsv[inside] if inside.any() else hsv
+        pixels = pixels[:: len(pixels) // COLOUR_MAX_PIXELS + 1]
+        hist = soft_hsv_histogram(pixels)
+        out[k] = np.sqrt(hist / hist.sum())
     return _unit(out)
 
 

@@ -91,13 +91,15 @@ def create_app(
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (port 0: a free one); ConfigError when
-    the address is taken or invalid, before anything heavy is loaded."""
+    """A listening TCP socket on ``host:port`` (port 0: a free one): ConfigError when the
+    address is taken or invalid, before anything heavy is loaded. Connections made before the
+    server runs wait in the backlog."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, int(port)))
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise ConfigError(
@@ -128,9 +130,12 @@ class AppServer:
         return f"http://{host}:{self.port}/"
 
     def serve_forever(self) -> None:
-        """Serve in this thread until Ctrl-C (uvicorn handles the signal)."""
+        """Serve in this thread until Ctrl-C / SIGTERM. uvicorn shuts down gracefully, then
+        re-raises the signal; the KeyboardInterrupt that turns into is the normal way out."""
         try:
             self.server.run(sockets=[self.socket])
+        except KeyboardInterrupt:
+            pass
         finally:
             self.webapp.close()
 
