@@ -137,20 +137,24 @@ def test_index_of_a_photo_folder_uses_detections_and_lists_unreadable_photos(
 
 
 def test_index_cli_exit_status_reports_skipped_photos(
-    checkpoint, app_data, bad_files, tmp_path, capsys
+    checkpoint, engine, app_data, bad_files, tmp_path, capsys
 ):
     import shutil
 
+    from fashion_mrcnn.app.catalog import build_index
     from fashion_mrcnn.cli import main
+    from fashion_mrcnn.errors import FashionDataError
 
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "broken.png").write_bytes(bad_files["truncated"].read_bytes())
-    args = ["index", str(photos), "--weights", str(checkpoint), "--out"]
-    assert main([*args, str(tmp_path / "none")]) == 2  # nothing readable: nothing to index
-    assert "no garment to index in 0 image(s) (1 unreadable" in capsys.readouterr().err
+    with pytest.raises(
+        FashionDataError, match=r"no garment to index in 0 image\(s\) \(1 unreadable"
+    ):
+        build_index(photos, engine, tmp_path / "none", progress=False)
     shutil.copy(app_data["scenes"][0]["path"], photos / "good.png")
-    assert main([*args, str(tmp_path / "some")]) == 1  # indexed, but a photo was skipped
+    args = ["index", str(photos), "--weights", str(checkpoint), "--out", str(tmp_path / "some")]
+    assert main(args) == 1  # indexed, but a photo was skipped
     err = capsys.readouterr().err
     assert "1 unreadable image(s) skipped" in err and "skipped.csv" in err
 
