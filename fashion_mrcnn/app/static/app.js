@@ -228,7 +228,7 @@ function render() {
     const on = visible(i);
     if (on) shown++;
     if (on && showMasks) {
-      ctx.globalAlpha = focus < 0 ? 0.45 : (i === focus ? 0.75 : 0.15);
+      ctx.globalAlpha = focus < 0 ? 0.45 : (i === focus ? 0.6 : 0.15);
       ctx.drawImage(state.masks[i].layer, 0, 0);
     }
     for (const el of document.querySelectorAll(`#overlay [data-index="${i}"]`)) {
