@@ -7,12 +7,12 @@ and each part is searched on its own:
 - from there on, with a faiss HNSW graph (approximate; ``efSearch`` = max(64, 4k)).
 
 Why the switch sits at 20,000 (bench/bench_app.py ``--part index``, results in
-bench/results/app.md, one core, 328-d unit vectors): exact numpy search takes about 0.1 ms for
-2,000 vectors, 0.5 ms for 10,000, 1.6 ms for 30,000 and 10 ms for 100,000; faiss's exact
-``IndexFlatIP`` is no faster for one query at a time. HNSW answers in about 0.1 ms at any of
-these sizes but costs seconds to build (18 s for 100,000) and gives up some recall (0.96 at
-100,000). Below ~20,000 items per category exact search costs about a millisecond, nothing
-next to the detector's 0.1-0.6 s, so exactness wins there.
+bench/results/app.md; one thread, 328-d unit vectors): exact numpy search takes 0.09 ms for
+2,000 vectors, 0.5 ms for 10,000, 1.6 ms for 30,000 and 13 ms for 100,000. HNSW answers in
+0.07-0.15 ms at all these sizes but costs seconds to build (21 s for 100,000, paid once by
+``fashion-mrcnn index``) and gives up some recall (0.955 at 100,000). Below ~20,000 items per
+category exact search costs about a millisecond, nothing next to the detector's 0.1-3 s, so
+exactness wins there.
 
 faiss-cpu (the ``app`` extra) is imported only when a category reaches the threshold.
 """
