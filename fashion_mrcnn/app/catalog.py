@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -147,9 +148,11 @@ def build_index(catalog_dir, engine, out_dir, progress: bool = True, limit: int 
     catalog_dir, out_dir = Path(catalog_dir), Path(out_dir)
     if not catalog_dir.exists():
         raise FileNotFoundError(f"catalogue folder not found: {catalog_dir}")
-    (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished until written again
     (out_dir / SKIPPED).unlink(missing_ok=True)
+    for own in ("crops", "faiss"):  # nothing of an earlier build may outlive it
+        shutil.rmtree(out_dir / own, ignore_errors=True)
+    (out_dir / "crops").mkdir(parents=True)
     mode = "annotations" if _is_dataset(catalog_dir) else "detections"
     skipped = SkipReport("index")
     read = _labelled_instances if mode == "annotations" else _detected_instances

@@ -12,7 +12,7 @@ from fashion_mrcnn.config import Config
 from fashion_mrcnn.data.categories import category_names, default_categories
 from fashion_mrcnn.data.images import load_rgb
 from fashion_mrcnn.data.rle import decode as rle_decode
-from fashion_mrcnn.data.synthetic import CATEGORY_IDS, image_rng, render_scene
+from fashion_mrcnn.data.synthetic import image_rng, render_scene
 from fashion_mrcnn.errors import ConfigError, FashionDataError, SkipReport
 from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
 from fashion_mrcnn.predict import detection_to_record
@@ -27,7 +27,6 @@ from fashion_mrcnn.workflow.stages import (
 )
 
 __all__ = [
-    "CATEGORY_IDS",
     "Config",
     "ConfigError",
     "FashionDataError",
