@@ -15,6 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from fashion_mrcnn.app import register as register_app
 from fashion_mrcnn.errors import (
     ConfigError,
     FashionDataError,
@@ -183,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_score)
 
     _register_workflow(sub)
+    register_app(sub)
     return parser
 
 

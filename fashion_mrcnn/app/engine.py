@@ -1,0 +1,182 @@
+"""The app's one model: detections plus the RoI features shop-the-look compares.
+
+:class:`Engine` loads a checkpoint the way ``fashion-mrcnn predict`` does (``train_config.yaml``
+and ``classes.json`` found beside it, every layer required unless ``allow_partial``) and adds a
+second ``keras.Model`` over the same inference graph whose outputs are the detections, the mask
+head's output and the FPN levels P2..P5. One forward pass then gives both what ``detect``
+returns and the pyramid the graph's own ``roi_align_mask`` layer pools for any boxes: those of
+the detections (a query) or of a catalogue's ground truth (indexing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mrcnn.app import embedding
+from fashion_mrcnn.app.project import (
+    Config,
+    ConfigError,
+    category_ids_for,
+    detection_to_record,
+    find_run_file,
+    load_inference_model,
+    norm_boxes,
+)
+
+LEVELS = (2, 3, 4, 5)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Analysis:
+    """One image's detections and their descriptors.
+
+    ``result``: the ``detect()`` dict (``rois`` int32 [N, (y1, x1, y2, x2)] px, ``class_ids``
+    int32 [N] internal, ``scores`` float32 [N], ``masks`` bool [H, W, N]); ``roi`` float32
+    [N, C] and ``colour`` float32 [N, 72]: unit descriptors (:mod:`fashion_mrcnn.app.embedding`).
+    """
+
+    result: dict
+    roi: np.ndarray
+    colour: np.ndarray
+
+
+class Engine:
+    """An inference model with class names, category ids and an RoI-feature head.
+
+    Args:
+        weights: checkpoint (``.h5`` / ``.weights.h5``) of a training run.
+        config: ``train_config.yaml`` (default: found in the folders above ``weights``).
+        classes: ``classes.json`` (default: found the same way); required.
+        allow_partial: load the layers that fit and report the rest.
+    """
+
+    def __init__(self, weights, config=None, classes=None, allow_partial: bool = False):
+        weights = Path(weights)
+        if not weights.is_file():
+            raise FileNotFoundError(f"weights file not found: {weights}")
+        config_path = config or find_run_file(weights, "train_config.yaml")
+        if config_path is None:
+            raise ConfigError(f"no --config given and no train_config.yaml found above {weights}")
+        classes_path = classes or find_run_file(weights, "classes.json")
+        if classes_path is None:
+            raise ConfigError(
+                f"no --classes given and no classes.json found above {weights}: the app needs "
+                "the class names of the run"
+            )
+        categories = json.loads(Path(classes_path).read_text())
+        self.model = load_inference_model(
+            Config.from_yaml(config_path), weights, allow_partial=allow_partial
+        )
+        self.config = self.model.config
+        self.categories = categories
+        self.class_names = ["BG"] + [str(c["name"]) for c in categories]
+        self.category_ids = category_ids_for(categories)
+        if len(self.class_names) != self.config.NUM_CLASSES:
+            raise ConfigError(
+                f"{classes_path}: {len(categories)} classes but the config has "
+                f"NUM_CLASSES={self.config.NUM_CLASSES} (background included)"
+            )
+        self.weights = weights.resolve()
+        self.weights_sha256 = file_sha256(weights)
+        self._graph = self._feature_graph()
+        self._roi_align = self.model.keras_model.get_layer("roi_align_mask")
+
+    # ------------------------------------------------------------------ graph
+    def _feature_graph(self):
+        """The inference graph with P2..P5 as extra outputs (same layers, same weights)."""
+        import keras
+
+        km = self.model.keras_model
+        outputs = {
+            "detections": km.output["detections"],
+            "mrcnn_mask": km.output["mrcnn_mask"],
+            **{f"p{k}": km.get_layer(f"fpn_p{k}").output for k in LEVELS},
+        }
+        return keras.Model(km.input, outputs, name="mask_rcnn_app")
+
+    def _run(self, image: np.ndarray):
+        """Mold one image and run the feature graph: (raw outputs, molded shape, window)."""
+        molded, metas, windows = self.model.mold_inputs([image])
+        raw = self._graph.predict_on_batch({"input_image": molded, "input_image_meta": metas})
+        raw = {k: np.asarray(v) for k, v in raw.items()}
+        return raw, molded[0].shape, windows[0]
+
+    def _describe(self, image, boxes, masks, raw, molded_shape, window):
+        """(roi [N, C], colour [N, 72]) for pixel ``boxes`` [N, 4] / ``masks`` [H, W, N]."""
+        n = len(boxes)
+        channels = raw["p2"].shape[-1]
+        if n == 0:
+            empty = np.zeros((0, embedding.COLOUR_DIM), np.float32)
+            return np.zeros((0, channels), np.float32), empty
+        # pixel boxes of the image -> normalised boxes of the molded image (inverse of unmold)
+        inner = norm_boxes(np.asarray(boxes, np.float32), image.shape)
+        wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, np.float32), molded_shape)
+        scale = np.array([wy2 - wy1, wx2 - wx1, wy2 - wy1, wx2 - wx1], np.float32)
+        molded_boxes = inner * scale + np.array([wy1, wx1, wy1, wx1], np.float32)
+        pooled = self._roi_align(
+            [molded_boxes[None].astype(np.float32)]
+            + [raw[f"p{k}"].astype(np.float32) for k in LEVELS]
+        )
+        pooled = np.asarray(pooled)[0]  # [N, P, P, C]
+        weights = embedding.mask_weights(masks, boxes, pooled.shape[1])
+        roi = embedding.pool_roi_features(pooled, weights)
+        colour = embedding.colour_descriptors(image, masks, boxes)
+        return roi, colour
+
+    # ------------------------------------------------------------------ public
+    def analyse(self, image: np.ndarray, min_score: float = 0.0) -> Analysis:
+        """Detect garments in one uint8 [H, W, 3] RGB image and describe each.
+
+        ``min_score`` 0 keeps every detection the graph returns (its score floor), so a page can
+        filter by score without running the model again.
+        """
+        image = np.asarray(image)
+        raw, molded_shape, window = self._run(image)
+        rois, class_ids, scores, masks = self.model.unmold_detections(
+            raw["detections"][0],
+            raw["mrcnn_mask"][0],
+            image.shape,
+            molded_shape,
+            window,
+            min_confidence=min_score,
+        )
+        result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
+        roi, colour = self._describe(image, rois, masks, raw, molded_shape, window)
+        return Analysis(result, roi, colour)
+
+    def describe(self, image: np.ndarray, boxes: np.ndarray, masks: np.ndarray):
+        """Descriptors of given instances (a catalogue's labels): ``(roi [N, C], colour
+        [N, 72])``. boxes: int [N, (y1, x1, y2, x2)] px; masks: bool [H, W, N]."""
+        image = np.asarray(image)
+        raw, molded_shape, window = self._run(image)
+        return self._describe(image, boxes, masks, raw, molded_shape, window)
+
+    def record(self, name: str, image_shape, result: dict) -> dict:
+        """The ``predict`` JSONL record of one analysed image (``image`` = ``name``)."""
+        return detection_to_record(
+            name, image_shape, result, self.class_names, category_ids=self.category_ids
+        )
+
+    def summary(self) -> dict:
+        """What the page shows about the model."""
+        return {
+            "weights": self.weights.name,
+            "backbone": str(self.config.BACKBONE),
+            "image_size": int(self.config.IMAGE_MAX_DIM),
+            "classes": self.class_names[1:],
+            "default_min_score": float(self.config.DETECTION_MIN_CONFIDENCE),
+        }

@@ -1,0 +1,51 @@
+"""Every name the web app takes from the rest of ``fashion_mrcnn``, imported in this one place.
+
+When modules of the package move, only these lines change. Nothing imported here loads
+TensorFlow at import time (the model is built inside ``load_inference_model``), so
+``fashion-mrcnn --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from fashion_mrcnn.config import Config
+from fashion_mrcnn.data.categories import category_names, default_categories
+from fashion_mrcnn.data.formats.rle import decode as rle_decode
+from fashion_mrcnn.data.images import list_images, load_rgb
+from fashion_mrcnn.data.synthetic import image_rng, render_scene
+from fashion_mrcnn.errors import ConfigError, FashionDataError, SkipReport
+from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
+from fashion_mrcnn.predict import detection_to_record
+from fashion_mrcnn.viz.colors import class_color, to_uint8_color
+from fashion_mrcnn.viz.overlay import draw_overlay
+from fashion_mrcnn.workflow.rundir import find_run_file
+from fashion_mrcnn.workflow.stages import (
+    category_ids_for,
+    ensure_synthetic,
+    load_inference_model,
+    open_dataset,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "FashionDataError",
+    "SkipReport",
+    "category_ids_for",
+    "category_names",
+    "class_color",
+    "default_categories",
+    "detection_to_record",
+    "draw_overlay",
+    "ensure_synthetic",
+    "extract_bboxes",
+    "find_run_file",
+    "image_rng",
+    "list_images",
+    "load_inference_model",
+    "load_rgb",
+    "norm_boxes",
+    "open_dataset",
+    "render_scene",
+    "rle_decode",
+    "to_uint8_color",
+]
