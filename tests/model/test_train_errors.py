@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import smoke_config
+from tf_log import project_lines
 
 from fashion_mrcnn.data.dataset import FashionDataset
 from fashion_mrcnn.data.imaterialist import read_imaterialist
@@ -30,8 +30,6 @@ from fashion_mrcnn.errors import RLEError
 #: Runs of the hanging command; before the fix about half of them hung.
 CLI_REPEATS = 5
 CLI_TIMEOUT_S = 300
-TF_LOAD_INFO = re.compile(r"^I\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard)\.cc:\d+\] ")
-ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called"
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +112,7 @@ def test_cli_train_with_truncated_image_exits_2_in_one_line_and_never_hangs(synt
         runs = list(pool.map(lambda k: _cli_train(data, tmp_path / f"run{k}"), range(CLI_REPEATS)))
     for proc in runs:
         assert proc.returncode == 2, proc.stderr[-3000:]
-        # TensorFlow prints INFO lines while its libraries load, before any log level applies.
-        lines = [
-            line
-            for line in proc.stderr.splitlines()
-            if not TF_LOAD_INFO.match(line) and not line.startswith(ABSL_BANNER)
-        ]
+        lines = project_lines(proc.stderr)
         expected = f"fashion-mrcnn train: error: {bad}: cannot read image (Truncated File Read)"
         assert lines == [expected], proc.stderr[-3000:]
 
