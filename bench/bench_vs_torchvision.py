@@ -429,7 +429,7 @@ def main(argv=None) -> None:
     load_after = os.getloadavg()
 
     lines = [
-        "## Like for like: ours vs torchvision Mask R-CNN (speed)",
+        "# Like for like: ours vs torchvision Mask R-CNN (speed)",
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; commit {_commit()}",
         f"- Machine: {_machine()}; load average {load_before[0]:.2f} before, "
@@ -463,6 +463,8 @@ def main(argv=None) -> None:
         lines.append(
             f"| {size} | peak RSS (MB) | {ours['peak_rss_mb']:.0f} | {tv['peak_rss_mb']:.0f} | |"
         )
+    differs = __doc__[__doc__.index("What still differs") :].strip()
+    lines += ["", " ".join(differs.split())]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)

@@ -16,10 +16,12 @@ ORDER = [
     "synthetic",
     "engine_ops",
     "model",
+    "vs_torchvision",
     "convergence",
     "realdata",
     "demo",
     "pipeline",
+    "app",
 ]
 
 HEADER = """# Benchmark results
