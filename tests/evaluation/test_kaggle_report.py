@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from eval_helpers import box_mask, gt_frame, gt_frame_2020, pred_frame, pred_frame_2020
 
@@ -140,3 +141,57 @@ def test_cli_score_2020_on_a_2019_file_names_the_missing_column(tmp_path, capsys
     assert _cli(*args, "--metric", "2020") == 2
     line = _one_error_line(capsys)
     assert f"{tmp_path / 'gt.csv'}: missing column(s) ['AttributesIds']" in line
+
+
+# ----------------------------------------------------------------------------- evaluate's table
+def _dataset(tmp_path, with_masks: bool = True):
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from fashion_mrcnn.data.formats.rle import encode
+
+    def inst(cat, mask, attrs=()):
+        seg = {"kind": "kaggle_rle", "data": encode(mask)}
+        return {"category_id": cat, "attribute_ids": list(attrs), "segmentation": seg}
+
+    instances = [inst(10, A, (1, 2)), inst(30, B), inst(5, C)] if with_masks else []
+    records = [
+        {"image_id": image_id, "path": str(tmp_path / image_id), "height": H, "width": W,
+         "source": "imaterialist", "instances": insts}
+        for image_id, insts in (("a.jpg", instances), ("empty.jpg", []))
+    ]  # fmt: skip
+    cats = [{"id": 10, "name": "dress"}, {"id": 30, "name": "pocket"}, {"id": 5, "name": "pants"}]
+    return FashionDataset.from_records(records, cats)
+
+
+def _exact_predictions():
+    """detect()-style dicts: image a gets its three GT masks (internal ids 1, 2, 3, no
+    attributes); the image without GT gets a spurious mask."""
+    masks = np.stack([A, B, C], axis=-1)
+    found = {"masks": masks, "class_ids": np.array([1, 2, 3]), "scores": np.array([0.9, 0.8, 0.7])}
+    spurious = {"masks": A[:, :, None], "class_ids": np.array([2]), "scores": np.array([0.9])}
+    return [found, spurious]
+
+
+def test_evaluate_reports_the_policy_table(tmp_path):
+    """The stage's table equals the hand-worked one of test_policy_table_by_hand (same masks and
+    classes, the categories mapped back from internal ids); the image without GT plays no part;
+    the files it writes give the same keep score through ``score``'s scorer."""
+    from fashion_mrcnn.workflow.stages import KAGGLE_TABLE, kaggle_policies
+
+    table = kaggle_policies(_dataset(tmp_path), [0, 1], _exact_predictions(), tmp_path, (H, W))
+    assert table["score"].to_dict() == pytest.approx(
+        {"keep": 0.5, "strip": 1.0, "drop_attribute_categories": 1 / 3}
+    )
+    assert (tmp_path / KAGGLE_TABLE).is_file()
+    again = kaggle_metric(
+        tmp_path / "kaggle_gt.csv", tmp_path / "kaggle_pred.csv", pred_size=(H, W)
+    )
+    assert again == pytest.approx(0.5)
+
+
+def test_evaluate_without_ground_truth_masks_skips_the_table_with_a_warning(tmp_path, caplog):
+    from fashion_mrcnn.workflow.stages import kaggle_policies
+
+    with caplog.at_level("WARNING"):
+        table = kaggle_policies(_dataset(tmp_path, False), [0, 1], _exact_predictions(), tmp_path)
+    assert table is None
+    assert "Kaggle score skipped: the 2 images have no ground-truth mask" in caplog.text
