@@ -127,7 +127,7 @@ def _where(label: str, is_file: bool, i: int, df: pd.DataFrame) -> str:
 
 
 @dataclass
-class _ImageMasks:
+class ImageMasks:
     """One image's masks of one side: ClassId strings, COCO RLEs and attribute-id sets [N]."""
 
     classes: list[str] = field(default_factory=list)
@@ -144,9 +144,9 @@ def _attribute_sets(df: pd.DataFrame) -> list[frozenset] | None:
     ]
 
 
-def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, _ImageMasks]:
+def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, ImageMasks]:
     """Ground-truth COCO RLEs per image, at the GT size or resized (nearest) to ``pred_size``."""
-    out: dict[str, _ImageMasks] = {}
+    out: dict[str, ImageMasks] = {}
     image_ids = gt["ImageId"].to_numpy()
     encoded = gt["EncodedPixels"].to_numpy()
     classes = gt["ClassId"].to_numpy()
@@ -154,7 +154,7 @@ def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[st
     widths = pd.to_numeric(gt["Width"], errors="coerce").to_numpy()
     attributes = _attribute_sets(gt)
     for i in range(len(gt)):
-        entry = out.setdefault(image_ids[i], _ImageMasks())
+        entry = out.setdefault(image_ids[i], ImageMasks())
         if not encoded[i]:
             continue
         h, w = heights[i], widths[i]
@@ -175,8 +175,8 @@ def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[st
     return out
 
 
-def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict[str, _ImageMasks]:
-    out: dict[str, _ImageMasks] = {}
+def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict[str, ImageMasks]:
+    out: dict[str, ImageMasks] = {}
     image_ids = pred["ImageId"].to_numpy()
     encoded = pred["EncodedPixels"].to_numpy()
     classes = pred["ClassId"].to_numpy()
@@ -189,7 +189,7 @@ def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict
             rle = to_coco_rle(encoded[i], h, w)
         except RLEError as exc:
             raise RLEError(f"{_where(label, is_file, i, pred)}: {exc}") from None
-        entry = out.setdefault(image_ids[i], _ImageMasks())
+        entry = out.setdefault(image_ids[i], ImageMasks())
         entry.classes.append(classes[i])
         entry.rles.append(rle)
         entry.attributes.append(attributes[i] if attributes is not None else frozenset())
@@ -271,8 +271,8 @@ class KaggleMasks:
     """Both sides decoded once: ImageId -> masks (every GT image; predictions of GT images only)
     and the sorted ImageIds of ignored prediction rows."""
 
-    gt: dict[str, _ImageMasks]
-    pred: dict[str, _ImageMasks]
+    gt: dict[str, ImageMasks]
+    pred: dict[str, ImageMasks]
     pred_images_not_in_gt: list[str]
 
 
@@ -312,7 +312,7 @@ def score_masks(masks: KaggleMasks, thresholds=THRESHOLDS, gate=None, return_det
     """
     thresholds = np.asarray(thresholds, dtype=np.float64)
     groups, per_image = [], []
-    empty = _ImageMasks()
+    empty = ImageMasks()
     for image_id, g in masks.gt.items():
         p = masks.pred.get(image_id, empty)
         classes = sorted(set(g.classes) | set(p.classes))

@@ -31,8 +31,8 @@ from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.evaluation.kaggle import (
     THRESHOLDS,
+    ImageMasks,
     KaggleMasks,
-    _ImageMasks,
     load_masks,
     score_masks,
 )
@@ -46,13 +46,13 @@ def _category(class_id: str) -> str:
     return class_id.split("_", 1)[0]
 
 
-def _relabel(side: dict[str, _ImageMasks], strip: bool, drop: frozenset[int]):
+def _relabel(side: dict[str, ImageMasks], strip: bool, drop: frozenset[int]):
     """A copy of one side's masks with ClassIds stripped and / or categories in ``drop`` removed
     (the RLEs are shared, not copied)."""
     out = {}
     for image_id, m in side.items():
         keep = [i for i, c in enumerate(m.classes) if int(_category(c)) not in drop]
-        out[image_id] = _ImageMasks(
+        out[image_id] = ImageMasks(
             [_category(m.classes[i]) if strip else m.classes[i] for i in keep],
             [m.rles[i] for i in keep],
             [m.attributes[i] for i in keep],
