@@ -98,7 +98,8 @@ def read_kaggle_csv(
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise FashionDataError(f"{label}: missing column(s) {missing}; has {list(df.columns)}")
-    df = df.reset_index(drop=True)
+    ignored = [ATTRIBUTES_COLUMN] if ATTRIBUTES_COLUMN not in columns else []  # 2019: unread
+    df = df.reset_index(drop=True).drop(columns=ignored, errors="ignore")
     for col in _STRING_COLUMNS:
         if col in df.columns:
             df[col] = df[col].fillna("").astype(str).str.strip()

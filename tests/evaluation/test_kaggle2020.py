@@ -8,6 +8,7 @@ from eval_helpers import box_mask, gt_frame, gt_frame_2020, pred_frame, pred_fra
 from reference.kaggle2020 import score_2020
 
 from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import attribute_f1, kaggle_metric_2020
 
 H, W = 20, 30
@@ -142,6 +143,14 @@ def test_bad_attribute_ids_are_named(tmp_path):
     pred = pred_frame_2020([("a", A, "1", (1,))])
     with pytest.raises(FashionDataError, match=rf"{path} line 3 \(image b, class 2\).*'3;4'"):
         kaggle_metric_2020(path, pred)
+
+
+def test_the_2019_scorer_ignores_attribute_ids():
+    """A 2020 table scored by the 2019 metric: AttributesIds is not read (not even parsed)."""
+    gt = gt_frame_2020([("a", A, "1", (1,))])
+    pred = pred_frame_2020([("a", A, "1", (2,))])
+    pred.loc[0, "AttributesIds"] = "not ids"
+    assert kaggle_metric(gt, pred) == 1.0
 
 
 def test_matches_brute_force_reference_on_random_cases():
