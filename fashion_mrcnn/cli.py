@@ -111,10 +111,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- evaluation commands
 def cmd_score(args: argparse.Namespace) -> int:
-    from fashion_mrcnn.evaluation.kaggle import score_files
+    from fashion_mrcnn.evaluation.kaggle_report import score_files
 
     size = tuple(args.pred_size) if args.pred_size else None
-    score = score_files(args.gt, args.pred, pred_size=size)
+    score = score_files(args.gt, args.pred, pred_size=size, metric=args.metric)
     print(f"iMaterialist score: {score:.5f}")
     return 0
 
@@ -180,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("H", "W"),
         help="size the predicted masks are encoded at (e.g. 512 512)",
+    )
+    p.add_argument(
+        "--metric",
+        default="2019",
+        help="2019 (ClassId with _<attr> suffixes; also prints the score with attributes kept, "
+        "stripped, attribute categories dropped) or 2020 (FGVC7: ClassId + AttributesIds "
+        "columns, IoU and attribute-F1 thresholds jointly); default 2019",
     )
     p.set_defaults(func=cmd_score)
 

@@ -58,6 +58,10 @@ CHECKPOINT_PATH_RE = r".*[/\\][\w-]+(?P<time>\d{8}T\d{4})[/\\]" + CHECKPOINT_NAM
 CROWD_IOU = 0.001
 #: The COCO IoU thresholds 0.50, 0.55, ..., 0.95 (the Kaggle metric and ``compute_ap_range``).
 COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
+#: What a Kaggle submission does with attributes (``submission.py``; scored side by side by
+#: ``evaluation.kaggle_report``): keep ``10_1_2``, strip to ``10``, or strip and drop the
+#: attribute-bearing categories.
+ATTRIBUTE_POLICIES = ("keep", "strip", "drop_attribute_categories")
 
 # --- files -------------------------------------------------------------------------------------
 #: Image file suffixes the package reads (lower case; matching ignores case).

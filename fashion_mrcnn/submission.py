@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.data.formats.rle import encode, parse_runs
 from fashion_mrcnn.data.images import list_images
@@ -27,7 +28,6 @@ from fashion_mrcnn.ops.image import resize_masks_nearest
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
 PLACEHOLDER = ("1 1", "23")  # Kaggle's sample_submission row for an image without predictions
 OVERLAP_POLICIES = ("all", "class", "none")
-ATTRIBUTE_POLICIES = ("keep", "strip", "drop_attribute_categories")
 _CLASS_RE = re.compile(r"^(\d+)((?:_\d+)*)$")
 
 

@@ -1,7 +1,10 @@
 """Evaluation: the Kaggle iMaterialist metric, COCO AP/AR, VOC box mAP, Matterport-style per-image
 matching and AP, and error analysis. No TensorFlow and no matplotlib at import time.
 
-- :mod:`.kaggle`: ``kaggle_metric``, ``score_files`` (iMaterialist 2019 score from CSVs).
+- :mod:`.kaggle`: ``kaggle_metric`` (iMaterialist 2019 score from CSVs).
+- :mod:`.kaggle2020`: ``kaggle_metric_2020`` (FGVC7: IoU and attribute F1 thresholds jointly).
+- :mod:`.kaggle_report`: ``attribute_policy_table`` (2019 score with attributes kept, stripped,
+  attribute categories dropped), ``score_files`` (the ``score`` command's printout).
 - :mod:`.coco_eval`: ``coco_evaluate``, ``evaluate_coco``, ``dataset_to_coco``,
   ``predictions_to_coco`` (pycocotools COCOeval).
 - :mod:`.voc`: ``voc_map`` (VOC box mAP@0.5, all-point).
@@ -26,7 +29,9 @@ from fashion_mrcnn.evaluation.coco_eval import (
     evaluate_coco,
     predictions_to_coco,
 )
-from fashion_mrcnn.evaluation.kaggle import kaggle_metric, score_files
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
+from fashion_mrcnn.evaluation.kaggle_report import attribute_policy_table, score_files
 from fashion_mrcnn.evaluation.matching import (
     compute_ap,
     compute_ap_range,
@@ -39,6 +44,7 @@ from fashion_mrcnn.evaluation.matching import (
 from fashion_mrcnn.evaluation.voc import voc_map
 
 __all__ = [
+    "attribute_policy_table",
     "coco_evaluate",
     "compare_runs",
     "compute_ap",
@@ -52,6 +58,7 @@ __all__ = [
     "evaluate_coco",
     "evaluate_dataset",
     "kaggle_metric",
+    "kaggle_metric_2020",
     "per_class_table",
     "predictions_to_coco",
     "score_files",

@@ -22,6 +22,10 @@ Empty prediction rows (empty ``EncodedPixels``, the "nothing found" placeholder 
 use) are skipped. A non-empty placeholder such as Kaggle's ``"1 1"`` / ``"23"`` is a real one-pixel
 mask and is scored as one. An image with neither ground truth nor predictions has no class to
 average and is left out of the mean (counted in the details).
+
+Layers, shared with the 2020 scorer (``kaggle2020``) and the policy table (``kaggle_report``):
+:func:`load_masks` reads and encodes both tables once, :func:`score_masks` scores them (with an
+optional second per-pair score, the 2020 attribute F1, that must also exceed each threshold).
 """
 
 from __future__ import annotations
@@ -45,15 +49,27 @@ log = logging.getLogger(__name__)
 THRESHOLDS = np.asarray(COCO_IOU_THRESHOLDS)  # float64 [10]: 0.50 ... 0.95
 GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
 PRED_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
+ATTRIBUTES_COLUMN = "AttributesIds"  # 2020 layout: comma-separated attribute ids, may be empty
+#: layout -> (ClassId pattern, how the error message describes it)
+_CLASS_FORMS = {
+    2019: (r"\d+(_\d+)*", "'<category>' or '<category>_<attr>_...'"),
+    2020: (r"\d+", "a bare category id (2020 keeps attributes in AttributesIds)"),
+}
+_STRING_COLUMNS = ("ImageId", "EncodedPixels", "ClassId", ATTRIBUTES_COLUMN)
 
 
-def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...], name: str):
+def read_kaggle_csv(
+    source: str | Path | pd.DataFrame, columns: tuple[str, ...], name: str, layout: int = 2019
+):
     """Load a Kaggle CSV (or copy a DataFrame) with string ids; returns ``(df, label, is_file)``.
+
+    ``layout`` 2019: ClassId may carry ``_<attr>`` suffixes; 2020: ClassId is the category only
+    and an ``AttributesIds`` column (when in ``columns``) holds ``"1,2"`` or nothing.
 
     Raises:
         FileNotFoundError: no such file.
         FashionDataError: naming the file: empty (0 bytes), not UTF-8 text (a binary file), not
-            parseable as CSV, a missing column, a malformed ClassId.
+            parseable as CSV, a missing column, a malformed ClassId or AttributesIds.
     """
     if isinstance(source, pd.DataFrame):
         df, label, is_file = source.copy(), name, False
@@ -64,7 +80,7 @@ def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...],
         try:
             df = pd.read_csv(
                 path,
-                dtype={"ImageId": str, "EncodedPixels": str, "ClassId": str},
+                dtype=dict.fromkeys(_STRING_COLUMNS, str),
                 keep_default_na=False,
             )
         except pd.errors.EmptyDataError as exc:
@@ -82,17 +98,27 @@ def read_kaggle_csv(source: str | Path | pd.DataFrame, columns: tuple[str, ...],
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise FashionDataError(f"{label}: missing column(s) {missing}; has {list(df.columns)}")
-    df = df.reset_index(drop=True)
-    for col in ("ImageId", "EncodedPixels", "ClassId"):
-        df[col] = df[col].fillna("").astype(str).str.strip()
+    ignored = [ATTRIBUTES_COLUMN] if ATTRIBUTES_COLUMN not in columns else []  # 2019: unread
+    df = df.reset_index(drop=True).drop(columns=ignored, errors="ignore")
+    for col in _STRING_COLUMNS:
+        if col in df.columns:
+            df[col] = df[col].fillna("").astype(str).str.strip()
+    pattern, form = _CLASS_FORMS[layout]
     # ClassId written by pandas from floats ("23.0") is a common mistake; refuse it clearly.
-    bad = ~df["ClassId"].str.fullmatch(r"\d+(_\d+)*") & (df["EncodedPixels"] != "")
+    bad = ~df["ClassId"].str.fullmatch(pattern) & (df["EncodedPixels"] != "")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise FashionDataError(
-            f"{_where(label, is_file, i, df)}: ClassId {df['ClassId'][i]!r} is not "
-            "'<category>' or '<category>_<attr>_...'"
+            f"{_where(label, is_file, i, df)}: ClassId {df['ClassId'][i]!r} is not {form}"
         )
+    if ATTRIBUTES_COLUMN in columns:
+        bad = ~df[ATTRIBUTES_COLUMN].str.fullmatch(r"(\d+\s*(,\s*\d+\s*)*)?")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise FashionDataError(
+                f"{_where(label, is_file, i, df)}: AttributesIds {df[ATTRIBUTES_COLUMN][i]!r} is "
+                "not comma-separated attribute ids (e.g. '115,136' or empty)"
+            )
     return df, label, is_file
 
 
@@ -102,21 +128,34 @@ def _where(label: str, is_file: bool, i: int, df: pd.DataFrame) -> str:
 
 
 @dataclass
-class _ImageMasks:
+class ImageMasks:
+    """One image's masks of one side: ClassId strings, COCO RLEs and attribute-id sets [N]."""
+
     classes: list[str] = field(default_factory=list)
     rles: list[dict] = field(default_factory=list)
+    attributes: list[frozenset] = field(default_factory=list)
 
 
-def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, _ImageMasks]:
+def _attribute_sets(df: pd.DataFrame) -> list[frozenset] | None:
+    """Per-row attribute-id sets from a (validated) ``AttributesIds`` column, or None without it."""
+    if ATTRIBUTES_COLUMN not in df.columns:
+        return None
+    return [
+        frozenset(int(a) for a in text.split(",") if a.strip()) for text in df[ATTRIBUTES_COLUMN]
+    ]
+
+
+def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[str, ImageMasks]:
     """Ground-truth COCO RLEs per image, at the GT size or resized (nearest) to ``pred_size``."""
-    out: dict[str, _ImageMasks] = {}
+    out: dict[str, ImageMasks] = {}
     image_ids = gt["ImageId"].to_numpy()
     encoded = gt["EncodedPixels"].to_numpy()
     classes = gt["ClassId"].to_numpy()
     heights = pd.to_numeric(gt["Height"], errors="coerce").to_numpy()
     widths = pd.to_numeric(gt["Width"], errors="coerce").to_numpy()
+    attributes = _attribute_sets(gt)
     for i in range(len(gt)):
-        entry = out.setdefault(image_ids[i], _ImageMasks())
+        entry = out.setdefault(image_ids[i], ImageMasks())
         if not encoded[i]:
             continue
         h, w = heights[i], widths[i]
@@ -133,14 +172,16 @@ def _gt_masks(gt: pd.DataFrame, label: str, is_file: bool, pred_size) -> dict[st
             raise RLEError(f"{_where(label, is_file, i, gt)}: {exc}") from None
         entry.classes.append(classes[i])
         entry.rles.append(rle)
+        entry.attributes.append(attributes[i] if attributes is not None else frozenset())
     return out
 
 
-def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict[str, _ImageMasks]:
-    out: dict[str, _ImageMasks] = {}
+def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict[str, ImageMasks]:
+    out: dict[str, ImageMasks] = {}
     image_ids = pred["ImageId"].to_numpy()
     encoded = pred["EncodedPixels"].to_numpy()
     classes = pred["ClassId"].to_numpy()
+    attributes = _attribute_sets(pred)
     for i in range(len(pred)):
         if not encoded[i] or image_ids[i] not in sizes:
             continue
@@ -149,9 +190,10 @@ def _pred_masks(pred, label, is_file, sizes: dict[str, tuple[int, int]]) -> dict
             rle = to_coco_rle(encoded[i], h, w)
         except RLEError as exc:
             raise RLEError(f"{_where(label, is_file, i, pred)}: {exc}") from None
-        entry = out.setdefault(image_ids[i], _ImageMasks())
+        entry = out.setdefault(image_ids[i], ImageMasks())
         entry.classes.append(classes[i])
         entry.rles.append(rle)
+        entry.attributes.append(attributes[i] if attributes is not None else frozenset())
     return out
 
 
@@ -225,6 +267,103 @@ def _check_overlap(gt_df, gt_label: str, pred_df, pred_label: str, allow_empty: 
         )
 
 
+@dataclass
+class KaggleMasks:
+    """Both sides decoded once: ImageId -> masks (every GT image; predictions of GT images only)
+    and the sorted ImageIds of ignored prediction rows."""
+
+    gt: dict[str, ImageMasks]
+    pred: dict[str, ImageMasks]
+    pred_images_not_in_gt: list[str]
+
+
+def load_masks(
+    gt, pred, layout: int = 2019, pred_size=None, allow_empty_predictions: bool = True
+) -> KaggleMasks:
+    """Read, check and RLE-encode a ground-truth and a prediction table (CSV path or frame);
+    ``layout`` 2020 also needs ``AttributesIds`` on both. Errors as in :func:`kaggle_metric`."""
+    extra_cols = (ATTRIBUTES_COLUMN,) if layout == 2020 else ()
+    gt_df, gt_label, gt_file = read_kaggle_csv(gt, GT_COLUMNS + extra_cols, "ground truth", layout)
+    pred_df, pred_label, pred_file = read_kaggle_csv(
+        pred, PRED_COLUMNS + extra_cols, "predictions", layout
+    )
+    _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
+    gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)
+    if pred_size is None:
+        first = gt_df.drop_duplicates("ImageId")
+        shapes = zip(first["ImageId"], first["Height"], first["Width"])
+        sizes = {k: (int(h), int(w)) for k, h, w in shapes}
+    else:
+        sizes = {k: (int(pred_size[0]), int(pred_size[1])) for k in gt_masks}
+    pred_masks = _pred_masks(pred_df, pred_label, pred_file, sizes)
+    extra = sorted(set(pred_df["ImageId"]) - set(gt_masks))
+    return KaggleMasks(gt_masks, pred_masks, extra)
+
+
+def score_masks(masks: KaggleMasks, thresholds=THRESHOLDS, gate=None, return_details=False):
+    """The Kaggle score of decoded masks, per (image, ClassId) group as the module doc says.
+
+    Args:
+        masks: from :func:`load_masks`.
+        thresholds: float [T]; a pair matches at ``t`` when its IoU ``> t``.
+        gate: optional ``gate(pred_attributes, gt_attributes) -> float [P, G]``, a second
+            per-pair score that must also be ``> t`` for a match (the 2020 attribute F1); the pair
+            then matches when ``min(IoU, gate) > t``.
+        return_details: also return the details dict of :func:`kaggle_metric`.
+    """
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    groups, per_image = [], []
+    empty = ImageMasks()
+    for image_id, g in masks.gt.items():
+        p = masks.pred.get(image_id, empty)
+        classes = sorted(set(g.classes) | set(p.classes))
+        if not classes:
+            per_image.append((image_id, np.nan, 0))
+            continue
+        if g.rles and p.rles:
+            ious = np.asarray(mask_utils.iou(p.rles, g.rles, [0] * len(g.rles)), dtype=np.float64)
+            ious = ious.reshape(len(p.rles), len(g.rles))
+            if gate is not None:
+                ious = np.minimum(ious, gate(p.attributes, g.attributes))
+        else:
+            ious = np.zeros((len(p.rles), len(g.rles)))
+        g_cls = np.array(g.classes, dtype=object)
+        p_cls = np.array(p.classes, dtype=object)
+        scores = []
+        for cls in classes:
+            sub = ious[np.ix_(p_cls == cls, g_cls == cls)]
+            per_t = class_scores(sub, thresholds)
+            score = float(per_t.mean()) if len(per_t) else 0.0
+            scores.append(score)
+            groups.append((image_id, cls, sub.shape[1], sub.shape[0], score, float(per_t[0])))
+        per_image.append((image_id, float(np.mean(scores)), len(classes)))
+
+    image_df = pd.DataFrame(per_image, columns=["ImageId", "score", "n_classes"])
+    score = float(image_df["score"].mean()) if image_df["score"].notna().any() else 0.0
+    if not return_details:
+        return score
+    group_df = pd.DataFrame(
+        groups, columns=["ImageId", "ClassId", "n_gt", "n_pred", "score", "score_at_0.5"]
+    )
+    sums = {"images": ("ImageId", "size"), "n_gt": ("n_gt", "sum"), "n_pred": ("n_pred", "sum")}
+    per_class = (
+        group_df.groupby("ClassId").agg(**sums, score=("score", "mean"))
+        .sort_values("images", ascending=False)
+        if len(group_df)
+        else pd.DataFrame(columns=["images", "n_gt", "n_pred", "score"])
+    )  # fmt: skip
+    details = {
+        "score": score,
+        "per_image": image_df,
+        "per_class": per_class,
+        "groups": group_df,
+        "thresholds": thresholds,
+        "images_without_classes": int(image_df["score"].isna().sum()),
+        "pred_images_not_in_gt": masks.pred_images_not_in_gt,
+    }
+    return score, details
+
+
 def kaggle_metric(
     gt,
     pred,
@@ -256,90 +395,5 @@ def kaggle_metric(
         FashionDataError for a ground truth without rows, or predictions that have rows but no
         ImageId in common with it (a partial overlap only logs a warning with the counts).
     """
-    thresholds = np.asarray(thresholds, dtype=np.float64)
-    gt_df, gt_label, gt_file = read_kaggle_csv(gt, GT_COLUMNS, "ground truth")
-    pred_df, pred_label, pred_file = read_kaggle_csv(pred, PRED_COLUMNS, "predictions")
-    _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
-    gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)
-    if pred_size is None:
-        first = gt_df.drop_duplicates("ImageId")
-        sizes = {
-            k: (int(h), int(w))
-            for k, h, w in zip(first["ImageId"], first["Height"], first["Width"])
-        }
-    else:
-        sizes = {k: (int(pred_size[0]), int(pred_size[1])) for k in gt_masks}
-    pred_masks = _pred_masks(pred_df, pred_label, pred_file, sizes)
-
-    groups = []
-    per_image = []
-    empty = _ImageMasks()
-    for image_id, g in gt_masks.items():
-        p = pred_masks.get(image_id, empty)
-        classes = sorted(set(g.classes) | set(p.classes))
-        if not classes:
-            per_image.append((image_id, np.nan, 0))
-            continue
-        if g.rles and p.rles:
-            ious = np.asarray(mask_utils.iou(p.rles, g.rles, [0] * len(g.rles)), dtype=np.float64)
-            ious = ious.reshape(len(p.rles), len(g.rles))
-        else:
-            ious = np.zeros((len(p.rles), len(g.rles)))
-        g_cls = np.array(g.classes, dtype=object)
-        p_cls = np.array(p.classes, dtype=object)
-        scores = []
-        for cls in classes:
-            sub = ious[np.ix_(p_cls == cls, g_cls == cls)]
-            per_t = class_scores(sub, thresholds)
-            score = float(per_t.mean()) if len(per_t) else 0.0
-            scores.append(score)
-            groups.append((image_id, cls, sub.shape[1], sub.shape[0], score, float(per_t[0])))
-        per_image.append((image_id, float(np.mean(scores)), len(classes)))
-
-    image_df = pd.DataFrame(per_image, columns=["ImageId", "score", "n_classes"])
-    score = float(image_df["score"].mean()) if image_df["score"].notna().any() else 0.0
-    if not return_details:
-        return score
-    group_df = pd.DataFrame(
-        groups, columns=["ImageId", "ClassId", "n_gt", "n_pred", "score", "score_at_0.5"]
-    )
-    per_class = (
-        group_df.groupby("ClassId")
-        .agg(
-            images=("ImageId", "size"),
-            n_gt=("n_gt", "sum"),
-            n_pred=("n_pred", "sum"),
-            score=("score", "mean"),
-        )
-        .sort_values("images", ascending=False)
-        if len(group_df)
-        else pd.DataFrame(columns=["images", "n_gt", "n_pred", "score"])
-    )
-    extra = sorted(set(pred_df["ImageId"]) - set(gt_masks))
-    details = {
-        "score": score,
-        "per_image": image_df,
-        "per_class": per_class,
-        "groups": group_df,
-        "thresholds": thresholds,
-        "images_without_classes": int(image_df["score"].isna().sum()),
-        "pred_images_not_in_gt": extra,
-    }
-    return score, details
-
-
-def score_files(gt_csv, pred_csv, pred_size=None, top: int | None = 30) -> float:
-    """Score two Kaggle CSV files, print a per-class breakdown, return the score (CLI hook).
-
-    Refuses (FashionDataError) an empty or header-only prediction file and predictions without an
-    ImageId in common with the ground truth, besides every error of :func:`kaggle_metric`.
-    """
-    score, details = kaggle_metric(
-        gt_csv, pred_csv, return_details=True, pred_size=pred_size, allow_empty_predictions=False
-    )
-    table = details["per_class"]
-    print(f"iMaterialist 2019 score: {score:.5f} over {len(details['per_image'])} images")
-    shown = table if top is None else table.head(top)
-    if len(shown):
-        print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
-    return score
+    masks = load_masks(gt, pred, 2019, pred_size, allow_empty_predictions)
+    return score_masks(masks, thresholds, return_details=return_details)

@@ -144,6 +144,9 @@ def cmd_evaluate(args) -> int:
     keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
     for key in keys:
         print(f"{key:>16}: {result[key]}")
+    if result.get("kaggle_policies") is not None:
+        print("iMaterialist 2019 score by attribute policy:")
+        print(result["kaggle_policies"].to_string(float_format=lambda v: f"{v:.5f}"))
     print(f"per-class table: {Path(args.out) / 'per_class.csv'}")
     return 0
 

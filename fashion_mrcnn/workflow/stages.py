@@ -386,11 +386,12 @@ def _as_model(config, weights):
 def evaluate(
     config, weights, dataset, out_dir, train_dataset=None, keep_predictions: bool = False
 ) -> dict:
-    """Mask mAP@0.5 (Matterport), COCO mask and box AP (pycocotools), per-class table.
+    """Mask mAP@0.5 (Matterport), COCO mask and box AP (pycocotools), per-class table, and the
+    iMaterialist 2019 score by attribute policy (:func:`kaggle_policies`).
 
     ``weights`` is a checkpoint path or an inference ``MaskRCNN``. Writes ``metrics.json``,
-    ``per_class.csv``, ``confusion.csv`` and ``sensitivity_vs_count.png`` (when
-    ``train_dataset`` gives training counts) into ``out_dir``.
+    ``per_class.csv``, ``confusion.csv``, the Kaggle files and ``sensitivity_vs_count.png``
+    (when ``train_dataset`` gives training counts) into ``out_dir``.
     """
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
@@ -423,9 +424,14 @@ def evaluate(
         "num_predictions": int(sum(len(p["scores"]) for p in predictions)),
         "num_gt": int(sum(len(p["gt_class_ids"]) for p in evaluation["per_image"])),
     }
+    kaggle = kaggle_policies(dataset, indices, predictions, out_dir)
+    metrics["kaggle_2019"] = None if kaggle is None else float(kaggle.loc["keep", "score"])
+    if kaggle is not None:
+        artifacts += [out_dir / n for n in ("kaggle_gt.csv", "kaggle_pred.csv", KAGGLE_TABLE)]
     _write_json(out_dir / "metrics.json", metrics)
     result = {
         **metrics,
+        "kaggle_policies": kaggle,
         "per_class": table,
         "confusion": confusion,
         "artifacts": [str(a) for a in artifacts],
@@ -434,6 +440,40 @@ def evaluate(
     if keep_predictions:
         result["predictions"] = predictions
     return result
+
+
+KAGGLE_TABLE = "kaggle_2019_policies.csv"
+
+
+def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512)):
+    """The 2019 Kaggle score with attributes kept, stripped, attribute categories dropped.
+
+    Writes the ground truth of ``indices`` as ``kaggle_gt.csv``, the predictions (one
+    ``detect()`` dict per index) as a submission at ``size`` (``kaggle_pred.csv``, the submission
+    defaults: attributes kept, overlaps removed) and the table as ``kaggle_2019_policies.csv``;
+    ``fashion-mrcnn score`` gives the same numbers from the two CSVs. Returns the table
+    (``evaluation.kaggle_report.attribute_policy_table``), or None, with a warning, when the
+    images have no ground-truth mask to score against.
+    """
+    from fashion_mrcnn.data.export import records_to_kaggle_csv
+    from fashion_mrcnn.evaluation.kaggle_report import attribute_policy_table
+    from fashion_mrcnn.submission import make_submission
+
+    records = [dataset.record(i) for i in indices]
+    if not any(rec["instances"] for rec in records):
+        log.warning("Kaggle score skipped: the %d images have no ground-truth mask", len(records))
+        return None
+    gt_csv = records_to_kaggle_csv(records, Path(out_dir) / "kaggle_gt.csv")
+    image_ids = [str(rec["image_id"]) for rec in records]
+    pred = make_submission(
+        predictions, image_ids, Path(out_dir) / "kaggle_pred.csv", size=tuple(size),
+        class_map=class_map_for(dataset), placeholder=None,
+    )  # fmt: skip
+    with_gt = {str(rec["image_id"]) for rec in records if rec["instances"]}
+    pred = pred[pred["ImageId"].isin(with_gt)]  # images without GT play no part in the score
+    table = attribute_policy_table(gt_csv, pred, pred_size=tuple(size))
+    table.to_csv(Path(out_dir) / KAGGLE_TABLE)
+    return table
 
 
 def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:

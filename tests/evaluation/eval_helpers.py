@@ -28,3 +28,21 @@ def pred_frame(rows) -> pd.DataFrame:
         [(i, encode(m) if m is not None else "", c) for i, m, c in rows],
         columns=["ImageId", "EncodedPixels", "ClassId"],
     )
+
+
+def _attribute_text(attrs) -> str:
+    return ",".join(str(a) for a in attrs)
+
+
+def gt_frame_2020(rows) -> pd.DataFrame:
+    """rows: (image_id, mask [H, W], category str, attribute ids) -> 2020 Kaggle GT DataFrame."""
+    frame = gt_frame([(i, m, c) for i, m, c, _ in rows])
+    frame["AttributesIds"] = [_attribute_text(a) for *_, a in rows]
+    return frame
+
+
+def pred_frame_2020(rows) -> pd.DataFrame:
+    """rows: (image_id, mask [H, W] or None, category str, attribute ids) -> 2020 predictions."""
+    frame = pred_frame([(i, m, c) for i, m, c, _ in rows])
+    frame["AttributesIds"] = [_attribute_text(a) for *_, a in rows]
+    return frame

@@ -14,8 +14,8 @@ from fashion_mrcnn.evaluation.kaggle import (
     class_scores,
     kaggle_metric,
     max_matches,
-    score_files,
 )
+from fashion_mrcnn.evaluation.kaggle_report import score_files
 
 H, W = 20, 30
 A = box_mask(H, W, 0, 0, 10, 10)  # 100 px

@@ -201,6 +201,10 @@ def test_evaluate_writes_metrics(trained, synth, tmp_path, capsys):
         assert float(printed[key]) == metrics[key], key
     for key in ("num_images", "num_predictions"):
         assert int(printed[key]) == metrics[key], key
+    # the Kaggle 2019 score by attribute policy (hand-worked in tests/evaluation/test_kaggle_report)
+    assert isinstance(metrics["kaggle_2019"], float) and 0.0 <= metrics["kaggle_2019"] <= 1.0
+    assert "iMaterialist 2019 score by attribute policy" in printed
+    assert (tmp_path / "kaggle_2019_policies.csv").is_file()
 
 
 def test_predict_writes_jsonl_and_overlays(trained, synth, tmp_path):
