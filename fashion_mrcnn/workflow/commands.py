@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
 
 
@@ -368,9 +369,7 @@ def register(subparsers) -> None:
     _weights_args(p)
     p.add_argument("--out", required=True, help="submission CSV path")
     p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
-    p.add_argument(
-        "--attributes", default="keep", choices=["keep", "strip", "drop_attribute_categories"]
-    )
+    p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
     p.add_argument("--overlap", default="all", choices=["all", "class", "none"])
     p.add_argument("--min-area", type=int, default=0)
     p.set_defaults(func=cmd_submit)
