@@ -54,6 +54,7 @@ STACK_MODULES = {
     "test_predict.py",
     "test_runtime.py",
     "mrcnn/test_matterport_notebook.py",
+    "workflow/test_voc_workflow.py",
 }
 
 

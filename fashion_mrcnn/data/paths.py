@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fashion_mrcnn.data.formats.json_file import read_json_file
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = [
+    "SPLITS_NAME",
     "apply_splits",
     "find_splits",
     "images_dir_for",
     "open_path",
     "read_splits",
+    "write_splits",
 ]
+
+#: The split file's name: ``train --split`` / ``evaluate --split`` find it beside the data.
+SPLITS_NAME = "splits.json"
 
 
 def images_dir_for(root: str | Path) -> Path:
@@ -31,7 +37,7 @@ def find_splits(path: str | Path) -> Path | None:
     """``splits.json`` beside ``path`` (a data directory or file) or one level up; else None."""
     path = Path(path)
     base = path if path.is_dir() else path.parent
-    for candidate in (base / "splits.json", base.parent / "splits.json"):
+    for candidate in (base / SPLITS_NAME, base.parent / SPLITS_NAME):
         if candidate.is_file():
             return candidate
     return None
@@ -40,10 +46,19 @@ def find_splits(path: str | Path) -> Path | None:
 def read_splits(split_path: str | Path) -> dict[str, list[str]]:
     """``{split name: [image ids]}`` from a ``splits.json``; errors name the file."""
     split_path = Path(split_path)
-    splits = read_json_file(split_path, "splits.json")
+    splits = read_json_file(split_path, SPLITS_NAME)
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
     return {str(k): [str(i) for i in v] for k, v in splits.items()}
+
+
+def write_splits(directory: str | Path, splits: dict[str, list[str]]) -> Path:
+    """Write ``{split name: [image ids]}`` as ``directory/splits.json`` (the file
+    :func:`read_splits` reads); returns its path."""
+    path = Path(directory) / SPLITS_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: list(v) for k, v in splits.items()}, indent=1) + "\n")
+    return path
 
 
 def apply_splits(dataset, split_path: str | Path) -> dict:
