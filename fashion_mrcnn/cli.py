@@ -76,7 +76,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         train_csv, test_csv = split_csv(
             args.input, args.output, test_fraction=args.test_fraction, seed=args.seed
         )
-        from fashion_mrcnn.data.paths import SPLITS_NAME
+        from fashion_mrcnn.data.splits import SPLITS_NAME
 
         splits = Path(args.output) / SPLITS_NAME
         print(f"train: {train_csv}\ntest:  {test_csv}\nsplits (train / val): {splits}")

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fashion_mrcnn.data.formats.json_file import read_json_file
+from fashion_mrcnn.data.splits import SPLITS_NAME
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = [
-    "SPLITS_NAME",
     "apply_splits",
     "find_splits",
     "images_dir_for",
     "open_path",
     "read_splits",
-    "write_splits",
 ]
-
-#: The split file's name: ``train --split`` / ``evaluate --split`` find it beside the data.
-SPLITS_NAME = "splits.json"
 
 
 def images_dir_for(root: str | Path) -> Path:
@@ -50,15 +45,6 @@ def read_splits(split_path: str | Path) -> dict[str, list[str]]:
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
     return {str(k): [str(i) for i in v] for k, v in splits.items()}
-
-
-def write_splits(directory: str | Path, splits: dict[str, list[str]]) -> Path:
-    """Write ``{split name: [image ids]}`` as ``directory/splits.json`` (the file
-    :func:`read_splits` reads); returns its path."""
-    path = Path(directory) / SPLITS_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: list(v) for k, v in splits.items()}, indent=1) + "\n")
-    return path
 
 
 def apply_splits(dataset, split_path: str | Path) -> dict:

@@ -23,8 +23,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from fashion_mrcnn.constants import IMAGE_SUFFIXES
-from fashion_mrcnn.data.paths import write_splits
 from fashion_mrcnn.data.records import validate_records
+from fashion_mrcnn.data.splits import write_splits
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
 __all__ = [
