@@ -76,7 +76,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         train_csv, test_csv = split_csv(
             args.input, args.output, test_fraction=args.test_fraction, seed=args.seed
         )
-        print(f"train: {train_csv}\ntest:  {test_csv}")
+        from fashion_mrcnn.data.splits import SPLITS_NAME
+
+        splits = Path(args.output) / SPLITS_NAME
+        print(f"train: {train_csv}\ntest:  {test_csv}\nsplits (train / val): {splits}")
     elif kind == "voc-tfrecord":
         from fashion_mrcnn.data.formats.voc_tfrecord import write_label_map, write_tfrecord
 
@@ -153,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "convert",
         help="VOC -> CSV / split / TFRecord; COCO JSON <-> Kaggle CSV",
-        description="voc-csv: LabelImg XML folder -> CSV; voc-split: CSV -> train/test CSVs (4:1); "
+        description="voc-csv: LabelImg XML folder -> CSV; voc-split: CSV -> train/test CSVs (4:1) "
+        "and splits.json (train / val; train and evaluate --split find it in the data folder "
+        "or one level up); "
         "voc-tfrecord: CSV + images -> TFRecord (TF Object Detection API keys); "
         "coco-csv: COCO JSON -> Kaggle CSV; csv-coco: Kaggle CSV -> COCO JSON",
     )

@@ -53,6 +53,8 @@ STACK_MODULES = {
     "workflow/test_cli_exit.py",
     "test_predict.py",
     "test_runtime.py",
+    "mrcnn/test_matterport_notebook.py",
+    "workflow/test_voc_workflow.py",
 }
 
 

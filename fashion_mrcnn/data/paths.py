@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fashion_mrcnn.data.formats.json_file import read_json_file
+from fashion_mrcnn.data.splits import SPLITS_NAME
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = [
@@ -31,7 +32,7 @@ def find_splits(path: str | Path) -> Path | None:
     """``splits.json`` beside ``path`` (a data directory or file) or one level up; else None."""
     path = Path(path)
     base = path if path.is_dir() else path.parent
-    for candidate in (base / "splits.json", base.parent / "splits.json"):
+    for candidate in (base / SPLITS_NAME, base.parent / SPLITS_NAME):
         if candidate.is_file():
             return candidate
     return None
@@ -40,7 +41,7 @@ def find_splits(path: str | Path) -> Path | None:
 def read_splits(split_path: str | Path) -> dict[str, list[str]]:
     """``{split name: [image ids]}`` from a ``splits.json``; errors name the file."""
     split_path = Path(split_path)
-    splits = read_json_file(split_path, "splits.json")
+    splits = read_json_file(split_path, SPLITS_NAME)
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
     return {str(k): [str(i) for i in v] for k, v in splits.items()}

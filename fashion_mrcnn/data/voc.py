@@ -24,6 +24,7 @@ from defusedxml import DefusedXmlException
 
 from fashion_mrcnn.constants import IMAGE_SUFFIXES
 from fashion_mrcnn.data.records import validate_records
+from fashion_mrcnn.data.splits import write_splits
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
 __all__ = [
@@ -309,8 +310,11 @@ def split_csv(
 ):
     """Split a VOC CSV into train / test CSVs by image, stratified on each image's rarest class.
 
-    Rows of one image stay together. Writes ``out_dir/train_labels.csv`` and
-    ``out_dir/test_labels.csv`` and prints per-class object / image counts per split.
+    Rows of one image stay together. Writes ``out_dir/train_labels.csv``,
+    ``out_dir/test_labels.csv`` and ``out_dir/splits.json`` (``{"train": [...], "val": [...]}``,
+    the CSV's file names, which are the image ids of :func:`read_voc`; the test CSV's images
+    are the ``val`` split that ``train`` validates on and ``evaluate --split val`` scores), and
+    prints per-class object / image counts per split.
 
     Returns:
         ``(train_csv, test_csv)``, or ``(train_csv, test_csv, table)`` with ``return_table=True``
@@ -340,6 +344,8 @@ def split_csv(
             for i in idx:
                 writer.writerows(by_image[images[i]])
         paths.append(path)
+    write_splits(out_dir, {"train": [images[i] for i in train_idx],
+                           "val": [images[i] for i in test_idx]})  # fmt: skip
     table = _split_table(
         names, [[r for i in idx for r in by_image[images[i]]] for idx in (train_idx, test_idx)]
     )

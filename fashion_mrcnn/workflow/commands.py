@@ -142,12 +142,17 @@ def cmd_evaluate(args) -> int:
     dataset = _open_data(args, args.split, _categories_ids(categories))
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, _inference_model(config, args), dataset, args.out)
-    keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
+    if result.get("box_only"):
+        keys = ("box_map50", "num_images", "num_predictions", "num_gt")
+    else:
+        keys = ("mask_map50", "segm_AP", "bbox_AP", "num_images", "num_predictions")
     for key in keys:
         print(f"{key:>16}: {result[key]}")
     if result.get("kaggle_policies") is not None:
         print("iMaterialist 2019 score by attribute policy:")
         print(result["kaggle_policies"].to_string(float_format=lambda v: f"{v:.5f}"))
+    if result.get("box_only"):
+        print(f"VOC box mAP@0.5 {result['box_map50']:.4f}; {result['mask_metrics']}")
     print(f"per-class table: {Path(args.out) / 'per_class.csv'}")
     return 0
 

@@ -96,6 +96,11 @@ def open_dataset(
     parts = apply_splits(dataset, split_file)
     if split not in parts:
         raise FashionDataError(f"{split_file}: no split named {split!r} (has {sorted(parts)})")
+    if parts[split].num_images == 0:
+        raise FashionDataError(
+            f"{split_file}: split {split!r} names no image of {path} (its ids must be the "
+            "data's image ids, e.g. the image file names of a VOC folder)"
+        )
     return parts[split]
 
 
@@ -383,6 +388,18 @@ def _as_model(config, weights):
     return weights if hasattr(weights, "detect") else load_inference_model(config, weights)
 
 
+#: What ``evaluate`` says instead of mask metrics on data without masks.
+NO_MASK_METRICS = "mask metrics do not apply: the ground truth has boxes only (no masks)"
+
+
+def is_box_only(dataset) -> bool:
+    """True when every instance of a record-backed dataset is box-only (LabelImg VOC) and
+    there is at least one instance; False for datasets without records."""
+    records = getattr(dataset, "records", None) or []
+    flags = [bool(inst.get("box_only")) for rec in records for inst in rec["instances"]]
+    return bool(flags) and all(flags)
+
+
 def evaluate(
     config, weights, dataset, out_dir, train_dataset=None, keep_predictions: bool = False
 ) -> dict:
@@ -392,6 +409,11 @@ def evaluate(
     ``weights`` is a checkpoint path or an inference ``MaskRCNN``. Writes ``metrics.json``,
     ``per_class.csv``, ``confusion.csv``, the Kaggle files and ``sensitivity_vs_count.png``
     (when ``train_dataset`` gives training counts) into ``out_dir``.
+
+    Box-only data (:func:`is_box_only`, e.g. LabelImg VOC): VOC box mAP@0.5 instead
+    (``evaluation.voc.voc_map``); ``metrics.json`` holds ``box_map50``, the counts and
+    ``mask_metrics`` = :data:`NO_MASK_METRICS`; ``per_class.csv`` is the VOC table (``name,
+    n_gt, n_det, tp, fp, ap``). The result has ``box_only`` True and no mask keys.
     """
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
@@ -403,6 +425,8 @@ def evaluate(
     indices = list(dataset.image_ids)
     predictions = detect_dataset(model, dataset, indices, progress=True)
     evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
+    if is_box_only(dataset):
+        return _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
     coco = evaluate_coco(dataset, predictions, indices)
     table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)
     table.to_csv(out_dir / "per_class.csv")
@@ -476,12 +500,43 @@ def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512)):
     return table
 
 
+def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions) -> dict:
+    """``evaluate`` on box-only data: VOC box mAP@0.5 from the matched GT boxes
+    (``evaluation["per_image"]``: ``gt_boxes`` [G, 4] pixels, ``gt_class_ids`` [G], crowds left
+    out) and the detections' ``rois``; writes ``metrics.json`` and ``per_class.csv``."""
+    from fashion_mrcnn.evaluation.voc import voc_map
+
+    gt = [{"boxes": r["gt_boxes"], "class_ids": r["gt_class_ids"]} for r in evaluation["per_image"]]
+    voc = voc_map(gt, predictions, iou_threshold=0.5, class_names=dataset.class_names)
+    table = voc["per_class"].reset_index().set_index("name")
+    table.to_csv(out_dir / "per_class.csv")
+    metrics = {
+        "box_map50": _finite(voc["mAP"]),
+        "num_images": len(predictions),
+        "num_predictions": int(sum(len(p["scores"]) for p in predictions)),
+        "num_gt": int(sum(len(g["class_ids"]) for g in gt)),
+        "mask_metrics": NO_MASK_METRICS,
+    }
+    _write_json(out_dir / "metrics.json", metrics)
+    result = {**metrics, "box_only": True, "per_class": table, "evaluation": evaluation,
+              "artifacts": [str(out_dir / "metrics.json"), str(out_dir / "per_class.csv")]}  # fmt: skip
+    if keep_predictions:
+        result["predictions"] = predictions
+    return result
+
+
 def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:
-    """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries."""
+    """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries.
+    Refused (FashionDataError) on box-only data: the analysis is of masks."""
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.viz.galleries import error_galleries
     from fashion_mrcnn.viz.plots import plot_confusion
 
+    if is_box_only(dataset):
+        raise FashionDataError(
+            f"{NO_MASK_METRICS}: the error analysis (--analysis) needs masks; run evaluate "
+            "without it for VOC box mAP@0.5"
+        )
     out_dir = _mkdir(out_dir)
     result = evaluate(config, weights, dataset, out_dir, train_dataset, keep_predictions=True)
     evaluation = result["evaluation"]
