@@ -205,17 +205,28 @@ def make_submission(
 
 
 def predict_submission(
-    model, images_dir: str | Path, out_csv: str | Path, progress: bool = True, **kwargs
+    model,
+    images_dir: str | Path,
+    out_csv: str | Path,
+    progress: bool = True,
+    postprocess=None,
+    **kwargs,
 ) -> pd.DataFrame:
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
-    ``ImageId`` is the file name. ``kwargs`` go to :func:`make_submission` (size, overlap,
-    min_area, attributes, class_map, placeholder).
+    ``ImageId`` is the file name. ``postprocess``: an
+    ``evaluation.postprocess.PostprocessSetting`` applied to each image's detections first
+    (``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
+    attributes, class_map, placeholder).
     """
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
     predictions = [result for _, _, result in detect_files(model, paths, progress)]
+    if postprocess is not None:
+        from fashion_mrcnn.evaluation.postprocess import apply_postprocess
+
+        predictions = [apply_postprocess(p, postprocess) for p in predictions]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 
