@@ -91,7 +91,9 @@ def test_per_class_thresholds_after_the_global_one():
     """Class 1's only (true) detection scores 0.3, class 2 has a true 0.9 and a false 0.6: no
     global threshold gets both right, a class-2 threshold does."""
     gt = _gt({"a": [((4, 4, 16, 16), "10"), ((18, 18, 30, 30), "20")]})
-    det = _detections([(4, 4, 16, 16), (18, 18, 30, 30), (0, 20, 4, 30)], [1, 2, 2], [0.3, 0.9, 0.6])
+    det = _detections(
+        [(4, 4, 16, 16), (18, 18, 30, 30), (0, 20, 4, 30)], [1, 2, 2], [0.3, 0.9, 0.6]
+    )
     grid = {"score_threshold": (0.0, 0.5, 0.7), "class_thresholds": (0.0, 0.7)}
     table, best = search_postprocess([det], ["a"], gt, CLASS_MAP, size=SIZE, grid=grid)
     assert best.score_threshold == 0.0
@@ -101,7 +103,9 @@ def test_per_class_thresholds_after_the_global_one():
 
 
 def test_max_instances_min_area_and_overlap_policy():
-    det = _detections([(0, 0, 10, 10), (0, 0, 10, 12), (20, 20, 22, 22)], [1, 2, 1], [0.9, 0.8, 0.7])
+    det = _detections(
+        [(0, 0, 10, 10), (0, 0, 10, 12), (20, 20, 22, 22)], [1, 2, 1], [0.9, 0.8, 0.7]
+    )
     out = apply_postprocess(det, PostprocessSetting(overlap="class"))
     assert out["masks"][:, :, 1].sum() == 120  # other class: overlap kept
     out = apply_postprocess(det, PostprocessSetting(overlap="all", min_area=5))
