@@ -209,14 +209,14 @@ def predict_submission(
     images_dir: str | Path,
     out_csv: str | Path,
     progress: bool = True,
-    postprocess=None,
+    postprocess: Callable[[dict], dict] | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
-    ``ImageId`` is the file name. ``postprocess``: an
-    ``evaluation.postprocess.PostprocessSetting`` applied to each image's detections first
-    (``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
+    ``ImageId`` is the file name. ``postprocess``: ``detect() dict -> detect() dict`` applied to
+    each image's detections first (e.g. ``evaluation.postprocess.apply_postprocess`` bound to a
+    setting; ``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
     attributes, class_map, placeholder).
     """
     paths = list_images(images_dir)
@@ -224,9 +224,7 @@ def predict_submission(
         raise FileNotFoundError(f"no images in {images_dir}")
     predictions = [result for _, _, result in detect_files(model, paths, progress)]
     if postprocess is not None:
-        from fashion_mrcnn.evaluation.postprocess import apply_postprocess
-
-        predictions = [apply_postprocess(p, postprocess) for p in predictions]
+        predictions = [postprocess(p) for p in predictions]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

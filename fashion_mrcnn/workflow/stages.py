@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -562,6 +563,7 @@ def submit(
     :func:`class_map_for`). ``postprocess``: a ``PostprocessSetting`` (or its YAML path) applied
     to every image's detections; its overlap policy then replaces ``overlap``.
     """
+    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
     postprocess = _postprocess_setting(postprocess)
@@ -579,7 +581,9 @@ def submit(
         min_area=min_area,
         attributes=attributes,
         class_map=class_map,
-        postprocess=postprocess,
+        postprocess=None
+        if postprocess is None
+        else partial(apply_postprocess, setting=postprocess),
     )
     problems = validate_submission(out_csv, images_dir, size=tuple(size), overlap=overlap)
     return {
