@@ -15,7 +15,11 @@ from fashion_mrcnn.evaluation.postprocess import (
     read_postprocess,
     write_postprocess,
 )
-from fashion_mrcnn.evaluation.postprocess_search import cached_detections, search_postprocess
+from fashion_mrcnn.evaluation.postprocess_search import (
+    cached_detections,
+    search_postprocess,
+    to_2020_layout,
+)
 from fashion_mrcnn.submission import make_submission
 
 SIZE = (32, 32)
@@ -149,3 +153,16 @@ def test_cached_detections_are_reused_for_the_same_key_only(tmp_path):
         np.testing.assert_array_equal(again[0][key], det[key])
     _, reused = cached_detections(tmp_path, {"weights": "w2"}, ["a"], run)
     assert not reused and len(calls) == 2
+
+
+def test_metric_2020_scores_the_2020_layout(case):
+    gt, dets, ids = case
+    gt2020 = gt.assign(AttributesIds="")
+    grid = {"score_threshold": (0.0, 0.2), "nms_iou": (0.3,)}
+    table, best = search_postprocess(dets, ids, gt2020, CLASS_MAP, "2020", SIZE, grid)
+    assert best.score_threshold == 0.2 and best.nms_iou == 0.3
+    assert table["score"].iloc[0] == pytest.approx(1.0)
+    sub = to_2020_layout(
+        pd.DataFrame({"ImageId": ["a"], "EncodedPixels": ["1 2"], "ClassId": ["10_1_2"]})
+    )
+    assert sub[["ClassId", "AttributesIds"]].values.tolist() == [["10", "1,2"]]
