@@ -613,6 +613,9 @@ def tune_postprocess(
     its ``top`` rows, the ``best`` setting, its ``score``, the ``baseline`` score (no
     post-processing beyond the writer's overlap removal), the file paths and ``reused_cache``.
 
+    ``weights``: a checkpoint (loaded with the permissive settings), or an inference
+    ``MaskRCNN``, used with its own detection settings and never cached for reuse.
+
     Raises:
         FashionDataError: no image of ``dataset`` has a ground-truth mask.
     """
@@ -641,8 +644,9 @@ def tune_postprocess(
     )
     if isinstance(weights, str | Path):  # a checkpoint: the cache is reused while it is unchanged
         weights_key = [str(Path(weights).resolve()), Path(weights).stat().st_mtime]
-    else:  # a model object: never reuse a cache
+    else:  # a model object, with its own detection settings: never reuse a cache
         weights_key = ["model object", time.time()]
+        search_config = weights.config
     key = {
         "weights": weights_key,
         "min_confidence": search_config.DETECTION_MIN_CONFIDENCE,
