@@ -171,6 +171,7 @@ def predict_to_dir(
     overlays: bool = True,
     progress: bool = True,
     skipped: SkipReport | None = None,
+    postprocess=None,
 ) -> list[dict]:
     """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
     ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
@@ -180,8 +181,10 @@ def predict_to_dir(
     later in the run keeps every record before it. ``skipped``: None stops at the first file that
     cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
-    removed when nothing was skipped.
+    removed when nothing was skipped. ``postprocess``: an
+    ``evaluation.postprocess.PostprocessSetting`` applied to each image's detections first.
     """
+    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
     from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)
@@ -196,6 +199,8 @@ def predict_to_dir(
     with (out_dir / JSONL_NAME).open("w") as jsonl:
         try:
             for path, image, result in detect_files(model, paths, progress, skipped):
+                if postprocess is not None:
+                    result = apply_postprocess(result, postprocess)
                 record = detection_to_record(
                     path, image.shape, result, class_names, category_ids, attributes
                 )

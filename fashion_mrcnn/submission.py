@@ -205,17 +205,26 @@ def make_submission(
 
 
 def predict_submission(
-    model, images_dir: str | Path, out_csv: str | Path, progress: bool = True, **kwargs
+    model,
+    images_dir: str | Path,
+    out_csv: str | Path,
+    progress: bool = True,
+    postprocess: Callable[[dict], dict] | None = None,
+    **kwargs,
 ) -> pd.DataFrame:
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
-    ``ImageId`` is the file name. ``kwargs`` go to :func:`make_submission` (size, overlap,
-    min_area, attributes, class_map, placeholder).
+    ``ImageId`` is the file name. ``postprocess``: ``detect() dict -> detect() dict`` applied to
+    each image's detections first (e.g. ``evaluation.postprocess.apply_postprocess`` bound to a
+    setting; ``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
+    attributes, class_map, placeholder).
     """
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
     predictions = [result for _, _, result in detect_files(model, paths, progress)]
+    if postprocess is not None:
+        predictions = [postprocess(p) for p in predictions]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

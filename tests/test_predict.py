@@ -156,3 +156,14 @@ def test_predict_to_dir_keeps_records_written_before_a_failure(tmp_path, images)
     assert [r["image"] for r in read_jsonl(out / "predictions.jsonl")] == [
         str(p) for p in images[:2]
     ]
+
+
+def test_predict_to_dir_applies_the_postprocess_setting(tmp_path, images):
+    """A class threshold above the shoe's 0.6 keeps the dress only, with its attributes."""
+    from fashion_mrcnn.evaluation.postprocess import PostprocessSetting
+
+    setting = PostprocessSetting(class_thresholds={3: 0.7})
+    records = predict_to_dir(FakeModel(), images, tmp_path / "pp", CLASS_NAMES, progress=False,
+                             overlays=False, postprocess=setting)  # fmt: skip
+    assert [[i["class_name"] for i in r["instances"]] for r in records] == [["dress"]] * 3
+    assert records[0]["instances"][0]["attributes"] == [1, 5]

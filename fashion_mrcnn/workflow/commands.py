@@ -1,5 +1,5 @@
-"""Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, demo, tune, pipeline,
-cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
+"""Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, tune-postprocess,
+demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
 tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
 
@@ -171,6 +171,7 @@ def cmd_predict(args) -> int:
         args.out,
         names,
         category_ids=stages.category_ids_for(categories),
+        postprocess=args.postprocess,
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
     if result["skipped"]:
@@ -200,11 +201,38 @@ def cmd_submit(args) -> int:
         attributes=args.attributes,
         overlap=args.overlap,
         min_area=args.min_area,
+        postprocess=args.postprocess,
     )
     print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
     for problem in result["problems"]:
         print(f"problem: {problem}")
     return 1 if result["problems"] else 0
+
+
+def cmd_tune_postprocess(args) -> int:
+    from fashion_mrcnn.workflow import stages
+
+    config, categories = _run_config(args)
+    dataset = _open_data(args, args.split, _categories_ids(categories))
+    result = stages.tune_postprocess(
+        config, args.weights, dataset, args.out, metric=args.metric, top=args.top
+    )
+    cache = "reused" if result["reused_cache"] else "written"
+    print(f"detections cache {cache}: {Path(args.out) / 'detections'}")
+    print(f"iMaterialist {args.metric} score by post-processing setting (best first):")
+    print(result["top"].drop(columns="step").to_string(index=False, float_format="{:.5f}".format))
+    print(f"without post-processing: {result['baseline']:.5f}; best: {result['score']:.5f}")
+    print(f"table: {result['csv']}\nbest setting: {result['yaml']}")
+    return 0
+
+
+def _postprocess_arg(p) -> None:
+    p.add_argument(
+        "--postprocess",
+        metavar="FILE",
+        help="postprocess.yaml from tune-postprocess: score thresholds, NMS, max instances, "
+        "overlap policy and min area applied to every image's detections",
+    )
 
 
 def cmd_demo(args) -> int:
@@ -367,6 +395,7 @@ def register(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     _weights_args(p)
     p.add_argument("--out", required=True)
+    _postprocess_arg(p)
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("submit", help="Kaggle submission CSV for a folder of test images")
@@ -375,9 +404,33 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="submission CSV path")
     p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
     p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
-    p.add_argument("--overlap", default="all", choices=["all", "class", "none"])
+    p.add_argument(
+        "--overlap",
+        default="all",
+        choices=["all", "class", "none"],
+        help="overlap policy (with --postprocess: the file's)",
+    )
     p.add_argument("--min-area", type=int, default=0)
+    _postprocess_arg(p)
     p.set_defaults(func=cmd_submit)
+
+    p = subparsers.add_parser(
+        "tune-postprocess",
+        help="search post-processing on the Kaggle metric of a validation split",
+        description="Runs the model once on the split (permissive settings, cached in "
+        "OUT/detections), then searches score thresholds (global, then per class), class-wise "
+        "box NMS, max instances, overlap policy and min area on the Kaggle metric. Writes "
+        "OUT/postprocess_search.csv and OUT/postprocess.yaml (for submit / predict "
+        "--postprocess).",
+    )
+    p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
+    _weights_args(p)
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--metric", default="2019", choices=["2019", "2020"])
+    p.add_argument("--top", type=int, default=10, help="rows of the ranked table to print")
+    add_on_error_arguments(p)
+    p.set_defaults(func=cmd_tune_postprocess)
 
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
     p.add_argument("--out", default="out/demo")

@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -570,20 +571,25 @@ def compare(before: Mapping, after: Mapping, out_dir, names=("before", "after"))
     return table
 
 
-def predict(config, weights, inputs, out_dir, class_names, category_ids=None) -> dict:
+def predict(
+    config, weights, inputs, out_dir, class_names, category_ids=None, postprocess=None
+) -> dict:
     """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image.
 
     Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
-    them, ``skip_report`` is its path or None)."""
+    them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
+    YAML path) applied to every image's detections."""
     from fashion_mrcnn.errors import SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, SKIPPED_NAME, predict_to_dir
 
+    postprocess = _postprocess_setting(postprocess)
     model = _as_model(config, weights)
     out_dir = _mkdir(out_dir)
     skipped = SkipReport("predict")
     records = predict_to_dir(
-        model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped
-    )
+        model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped,
+        postprocess=postprocess,
+    )  # fmt: skip
     return {
         "jsonl": str(out_dir / JSONL_NAME),
         "images": len(records),
@@ -604,14 +610,20 @@ def submit(
     attributes: str = "keep",
     overlap: str = "all",
     min_area: int = 0,
+    postprocess=None,
 ) -> dict:
     """Predict every image of ``images_dir``, write the Kaggle CSV and validate it.
 
     ``class_map`` maps internal class ids to iMaterialist ClassId strings (see
-    :func:`class_map_for`).
+    :func:`class_map_for`). ``postprocess``: a ``PostprocessSetting`` (or its YAML path) applied
+    to every image's detections; its overlap policy then replaces ``overlap``.
     """
+    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
+    postprocess = _postprocess_setting(postprocess)
+    if postprocess is not None:
+        overlap = postprocess.overlap
     model = _as_model(config, weights)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -624,6 +636,9 @@ def submit(
         min_area=min_area,
         attributes=attributes,
         class_map=class_map,
+        postprocess=None
+        if postprocess is None
+        else partial(apply_postprocess, setting=postprocess),
     )
     problems = validate_submission(out_csv, images_dir, size=tuple(size), overlap=overlap)
     return {
@@ -631,6 +646,87 @@ def submit(
         "rows": len(frame),
         "images": int(frame["ImageId"].nunique()),
         "problems": problems,
+    }
+
+
+#: Detection settings of the one inference pass of :func:`tune_postprocess` (permissive: the
+#: search, not the model, decides what to drop).
+SEARCH_MIN_CONFIDENCE = 0.05
+SEARCH_MAX_INSTANCES = 200
+
+
+def tune_postprocess(
+    config, weights, dataset, out_dir, metric: str = "2019", size=(512, 512), top: int = 10
+) -> dict:
+    """Search the post-processing setting that maximises the Kaggle ``metric`` on ``dataset``.
+
+    Inference runs once with permissive detection settings and is cached in
+    ``out_dir/detections`` (reused by a second call with the same weights, data and images);
+    ``evaluation.postprocess_search.search_postprocess`` then scores every candidate on it.
+    Writes ``postprocess_search.csv`` (every setting, best first), ``postprocess.yaml`` (the
+    best, for ``submit`` / ``predict --postprocess``) and ``kaggle_gt.csv``. Returns the table,
+    its ``top`` rows, the ``best`` setting, its ``score``, the ``baseline`` score (no
+    post-processing beyond the writer's overlap removal), the file paths and ``reused_cache``.
+
+    ``weights``: a checkpoint (loaded with the permissive settings), or an inference
+    ``MaskRCNN``, used with its own detection settings and never cached for reuse.
+
+    Raises:
+        FashionDataError: no image of ``dataset`` has a ground-truth mask.
+    """
+    import pandas as pd
+
+    from fashion_mrcnn.data.export import records_to_kaggle_csv
+    from fashion_mrcnn.evaluation.inference import detect_dataset
+    from fashion_mrcnn.evaluation.postprocess import POSTPROCESS_YAML, write_postprocess
+    from fashion_mrcnn.evaluation.postprocess_search import cached_detections, search_postprocess
+
+    out_dir = _mkdir(out_dir)
+    indices = list(dataset.image_ids)
+    records = [dataset.record(i) for i in indices]
+    if not any(rec["instances"] for rec in records):
+        raise FashionDataError(f"{len(records)} images without any ground-truth mask to score")
+    layout = 2020 if metric == "2020" else 2019
+    gt_csv = records_to_kaggle_csv(records, out_dir / "kaggle_gt.csv", layout=layout)
+    gt = pd.read_csv(gt_csv, dtype=str, keep_default_na=False)
+    image_ids = [str(rec["image_id"]) for rec in records]
+    search_config = inference_config(config).replace(
+        DETECTION_MIN_CONFIDENCE=SEARCH_MIN_CONFIDENCE,
+        DETECTION_MAX_INSTANCES=max(
+            int(config.DETECTION_MAX_INSTANCES),
+            min(SEARCH_MAX_INSTANCES, int(config.POST_NMS_ROIS_INFERENCE)),
+        ),
+    )
+    if isinstance(weights, str | Path):  # a checkpoint: the cache is reused while it is unchanged
+        weights_key = [str(Path(weights).resolve()), Path(weights).stat().st_mtime]
+    else:  # a model object, with its own detection settings: never reuse a cache
+        weights_key = ["model object", time.time()]
+        search_config = weights.config
+    key = {
+        "weights": weights_key,
+        "min_confidence": search_config.DETECTION_MIN_CONFIDENCE,
+        "max_instances": search_config.DETECTION_MAX_INSTANCES,
+    }
+
+    def run():
+        model = _as_model(search_config, weights)
+        return detect_dataset(model, dataset, indices, progress=True)
+
+    detections, reused = cached_detections(out_dir / "detections", key, image_ids, run)
+    table, best = search_postprocess(
+        detections, image_ids, gt, class_map_for(dataset), metric, tuple(size)
+    )
+    table.to_csv(out_dir / "postprocess_search.csv", index=False)
+    yaml_path = write_postprocess(best, out_dir / POSTPROCESS_YAML)
+    return {
+        "table": table,
+        "top": table.head(top),
+        "best": best,
+        "score": float(table["score"].iloc[0]),
+        "baseline": float(table.loc[table["step"] == 0, "score"].iloc[0]),
+        "csv": str(out_dir / "postprocess_search.csv"),
+        "yaml": str(yaml_path),
+        "reused_cache": reused,
     }
 
 
@@ -645,6 +741,15 @@ def class_map_for(dataset) -> dict[int, str]:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _postprocess_setting(postprocess):
+    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess``."""
+    if postprocess is None or not isinstance(postprocess, str | Path):
+        return postprocess
+    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+
+    return read_postprocess(postprocess)
+
+
 def _mkdir(path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

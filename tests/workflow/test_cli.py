@@ -245,6 +245,49 @@ def test_submit_writes_valid_csv(trained, synth, tmp_path):
     assert frame["ImageId"].nunique() == 6  # a row for every image, even with no detections
 
 
+def test_tune_postprocess_ranks_settings_caches_detections_and_feeds_submit(
+    trained, synth, tmp_path, capsys
+):
+    import yaml
+
+    _, checkpoint = trained
+    out = tmp_path / "pp"
+    args = ("tune-postprocess", synth, "--weights", checkpoint, "--split", "val", "--out", out)
+    assert run(*args, "--top", 3) == 0
+    printed = capsys.readouterr().out
+    assert "detections cache written" in printed and "best setting:" in printed
+    table = pd.read_csv(out / "postprocess_search.csv")
+    assert table["score"].is_monotonic_decreasing and len(table) > 10
+    best = yaml.safe_load((out / "postprocess.yaml").read_text())
+    assert best["score_threshold"] == table["score_threshold"].iloc[0]
+    assert run(*args, "--metric", "2020") == 0  # same detections, other metric: cache reused
+    assert "detections cache reused" in capsys.readouterr().out
+    # the YAML goes into submit: a threshold above every score leaves only placeholder rows
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump({**best, "score_threshold": 1.5, "class_thresholds": {}}))
+    sub = tmp_path / "sub.csv"
+    code = run("submit", synth / "train", "--weights", checkpoint, "--out", sub, "--size", 64, 64,
+               "--postprocess", strict)  # fmt: skip
+    assert code == 0
+    frame = pd.read_csv(sub, dtype=str)
+    assert len(frame) == frame["ImageId"].nunique() > 0
+    assert set(frame["EncodedPixels"]) == {"1 1"}
+
+
+def test_submit_and_predict_with_a_bad_postprocess_yaml_exit_2(trained, synth, tmp_path, capsys):
+    _, checkpoint = trained
+    bad = tmp_path / "pp.yaml"
+    bad.write_text("score_threshold: 0.5\nnms_threshold: 0.3\n")
+    code = run("submit", synth / "train", "--weights", checkpoint, "--out", tmp_path / "s.csv",
+               "--postprocess", bad)  # fmt: skip
+    assert code == 2
+    _one_line_error(capsys, str(bad), "unknown key 'nms_threshold'")
+    code = run("predict", synth / "train", "--weights", checkpoint, "--out", tmp_path / "p",
+               "--postprocess", bad)  # fmt: skip
+    assert code == 2
+    _one_line_error(capsys, str(bad), "nms_threshold")
+
+
 def test_predict_without_classes_is_a_clear_error(trained, synth, tmp_path, capsys):
     _, checkpoint = trained
     (trained[0] / "classes.json").rename(trained[0] / "classes.bak")

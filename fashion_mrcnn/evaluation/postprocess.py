@@ -1,0 +1,180 @@
+"""Post-processing of one image's detections: the one place a tuned setting is applied.
+
+``fashion-mrcnn tune-postprocess`` searches a :class:`PostprocessSetting` on the Kaggle metric
+(:mod:`fashion_mrcnn.evaluation.postprocess_search`) and writes it as ``postprocess.yaml``;
+``submit`` and ``predict`` read it with ``--postprocess FILE``. All three call
+:func:`apply_postprocess`, so the setting that was scored is the setting that is applied.
+
+Masks: the model's ``detect`` returns binary masks (already thresholded at 0.5 inside the
+model), so the mask threshold is not part of the setting (not searchable on cached detections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.ops.nms import per_class_nms_np
+from fashion_mrcnn.submission import OVERLAP_POLICIES, remove_overlaps
+
+POSTPROCESS_YAML = "postprocess.yaml"
+_PER_INSTANCE_KEYS = ("rois", "class_ids", "scores")
+
+
+@dataclass(frozen=True)
+class PostprocessSetting:
+    """What happens to an image's detections before they are written.
+
+    Attributes:
+        score_threshold: keep detections with ``score >= score_threshold``.
+        class_thresholds: internal class id -> its own score threshold (overrides the global
+            one for that class).
+        nms_iou: class-wise greedy NMS on the detection **boxes** at this IoU (``None``: off).
+        max_instances: keep at most this many detections per image, best scores first
+            (``None``: all).
+        overlap: ``"all"``: a pixel goes to the highest-scoring mask of the image; ``"class"``:
+            only masks of the same class are made disjoint; ``"none"``: overlaps stay.
+        min_area: drop masks with fewer pixels (at the detection's resolution, after the overlap
+            removal); masks left empty are always dropped.
+    """
+
+    score_threshold: float = 0.0
+    class_thresholds: Mapping[int, float] = field(default_factory=dict)
+    nms_iou: float | None = None
+    max_instances: int | None = None
+    overlap: str = "all"
+    min_area: int = 0
+
+    def __post_init__(self):
+        if self.overlap not in OVERLAP_POLICIES:
+            raise ConfigError(f"overlap must be one of {OVERLAP_POLICIES}, got {self.overlap!r}")
+        if self.nms_iou is not None and not 0.0 < float(self.nms_iou) <= 1.0:
+            raise ConfigError(f"nms_iou must be in (0, 1] or null, got {self.nms_iou!r}")
+        if self.max_instances is not None and int(self.max_instances) < 1:
+            raise ConfigError(f"max_instances must be >= 1 or null, got {self.max_instances!r}")
+        if int(self.min_area) < 0:
+            raise ConfigError(f"min_area must be >= 0, got {self.min_area!r}")
+
+    def threshold_of(self, class_ids: np.ndarray) -> np.ndarray:
+        """float [N] score threshold of each detection's class."""
+        return np.array(
+            [self.class_thresholds.get(int(c), self.score_threshold) for c in class_ids],
+            dtype=np.float64,
+        )
+
+    def to_dict(self) -> dict:
+        """Plain YAML-ready dict (class thresholds keyed by int class id, sorted)."""
+        out = asdict(self)
+        out["class_thresholds"] = {
+            int(k): float(v) for k, v in sorted(self.class_thresholds.items())
+        }
+        return out
+
+    def describe(self) -> str:
+        """One short line, e.g. for a ranked table."""
+        d = self.to_dict()
+        d["class_thresholds"] = ",".join(f"{k}:{v:g}" for k, v in d["class_thresholds"].items())
+        return " ".join(f"{k}={v}" for k, v in d.items())
+
+
+def _take(detections: dict, idx: np.ndarray) -> dict:
+    """The detections ``idx`` of a ``detect()`` dict; other per-instance lists (e.g.
+    ``attribute_ids``) follow, image-level entries are copied as they are."""
+    n = len(np.asarray(detections["class_ids"]).reshape(-1))
+    out = {}
+    for key, value in detections.items():
+        if key == "masks":
+            out[key] = np.asarray(value)[:, :, idx]
+        elif key in _PER_INSTANCE_KEYS:
+            out[key] = np.asarray(value)[idx]
+        elif isinstance(value, list | np.ndarray) and len(value) == n:
+            out[key] = [value[i] for i in idx] if isinstance(value, list) else value[idx]
+        else:
+            out[key] = value
+    return out
+
+
+def apply_postprocess(detections: dict, setting: PostprocessSetting) -> dict:
+    """Apply ``setting`` to one image's ``detect()`` dict.
+
+    Args:
+        detections: ``rois`` int [N, (y1, x1, y2, x2)] pixels, ``class_ids`` int [N],
+            ``scores`` float [N], ``masks`` bool [H, W, N]; other per-instance lists follow.
+
+    Returns:
+        A new dict of the same layout with K <= N detections in descending score order. Steps:
+        score thresholds (per class, else global) -> class-wise box NMS -> max instances ->
+        overlap removal -> min area.
+    """
+    class_ids = np.asarray(detections["class_ids"]).reshape(-1)
+    scores = np.asarray(detections["scores"], dtype=np.float64).reshape(-1)
+    idx = np.flatnonzero(scores >= setting.threshold_of(class_ids))
+    if setting.nms_iou is not None and idx.size:
+        boxes = np.asarray(detections["rois"], dtype=np.float32).reshape(-1, 4)[idx]
+        idx = idx[per_class_nms_np(boxes, scores[idx], class_ids[idx], setting.nms_iou, idx.size)]
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    if setting.max_instances is not None:
+        idx = idx[: int(setting.max_instances)]
+    out = _take(detections, idx)
+    masks = np.asarray(out["masks"], dtype=bool)
+    if setting.overlap != "none" and idx.size > 1:
+        groups = class_ids[idx] if setting.overlap == "class" else None
+        masks = remove_overlaps(masks, scores[idx], groups)
+    out["masks"] = masks
+    keep = np.flatnonzero(masks.sum(axis=(0, 1)) >= max(int(setting.min_area), 1))
+    return _take(out, keep) if keep.size < idx.size else out
+
+
+# ----------------------------------------------------------------------------- YAML
+def write_postprocess(setting: PostprocessSetting, path: str | Path) -> Path:
+    """Write ``setting`` as YAML (the keys of :class:`PostprocessSetting`)."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(setting.to_dict(), sort_keys=False))
+    return path
+
+
+def read_postprocess(path: str | Path) -> PostprocessSetting:
+    """Read a ``postprocess.yaml``.
+
+    Raises:
+        ConfigError naming the file (and the key): missing file, not YAML, not a mapping, an
+        unknown key, a value of the wrong type or range.
+    """
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such post-processing file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of post-processing keys, got {data!r}")
+    known = list(PostprocessSetting.__dataclass_fields__)
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(known)})")
+    try:
+        values = dict(data)
+        values["class_thresholds"] = {
+            int(k): float(v) for k, v in (data.get("class_thresholds") or {}).items()
+        }
+        for key, cast in (("score_threshold", float), ("min_area", int)):
+            if key in values:
+                values[key] = cast(values[key])
+        for key, cast in (("nms_iou", float), ("max_instances", int)):
+            if values.get(key) is not None:
+                values[key] = cast(values[key])
+        return PostprocessSetting(**values)
+    except ConfigError as exc:  # a range check of PostprocessSetting (a ValueError too)
+        raise ConfigError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: bad value ({exc})") from None

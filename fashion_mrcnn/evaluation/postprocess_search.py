@@ -1,0 +1,188 @@
+"""Search the post-processing setting that maximises the Kaggle metric on cached detections.
+
+Inference runs once with permissive settings (:func:`cached_detections` keeps the raw
+``detect()`` dicts on disk); every candidate :class:`PostprocessSetting` is then applied with
+:func:`~fashion_mrcnn.evaluation.postprocess.apply_postprocess`, written with the submission
+writer and scored with the project's Kaggle scorer (2019, or 2020 with attributes), without
+running the model again.
+
+The search is a coordinate ascent, one parameter at a time with the others at their current
+best: global score threshold, class-wise box-NMS IoU, max instances, overlap policy, min area,
+then each class's own score threshold (in class-id order, after the global one is fixed). A
+value replaces the current one only when it scores strictly higher. The mask threshold is not
+searched: ``detect`` returns masks already binarised by the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
+from fashion_mrcnn.evaluation.kaggle_report import METRICS
+from fashion_mrcnn.evaluation.postprocess import PostprocessSetting, apply_postprocess
+from fashion_mrcnn.submission import OVERLAP_POLICIES, make_submission
+
+log = logging.getLogger(__name__)
+
+_SCORERS = dict(zip(METRICS, (kaggle_metric, kaggle_metric_2020), strict=True))
+SCORE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DEFAULT_GRID = {
+    "score_threshold": SCORE_GRID,
+    "nms_iou": (None, 0.3, 0.5, 0.7),
+    "max_instances": (None, 5, 10, 20, 50),
+    "overlap": OVERLAP_POLICIES,
+    "min_area": (0, 16, 64, 256, 1024),
+    "class_thresholds": SCORE_GRID,
+}
+CACHE_INDEX = "index.json"
+
+
+def to_2020_layout(submission: pd.DataFrame) -> pd.DataFrame:
+    """A 2019 submission (``ClassId`` ``"10_1_2"``) in the 2020 layout (``ClassId`` ``"10"``,
+    ``AttributesIds`` ``"1,2"``)."""
+    parts = submission["ClassId"].astype(str).str.split("_")
+    out = submission.copy()
+    out["ClassId"] = parts.str[0]
+    out["AttributesIds"] = parts.str[1:].str.join(",")
+    return out
+
+
+def score_setting(
+    detections: Sequence[dict],
+    image_ids: Sequence[str],
+    gt: pd.DataFrame,
+    setting: PostprocessSetting,
+    class_map,
+    metric: str = "2019",
+    size: tuple[int, int] = (512, 512),
+) -> float:
+    """Kaggle score of ``setting`` applied to cached ``detections`` (one ``detect()`` dict per
+    image of ``image_ids``) against the ground-truth frame ``gt`` (masks at their own size,
+    2020 layout for ``metric="2020"``); predictions are written at ``size`` as ``submit`` does."""
+    predictions = [apply_postprocess(d, setting) for d in detections]
+    submission = make_submission(
+        predictions, list(image_ids), None, size=tuple(size), overlap=setting.overlap,
+        class_map=class_map, placeholder=None,
+    )  # fmt: skip
+    submission = submission[submission["ImageId"].isin(set(gt["ImageId"]))]
+    if metric == "2020":
+        submission = to_2020_layout(submission)
+    return float(_SCORERS[metric](gt, submission, pred_size=tuple(size)))
+
+
+def search_postprocess(
+    detections: Sequence[dict],
+    image_ids: Sequence[str],
+    gt: pd.DataFrame,
+    class_map,
+    metric: str = "2019",
+    size: tuple[int, int] = (512, 512),
+    grid: Mapping[str, Sequence] | None = None,
+) -> tuple[pd.DataFrame, PostprocessSetting]:
+    """Coordinate-ascent search (see the module doc) over ``grid`` (default
+    :data:`DEFAULT_GRID`; a key left out is not searched).
+
+    Returns:
+        ``(table, best)``: every setting scored, one row each (its fields, ``class_thresholds``
+        as ``"id:threshold,..."``, ``score``, ``step`` = evaluation order, 0 for the starting
+        setting ``PostprocessSetting()``), best first (ties: earlier step first); and
+        the best :class:`PostprocessSetting`.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    grid = DEFAULT_GRID if grid is None else grid
+    scored: dict[str, tuple[PostprocessSetting, float]] = {}
+
+    def score(setting: PostprocessSetting) -> float:
+        key = setting.describe()
+        if key not in scored:
+            value = score_setting(detections, image_ids, gt, setting, class_map, metric, size)
+            scored[key] = (setting, value)
+        return scored[key][1]
+
+    best = PostprocessSetting()
+    best_score = score(best)
+
+    def ascend(make: Callable[[object], PostprocessSetting], values) -> None:
+        nonlocal best, best_score
+        for value in values:
+            candidate = make(value)
+            value_score = score(candidate)
+            if value_score > best_score:
+                best, best_score = candidate, value_score
+
+    for name in ("score_threshold", "nms_iou", "max_instances", "overlap", "min_area"):
+        if name in grid:
+            current = best
+            ascend(lambda v, n=name, c=current: replace(c, **{n: v}), grid[name])
+    if "class_thresholds" in grid:
+        classes = sorted({int(c) for d in detections for c in np.asarray(d["class_ids"])})
+        for class_id in classes:
+            current = best
+
+            def with_class(v, c=current, k=class_id):
+                return replace(c, class_thresholds={**c.class_thresholds, k: float(v)})
+
+            ascend(with_class, grid["class_thresholds"])
+    rows = [{**s.to_dict(), "score": v, "step": k} for k, (s, v) in enumerate(scored.values())]
+    for row in rows:
+        row["class_thresholds"] = ",".join(f"{k}:{t:g}" for k, t in row["class_thresholds"].items())
+    table = pd.DataFrame(rows).sort_values("score", ascending=False, kind="stable")
+    return table.reset_index(drop=True), best
+
+
+# ----------------------------------------------------------------------------- cache
+def _save(path: Path, detection: dict) -> None:
+    np.savez_compressed(
+        path, **{k: np.asarray(detection[k]) for k in ("rois", "class_ids", "scores", "masks")}
+    )
+
+
+def _load(path: Path) -> dict:
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def cached_detections(
+    cache_dir: str | Path,
+    key: Mapping,
+    image_ids: Sequence[str],
+    run: Callable[[], Sequence[dict]],
+) -> tuple[list[dict], bool]:
+    """Raw detections of ``image_ids``, from ``cache_dir`` when it was written for the same
+    ``key`` (weights, data, split, detection settings) and images, else from ``run()`` (one
+    ``detect()`` dict per image, in order), then saved there.
+
+    Returns:
+        ``(detections, reused)``.
+    """
+    cache_dir = Path(cache_dir)
+    index_path = cache_dir / CACHE_INDEX
+    wanted = {"key": dict(key), "image_ids": [str(i) for i in image_ids]}
+    if index_path.is_file():
+        try:
+            found = json.loads(index_path.read_text())
+        except json.JSONDecodeError:
+            found = None
+            log.warning("%s: unreadable cache index; running inference again", index_path)
+        if found == wanted:
+            return [_load(cache_dir / f"{k:06d}.npz") for k in range(len(image_ids))], True
+        if found is not None:
+            log.warning("%s: cached for other weights / data / settings; re-running", cache_dir)
+    detections = list(run())
+    if len(detections) != len(image_ids):
+        raise RuntimeError(f"{len(detections)} detections for {len(image_ids)} images")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    index_path.unlink(missing_ok=True)
+    for k, detection in enumerate(detections):
+        _save(cache_dir / f"{k:06d}.npz", detection)
+    index_path.write_text(json.dumps(wanted, indent=1) + "\n")  # last: marks the cache complete
+    return detections, False

@@ -1,0 +1,168 @@
+"""Post-processing search on hand-made cached detections (numpy / pandas, no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fashion_mrcnn.data.formats.rle import encode
+from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.postprocess import (
+    PostprocessSetting,
+    apply_postprocess,
+    read_postprocess,
+    write_postprocess,
+)
+from fashion_mrcnn.evaluation.postprocess_search import (
+    cached_detections,
+    search_postprocess,
+    to_2020_layout,
+)
+from fashion_mrcnn.submission import make_submission
+
+SIZE = (32, 32)
+CLASS_MAP = {1: "10", 2: "20"}
+
+
+def _mask(y1, x1, y2, x2):
+    m = np.zeros(SIZE, dtype=bool)
+    m[y1:y2, x1:x2] = True
+    return m
+
+
+def _detections(boxes, class_ids, scores):
+    """A ``detect()`` dict whose masks fill their boxes."""
+    masks = np.stack([_mask(*b) for b in boxes], axis=-1)
+    return {
+        "rois": np.array(boxes, dtype=np.int32),
+        "class_ids": np.array(class_ids, dtype=np.int32),
+        "scores": np.array(scores, dtype=np.float32),
+        "masks": masks,
+    }
+
+
+def _gt(boxes_by_image):
+    rows = [
+        (image_id, encode(_mask(*box)), SIZE[0], SIZE[1], category)
+        for image_id, items in boxes_by_image.items()
+        for box, category in items
+    ]
+    return pd.DataFrame(rows, columns=["ImageId", "EncodedPixels", "Height", "Width", "ClassId"])
+
+
+@pytest.fixture
+def case():
+    """One image: a true class-1 and a true class-2 garment; a class-1 near duplicate of the
+    first (box IoU 0.5, score 0.8) that only NMS removes, and a low-score class-1 false positive
+    (0.1) that a score threshold removes."""
+    gt = _gt({"a": [((4, 4, 16, 16), "10"), ((18, 18, 30, 30), "20")]})
+    det = _detections(
+        [(4, 4, 16, 16), (4, 8, 16, 20), (18, 18, 30, 30), (0, 20, 4, 30)],
+        [1, 1, 2, 1],
+        [0.9, 0.8, 0.5, 0.1],
+    )
+    return gt, [det], ["a"]
+
+
+def test_search_finds_the_threshold_and_nms_that_remove_the_false_positives(case):
+    gt, dets, ids = case
+    grid = {"score_threshold": (0.0, 0.2, 0.6), "nms_iou": (None, 0.3)}
+    table, best = search_postprocess(dets, ids, gt, CLASS_MAP, size=SIZE, grid=grid)
+    baseline = table.loc[table["step"] == 0, "score"].item()
+    assert baseline < 0.7
+    assert best.score_threshold == 0.2 and best.nms_iou == 0.3
+    assert table["score"].iloc[0] == pytest.approx(1.0)
+    assert table["score"].is_monotonic_decreasing
+    assert len(table) == 4  # 3 thresholds, then 1 new NMS value (None is the current setting)
+
+
+def test_apply_postprocess_gives_what_the_search_scored(case):
+    gt, dets, ids = case
+    table, best = search_postprocess(
+        dets, ids, gt, CLASS_MAP, size=SIZE, grid={"score_threshold": (0.0, 0.2), "nms_iou": (0.3,)}
+    )
+    kept = apply_postprocess(dets[0], best)
+    np.testing.assert_array_equal(kept["scores"], np.float32([0.9, 0.5]))
+    np.testing.assert_array_equal(kept["class_ids"], [1, 2])
+    assert kept["masks"].shape == (*SIZE, 2) and kept["rois"].shape == (2, 4)
+    sub = make_submission([kept], ids, None, size=SIZE, class_map=CLASS_MAP, placeholder=None)
+    assert kaggle_metric(gt, sub, pred_size=SIZE) == pytest.approx(table["score"].iloc[0])
+
+
+def test_per_class_thresholds_after_the_global_one():
+    """Class 1's only (true) detection scores 0.3, class 2 has a true 0.9 and a false 0.6: no
+    global threshold gets both right, a class-2 threshold does."""
+    gt = _gt({"a": [((4, 4, 16, 16), "10"), ((18, 18, 30, 30), "20")]})
+    det = _detections(
+        [(4, 4, 16, 16), (18, 18, 30, 30), (0, 20, 4, 30)], [1, 2, 2], [0.3, 0.9, 0.6]
+    )
+    grid = {"score_threshold": (0.0, 0.5, 0.7), "class_thresholds": (0.0, 0.7)}
+    table, best = search_postprocess([det], ["a"], gt, CLASS_MAP, size=SIZE, grid=grid)
+    assert best.score_threshold == 0.0
+    assert dict(best.class_thresholds) == {2: 0.7}
+    assert table["score"].iloc[0] == pytest.approx(1.0)
+    assert table["class_thresholds"].iloc[0] == "2:0.7"
+
+
+def test_max_instances_min_area_and_overlap_policy():
+    det = _detections(
+        [(0, 0, 10, 10), (0, 0, 10, 12), (20, 20, 22, 22)], [1, 2, 1], [0.9, 0.8, 0.7]
+    )
+    out = apply_postprocess(det, PostprocessSetting(overlap="class"))
+    assert out["masks"][:, :, 1].sum() == 120  # other class: overlap kept
+    out = apply_postprocess(det, PostprocessSetting(overlap="all", min_area=5))
+    np.testing.assert_array_equal(out["class_ids"], [1, 2])  # 4-pixel mask dropped
+    assert out["masks"][:, :, 1].sum() == 20  # only the pixels the first mask did not claim
+    out = apply_postprocess(det, PostprocessSetting(max_instances=1, overlap="none"))
+    np.testing.assert_array_equal(out["scores"], np.float32([0.9]))
+
+
+def test_yaml_round_trip_and_bad_keys(tmp_path):
+    setting = PostprocessSetting(0.3, {2: 0.7, 1: 0.1}, 0.5, 20, "class", 64)
+    path = write_postprocess(setting, tmp_path / "postprocess.yaml")
+    assert read_postprocess(path) == setting
+    path.write_text("score_threshold: 0.3\nnms: 0.5\n")
+    with pytest.raises(ConfigError, match=r"postprocess.yaml: unknown key 'nms'"):
+        read_postprocess(path)
+    path.write_text("overlap: pixels\n")
+    with pytest.raises(ConfigError, match=r"postprocess.yaml: overlap must be one of"):
+        read_postprocess(path)
+    path.write_text("max_instances: many\n")
+    with pytest.raises(ConfigError, match=r"postprocess.yaml: bad value"):
+        read_postprocess(path)
+    path.write_text("[1, 2\n")
+    with pytest.raises(ConfigError, match=r"postprocess.yaml: not valid YAML"):
+        read_postprocess(path)
+
+
+def test_cached_detections_are_reused_for_the_same_key_only(tmp_path):
+    det = _detections([(0, 0, 4, 4)], [1], [0.5])
+    calls = []
+
+    def run():
+        calls.append(1)
+        return [det]
+
+    first, reused = cached_detections(tmp_path, {"weights": "w1"}, ["a"], run)
+    assert not reused and len(calls) == 1
+    again, reused = cached_detections(tmp_path, {"weights": "w1"}, ["a"], run)
+    assert reused and len(calls) == 1
+    for key in ("rois", "class_ids", "scores", "masks"):
+        np.testing.assert_array_equal(again[0][key], det[key])
+    _, reused = cached_detections(tmp_path, {"weights": "w2"}, ["a"], run)
+    assert not reused and len(calls) == 2
+
+
+def test_metric_2020_scores_the_2020_layout(case):
+    gt, dets, ids = case
+    gt2020 = gt.assign(AttributesIds="")
+    grid = {"score_threshold": (0.0, 0.2), "nms_iou": (0.3,)}
+    table, best = search_postprocess(dets, ids, gt2020, CLASS_MAP, "2020", SIZE, grid)
+    assert best.score_threshold == 0.2 and best.nms_iou == 0.3
+    assert table["score"].iloc[0] == pytest.approx(1.0)
+    sub = to_2020_layout(
+        pd.DataFrame({"ImageId": ["a"], "EncodedPixels": ["1 2"], "ClassId": ["10_1_2"]})
+    )
+    assert sub[["ClassId", "AttributesIds"]].values.tolist() == [["10", "1,2"]]
