@@ -80,6 +80,10 @@ def test_colab_branch_mounts_installs_and_reports_gpu(fake_colab, capsys, stage)
 @pytest.mark.parametrize("stage", papermill_runner.STAGES)
 def test_outside_colab_the_cell_only_reports_versions(monkeypatch, capsys, stage):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    # TensorFlow imported under the patch below would fail inside h5py (platform.processor()
+    # runs `uname -p` through subprocess.run); import it first, as any earlier test would have.
+    import tensorflow  # noqa: F401
+
     ran = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
     namespace = {"colab_source": "unused"}
