@@ -31,10 +31,11 @@ from fashion_mrcnn.constants import (
     LOSS_NAMES,
     LR_SCHEDULES,
     NORMS,
+    RECIPE_NAMES,
     RESIZE_MODES,
 )
 from fashion_mrcnn.errors import ConfigError
-from fashion_mrcnn.presets import get_preset
+from fashion_mrcnn.presets import get_preset, recipe_settings
 
 # Computed in ``__init__``; never read back from kwargs or YAML.
 DERIVED = ("BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE")
@@ -99,6 +100,9 @@ class Config:
     MIXED_PRECISION = False
     LR_SCHEDULE = "constant"  # "constant" | "cosine" | "step"
     LR_WARMUP_STEPS = 0
+    # "finetune" (Matterport: heads, then all layers at LR / 10) | "scratch" (all layers,
+    # warm-up + cosine); the recipe's LR settings are applied by ``Config.preset``
+    RECIPE = "finetune"
     MASK_HEAD_CHANNELS = 256
     BOX_HEAD_CONV = True  # True: Matterport's 7x7 / 1x1 conv box head; False: two FC layers
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
@@ -214,9 +218,12 @@ class Config:
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
         """This class with a named size preset applied (except the class's ``_PRESET_KEEP``
-        settings), then ``overrides``."""
+        settings), then ``overrides``. The recipe named by ``overrides`` or the preset
+        (``RECIPE``) supplies LEARNING_RATE, LR_SCHEDULE and LR_WARMUP_STEPS first, so the
+        preset and the overrides win over it."""
         values = {k: v for k, v in get_preset(name).items() if k not in cls._PRESET_KEEP}
-        return cls(**{**values, **overrides})
+        recipe = overrides.get("RECIPE", values.get("RECIPE", cls.RECIPE))
+        return cls(**{**recipe_settings(recipe), **values, **overrides})
 
     def replace(self, **overrides: Any) -> Config:
         """A copy of this configuration (same class) with some settings changed."""
@@ -298,6 +305,8 @@ class Config:
             raise ConfigError(
                 f"IMAGE_RESIZE_MODE must be one of {RESIZE_MODES}, got {self.IMAGE_RESIZE_MODE!r}"
             )
+        if self.RECIPE not in RECIPE_NAMES:
+            raise ConfigError(f"RECIPE must be one of {RECIPE_NAMES}, got {self.RECIPE!r}")
         if self.LR_SCHEDULE not in LR_SCHEDULES:
             raise ConfigError(
                 f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {self.LR_SCHEDULE!r}"

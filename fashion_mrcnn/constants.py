@@ -23,8 +23,10 @@ BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
 NORMS = ("frozen_bn", "bn", "gn")
 #: ``Config.IMAGE_RESIZE_MODE`` values (``ops.image.resize_image`` modes).
 RESIZE_MODES = ("square", "pad64", "crop", "none")
-#: ``Config.LR_SCHEDULE`` values (``model.training.LearningRateSchedule`` kinds).
+#: ``Config.LR_SCHEDULE`` values (``model.schedule.LearningRateSchedule`` kinds).
 LR_SCHEDULES = ("constant", "cosine", "step")
+#: ``Config.RECIPE`` values (``presets.RECIPES``): from scratch, or fine-tuning from weights.
+RECIPE_NAMES = ("scratch", "finetune")
 
 # --- image meta --------------------------------------------------------------------------------
 #: The image meta row (one float32 row per image, Matterport's layout): field -> (first column,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import warnings
 from pathlib import Path
 
 import keras
@@ -52,6 +53,29 @@ def _has_tensorboard() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
+_WARNED_UNNORMALISED = False
+
+
+def warn_unnormalised(config, weights_loaded: bool) -> None:
+    """Warn once per process when training starts from random weights with frozen BatchNorm
+    (Matterport's ``TRAIN_BN = False``): the backbone's BN layers then keep their initial
+    statistics (mean 0, variance 1) and never normalise anything, so activations grow through
+    the ResNet stages and the first losses are huge (Matterport's shapes sample starts near 44).
+    """
+    global _WARNED_UNNORMALISED
+    if _WARNED_UNNORMALISED or weights_loaded or config.NORM != "frozen_bn":
+        return
+    _WARNED_UNNORMALISED = True
+    warnings.warn(
+        "training from random weights with frozen BatchNorm (NORM='frozen_bn', TRAIN_BN=False): "
+        "the backbone is left unnormalised and training starts at a huge loss. Use GroupNorm "
+        "(NORM='gn', as the cpu-* presets do), trainable BatchNorm (NORM='bn' / TRAIN_BN=None), "
+        "or start from weights (BACKBONE_WEIGHTS='imagenet', --init-weights).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 class MaskRCNN:
     """Mask R-CNN in ``mode`` "training" or "inference" for ``config``; logs under ``model_dir``.
 
@@ -72,6 +96,7 @@ class MaskRCNN:
         self.trainer = None
         # The newest good checkpoint of ours the weights came from or were saved to.
         self.last_checkpoint = None
+        self.weights_loaded = bool(getattr(config, "BACKBONE_WEIGHTS", None))
         self._anchor_cache = {}
         # MIXED_PRECISION: layers are created under the mixed_float16 policy (they keep it); the
         # process-wide policy is restored afterwards so other models are unaffected.
@@ -209,6 +234,7 @@ class MaskRCNN:
                 allow_partial=allow_partial,
             )
         self.set_log_dir(str(filepath))
+        self.weights_loaded = True
         whole = report is None or not (report.not_loaded or report.skipped)
         ours = C.parse_checkpoint_path(filepath) is not None
         self.last_checkpoint = os.path.abspath(filepath) if ours and whole else None
@@ -259,6 +285,7 @@ class MaskRCNN:
         seed: int = 0,
         verbose: int = 1,
         schedule_start_epoch: int | None = None,
+        time_budget=None,
     ):
         """Train up to the cumulative epoch ``epochs`` (continuing from ``self.epoch``).
 
@@ -267,7 +294,9 @@ class MaskRCNN:
         rate schedule (LR_WARMUP_STEPS, LR_SCHEDULE decay over the epochs up to ``epochs``)
         began; default ``self.epoch`` (a fresh schedule per call, as Matterport's stages). A
         resumed run passes its stage's first epoch so every step gets the rate it would have had
-        without the interruption (``workflow.stages.train`` does).
+        without the interruption (``workflow.stages.train`` does). ``time_budget``: a
+        ``model.schedule.TimeBudget``; training stops when it is spent, and the learning-rate
+        schedule ends with it (its position is the further along of steps and budget time).
 
         Checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5`` are written after every healthy epoch.
         Returns the Keras ``History``. Raises TrainingDivergedError (NonFiniteLossError for NaN /
@@ -280,6 +309,7 @@ class MaskRCNN:
             DivergenceGuard,
             LogLearningRate,
             MaskRCNNTrainer,
+            StepTimer,
             make_optimizer,
             raise_stop,
         )
@@ -297,6 +327,7 @@ class MaskRCNN:
                 f"schedule_start_epoch={start} must lie between 0 and the current epoch "
                 f"{self.epoch}"
             )
+        warn_unnormalised(self.config, self.weights_loaded)
         self.set_trainable(layers, verbose=verbose)
         data_errors = []
         train_ds = make_dataset(
@@ -315,16 +346,19 @@ class MaskRCNN:
         with self._scope():
             self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
             optimizer = make_optimizer(
-                self.config, learning_rate, (epochs - start) * steps, (self.epoch - start) * steps
+                self.config,
+                learning_rate,
+                (epochs - start) * steps,
+                (self.epoch - start) * steps,
+                progress=time_budget.variable if time_budget is not None else None,
             )
             self.trainer.compile(optimizer=optimizer, jit_compile=False)
         os.makedirs(self.log_dir, exist_ok=True)
         checkpoint = AtomicCheckpoint(self.keras_model, self.checkpoint_path, self.last_checkpoint)
         guard = DivergenceGuard(checkpoint)
-        callbacks = [
-            guard,
-            checkpoint,
-            LogLearningRate(),
+        callbacks = [guard, checkpoint, LogLearningRate(), StepTimer()]
+        callbacks += [time_budget] if time_budget is not None else []  # logs before the CSV
+        callbacks += [
             keras.callbacks.CSVLogger(os.path.join(self.log_dir, "training.csv"), append=True),
         ]
         if _has_tensorboard():
@@ -356,6 +390,10 @@ class MaskRCNN:
             if cause is None:
                 raise
             raise cause from None  # the bad file / row / image, not a TF traceback
+        optimizer = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
+        #: optimizer steps of the last ``train`` call, and the rate its schedule ended at
+        self.last_train_steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
+        self.last_learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
             # after a stop, or when no validation loss vetted the last epoch's final update
             self._vet_checkpoints(checkpoint, guard, train_ds)

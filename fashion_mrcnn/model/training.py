@@ -15,7 +15,6 @@ logs the schedule's rate per epoch; :class:`TimeBudget` stops after a wall-time 
 from __future__ import annotations
 
 import collections
-import math
 import os
 import time
 
@@ -23,8 +22,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_mrcnn.constants import LOSS_NAMES, LR_SCHEDULES
+from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
+from fashion_mrcnn.model.schedule import LearningRateSchedule
 from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
 
 
@@ -125,64 +125,20 @@ class MaskRCNNTrainer(keras.Model):
         raise NotImplementedError("MaskRCNNTrainer is rebuilt from a Config by MaskRCNN")
 
 
-class LearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """``kind`` "constant" | "cosine" (to 0 over ``total_steps``) | "step" (x0.1 at 70% and 90%
-    of ``total_steps``), after a linear warm-up from 0 over ``warmup_steps``.
-
-    The position in the schedule is ``start_step + step``: ``step`` is the optimizer's iteration
-    count (it restarts at 0 with every ``MaskRCNN.train`` call) and ``start_step`` the steps of
-    this schedule done before the call (a resumed run), so a resumed run gets the uninterrupted
-    run's rate at every step. ``total_steps`` is the length of the whole schedule.
-    """
-
-    def __init__(
-        self,
-        base_lr: float,
-        total_steps: int,
-        kind: str = "constant",
-        warmup_steps=0,
-        start_step: int = 0,
-    ):
-        self.base_lr = float(base_lr)
-        self.total_steps = max(int(total_steps), 1)
-        self.kind = kind
-        self.warmup_steps = int(warmup_steps)
-        self.start_step = int(start_step)
-        if kind not in LR_SCHEDULES:
-            raise ValueError(f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {kind!r}")
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32) + float(self.start_step)
-        total = float(self.total_steps)
-        if self.kind == "cosine":
-            frac = tf.minimum(step / total, 1.0)
-            lr = 0.5 * self.base_lr * (1.0 + tf.cos(math.pi * frac))
-        elif self.kind == "step":
-            lr = self.base_lr * tf.where(
-                step >= 0.9 * total, 0.01, tf.where(step >= 0.7 * total, 0.1, 1.0)
-            )
-        else:
-            lr = tf.constant(self.base_lr, tf.float32)
-        if self.warmup_steps > 0:
-            lr = lr * tf.minimum(1.0, (step + 1.0) / float(self.warmup_steps))
-        return lr
-
-    def get_config(self):
-        return {
-            "base_lr": self.base_lr,
-            "total_steps": self.total_steps,
-            "kind": self.kind,
-            "warmup_steps": self.warmup_steps,
-            "start_step": self.start_step,
-        }
-
-
-def make_optimizer(config, learning_rate: float, total_steps: int, start_step: int = 0):
+def make_optimizer(
+    config, learning_rate: float, total_steps: int, start_step: int = 0, progress=None
+):
     """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM, the LR schedule
-    (``total_steps`` long, continuing at ``start_step``), and a LossScaleOptimizer when
+    (``total_steps`` long, continuing at ``start_step``; ``progress``: a time budget's
+    ``TimeBudget.variable``, see ``model.schedule``), and a LossScaleOptimizer when
     MIXED_PRECISION."""
     schedule = LearningRateSchedule(
-        learning_rate, total_steps, config.LR_SCHEDULE, config.LR_WARMUP_STEPS, start_step
+        learning_rate,
+        total_steps,
+        config.LR_SCHEDULE,
+        config.LR_WARMUP_STEPS,
+        start_step,
+        progress=progress,
     )
     opt = keras.optimizers.SGD(
         learning_rate=schedule,
@@ -207,19 +163,24 @@ class LogLearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = self.rate
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training after ``minutes`` of wall time (checked after every batch); ``stopped``
-    says whether it did."""
+class StepTimer(keras.callbacks.Callback):
+    """Add ``step_ms`` to the epoch logs: the median wall time of the epoch's training steps in
+    milliseconds, from one batch's end to the next (the first batch of each epoch, which may
+    include tracing or the input pipeline's start, is left out when there are others)."""
 
-    def __init__(self, minutes: float):
-        super().__init__()
-        self.deadline = time.monotonic() + 60.0 * float(minutes)
-        self.stopped = False
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last = None
+        self._times: list[float] = []
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.monotonic() > self.deadline:
-            self.stopped = True
-            self.model.stop_training = True
+        now = time.perf_counter()
+        if self._last is not None:
+            self._times.append(now - self._last)
+        self._last = now
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._times:
+            logs["step_ms"] = round(1000.0 * float(np.median(self._times)), 1)
 
 
 #: The divergence rule of :class:`DivergenceGuard` (see there).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
+from fashion_mrcnn.constants import ATTRIBUTE_POLICIES, LR_SCHEDULES, RECIPE_NAMES
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
 
 
@@ -88,8 +88,34 @@ def _open_data(args, split, categories=None, announce: bool = True):
 
 
 # ----------------------------------------------------------------------------- commands
-def cmd_train(args) -> int:
+def train_config(args, num_classes: int):
+    """The Config of a ``train`` command: ``--config`` or ``--preset``, with the recipe
+    ``--recipe``, else ``finetune`` when ``--init-weights`` is given, else the preset's (the
+    YAML's); then ``--lr``, ``--lr-schedule`` and ``--warmup-steps`` win."""
     from fashion_mrcnn.config import Config
+    from fashion_mrcnn.workflow import stages
+
+    recipe = args.recipe or ("finetune" if args.init_weights else None)
+    overrides = {"RECIPE": recipe} if recipe else {}
+    if args.config:
+        config = Config.from_yaml(args.config)
+        if overrides and recipe != config.RECIPE:  # the other recipe's learning-rate settings
+            from fashion_mrcnn.presets import recipe_settings
+
+            config = config.replace(**recipe_settings(recipe), **overrides)
+    else:
+        config = stages.make_config(
+            args.preset, num_classes=num_classes, name=args.name, **overrides
+        )
+    explicit = {
+        "LEARNING_RATE": args.lr,
+        "LR_SCHEDULE": args.lr_schedule,
+        "LR_WARMUP_STEPS": args.warmup_steps,
+    }
+    return config.replace(**{k: v for k, v in explicit.items() if v is not None})
+
+
+def cmd_train(args) -> int:
     from fashion_mrcnn.model.weights import HEAD_LAYERS
     from fashion_mrcnn.workflow import stages
 
@@ -100,36 +126,47 @@ def cmd_train(args) -> int:
         val_ds = _open_data(args, args.val_split, categories, announce=False)
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
-    if args.config:
-        config = Config.from_yaml(args.config)
-    else:
-        config = stages.make_config(args.preset, num_classes=train_ds.num_classes, name=args.name)
-    out = Path(args.out)
-    schedule = [{"layers": "heads", "epochs": args.heads_epochs, "learning_rate": args.lr}]
-    if args.all_epochs:
-        lr_all = args.lr / 10 if args.lr else None
-        schedule.append(
-            {
-                "layers": args.layers,
-                "epochs": args.heads_epochs + args.all_epochs,
-                "learning_rate": lr_all,
-            }
-        )
+    config = train_config(args, train_ds.num_classes)
+    schedule = None  # the recipe's stages
+    if args.heads_epochs is not None or args.all_epochs is not None:
+        heads = args.heads_epochs if args.heads_epochs is not None else 1
+        schedule = [{"layers": "heads", "epochs": heads, "learning_rate": config.LEARNING_RATE}]
+        if args.all_epochs:
+            schedule.append(
+                {
+                    "layers": args.layers,
+                    "epochs": heads + args.all_epochs,
+                    "learning_rate": config.LEARNING_RATE / 10,
+                }
+            )
+    steps = args.steps_per_epoch or stages.steps_per_pass(train_ds, config)
+    print(
+        f"recipe {config.RECIPE}: LEARNING_RATE {config.LEARNING_RATE:g}, LR_SCHEDULE "
+        f"{config.LR_SCHEDULE}, warm-up {config.LR_WARMUP_STEPS} steps, {steps} steps per epoch"
+        + (f", schedule fitted to {args.minutes:g} minutes" if args.minutes else "")
+    )
     result = stages.train(
         config,
         train_ds,
         val_ds,
-        out,
+        Path(args.out),
         schedule=schedule,
-        augmentation="default" if args.augment else None,
+        epochs=args.epochs,
+        augmentation="default" if args.augment else "flips",
         init_weights=args.init_weights,
         exclude=HEAD_LAYERS if args.exclude_heads else None,
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=steps,
         validation_steps=args.validation_steps,
         resume=args.resume,
         time_budget_minutes=args.minutes,
         seed=args.seed,
         allow_partial=args.allow_partial,
+    )
+    lr_end = result["final_learning_rate"]
+    print(
+        f"trained {result['steps']} steps, {result['epochs']} epochs"
+        + (f"; the schedule ended at lr {lr_end:.3g}" if lr_end is not None else "")
+        + (" (time budget reached)" if result["stopped_by_budget"] else "")
     )
     print(f"checkpoint: {result['checkpoint']}\nlogs: {result['log_dir']}")
     return 0
@@ -340,7 +377,7 @@ def register(subparsers) -> None:
     """Add the model sub-commands to ``subparsers``."""
     p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
     p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
-    p.add_argument("--out", required=True, help="run directory (checkpoints, logs, config)")
+    p.add_argument("--out", default="runs/train", help="run directory (checkpoints, logs, config)")
     p.add_argument(
         "--preset", default="cpu-small", help="config preset: cpu-smoke, cpu-small, colab-t4, full"
     )
@@ -350,13 +387,39 @@ def register(subparsers) -> None:
     p.add_argument("--val-split", default="val", help="validation split ('' = none)")
     p.add_argument("--categories", help="'main' (27 garments) or comma-separated category ids")
     p.add_argument("--subset", type=int, help="seeded random subset of N training images")
-    p.add_argument("--heads-epochs", type=int, default=1)
-    p.add_argument("--all-epochs", type=int, default=1, help="epochs after heads (0 = none)")
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPE_NAMES),
+        help="scratch: all layers, SGD warm-up + cosine to zero (the cpu-* presets' default); "
+        "finetune: Matterport's heads, then all layers at lr/10, constant (colab-t4 / full, and "
+        "any run with --init-weights)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="run length (default: the recipe's, or as many as fit when --minutes is given)",
+    )
+    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
+    p.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), help="default: the recipe's")
+    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: the recipe's)")
+    p.add_argument(
+        "--heads-epochs",
+        type=int,
+        help="Matterport staging instead of the recipe: epochs of heads only (cumulative)",
+    )
+    p.add_argument(
+        "--all-epochs",
+        type=int,
+        help="with --heads-epochs: epochs after the heads at lr/10 (0 = none)",
+    )
     p.add_argument("--layers", default="all", help="layers after heads: 3+, 4+, 5+, all, regex")
-    p.add_argument("--lr", type=float, help="learning rate (default: the config's)")
-    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training set")
     p.add_argument("--validation-steps", type=int)
-    p.add_argument("--augment", action="store_true", help="flip, crop, rotation, sharpen/blur")
+    p.add_argument(
+        "--augment",
+        action="store_true",
+        help="flip, crop, rotation, sharpen/blur (default: horizontal flips only)",
+    )
     p.add_argument("--init-weights", help="Matterport .h5 (e.g. mask_rcnn_coco.h5) or checkpoint")
     p.add_argument(
         "--exclude-heads",
@@ -365,7 +428,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     _allow_partial_arg(p)
-    p.add_argument("--minutes", type=float, help="wall-time budget for the whole run")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="wall-time budget of the whole run: the learning-rate schedule is fitted to it "
+        "(warm-up, then cosine to zero when the budget ends); --resume spends what is left",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_train)

@@ -364,6 +364,11 @@ def test_demo_tiny_prints_progress_metrics_and_report_only(tmp_path):
     text = report.read_text()
     assert "mask mAP@0.5" in text and "![loss](loss.png)" in text
     assert list((tmp_path / "predictions" / "overlays").glob("*.png"))
+    # the budget ended the run, and the schedule with it (the rate is back near zero)
+    summary = json.loads((tmp_path / "train" / "train_summary.json").read_text())
+    assert summary["stopped_by_budget"] and summary["steps"] >= 1
+    assert summary["final_learning_rate"] < 0.01 * 0.02
+    assert re.search(r"the schedule ended at learning rate [0-9.e-]+, at the time budget", text)
 
 
 # ----------------------------------------------------------------------------- trust: the model side

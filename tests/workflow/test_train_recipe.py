@@ -1,0 +1,54 @@
+"""``train``'s recipe options: which recipe and learning-rate settings a command line gets
+(no training here; the training itself is covered by test_cli.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fashion_mrcnn.cli import build_parser
+from fashion_mrcnn.workflow.commands import train_config
+
+
+def _config(*argv, num_classes=8):
+    args = build_parser().parse_args(["train", "data", *map(str, argv)])
+    return train_config(args, num_classes)
+
+
+def test_cpu_presets_train_from_scratch_by_default():
+    config = _config("--preset", "cpu-small")
+    assert (config.RECIPE, config.LEARNING_RATE, config.LR_SCHEDULE) == ("scratch", 0.02, "cosine")
+
+
+def test_init_weights_switch_to_the_finetune_recipe(tmp_path):
+    config = _config("--preset", "cpu-small", "--init-weights", tmp_path / "coco.h5")
+    assert (config.RECIPE, config.LEARNING_RATE, config.LR_SCHEDULE) == (
+        "finetune",
+        0.001,
+        "constant",
+    )
+    forced = _config("--init-weights", tmp_path / "coco.h5", "--recipe", "scratch")
+    assert forced.RECIPE == "scratch" and forced.LEARNING_RATE == 0.02
+
+
+def test_explicit_learning_rate_options_win():
+    config = _config("--lr", 0.005, "--lr-schedule", "step", "--warmup-steps", 7)
+    assert (config.RECIPE, config.LEARNING_RATE, config.LR_SCHEDULE, config.LR_WARMUP_STEPS) == (
+        "scratch",
+        0.005,
+        "step",
+        7,
+    )
+
+
+def test_a_config_yaml_keeps_its_rates_unless_the_recipe_changes(tmp_path):
+    path = tmp_path / "c.yaml"
+    _config("--preset", "cpu-smoke", "--lr", 0.03).to_yaml(path)
+    assert _config("--config", path).LEARNING_RATE == 0.03
+    assert _config("--config", path, "--recipe", "finetune").LEARNING_RATE == 0.001
+
+
+def test_out_has_a_default_and_recipe_names_are_checked(capsys):
+    args = build_parser().parse_args(["train", "data"])
+    assert args.out == "runs/train"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "data", "--recipe", "yolo"])
