@@ -8,7 +8,10 @@ import sys
 
 
 def _model_arguments(p) -> None:
-    p.add_argument("--weights", required=True, help="checkpoint of a training run (.h5)")
+    p.add_argument(
+        "--weights",
+        help="checkpoint of a training run (.h5); default: the starter model in weights/starter/",
+    )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
     p.add_argument(
@@ -26,9 +29,11 @@ def cmd_serve(args) -> int:
         create_app,
         require_app_packages,
     )
+    from fashion_mrcnn.workflow.rundir import weights_or_starter
 
     require_app_packages()
     sock = bind(args.host, args.port)  # a taken port is reported before the model loads
+    args.weights = weights_or_starter(args.weights)
     catalog = None if args.no_catalog else (args.catalog or DEFAULT)
     try:
         webapp = create_app(
@@ -63,7 +68,9 @@ def cmd_serve(args) -> int:
 def cmd_index(args) -> int:
     from fashion_mrcnn.app.catalog import Catalog, build_index
     from fashion_mrcnn.app.engine import Engine
+    from fashion_mrcnn.workflow.rundir import weights_or_starter
 
+    args.weights = weights_or_starter(args.weights)
     engine = Engine(
         args.weights, config=args.config, classes=args.classes, allow_partial=args.allow_partial
     )
@@ -93,7 +100,12 @@ def register(subparsers) -> None:
     _model_arguments(p)
     p.add_argument("--catalog", metavar="INDEX", help="index folder from `fashion-mrcnn index`")
     p.add_argument("--no-catalog", action="store_true", help="no shop-the-look catalogue")
-    p.add_argument("--samples", metavar="DIR", help="sample photos (default: synthetic scenes)")
+    p.add_argument(
+        "--samples",
+        metavar="DIR",
+        help="sample photos (default: ccp-fashion's held-out val photos where that folder is "
+        "present, else synthetic scenes)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (8000; 0 picks a free one)")
     p.set_defaults(func=cmd_serve)

@@ -48,3 +48,20 @@ def folder_samples(folder, limit: int = 12) -> list[Sample]:
     if not paths:
         raise FileNotFoundError(f"no images (jpg, png, bmp, webp) in {folder}")
     return [Sample(p.name, load_rgb(p)) for p in paths]
+
+
+#: Real sample photos the page offers by default (from ccp-fashion's held-out val split).
+REAL_SAMPLES = 6
+
+
+def dataset_samples(dataset_dir, split: str = "val", n: int = REAL_SAMPLES) -> list[Sample]:
+    """The first ``n`` photos of ``split`` in a dataset folder's ``splits.json`` (photos the
+    starter model did not train on), or [] when the folder has no such split."""
+    import json
+
+    splits = Path(dataset_dir) / "splits.json"
+    if not splits.is_file():
+        return []
+    names = json.loads(splits.read_text()).get(split, [])[:n]
+    paths = [Path(dataset_dir) / "images" / name for name in names]
+    return [Sample(p.name, load_rgb(p)) for p in paths if p.is_file()]

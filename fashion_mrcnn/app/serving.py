@@ -66,17 +66,18 @@ def create_app(
             found beside it unless ``config`` / ``classes`` are given); or pass ``engine``.
         catalog: an index folder from ``fashion-mrcnn index``, ``"default"`` (ccp-fashion
             where present, else synthetic scenes; built once beside the run), or None.
-        samples: a folder of sample photos (default: synthetic scenes at the model's size).
+        samples: a folder of sample photos (default: ccp-fashion's first val photos where
+            that folder is present, else synthetic scenes at the model's size).
     """
     require_app_packages()
-    from fashion_mrcnn.app.catalog import Catalog, default_catalog
+    from fashion_mrcnn.app.catalog import Catalog, default_catalog, default_catalog_source
     from fashion_mrcnn.app.engine import Engine
-    from fashion_mrcnn.app.samples import folder_samples, synthetic_samples
+    from fashion_mrcnn.app.samples import dataset_samples, folder_samples, synthetic_samples
     from fashion_mrcnn.app.server import Limits, WebApp
 
     if engine is None:
         if weights is None:
-            raise ConfigError("the app needs --weights (a checkpoint of a training run)")
+            raise ConfigError("the app needs weights (a checkpoint of a training run)")
         engine = Engine(weights, config=config, classes=classes, allow_partial=allow_partial)
     if catalog == DEFAULT:
         shop = default_catalog(engine, _catalog_cache(engine), progress=progress)
@@ -84,9 +85,12 @@ def create_app(
         shop = None
     else:
         shop = Catalog(catalog, engine.weights_sha256)
-    pictures = (
-        folder_samples(samples) if samples else synthetic_samples(int(engine.config.IMAGE_MAX_DIM))
-    )
+    if samples:
+        pictures = folder_samples(samples)
+    else:  # real photos where ccp-fashion is present, else synthetic scenes
+        source = default_catalog_source()
+        pictures = dataset_samples(source) if source else []
+        pictures = pictures or synthetic_samples(int(engine.config.IMAGE_MAX_DIM))
     return WebApp(engine, shop, pictures, limits or Limits())
 
 

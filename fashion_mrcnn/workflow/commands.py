@@ -95,8 +95,8 @@ def train_config(args, num_classes: int):
     from fashion_mrcnn.config import Config
     from fashion_mrcnn.workflow import stages
 
-    recipe = args.recipe or ("finetune" if args.init_weights else None)
-    overrides = {"RECIPE": recipe} if recipe else {}
+    overrides = stages.recipe_override(args.recipe, args.init_weights)
+    recipe = overrides.get("RECIPE")
     if args.config:
         config = Config.from_yaml(args.config)
         if overrides and recipe != config.RECIPE:  # the other recipe's learning-rate settings
@@ -161,6 +161,7 @@ def cmd_train(args) -> int:
         time_budget_minutes=args.minutes,
         seed=args.seed,
         allow_partial=args.allow_partial,
+        verbose=1 if sys.stdout.isatty() else 2,  # a progress bar, or one line per epoch in a log
     )
     lr_end = result["final_learning_rate"]
     print(
@@ -195,8 +196,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from fashion_mrcnn.workflow import stages
+    from fashion_mrcnn.workflow import rundir, stages
 
+    args.weights = rundir.weights_or_starter(args.weights)
     config, categories = _run_config(args)
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
@@ -357,7 +359,8 @@ def _weights_args(p, needs_weights: bool = True) -> None:
     p.add_argument(
         "--weights",
         required=needs_weights,
-        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)",
+        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)"
+        + ("" if needs_weights else "; default: the starter model in weights/starter/"),
     )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
@@ -461,7 +464,7 @@ def register(subparsers) -> None:
         "error that stops the run (bad arguments, weights or classes).",
     )
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    _weights_args(p)
+    _weights_args(p, needs_weights=False)
     p.add_argument("--out", required=True)
     _postprocess_arg(p)
     p.set_defaults(func=cmd_predict)

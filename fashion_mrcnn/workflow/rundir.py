@@ -13,6 +13,9 @@ A run folder (``fashion-mrcnn train --out RUN``, ``stages.train(..., out_dir=RUN
 
 So ``--weights RUN/logs/.../mask_rcnn_*.h5`` alone is enough for evaluate / predict / submit:
 :func:`read_run` finds the config and classes in the folders above the checkpoint.
+
+The starter model shipped in the repository (``weights/starter/``, :data:`STARTER_WEIGHTS`) is
+laid out as such a run folder; :func:`weights_or_starter` picks it when no weights are given.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ __all__ = [
     "CONFIG_FILE",
     "LOGS_DIR",
     "SUMMARY_FILE",
+    "STARTER_WEIGHTS",
     "checkpoint_epoch",
     "find_run_file",
     "read_run",
     "write_classes",
+    "weights_or_starter",
     "write_config",
 ]
 
@@ -41,6 +46,25 @@ SUMMARY_FILE = "train_summary.json"
 LOGS_DIR = "logs"
 #: How many folders above a checkpoint :func:`find_run_file` looks in.
 SEARCH_DEPTH = 4
+#: The real-photo starter model of a checkout (its card: ``MODEL_CARD.md`` beside it).
+STARTER_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "weights" / "starter" / "mask_rcnn_starter.h5"
+)
+
+
+def weights_or_starter(weights=None) -> Path:
+    """``weights`` when given; else the starter model, saying so on stdout. ConfigError when
+    neither is there (a pip-installed package has no starter model: it ships with a checkout)."""
+    if weights:
+        return Path(weights)
+    if not STARTER_WEIGHTS.is_file():
+        raise ConfigError(
+            f"no --weights given, and no starter model at {STARTER_WEIGHTS} (it ships with a "
+            "checkout of the repository): pass --weights RUN/logs/.../mask_rcnn_*.h5"
+        )
+    card = STARTER_WEIGHTS.parent / "MODEL_CARD.md"
+    print(f"no --weights: using the starter model {STARTER_WEIGHTS} (see {card})", flush=True)
+    return STARTER_WEIGHTS
 
 
 def write_config(config, run_dir: str | Path) -> Path:

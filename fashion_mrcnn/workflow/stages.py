@@ -241,8 +241,9 @@ def _schedule(schedule, config, epochs=None) -> list[dict]:
         if "layers" not in stage or "epochs" not in stage:
             raise ConfigError(f"schedule stage {k} needs 'layers' and 'epochs': {stage}")
         lr = stage.get("learning_rate")
-        if lr is None:  # Matterport's recipe: heads at LR, deeper stages at LR / 10
-            lr = config.LEARNING_RATE if stage["layers"] == "heads" else config.LEARNING_RATE / 10
+        if lr is None:  # Matterport's staging: heads (or a first stage) at LR, later ones at LR / 10
+            first = k == 0 or stage["layers"] == "heads"
+            lr = config.LEARNING_RATE if first else config.LEARNING_RATE / 10
         out.append(
             {"layers": stage["layers"], "epochs": int(stage["epochs"]), "learning_rate": float(lr)}
         )
@@ -250,6 +251,13 @@ def _schedule(schedule, config, epochs=None) -> list[dict]:
     if epochs != sorted(epochs):
         raise ConfigError(f"schedule epochs are cumulative and must not decrease: {epochs}")
     return out
+
+
+def recipe_override(recipe: str = "", init_weights=None) -> dict:
+    """``{"RECIPE": ...}`` for ``make_config``: ``recipe`` when given, else ``finetune`` when
+    starting from ``init_weights``, else {} (the preset's recipe)."""
+    recipe = recipe or ("finetune" if init_weights else "")
+    return {"RECIPE": recipe} if recipe else {}
 
 
 #: Epoch cap of a run limited by a time budget alone: large, so the budget (not the epochs)

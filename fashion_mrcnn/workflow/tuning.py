@@ -142,8 +142,13 @@ def tune(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     seed: int = 0,
+    epochs: int | None = None,
 ):
     """One short training + evaluation per grid point, in this process; the ranked table.
+
+    ``schedule`` None: each trial trains with its own config's recipe over ``epochs``, so a
+    grid over LEARNING_RATE reaches the stages; a stage's ``learning_rate`` None means the
+    trial's LEARNING_RATE too (``stages.train``).
 
     ``grid`` maps Config attribute names (``LEARNING_RATE``, ``GRADIENT_CLIP_NORM``,
     ``DETECTION_MIN_CONFIDENCE``, ``DETECTION_MAX_INSTANCES``, ``LOSS_WEIGHTS`` ...; any case)
@@ -168,6 +173,7 @@ def tune(
             val_ds,
             trial_dir,
             schedule=schedule,
+            epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             validation_steps=validation_steps,
             seed=seed,
