@@ -1,0 +1,121 @@
+"""model.torch_legacy: a legacy-format torch state_dict built here by hand (no torch) reads back
+exactly; strided views, dtypes, and refusals (foreign globals, zip files, bad magic, truncation)."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from fashion_mrcnn.errors import WeightsError
+from fashion_mrcnn.model.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, read_state_dict
+
+
+def _op(value) -> bytes:
+    """The protocol-2 opcodes that push ``value`` (no PROTO header, no STOP)."""
+    return pickle.dumps(value, protocol=2)[2:-1]
+
+
+def _tensor_pickle(entries, inject: bytes = b"") -> bytes:
+    """An ``OrderedDict`` of ``torch._utils._rebuild_tensor_v2`` calls, one per entry
+    ``(name, storage_class, key, numel, offset, shape, stride)``, the storage a persistent id."""
+    out = [b"\x80\x02ccollections\nOrderedDict\n)R("]
+    for name, storage_class, key, numel, offset, shape, stride in entries:
+        pid = (
+            b"("
+            + _op("storage")
+            + f"ctorch\n{storage_class}\n".encode()
+            + _op(key)
+            + _op("cpu")
+            + _op(numel)
+            + b"Nt"
+        )
+        out.append(_op(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid + b"Q")
+        out.append(_op(offset) + _op(tuple(shape)) + _op(tuple(stride)))
+        out.append(b"\x89ccollections\nOrderedDict\n)RtR")  # requires_grad False, no hooks
+    out.append(inject + b"u.")
+    return b"".join(out)
+
+
+def write_legacy(path, tensors, magic=MAGIC_NUMBER, inject=b"", truncate=0):
+    """Write ``tensors`` = ``{name: (storage 1-D array, offset, shape, stride)}`` as torch's
+    legacy ``torch.save`` would: header pickles, object pickle, key list, raw storages."""
+    classes = {np.dtype("<f4"): "FloatStorage", np.dtype("<i8"): "LongStorage"}
+    entries, keys, blobs = [], [], []
+    for i, (name, (storage, offset, shape, stride)) in enumerate(tensors.items()):
+        key = str(7000 + i)
+        entries.append((name, classes[storage.dtype], key, storage.size, offset, shape, stride))
+        keys.append(key)
+        blobs.append(struct.pack("<q", storage.size) + storage.tobytes())
+    info = {
+        "protocol_version": PROTOCOL_VERSION,
+        "little_endian": True,
+        "type_sizes": {"short": 2, "int": 4, "long": 4},
+    }
+    data = b"".join(
+        [
+            pickle.dumps(magic, protocol=2),
+            pickle.dumps(PROTOCOL_VERSION, protocol=2),
+            pickle.dumps(info, protocol=2),
+            _tensor_pickle(entries, inject),
+            pickle.dumps(keys, protocol=2),
+            *blobs,
+        ]
+    )
+    path.write_bytes(data[: len(data) - truncate])
+    return path
+
+
+def _sample(rng):
+    conv = rng.standard_normal((4, 3, 3, 2)).astype("<f4")  # [out, in, kh, kw]
+    # stored channels-last ([kh, kw, in, out] contiguous), as a TF-converted file does
+    conv_storage = np.ascontiguousarray(conv.transpose(2, 3, 1, 0)).ravel()
+    bias_storage = np.concatenate([np.zeros(3, "<f4"), rng.standard_normal(4).astype("<f4")])
+    count = np.array([5], "<i8")
+    tensors = {
+        "layer.weight": (conv_storage, 0, (4, 3, 3, 2), (1, 4, 24, 12)),
+        "layer.bias": (bias_storage, 3, (4,), (1,)),
+        "bn.num_batches_tracked": (count, 0, (), ()),
+    }
+    expected = {"layer.weight": conv, "layer.bias": bias_storage[3:], "bn.num_batches_tracked": 5}
+    return tensors, expected
+
+
+def test_reads_back_a_hand_built_file(tmp_path):
+    tensors, expected = _sample(np.random.default_rng(0))
+    out = read_state_dict(write_legacy(tmp_path / "w.pth", tensors))
+    assert list(out) == list(tensors)  # key order kept
+    np.testing.assert_array_equal(out["layer.weight"], expected["layer.weight"])
+    np.testing.assert_array_equal(out["layer.bias"], expected["layer.bias"])
+    assert out["layer.weight"].dtype == np.float32
+    assert out["bn.num_batches_tracked"].shape == ()
+    assert out["bn.num_batches_tracked"].dtype == np.int64
+    assert int(out["bn.num_batches_tracked"]) == 5
+
+
+def test_refuses_a_foreign_global(tmp_path):
+    tensors, _ = _sample(np.random.default_rng(1))
+    evil = _op("x") + b"cos\nsystem\n" + _op("true") + b"\x85R"  # os.system("true")
+    path = write_legacy(tmp_path / "evil.pth", tensors, inject=evil)
+    with pytest.raises(WeightsError, match="refusing to unpickle global os.system"):
+        read_state_dict(path)
+
+
+def test_refuses_wrong_magic_zip_and_truncation(tmp_path):
+    tensors, _ = _sample(np.random.default_rng(2))
+    with pytest.raises(WeightsError, match="magic number"):
+        read_state_dict(write_legacy(tmp_path / "m.pth", tensors, magic=12345))
+    (tmp_path / "z.pth").write_bytes(b"PK\x03\x04" + b"\0" * 30)
+    with pytest.raises(WeightsError, match="zip-format"):
+        read_state_dict(tmp_path / "z.pth")
+    with pytest.raises(WeightsError, match="truncated"):
+        read_state_dict(write_legacy(tmp_path / "t.pth", tensors, truncate=3))
+
+
+def test_view_past_its_storage_is_an_error(tmp_path):
+    storage = np.arange(4, dtype="<f4")
+    path = write_legacy(tmp_path / "v.pth", {"w": (storage, 2, (4,), (1,))})
+    with pytest.raises(WeightsError, match="reaches past its storage"):
+        read_state_dict(path)
