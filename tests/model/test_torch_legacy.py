@@ -3,69 +3,12 @@ exactly; strided views, dtypes, and refusals (foreign globals, zip files, bad ma
 
 from __future__ import annotations
 
-import pickle
-import struct
-
 import numpy as np
 import pytest
+from torch_legacy_files import op, write_legacy
 
 from fashion_mrcnn.errors import WeightsError
-from fashion_mrcnn.model.torch_legacy import MAGIC_NUMBER, PROTOCOL_VERSION, read_state_dict
-
-
-def _op(value) -> bytes:
-    """The protocol-2 opcodes that push ``value`` (no PROTO header, no STOP)."""
-    return pickle.dumps(value, protocol=2)[2:-1]
-
-
-def _tensor_pickle(entries, inject: bytes = b"") -> bytes:
-    """An ``OrderedDict`` of ``torch._utils._rebuild_tensor_v2`` calls, one per entry
-    ``(name, storage_class, key, numel, offset, shape, stride)``, the storage a persistent id."""
-    out = [b"\x80\x02ccollections\nOrderedDict\n)R("]
-    for name, storage_class, key, numel, offset, shape, stride in entries:
-        pid = (
-            b"("
-            + _op("storage")
-            + f"ctorch\n{storage_class}\n".encode()
-            + _op(key)
-            + _op("cpu")
-            + _op(numel)
-            + b"Nt"
-        )
-        out.append(_op(name) + b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid + b"Q")
-        out.append(_op(offset) + _op(tuple(shape)) + _op(tuple(stride)))
-        out.append(b"\x89ccollections\nOrderedDict\n)RtR")  # requires_grad False, no hooks
-    out.append(inject + b"u.")
-    return b"".join(out)
-
-
-def write_legacy(path, tensors, magic=MAGIC_NUMBER, inject=b"", truncate=0):
-    """Write ``tensors`` = ``{name: (storage 1-D array, offset, shape, stride)}`` as torch's
-    legacy ``torch.save`` would: header pickles, object pickle, key list, raw storages."""
-    classes = {np.dtype("<f4"): "FloatStorage", np.dtype("<i8"): "LongStorage"}
-    entries, keys, blobs = [], [], []
-    for i, (name, (storage, offset, shape, stride)) in enumerate(tensors.items()):
-        key = str(7000 + i)
-        entries.append((name, classes[storage.dtype], key, storage.size, offset, shape, stride))
-        keys.append(key)
-        blobs.append(struct.pack("<q", storage.size) + storage.tobytes())
-    info = {
-        "protocol_version": PROTOCOL_VERSION,
-        "little_endian": True,
-        "type_sizes": {"short": 2, "int": 4, "long": 4},
-    }
-    data = b"".join(
-        [
-            pickle.dumps(magic, protocol=2),
-            pickle.dumps(PROTOCOL_VERSION, protocol=2),
-            pickle.dumps(info, protocol=2),
-            _tensor_pickle(entries, inject),
-            pickle.dumps(keys, protocol=2),
-            *blobs,
-        ]
-    )
-    path.write_bytes(data[: len(data) - truncate])
-    return path
+from fashion_mrcnn.model.torch_legacy import read_state_dict
 
 
 def _sample(rng):
@@ -97,7 +40,7 @@ def test_reads_back_a_hand_built_file(tmp_path):
 
 def test_refuses_a_foreign_global(tmp_path):
     tensors, _ = _sample(np.random.default_rng(1))
-    evil = _op("x") + b"cos\nsystem\n" + _op("true") + b"\x85R"  # os.system("true")
+    evil = op("x") + b"cos\nsystem\n" + op("true") + b"\x85R"  # os.system("true")
     path = write_legacy(tmp_path / "evil.pth", tensors, inject=evil)
     with pytest.raises(WeightsError, match="refusing to unpickle global os.system"):
         read_state_dict(path)
