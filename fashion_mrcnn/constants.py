@@ -18,7 +18,7 @@ LOSS_NAMES = (
 
 # --- configuration choices ---------------------------------------------------------------------
 #: ``Config.BACKBONE`` values (a callable is accepted too).
-BACKBONES = ("resnet50", "resnet101", "mobilenetv2")
+BACKBONES = ("resnet50", "resnet101", "mobilenetv2", "efficientnet-lite0")
 #: ``Config.NORM`` values: frozen BatchNorm, trainable BatchNorm, GroupNorm.
 NORMS = ("frozen_bn", "bn", "gn")
 #: ``Config.IMAGE_RESIZE_MODE`` values (``ops.image.resize_image`` modes).

