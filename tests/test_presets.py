@@ -15,7 +15,6 @@ from fashion_mrcnn.presets import PRESETS, recipe_stages
     [
         ("cpu-smoke", "scratch", 0.02, "cosine", 200),
         ("cpu-small", "scratch", 0.02, "cosine", 200),
-        ("cpu-imagenet", "scratch", 0.02, "cosine", 200),
         ("colab-t4", "finetune", 0.001, "constant", 0),
         ("full", "finetune", 0.001, "constant", 0),
     ],

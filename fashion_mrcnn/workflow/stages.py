@@ -465,14 +465,17 @@ def load_inference_model(config, weights, model_dir=None, allow_partial: bool = 
     """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5).
 
     Every weighted layer of the inference graph must be in the file (WeightsError naming the
-    missing ones) unless ``allow_partial``, which loads what fits and reports the rest."""
+    missing ones) unless ``allow_partial``, which loads what fits and reports the rest. So the
+    backbone's own initial weights (BACKBONE_WEIGHTS) are not read first unless
+    ``allow_partial``: a checkpoint of an ImageNet-initialised run serves without that file."""
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
 
     if weights is None:
         raise ConfigError("no weights given: train first or pass a checkpoint")
-    model = MaskRCNN(
-        "inference", inference_config(config), model_dir=model_dir or Path(weights).parent
-    )
+    config = inference_config(config)
+    if not allow_partial and config.BACKBONE_WEIGHTS:
+        config = config.replace(BACKBONE_WEIGHTS=None)
+    model = MaskRCNN("inference", config, model_dir=model_dir or Path(weights).parent)
     model.load_weights(str(weights), by_name=True, allow_partial=allow_partial)
     return model
 
