@@ -149,6 +149,16 @@ def write_report(
     ]
     lines += [f"![{p.stem}]({p.relative_to(out)})" for p in overlays]
     lines += ["", f"Checkpoint: `{trained['checkpoint']}`", ""]
+    lines += [
+        "## Real photos",
+        "",
+        "This model saw only synthetic scenes. To see garments found in real photos, serve the",
+        "starter model shipped in `weights/starter/` (trained on ccp-fashion; its card is",
+        "`weights/starter/MODEL_CARD.md`):",
+        "",
+        "    .venv/bin/fashion-mrcnn serve",
+        "",
+    ]
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
