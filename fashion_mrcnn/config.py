@@ -100,9 +100,7 @@ class Config:
     MIXED_PRECISION = False
     LR_SCHEDULE = "constant"  # "constant" | "cosine" | "step"
     LR_WARMUP_STEPS = 0
-    # "finetune" (Matterport: heads, then all layers at LR / 10) | "scratch" (all layers,
-    # warm-up + cosine); the recipe's LR settings are applied by ``Config.preset``
-    RECIPE = "finetune"
+    RECIPE = "finetune"  # | "scratch": presets.RECIPES (its LR settings applied by preset())
     MASK_HEAD_CHANNELS = 256
     BOX_HEAD_CONV = True  # True: Matterport's 7x7 / 1x1 conv box head; False: two FC layers
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE

@@ -95,6 +95,8 @@ def _cli_train(data: Path, out: Path) -> subprocess.CompletedProcess:
         "",
         "--minutes",
         "1",
+        "--epochs",
+        "2",
         "--steps-per-epoch",
         "2",
     ]
