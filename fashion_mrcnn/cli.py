@@ -94,7 +94,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         from fashion_mrcnn.data.coco import read_coco
         from fashion_mrcnn.data.export import records_to_kaggle_csv
 
-        records, _categories, _report = read_coco(args.input, args.images, check_images=False)
+        # the images are not read: --images only resolves file names (default: beside the JSON)
+        images = args.images or Path(args.input).parent
+        records, _categories, _report = read_coco(args.input, images, check_images=False)
         records_to_kaggle_csv(records, args.output)
     elif kind == "csv-coco":
         from fashion_mrcnn.data.export import write_coco
@@ -130,10 +132,18 @@ def _register_workflow(sub) -> None:
     workflow.register(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from fashion_mrcnn.workflow.commands import add_on_error_arguments
+class _Parser(argparse.ArgumentParser):
+    """argparse with the error on the first line of stderr (the usage after it), exit code 2;
+    the sub-command parsers are of this class too."""
 
-    parser = argparse.ArgumentParser(
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n{self.format_usage()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fashion_mrcnn.workflow.commands import add_on_error_arguments, positive_int
+
+    parser = _Parser(
         prog="fashion-mrcnn",
         description="Mask R-CNN for fashion instance segmentation (iMaterialist / Fashionpedia).",
     )
@@ -165,7 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["voc-csv", "voc-split", "voc-tfrecord", "coco-csv", "csv-coco"])
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--images", help="image folder")
+    p.add_argument(
+        "--images",
+        help="image folder (voc-tfrecord: required; csv-coco: checks the files exist; coco-csv: "
+        "not needed, no image is read)",
+    )
     p.add_argument("--labels", help="label_descriptions.json (csv-coco)")
     p.add_argument(
         "--classes", help="comma-separated class names in label-map order (voc-tfrecord)"
@@ -181,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred", required=True, help="submission CSV (ImageId,EncodedPixels,ClassId)")
     p.add_argument(
         "--pred-size",
-        type=int,
+        type=positive_int,
         nargs=2,
         metavar=("H", "W"),
         help="size the predicted masks are encoded at (e.g. 512 512)",

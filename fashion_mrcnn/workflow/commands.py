@@ -8,6 +8,7 @@ Over 400 lines: the argument parsers of nine commands, each next to the few line
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -307,6 +308,29 @@ def cmd_weights(args) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (an image side, a count)."""
+    value = _int_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (an area in pixels)."""
+    value = _int_arg(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _int_arg(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
 def _parse_ints(text):
     if not text:
         return None
@@ -402,7 +426,10 @@ def register(subparsers) -> None:
     p.add_argument("images", help="test image folder")
     _weights_args(p)
     p.add_argument("--out", required=True, help="submission CSV path")
-    p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    p.add_argument(
+        "--size", type=positive_int, nargs=2, default=(512, 512), metavar=("H", "W"),
+        help="size the masks are encoded at (default 512 512)",
+    )  # fmt: skip
     p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
     p.add_argument(
         "--overlap",
@@ -410,7 +437,7 @@ def register(subparsers) -> None:
         choices=["all", "class", "none"],
         help="overlap policy (with --postprocess: the file's)",
     )
-    p.add_argument("--min-area", type=int, default=0)
+    p.add_argument("--min-area", type=non_negative_int, default=0)
     _postprocess_arg(p)
     p.set_defaults(func=cmd_submit)
 
