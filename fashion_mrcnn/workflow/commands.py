@@ -30,6 +30,15 @@ def _inference_model(config, args):
     return stages.load_inference_model(config, args.weights, allow_partial=args.allow_partial)
 
 
+def _postprocess_file(args, config):
+    """``--postprocess`` read and checked against the model's classes, before the model loads."""
+    if args.postprocess is None:
+        return None
+    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+
+    return read_postprocess(args.postprocess, int(config.NUM_CLASSES))
+
+
 def _categories_ids(categories):
     return None if categories is None else [int(c["id"]) for c in categories]
 
@@ -165,6 +174,7 @@ def cmd_predict(args) -> int:
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
     names = ["BG"] + [c["name"] for c in categories]
+    postprocess = _postprocess_file(args, config)
     result = stages.predict(
         config,
         _inference_model(config, args),
@@ -172,7 +182,7 @@ def cmd_predict(args) -> int:
         args.out,
         names,
         category_ids=stages.category_ids_for(categories),
-        postprocess=args.postprocess,
+        postprocess=postprocess,
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
     if result["skipped"]:
@@ -192,6 +202,7 @@ def cmd_submit(args) -> int:
     if categories is None:
         raise ConfigError("submit needs the training categories: pass --classes classes.json")
     class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
+    postprocess = _postprocess_file(args, config)
     result = stages.submit(
         config,
         _inference_model(config, args),
@@ -202,7 +213,7 @@ def cmd_submit(args) -> int:
         attributes=args.attributes,
         overlap=args.overlap,
         min_area=args.min_area,
-        postprocess=args.postprocess,
+        postprocess=postprocess,
     )
     print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
     for problem in result["problems"]:

@@ -582,7 +582,7 @@ def predict(
     from fashion_mrcnn.errors import SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, SKIPPED_NAME, predict_to_dir
 
-    postprocess = _postprocess_setting(postprocess)
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     model = _as_model(config, weights)
     out_dir = _mkdir(out_dir)
     skipped = SkipReport("predict")
@@ -621,7 +621,7 @@ def submit(
     from fashion_mrcnn.evaluation.postprocess import apply_postprocess
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
-    postprocess = _postprocess_setting(postprocess)
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     if postprocess is not None:
         overlap = postprocess.overlap
     model = _as_model(config, weights)
@@ -741,13 +741,14 @@ def class_map_for(dataset) -> dict[int, str]:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _postprocess_setting(postprocess):
-    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess``."""
+def _postprocess_setting(postprocess, num_classes: int | None = None):
+    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess`` (its class
+    ids checked against ``num_classes``)."""
     if postprocess is None or not isinstance(postprocess, str | Path):
         return postprocess
     from fashion_mrcnn.evaluation.postprocess import read_postprocess
 
-    return read_postprocess(postprocess)
+    return read_postprocess(postprocess, num_classes)
 
 
 def _mkdir(path) -> Path:
