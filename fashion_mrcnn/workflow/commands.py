@@ -150,6 +150,7 @@ def cmd_evaluate(args) -> int:
 
     config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
+    stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, _inference_model(config, args), dataset, args.out)
     if result.get("box_only"):
