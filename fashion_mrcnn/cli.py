@@ -157,7 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("stats", help="per-class counts, instances per image, mask-area quantiles")
+    p = sub.add_parser(
+        "stats",
+        help="per-class counts, instances per image, mask-area quantiles",
+        description="Per-class counts per split, instances per image and mask-area quantiles. "
+        "Every annotation is parsed; every image file is checked at header cost (present, "
+        "readable, of the annotated size, not cut short: about 0.1 ms per image), unless none "
+        "of them is there (then the output says they were not checked). --on-error skip "
+        "decodes every image and leaves out what is bad, as training would.",
+    )
     p.add_argument("data", nargs="+", help="iMaterialist dir, train.csv, or COCO JSON")
     p.add_argument("--splits", help="splits.json with train/val image lists (default: beside data)")
     add_on_error_arguments(p, report_default=None)
