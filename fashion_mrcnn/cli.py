@@ -223,17 +223,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_tensorflow_logs() -> None:
-    """Keep TensorFlow's C++ log to FATAL lines for this command (set before TF is imported).
+    """Keep TensorFlow's C++ log to FATAL lines for this command (set before TF is imported),
+    and its start-up lines (``fashion_mrcnn.tf_startup``) off stderr.
 
     Its WARNING / ERROR lines are diagnostics of runs that work: grappler's memory optimizer
     cannot estimate the cost of ``CropAndResize`` (ROI Align's box count is dynamic) and logs
     "Error in PredictCost()" per level and graph; the CUDA probe logs "failed call to cuInit" on
     a machine without a GPU; a ``tf.numpy_function`` failure is echoed with its traceback before
     it reaches Python. Every real failure reaches Python as an exception, which ``main`` reports.
-    ``--verbose`` or an exported ``TF_CPP_MIN_LOG_LEVEL`` keeps the full log.
+    The lines TensorFlow prints while it loads ignore the level; they are filtered out of the
+    first ``import tensorflow`` instead. ``--verbose`` keeps the full log, and so does an
+    exported ``TF_CPP_MIN_LOG_LEVEL=0`` (another exported level is kept as it is).
     """
     if "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() not in ("", "0"):
+            from fashion_mrcnn import tf_startup
+
+            tf_startup.install()
 
 
 def main(argv: list[str] | None = None) -> int:
