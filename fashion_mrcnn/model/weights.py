@@ -294,6 +294,29 @@ def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
     return path
 
 
+def accept_plain_h5(keras_model: keras.Model) -> None:
+    """Let ``keras_model.save_weights`` take a plain ``.h5`` path, as Matterport's
+    ``model.keras_model.save_weights("mask_rcnn_shapes.h5")`` does (Keras 3 alone refuses any
+    name not ending in ``.weights.h5``).
+
+    Such a path is written by :func:`save_checkpoint` (the Keras 2 layout by layer name, NaN /
+    inf refused), which ``MaskRCNN.load_weights`` reads back into either graph; ``overwrite=False``
+    refuses an existing file. A ``.weights.h5`` path (or any other) goes to Keras's own
+    ``save_weights`` unchanged.
+    """
+    keras_save = keras_model.save_weights
+
+    def save_weights(filepath, overwrite=True, **kwargs):
+        if str(filepath).endswith(".h5") and not is_native(filepath):
+            if not overwrite and os.path.exists(filepath):
+                raise WeightsError(f"{filepath} exists and overwrite=False")
+            save_checkpoint(keras_model, filepath)
+            return None
+        return keras_save(filepath, overwrite=overwrite, **kwargs)
+
+    keras_model.save_weights = save_weights
+
+
 def load_native(keras_model: keras.Model, path: str | Path) -> None:
     """Load a Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and
     mode) into ``keras_model``; a NaN / inf array in the file is refused before loading."""
