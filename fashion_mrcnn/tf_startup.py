@@ -30,7 +30,7 @@ ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called"
 #: A C++ log line of TensorFlow's start-up (absl format: severity + date, time, thread, file:line]).
 _STARTUP_LINE = re.compile(
     r"^[IWE]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cpu_feature_guard|cuda_dnn|cuda_fft|cuda_blas|"
-    r"computation_placer|cuda_executor|cuda_diagnostics)\.cc:\d+\] "
+    r"computation_placer|cuda_executor|cuda_platform|cuda_diagnostics)\.cc:\d+\] "
 )
 #: The second line of cpu_feature_guard's message.
 _CPU_FEATURES = "To enable the following instructions:"

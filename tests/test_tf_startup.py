@@ -16,6 +16,7 @@ E0000 00:00:1734000000.123456    1234 cuda_dnn.cc:8310] Unable to register cuDNN
 E0000 00:00:1734000000.123457    1234 cuda_blas.cc:1418] Unable to register cuBLAS factory: Attempting to register factory for plugin cuBLAS when one has already been registered
 W0000 00:00:1734000000.123458    1234 computation_placer.cc:177] computation placer already registered. Please check linkage and avoid linking the same target more than once.
 E0000 00:00:1734000001.000000    1234 cuda_executor.cc:1228] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
+E0000 00:00:1796519978.146457   13008 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)
 """  # noqa: E501
 
 
