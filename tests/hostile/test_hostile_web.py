@@ -35,15 +35,18 @@ def asgi_request(app, method: str, target: str, body: bytes = b"") -> tuple[int,
         }  # fmt: skip
         events = [{"type": "http.request", "body": body, "more_body": False}]
         sent: list[dict] = []
+        done = asyncio.Event()
 
         async def receive():
             if events:
                 return events.pop(0)
-            await asyncio.sleep(3600)  # the client never disconnects during a request
+            await done.wait()  # as a server: the client goes away once the response is sent
             return {"type": "http.disconnect"}
 
         async def send(message):
             sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                done.set()
 
         await app(scope, receive, send)
         start = next(m for m in sent if m["type"] == "http.response.start")
