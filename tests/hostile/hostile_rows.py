@@ -4,8 +4,9 @@ A CLI row gives the input's builder (``hostile_inputs``), the ``fashion-mrcnn`` 
 ``{out}`` is the row's output folder, ``{tmp}`` its scratch folder, the other names come from the
 builder and from ``World.names()``), the exit code, a fragment of the first line of the message
 and what must (not) be on disk afterwards. ``where`` says which line the fragment is looked for
-in: ``"stderr"``, the first line of stderr (``one_line``: and the only one); ``"stdout"``, any
-line of stdout; ``"log"``, a logged warning (the CLI prints those on stderr). ``item``: the issue
+in: ``"stderr"``, the first line of stderr (``one_line``: and the only one); ``"stderr-last"``,
+its last line (the summary of a run that went on past a bad input, after its progress bar);
+``"stdout"``, any line of stdout; ``"log"``, a logged warning (the CLI prints those on stderr). ``item``: the issue
 22 item a row checks the fix of (each failed before its fix).
 
 A web row is one request to the app (``test_hostile_web``) with the expected status and a
@@ -123,7 +124,7 @@ CLI_ROWS = [
         absent=("{out}",), needs_checkpoint=True),
     Row("predict-truncated-image-among-good", ("predict", "{images}", "--weights", "{weights}",
         "--out", "{out}", *RUN_META), 1, "1 unreadable image(s) skipped",
-        inp.images_with_truncated, present=("{out}/predictions.jsonl", "{out}/skipped.csv"),
+        inp.images_with_truncated, where="stderr-last", present=("{out}/predictions.jsonl", "{out}/skipped.csv"),
         needs_checkpoint=True, check=good_predictions_kept),
     Row("predict-without-classes", ("predict", "{synth}/train", "--weights", "{tmp}/x.h5",
         "--out", "{out}", "--config", "{config}"), 2, "predict needs class names",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def check_row(row: Row, world, tmp_path, capsys, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         code = run_cli([a.format(**names) for a in row.argv])
     out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
+    lines = [line for line in re.split(r"[\r\n]+", err) if line.strip()]  # progress bars: \r
     assert code == row.exit, f"exit {code}; stderr:\n{err[-3000:]}"
     assert "Traceback" not in err, err[-3000:]
     if row.where == "stderr":
@@ -67,6 +68,8 @@ def check_row(row: Row, world, tmp_path, capsys, caplog) -> None:
             assert len(lines) == 1, err
         if row.exit == 2:
             assert lines[0].startswith(f"fashion-mrcnn {row.command}: error: "), lines[0]
+    elif row.where == "stderr-last":  # the summary printed after a run that went on
+        assert lines and row.first_line in lines[-1], err[-3000:]
     elif row.where == "stdout":
         assert any(row.first_line in line for line in out.splitlines()), out
     else:
