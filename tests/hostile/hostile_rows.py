@@ -160,6 +160,7 @@ CLI_ROWS = [
         absent=("{out}/mask_rcnn_coco.h5", "{out}/mask_rcnn_coco.h5.part")),
     Row("weights-checksum-mismatch", ("weights", "coco", "--out", "{out}", "--url",
         "file://{served}", "--sha256", "0" * 64), 2, "sha256 mismatch", inp.local_file,
+        where="stderr-last",  # after the download's progress bar
         absent=("{out}/mask_rcnn_coco.h5", "{out}/mask_rcnn_coco.h5.part")),
     # ------------------------------------------------------------------ tune / pipeline / demo
     Row("tune-bad-grid-yaml", ("tune", "--grid", "{grid}", "--out", "{out}"), 2,

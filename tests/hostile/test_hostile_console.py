@@ -11,14 +11,17 @@ from pathlib import Path
 
 import hostile_inputs as inp
 
-REPO = Path(__file__).resolve().parents[2]
+import fashion_mrcnn
+
+#: The folder holding the package under test (the child process must run the same code).
+PACKAGE_ROOT = Path(fashion_mrcnn.__file__).resolve().parents[1]
 
 
 def test_predict_with_weights_of_another_model_prints_only_its_error(world, tmp_path):
     other = inp.matterport_h5_of_another_model(tmp_path, world)["other"]
     names = world.names()
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, "-m", "fashion_mrcnn.cli", "predict", str(names["synth"] / "train"),
          "--weights", str(other), "--out", str(tmp_path / "out"), "--config",
