@@ -187,4 +187,3 @@ def malformed_ignored_rows(pred, image_ids, layout: int = 2019, pred_size=None) 
             problems[0],
         )
     return problems
-
