@@ -6,6 +6,10 @@ runtime) logs through absl before ``absl::InitializeLog`` is called, which ignor
 its cuDNN / cuBLAS "factory already registered" and "computation placer" lines at import and
 grappler's "Error in PredictCost()" during training reach stderr whatever the level. Those lines
 are TensorFlow's, not ours, and cannot be switched off from Python; the tests drop them there.
+
+The lines every version prints while ``import tensorflow`` loads its libraries (absl's banner,
+oneDNN, the CUDA probe) are filtered by the CLI itself (``fashion_mrcnn.tf_startup``), so a CLI
+run's stderr no longer holds them; a plain ``python -c 'import tensorflow'`` still prints them.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from fashion_mrcnn.ops.boxes import extract_bboxes
 __all__ = [
     "SEGMENTATION_KINDS",
     "SOURCES",
+    "check_annotations",
     "check_instance",
     "check_polygons",
     "check_record",
@@ -202,6 +203,34 @@ def check_instance(inst: dict, height: int, width: int) -> None:
         _checked_box(data, int(height), int(width), where)
     else:
         raise FashionDataError(f"{where}: unknown segmentation kind {kind!r}")
+
+
+def check_annotations(records: list[dict]) -> int:
+    """Check every instance of ``records`` as :func:`check_instance` does (no mask is built).
+
+    For a job that reads the ground truth only after a long pass over the images (an
+    evaluation's inference), so a bad row stops it before that pass, not after. Cost: about
+    75 us per Kaggle RLE of ~140 runs (see :func:`validate_records`).
+
+    Returns:
+        The number of instances checked.
+
+    Raises:
+        FashionDataError (RLEError for RLE): at the first bad instance, naming its origin (file
+            and row) and its image.
+    """
+    n = 0
+    for rec in records:
+        h, w = int(rec["height"]), int(rec["width"])
+        for inst in rec["instances"]:
+            try:
+                check_instance(inst, h, w)
+            except FashionDataError as exc:
+                if str(rec["image_id"]) in str(exc):
+                    raise
+                raise type(exc)(f"{exc} (image {rec['image_id']})") from None
+            n += 1
+    return n
 
 
 def _without_prefix(message: str, prefix: str) -> str:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.errors import ConfigError
 
 __all__ = [
     "CATEGORY_IDS",
@@ -380,7 +381,7 @@ def render_scene_with_attributes(
         and dresses, length; empty for categories without attributes or gradient textures).
     """
     if size < 32:
-        raise ValueError(f"size must be >= 32 pixels, got {size}")
+        raise ConfigError(f"size must be >= 32 pixels, got {size}")
     if not 0 <= min_instances <= max_instances:
         raise ValueError(
             f"need 0 <= min_instances <= max_instances, got {min_instances}, {max_instances}"
@@ -448,9 +449,11 @@ def generate(
     from fashion_mrcnn.data import categories
 
     if n_images < 1:
-        raise ValueError(f"n_images must be >= 1, got {n_images}")
+        raise ConfigError(f"n_images must be >= 1, got {n_images}")
+    if size < 32:  # before any folder is made
+        raise ConfigError(f"size must be >= 32 pixels, got {size}")
     if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     out_dir = Path(out_dir)
     (out_dir / "train").mkdir(parents=True, exist_ok=True)
     rows, ids = [], []

@@ -274,7 +274,8 @@ def read_csv_rows(csv_path: str | Path) -> list[dict]:
     """Read a ``voc_to_csv`` CSV into validated row dicts (ints for sizes and coordinates).
 
     Raises:
-        FashionDataError: naming the file and row for a missing column or a bad number.
+        FashionDataError: naming the file and row for a missing column or a bad number, or the
+            file when it is not UTF-8 text.
     """
     csv_path = Path(csv_path)
     try:
@@ -282,22 +283,34 @@ def read_csv_rows(csv_path: str | Path) -> list[dict]:
     except FileNotFoundError as exc:
         raise FashionDataError(f"{csv_path}: CSV file not found") from exc
     with f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise FashionDataError(f"{csv_path}: missing columns {missing}")
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            where = f"{csv_path} row {line}"
-            out = {"filename": row["filename"], "class": row["class"]}
-            for key in ("width", "height", "xmin", "ymin", "xmax", "ymax"):
-                try:
-                    out[key] = int(round(float(row[key])))
-                except (TypeError, ValueError) as exc:
-                    raise FashionDataError(f"{where}: {key} is not a number: {row[key]!r}") from exc
-            if not out["filename"] or not out["class"]:
-                raise FashionDataError(f"{where}: empty filename or class")
-            rows.append(out)
+        try:
+            return _csv_rows(csv_path, f)
+        except UnicodeDecodeError as exc:
+            raise FashionDataError(
+                f"{csv_path}: not a text CSV (byte {exc.start} is not UTF-8: {exc.reason})"
+            ) from exc
+        except csv.Error as exc:  # e.g. a NUL byte
+            raise FashionDataError(f"{csv_path}: not a readable CSV ({exc})") from exc
+
+
+def _csv_rows(csv_path: Path, f) -> list[dict]:
+    """The rows of the open CSV ``f`` (see :func:`read_csv_rows`)."""
+    reader = csv.DictReader(f)
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise FashionDataError(f"{csv_path}: missing columns {missing}")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        where = f"{csv_path} row {line}"
+        out = {"filename": row["filename"], "class": row["class"]}
+        for key in ("width", "height", "xmin", "ymin", "xmax", "ymax"):
+            try:
+                out[key] = int(round(float(row[key])))
+            except (TypeError, ValueError) as exc:
+                raise FashionDataError(f"{where}: {key} is not a number: {row[key]!r}") from exc
+        if not out["filename"] or not out["class"]:
+            raise FashionDataError(f"{where}: empty filename or class")
+        rows.append(out)
     return rows
 
 
@@ -326,6 +339,11 @@ def split_csv(
     by_image: dict[str, list[dict]] = {}
     for row in rows:
         by_image.setdefault(row["filename"], []).append(row)
+    if len(by_image) < 2:
+        raise FashionDataError(
+            f"{csv_path}: {len(rows)} rows over {len(by_image)} images; a train / test split "
+            "needs boxes of at least 2 images"
+        )
     names = sorted({row["class"] for row in rows})
     class_id = {name: i for i, name in enumerate(names)}
     images = list(by_image)

@@ -22,23 +22,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
-from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.data.formats.rle import parse_runs
+from fashion_mrcnn.errors import ConfigError, RLEError
 from fashion_mrcnn.evaluation.kaggle import (
+    ATTRIBUTES_COLUMN,
+    PRED_COLUMNS,
     THRESHOLDS,
     ImageMasks,
     KaggleMasks,
+    _where,
     load_masks,
+    read_kaggle_csv,
     score_masks,
 )
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 
+log = logging.getLogger(__name__)
 METRICS = ("2019", "2020")
+#: Mask size assumed for a prediction row whose image has no ground truth (and no --pred-size):
+#: large enough that only the structure of its runs is checked, small enough not to overflow.
+_UNKNOWN_SIZE = (1, 2**61)
 
 
 def _category(class_id: str) -> str:
@@ -138,8 +149,41 @@ def score_files(gt_csv, pred_csv, pred_size=None, top: int | None = 30, metric: 
         table = policy_table_of_masks(masks)
         print("iMaterialist 2019 score by attribute policy:")
         print(table.to_string(float_format=lambda v: f"{v:.5f}"))
+    ignored = details["pred_images_not_in_gt"]
+    malformed_ignored_rows(pred_csv, ignored, int(metric), pred_size)
     print(f"iMaterialist {metric} score: {score:.5f} over {len(details['per_image'])} images")
     shown = details["per_class"] if top is None else details["per_class"].head(top)
     if len(shown):
         print(shown.to_string(float_format=lambda v: f"{v:.4f}"))
     return score
+
+
+def malformed_ignored_rows(pred, image_ids, layout: int = 2019, pred_size=None) -> list[str]:
+    """Name the malformed ``EncodedPixels`` of prediction rows on ``image_ids`` (images without
+    ground truth, whose rows the score leaves out unread): one warning for them all.
+
+    Their runs are parsed (``data.formats.rle.parse_runs``: token count, digits, start and
+    length >= 1, increasing, no overlap) at ``pred_size`` when given, else with no size check
+    (the image's size is unknown). ``pred``: the prediction CSV path or frame. Returns the
+    problems, one ``"<file> line <n> (image, class): <problem>"`` each.
+    """
+    if not len(image_ids):
+        return []
+    columns = PRED_COLUMNS + ((ATTRIBUTES_COLUMN,) if layout == 2020 else ())
+    df, label, is_file = read_kaggle_csv(pred, columns, "predictions", layout)
+    rows = df["ImageId"].isin(set(image_ids)).to_numpy() & (df["EncodedPixels"] != "").to_numpy()
+    h, w = pred_size if pred_size is not None else _UNKNOWN_SIZE
+    problems = []
+    for i in np.flatnonzero(rows):
+        try:
+            parse_runs(df["EncodedPixels"].iat[i], int(h), int(w))
+        except RLEError as exc:
+            problems.append(f"{_where(label, is_file, int(i), df)}: {exc}")
+    if problems:
+        log.warning(
+            "%d prediction rows on images not in the ground truth (left out of the score) have "
+            "malformed EncodedPixels, e.g. %s",
+            len(problems),
+            problems[0],
+        )
+    return problems

@@ -50,6 +50,20 @@ class PostprocessSetting:
     min_area: int = 0
 
     def __post_init__(self):
+        if not 0.0 <= float(self.score_threshold) <= 1.0:  # NaN fails too
+            raise ConfigError(f"score_threshold must be in [0, 1], got {self.score_threshold!r}")
+        for class_id, value in self.class_thresholds.items():
+            if isinstance(class_id, bool) or not isinstance(class_id, int | np.integer):
+                raise ConfigError(f"class_thresholds key {class_id!r} is not an integer class id")
+            if class_id < 1:
+                raise ConfigError(
+                    f"class_thresholds key {class_id} is not a class id (ids start at 1; 0 is "
+                    "the background)"
+                )
+            if not 0.0 <= float(value) <= 1.0:
+                raise ConfigError(
+                    f"class_thresholds value of class {class_id} must be in [0, 1], got {value!r}"
+                )
         if self.overlap not in OVERLAP_POLICIES:
             raise ConfigError(f"overlap must be one of {OVERLAP_POLICIES}, got {self.overlap!r}")
         if self.nms_iou is not None and not 0.0 < float(self.nms_iou) <= 1.0:
@@ -140,12 +154,19 @@ def write_postprocess(setting: PostprocessSetting, path: str | Path) -> Path:
     return path
 
 
-def read_postprocess(path: str | Path) -> PostprocessSetting:
+def read_postprocess(path: str | Path, num_classes: int | None = None) -> PostprocessSetting:
     """Read a ``postprocess.yaml``.
 
+    Args:
+        path: the YAML file (keys of :class:`PostprocessSetting`).
+        num_classes: the model's ``NUM_CLASSES`` (background included); when given, every
+            ``class_thresholds`` key must be a class id of the model, 1 .. ``num_classes - 1``.
+
     Raises:
-        ConfigError naming the file (and the key): missing file, not YAML, not a mapping, an
-        unknown key, a value of the wrong type or range.
+        ConfigError naming the file, the key and the value: missing file, not YAML, not a
+        mapping, an unknown key, a value of the wrong type or out of its range (thresholds in
+        [0, 1], ``nms_iou`` in (0, 1], ``max_instances`` >= 1, ``min_area`` >= 0), a class id
+        the model does not have.
     """
     import yaml
 
@@ -164,17 +185,47 @@ def read_postprocess(path: str | Path) -> PostprocessSetting:
             raise ConfigError(f"{path}: unknown key {key!r} (known: {', '.join(known)})")
     try:
         values = dict(data)
-        values["class_thresholds"] = {
-            int(k): float(v) for k, v in (data.get("class_thresholds") or {}).items()
-        }
-        for key, cast in (("score_threshold", float), ("min_area", int)):
+        values["class_thresholds"] = _class_thresholds(data.get("class_thresholds"), num_classes)
+        for key, cast in (("score_threshold", float), ("min_area", int), ("overlap", str)):
             if key in values:
-                values[key] = cast(values[key])
+                values[key] = _cast(key, values[key], cast)
         for key, cast in (("nms_iou", float), ("max_instances", int)):
             if values.get(key) is not None:
-                values[key] = cast(values[key])
+                values[key] = _cast(key, values[key], cast)
         return PostprocessSetting(**values)
-    except ConfigError as exc:  # a range check of PostprocessSetting (a ValueError too)
+    except ConfigError as exc:  # a type or range check, named
         raise ConfigError(f"{path}: {exc}") from None
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: bad value ({exc})") from None
+
+
+def _cast(key: str, value, cast):
+    """``cast(value)`` for the YAML field ``key``; ConfigError naming both when it does not fit
+    (booleans and lists are refused, a float for an int field must be whole)."""
+    if isinstance(value, bool | list | dict) or value is None:
+        raise ConfigError(f"{key} must be {cast.__name__}, got {value!r}")
+    try:
+        out = cast(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be {cast.__name__}, got {value!r}") from None
+    if cast is int and float(value) != out:
+        raise ConfigError(f"{key} must be a whole number, got {value!r}")
+    return out
+
+
+def _class_thresholds(data, num_classes: int | None) -> dict[int, float]:
+    """``class_thresholds`` of the YAML as ``{class id: threshold}``, checked (see
+    :func:`read_postprocess`)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"class_thresholds must be a mapping class id -> threshold, got {data!r}")
+    out = {}
+    for key, value in data.items():
+        class_id = _cast("class_thresholds key", key, int)
+        threshold = _cast(f"class_thresholds value of class {key}", value, float)
+        if num_classes is not None and not 1 <= class_id < num_classes:
+            raise ConfigError(
+                f"class_thresholds key {key!r} is not a class id of the model (it has classes "
+                f"1..{num_classes - 1})"
+            )
+        out[class_id] = threshold
+    return out

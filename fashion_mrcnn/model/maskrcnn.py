@@ -109,6 +109,7 @@ class MaskRCNN:
                 self.keras_model = self.build(mode, config)
         finally:
             keras.mixed_precision.set_global_policy(previous)
+        W.accept_plain_h5(self.keras_model)  # Matterport's keras_model.save_weights("x.h5")
         self.set_log_dir()
         self._load_backbone_weights()
 

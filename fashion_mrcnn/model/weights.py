@@ -1,4 +1,5 @@
-"""Weight files: Matterport / Keras 2 ``.h5`` by layer name, our native ``.weights.h5``, downloads.
+"""Weight files: Matterport / Keras 2 ``.h5`` by layer name, our native ``.weights.h5`` (the
+download helpers live in :mod:`fashion_mrcnn.model.downloads` and are re-exported here).
 
 Keras 2 ``.h5`` layout (what ``mask_rcnn_coco.h5`` and the Keras ResNet50 "notop" file use): the
 root (or a top group ``model_weights``) has attribute ``layer_names``; each layer group has
@@ -22,9 +23,9 @@ holding NaN or inf are refused too (a checkpoint of diverged training), naming f
 
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.request
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,12 +34,14 @@ import keras
 import numpy as np
 
 from fashion_mrcnn.errors import WeightsError
-
-COCO_URL = "https://github.com/matterport/Mask_RCNN/releases/download/v2.0/mask_rcnn_coco.h5"
-IMAGENET_RESNET50_URL = (
-    "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/"
-    "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+from fashion_mrcnn.model.downloads import (  # noqa: F401 (re-exported: weights.download...)
+    COCO_URL,
+    IMAGENET_RESNET50_URL,
+    download,
+    download_coco_weights,
+    download_imagenet_resnet50,
 )
+
 HEAD_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask")
 
 
@@ -291,6 +294,29 @@ def save_checkpoint(keras_model: keras.Model, path: str | Path) -> Path:
     return path
 
 
+def accept_plain_h5(keras_model: keras.Model) -> None:
+    """Let ``keras_model.save_weights`` take a plain ``.h5`` path, as Matterport's
+    ``model.keras_model.save_weights("mask_rcnn_shapes.h5")`` does (Keras 3 alone refuses any
+    name not ending in ``.weights.h5``).
+
+    Such a path is written by :func:`save_checkpoint` (the Keras 2 layout by layer name, NaN /
+    inf refused), which ``MaskRCNN.load_weights`` reads back into either graph; ``overwrite=False``
+    refuses an existing file. A ``.weights.h5`` path (or any other) goes to Keras's own
+    ``save_weights`` unchanged.
+    """
+    keras_save = keras_model.save_weights
+
+    def save_weights(filepath, overwrite=True, **kwargs):
+        if str(filepath).endswith(".h5") and not is_native(filepath):
+            if not overwrite and os.path.exists(filepath):
+                raise WeightsError(f"{filepath} exists and overwrite=False")
+            save_checkpoint(keras_model, filepath)
+            return None
+        return keras_save(filepath, overwrite=overwrite, **kwargs)
+
+    keras_model.save_weights = save_weights
+
+
 def load_native(keras_model: keras.Model, path: str | Path) -> None:
     """Load a Keras 3 ``.weights.h5`` (``keras_model.save_weights`` of the same graph and
     mode) into ``keras_model``; a NaN / inf array in the file is refused before loading."""
@@ -305,80 +331,49 @@ def load_native(keras_model: keras.Model, path: str | Path) -> None:
                     _check_finite(np.asarray(obj), path, name.rsplit("/", 2)[0], name)
 
             f.visititems(check)
-        keras_model.load_weights(path)
+        # Keras warns once per nested container it cannot match (tens of KB for another
+        # model's file); the warnings are kept and summed up in one line instead
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            keras_model.load_weights(path)
     except WeightsError:
         raise
     except (OSError, ValueError, KeyError) as e:
-        raise WeightsError(f"cannot load checkpoint {path} into this model: {e}") from e
+        raise WeightsError(
+            f"cannot load checkpoint {path} into this model: {_keras_reason(e)}"
+        ) from None
+    skipped = [w for w in caught if "no matching group found" in str(w.message)]
+    if skipped:
+        raise WeightsError(
+            f"cannot load checkpoint {path} into this model: {len(skipped)} nested parts of the "
+            f"model are not in the file ({str(skipped[0].message).split(':')[0]}); a .weights.h5 "
+            "loads only into the graph and mode that saved it"
+        )
+    for w in caught:  # anything else Keras said, once each
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _keras_reason(exc: Exception) -> str:
+    """One line for a Keras ``load_weights`` error (its own message lists every layer)."""
+    text = str(exc)
+    count = re.search(r"A total of (\d+) objects could not be loaded", text)
+    example = re.search(r"Layer '([^']+)' expected (\d+) variables, but received (\d+)", text)
+    if count:
+        reason = f"{count.group(1)} of the model's layers are not in the file"
+        if example:
+            reason += (
+                f" (e.g. {example.group(1)!r}: {example.group(2)} weights expected, "
+                f"{example.group(3)} found)"
+            )
+        return reason + (
+            ": not weights for this model (a .weights.h5 loads only into the graph and mode "
+            "that saved it)"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:300]
 
 
 def is_native(path: str | Path) -> bool:
     """True for a Keras 3 ``.weights.h5`` file, False for a Keras 2 / Matterport layout ``.h5``
     (Matterport's files and our checkpoints)."""
     return str(path).endswith(".weights.h5")
-
-
-def _digest(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def download(
-    url: str,
-    dest: str | Path,
-    sha256: str | None = None,
-    md5: str | None = None,
-    progress: bool = True,
-) -> Path:
-    """Download ``url`` to ``dest`` with a tqdm progress bar; write ``dest.part`` then rename.
-
-    The optional ``sha256`` / ``md5`` hex digest is checked before the rename; a mismatch deletes
-    the partial file and raises WeightsError. ``file://`` URLs work (used by the tests).
-    """
-    from tqdm.auto import tqdm
-
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".part")
-    try:
-        with urllib.request.urlopen(url) as resp, tmp.open("wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
-            ) as bar:
-                for chunk in iter(lambda: resp.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        for algo, want in (("sha256", sha256), ("md5", md5)):
-            if want and _digest(tmp, algo) != want.lower():
-                raise WeightsError(f"{url}: {algo} mismatch (expected {want}); download discarded")
-        os.replace(tmp, dest)
-    except OSError as e:
-        raise WeightsError(f"download of {url} to {dest} failed: {e}") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return dest
-
-
-def download_coco_weights(
-    dest: str | Path = "mask_rcnn_coco.h5",
-    url: str = COCO_URL,
-    sha256: str | None = None,
-    md5: str | None = None,
-) -> Path:
-    """Matterport's COCO Mask R-CNN weights (v2.0 release, 81 classes, resnet101) to ``dest``."""
-    return download(url, dest, sha256=sha256, md5=md5)
-
-
-def download_imagenet_resnet50(
-    dest: str | Path = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    url: str = IMAGENET_RESNET50_URL,
-    sha256: str | None = None,
-    md5: str | None = None,
-) -> Path:
-    """The Keras ResNet50 ImageNet "notop" weights (Matterport layer names) to ``dest``."""
-    return download(url, dest, sha256=sha256, md5=md5)

@@ -8,6 +8,7 @@ Over 400 lines: the argument parsers of nine commands, each next to the few line
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -27,6 +28,15 @@ def _inference_model(config, args):
     from fashion_mrcnn.workflow import stages
 
     return stages.load_inference_model(config, args.weights, allow_partial=args.allow_partial)
+
+
+def _postprocess_file(args, config):
+    """``--postprocess`` read and checked against the model's classes, before the model loads."""
+    if args.postprocess is None:
+        return None
+    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+
+    return read_postprocess(args.postprocess, int(config.NUM_CLASSES))
 
 
 def _categories_ids(categories):
@@ -178,6 +188,7 @@ def cmd_evaluate(args) -> int:
 
     config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
+    stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, _inference_model(config, args), dataset, args.out)
     if result.get("box_only"):
@@ -203,6 +214,7 @@ def cmd_predict(args) -> int:
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
     names = ["BG"] + [c["name"] for c in categories]
+    postprocess = _postprocess_file(args, config)
     result = stages.predict(
         config,
         _inference_model(config, args),
@@ -210,7 +222,7 @@ def cmd_predict(args) -> int:
         args.out,
         names,
         category_ids=stages.category_ids_for(categories),
-        postprocess=args.postprocess,
+        postprocess=postprocess,
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
     if result["skipped"]:
@@ -230,6 +242,7 @@ def cmd_submit(args) -> int:
     if categories is None:
         raise ConfigError("submit needs the training categories: pass --classes classes.json")
     class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
+    postprocess = _postprocess_file(args, config)
     result = stages.submit(
         config,
         _inference_model(config, args),
@@ -240,7 +253,7 @@ def cmd_submit(args) -> int:
         attributes=args.attributes,
         overlap=args.overlap,
         min_area=args.min_area,
-        postprocess=args.postprocess,
+        postprocess=postprocess,
     )
     print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
     for problem in result["problems"]:
@@ -344,6 +357,29 @@ def cmd_weights(args) -> int:
     path = fetch(dest, sha256=args.sha256, **kwargs)
     print(f"weights: {path}")
     return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (an image side, a count)."""
+    value = _int_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (an area in pixels)."""
+    value = _int_arg(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _int_arg(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
 def _parse_ints(text):
@@ -473,7 +509,10 @@ def register(subparsers) -> None:
     p.add_argument("images", help="test image folder")
     _weights_args(p)
     p.add_argument("--out", required=True, help="submission CSV path")
-    p.add_argument("--size", type=int, nargs=2, default=(512, 512), metavar=("H", "W"))
+    p.add_argument(
+        "--size", type=positive_int, nargs=2, default=(512, 512), metavar=("H", "W"),
+        help="size the masks are encoded at (default 512 512)",
+    )  # fmt: skip
     p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
     p.add_argument(
         "--overlap",
@@ -481,7 +520,7 @@ def register(subparsers) -> None:
         choices=["all", "class", "none"],
         help="overlap policy (with --postprocess: the file's)",
     )
-    p.add_argument("--min-area", type=int, default=0)
+    p.add_argument("--min-area", type=non_negative_int, default=0)
     _postprocess_arg(p)
     p.set_defaults(func=cmd_submit)
 

@@ -146,7 +146,7 @@ def read_grid(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_GridLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({_one_line(exc)})") from exc
     if data is None:
         raise ConfigError(f"{path}: the grid file is empty")
     if isinstance(data, dict) and set(data) == {"grid"}:
@@ -167,3 +167,8 @@ def load_grid(path: str | Path, allowed: Iterable[str] | None = None) -> list[di
 def point_label(point: Mapping[str, Any]) -> str:
     """A short human-readable label for one grid point: ``learning_rate=0.001,seed=1``."""
     return ",".join(f"{k}={v}" for k, v in point.items())
+
+
+def _one_line(exc: Exception) -> str:
+    """A YAML error's message on one line (PyYAML's spans several, with a caret marker)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip("^ "))

@@ -30,7 +30,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         try:
             value = parse_value(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"parameter {item!r}: value is not valid YAML ({exc})") from exc
+            problem = " ".join(ln.strip() for ln in str(exc).splitlines() if ln.strip("^ "))
+            raise ConfigError(f"parameter {item!r}: value is not valid YAML ({problem})") from exc
         stage, dot, key = name.rpartition(".")
         if dot:
             matched = stage_name(stage)

@@ -86,7 +86,7 @@ def resolve_notebook(name_or_path: str | Path) -> Path:
         return path
     stage = stage_name(str(name_or_path))
     if stage is None:
-        raise ValueError(
+        raise ConfigError(
             f"unknown notebook {str(name_or_path)!r}; give a path or one of {list(STAGES)}"
         )
     return notebooks_dir() / f"{stage}.ipynb"

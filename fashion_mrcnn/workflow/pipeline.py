@@ -105,7 +105,7 @@ def run_pipeline(
     wanted = list(STAGES) if stages is None else [resolve_notebook(s).stem for s in stages]
     strangers = [w for w in wanted if w not in STAGES]
     if strangers:
-        raise ValueError(f"not pipeline stages: {strangers}; choose from {list(STAGES)}")
+        raise ConfigError(f"not pipeline stages: {strangers}; choose from {list(STAGES)}")
     declared_by = {stage: notebook_parameters(resolve_notebook(stage)) for stage in wanted}
     every_declared = set().union(*declared_by.values())
     unknown = sorted(k for k in params if k not in STAGES and k not in every_declared)

@@ -484,6 +484,15 @@ def _as_model(config, weights):
     return weights if hasattr(weights, "detect") else load_inference_model(config, weights)
 
 
+def check_ground_truth(dataset) -> None:
+    """Check every annotation of a record-backed dataset (``data.records.check_annotations``),
+    so ``evaluate`` / ``tune-postprocess`` stop at a bad row before their inference pass;
+    datasets without records (Matterport-style ``load_mask``) are not checked."""
+    from fashion_mrcnn.data.records import check_annotations
+
+    check_annotations(getattr(dataset, "records", None) or [])
+
+
 #: What ``evaluate`` says instead of mask metrics on data without masks.
 NO_MASK_METRICS = "mask metrics do not apply: the ground truth has boxes only (no masks)"
 
@@ -516,6 +525,7 @@ def evaluate(
     from fashion_mrcnn.evaluation.inference import detect_dataset
     from fashion_mrcnn.evaluation.matching import evaluate_dataset
 
+    check_ground_truth(dataset)  # a bad row stops here, not after the inference pass
     out_dir = _mkdir(out_dir)
     model = _as_model(config, weights)
     indices = list(dataset.image_ids)
@@ -677,7 +687,7 @@ def predict(
     from fashion_mrcnn.errors import SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, SKIPPED_NAME, predict_to_dir
 
-    postprocess = _postprocess_setting(postprocess)
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     model = _as_model(config, weights)
     out_dir = _mkdir(out_dir)
     skipped = SkipReport("predict")
@@ -716,7 +726,7 @@ def submit(
     from fashion_mrcnn.evaluation.postprocess import apply_postprocess
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
-    postprocess = _postprocess_setting(postprocess)
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     if postprocess is not None:
         overlap = postprocess.overlap
     model = _as_model(config, weights)
@@ -776,11 +786,12 @@ def tune_postprocess(
     from fashion_mrcnn.evaluation.postprocess import POSTPROCESS_YAML, write_postprocess
     from fashion_mrcnn.evaluation.postprocess_search import cached_detections, search_postprocess
 
-    out_dir = _mkdir(out_dir)
     indices = list(dataset.image_ids)
     records = [dataset.record(i) for i in indices]
     if not any(rec["instances"] for rec in records):
         raise FashionDataError(f"{len(records)} images without any ground-truth mask to score")
+    check_ground_truth(dataset)  # before detections are computed and cached
+    out_dir = _mkdir(out_dir)
     layout = 2020 if metric == "2020" else 2019
     gt_csv = records_to_kaggle_csv(records, out_dir / "kaggle_gt.csv", layout=layout)
     gt = pd.read_csv(gt_csv, dtype=str, keep_default_na=False)
@@ -836,13 +847,14 @@ def class_map_for(dataset) -> dict[int, str]:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _postprocess_setting(postprocess):
-    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess``."""
+def _postprocess_setting(postprocess, num_classes: int | None = None):
+    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess`` (its class
+    ids checked against ``num_classes``)."""
     if postprocess is None or not isinstance(postprocess, str | Path):
         return postprocess
     from fashion_mrcnn.evaluation.postprocess import read_postprocess
 
-    return read_postprocess(postprocess)
+    return read_postprocess(postprocess, num_classes)
 
 
 def _mkdir(path) -> Path:

@@ -130,7 +130,9 @@ def test_yaml_round_trip_and_bad_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"postprocess.yaml: overlap must be one of"):
         read_postprocess(path)
     path.write_text("max_instances: many\n")
-    with pytest.raises(ConfigError, match=r"postprocess.yaml: bad value"):
+    with pytest.raises(
+        ConfigError, match=r"postprocess.yaml: max_instances must be int, got .many."
+    ):
         read_postprocess(path)
     path.write_text("[1, 2\n")
     with pytest.raises(ConfigError, match=r"postprocess.yaml: not valid YAML"):

@@ -33,6 +33,7 @@ MATTERPORT_IMPORTS = (
     "from mrcnn import utils",
     "import mrcnn.model as modellib",
     "from mrcnn import visualize",
+    "from mrcnn.model import log",
 )
 
 #: The notebook's config, tiny (64 px, one step per epoch); Matterport attribute names only.
@@ -69,6 +70,7 @@ from fashion_mrcnn.mrcnn.config import Config
 from fashion_mrcnn.mrcnn import utils
 import fashion_mrcnn.mrcnn.model as modellib
 from fashion_mrcnn.mrcnn import visualize
+from fashion_mrcnn.mrcnn.model import log
 
 # this notebook's data: synthetic scenes instead of Matterport's shapes
 from fashion_mrcnn.data.synthetic import CATEGORY_IDS, render_scene
@@ -144,7 +146,9 @@ model.train(dataset_train, dataset_val,
 model.train(dataset_train, dataset_val,
             learning_rate=config.LEARNING_RATE / 10,
             epochs=2,
-            layers="all")""",
+            layers="all")
+model_path = os.path.join(MODEL_DIR, "mask_rcnn_shapes.h5")
+model.keras_model.save_weights(model_path)""",
     """\
 class InferenceConfig(ScenesConfig):
     GPU_COUNT = 1
@@ -159,6 +163,11 @@ model.load_weights(model_path, by_name=True)""",
 image_id = dataset_val.image_ids[0]
 original_image, image_meta, gt_class_id, gt_bbox, gt_mask =\\
     modellib.load_image_gt(dataset_val, inference_config, image_id, use_mini_mask=False)
+log("original_image", original_image)
+log("image_meta", image_meta)
+log("gt_class_id", gt_class_id)
+log("gt_bbox", gt_bbox)
+log("gt_mask", gt_mask)
 visualize.display_instances(original_image, gt_bbox, gt_mask, gt_class_id,
                             dataset_train.class_names, figsize=(8, 8))
 results = model.detect([original_image], verbose=1)
@@ -181,6 +190,7 @@ print("mAP: ", np.mean(APs))""",
     # --- not Matterport's: what the test reads back
     """\
 import json
+model.load_weights(os.path.join(MODEL_DIR, "mask_rcnn_shapes.h5"), by_name=True)
 with open("probe.json", "w") as f:
     json.dump({"model_path": model_path, "APs": [float(a) for a in APs],
                "result_keys": sorted(r), "masks_shape": list(r["masks"].shape),
@@ -268,6 +278,20 @@ def test_matterport_style_notebook_runs(tmp_path):
     for cell, figures in ((3, 2), (8, 2)):
         pngs = [o for o in nb.cells[cell].outputs if "image/png" in o.get("data", {})]
         assert len(pngs) == figures, f"cell {cell}: {len(pngs)} figures"
+
+    # log: one line per array, name, shape, min, max, dtype
+    text = "".join(o.get("text", "") for o in nb.cells[8].outputs)
+    line = next(ln for ln in text.splitlines() if ln.startswith("gt_mask "))
+    assert re.fullmatch(
+        rf"gt_mask +shape: \({size}, {size}, \d+\) +min: +0\.00000 +max: +1\.00000 +bool", line
+    )
+    assert re.search(r"^image_meta +shape: \(\d+,\) +min: .* float", text, re.M)
+    # keras_model.save_weights("mask_rcnn_shapes.h5"): the trained weights, by layer name
+    saved = _weights(tmp_path / "logs" / "mask_rcnn_shapes.h5")
+    final = _weights(Path(probe["model_path"]))
+    assert saved.keys() == final.keys() and len(saved) > 100
+    for key, value in final.items():
+        np.testing.assert_array_equal(saved[key], value, err_msg=key)
 
     # staged training, read back from the checkpoints: epoch 1 = heads, epoch 2 = all layers
     run_dir = Path(probe["model_path"]).parent

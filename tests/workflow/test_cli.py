@@ -262,9 +262,10 @@ def test_tune_postprocess_ranks_settings_caches_detections_and_feeds_submit(
     assert best["score_threshold"] == table["score_threshold"].iloc[0]
     assert run(*args, "--metric", "2020") == 0  # same detections, other metric: cache reused
     assert "detections cache reused" in capsys.readouterr().out
-    # the YAML goes into submit: a threshold above every score leaves only placeholder rows
+    # the YAML goes into submit: the highest threshold allowed (1.0; above is refused) leaves
+    # only placeholder rows for a model this short-trained (no score reaches 1.0)
     strict = tmp_path / "strict.yaml"
-    strict.write_text(yaml.safe_dump({**best, "score_threshold": 1.5, "class_thresholds": {}}))
+    strict.write_text(yaml.safe_dump({**best, "score_threshold": 1.0, "class_thresholds": {}}))
     sub = tmp_path / "sub.csv"
     code = run("submit", synth / "train", "--weights", checkpoint, "--out", sub, "--size", 64, 64,
                "--postprocess", strict)  # fmt: skip

@@ -208,9 +208,12 @@ def test_train_and_evaluate_pass_the_policy_to_open_dataset(broken, tmp_path, ca
     assert f"listed with reasons in {eval_dir / 'skipped.csv'}" in capsys.readouterr().out
     check_report(eval_dir / "skipped.csv")
     assert [info["id"] for info in seen["evaluate"].image_info] == ids[:3]
-    # raise mode stays lazy: every image of the split is handed over, a bad one fails when loaded
-    assert run("evaluate", broken, *common) == 0
-    assert len(seen["evaluate"].image_info) == 6
+    # raise mode: every annotation is checked before the model loads (issue 22: not after the
+    # inference pass); the first bad row stops it, named, and evaluate never runs
+    del seen["evaluate"]
+    assert run("evaluate", broken, *common) == 2
+    assert "runs overlapping" in capsys.readouterr().err
+    assert "evaluate" not in seen
 
 
 def test_duplicates_are_reported_in_raise_mode_too(tmp_path, capsys):
