@@ -215,10 +215,8 @@ class Config:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
-        """This class with a named size preset applied (except the class's ``_PRESET_KEEP``
-        settings), then ``overrides``. The recipe named by ``overrides`` or the preset
-        (``RECIPE``) supplies LEARNING_RATE, LR_SCHEDULE and LR_WARMUP_STEPS first, so the
-        preset and the overrides win over it."""
+        """This class with the recipe's LR settings (``RECIPE`` of ``overrides`` or the preset),
+        then a named preset (but the class's ``_PRESET_KEEP``), then ``overrides``."""
         values = {k: v for k, v in get_preset(name).items() if k not in cls._PRESET_KEEP}
         recipe = overrides.get("RECIPE", values.get("RECIPE", cls.RECIPE))
         return cls(**{**recipe_settings(recipe), **values, **overrides})
@@ -303,12 +301,9 @@ class Config:
             raise ConfigError(
                 f"IMAGE_RESIZE_MODE must be one of {RESIZE_MODES}, got {self.IMAGE_RESIZE_MODE!r}"
             )
-        if self.RECIPE not in RECIPE_NAMES:
-            raise ConfigError(f"RECIPE must be one of {RECIPE_NAMES}, got {self.RECIPE!r}")
-        if self.LR_SCHEDULE not in LR_SCHEDULES:
-            raise ConfigError(
-                f"LR_SCHEDULE must be one of {LR_SCHEDULES}, got {self.LR_SCHEDULE!r}"
-            )
+        for name, choices in (("RECIPE", RECIPE_NAMES), ("LR_SCHEDULE", LR_SCHEDULES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if self.BACKBONE_WEIGHTS is not None and not isinstance(self.BACKBONE_WEIGHTS, str):
             raise ConfigError(
                 f"BACKBONE_WEIGHTS must be None, 'imagenet' or a path, got {self.BACKBONE_WEIGHTS!r}"

@@ -171,7 +171,14 @@ def test_train_and_evaluate_pass_the_policy_to_open_dataset(broken, tmp_path, ca
 
     def fake_train(config, train_ds, val_ds, out_dir, **kwargs):
         seen["train"], seen["val"] = train_ds, val_ds
-        return {"checkpoint": "none", "log_dir": str(out_dir)}
+        return {
+            "checkpoint": "none",
+            "log_dir": str(out_dir),
+            "steps": 0,
+            "epochs": 0,
+            "final_learning_rate": None,
+            "stopped_by_budget": False,
+        }
 
     monkeypatch.setattr(stages, "train", fake_train)
     report = tmp_path / "train_skipped.csv"
