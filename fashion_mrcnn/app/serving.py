@@ -40,10 +40,14 @@ def require_app_packages() -> None:
 
 def _catalog_cache(engine) -> Path:
     """Where the default catalogue index is kept: ``app-catalog/`` in the training run folder,
-    or a per-weights folder under the temp directory when that one is not writable."""
+    or a per-weights folder under the temp directory when that one is not writable or is the
+    repository's starter model (its folder stays as shipped)."""
+    from fashion_mrcnn.workflow.rundir import STARTER_WEIGHTS
+
     config_file = find_run_file(engine.weights, "train_config.yaml")
     run_dir = (config_file or engine.weights).parent
-    if os.access(run_dir, os.W_OK):
+    starter = Path(engine.weights).resolve() == STARTER_WEIGHTS.resolve()
+    if os.access(run_dir, os.W_OK) and not starter:
         return run_dir / "app-catalog"
     return Path(tempfile.gettempdir()) / f"fashion-mrcnn-app-catalog-{engine.weights_sha256[:12]}"
 

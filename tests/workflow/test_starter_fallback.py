@@ -42,3 +42,17 @@ def test_dataset_samples_are_the_held_out_split(tmp_path):
     assert [s.name for s in samples] == ["c.jpg", "b.jpg"]
     assert samples[0].image.shape == (8, 6, 3)
     assert dataset_samples(tmp_path / "nowhere") == []
+
+
+def test_serving_the_starter_model_keeps_its_catalogue_out_of_the_repository(tmp_path):
+    from types import SimpleNamespace
+
+    from fashion_mrcnn.app.serving import _catalog_cache
+
+    if not rundir.STARTER_WEIGHTS.is_file():
+        pytest.skip(f"no starter model at {rundir.STARTER_WEIGHTS}")
+    starter = SimpleNamespace(weights=rundir.STARTER_WEIGHTS, weights_sha256="0123456789abcdef")
+    assert not _catalog_cache(starter).is_relative_to(rundir.STARTER_WEIGHTS.parent)
+    (tmp_path / "train_config.yaml").write_text("NAME: x\n")
+    run = SimpleNamespace(weights=tmp_path / "ckpt.h5", weights_sha256="0123456789abcdef")
+    assert _catalog_cache(run) == tmp_path / "app-catalog"  # a run folder keeps its own
