@@ -43,7 +43,6 @@ def main() -> None:
     parser.add_argument("--out", default="bench/out/convergence")
     args = parser.parse_args()
 
-    from fashion_mrcnn.data.augment import default_augmentation
     from fashion_mrcnn.workflow import stages
 
     out = Path(args.out)
@@ -69,7 +68,6 @@ def main() -> None:
         LR_SCHEDULE="cosine",
         LR_WARMUP_STEPS=200,
     )
-    flips = default_augmentation(crop=0.0, rotate_limit=0.0, photometric=False)
     start = time.time()
     trained = stages.train(
         config,
@@ -77,7 +75,7 @@ def main() -> None:
         None,
         out / "train",
         schedule=[{"layers": "all", "epochs": args.epochs, "learning_rate": args.lr}],
-        augmentation=flips,
+        augmentation="flips",  # stages.train's named horizontal-flip augmentation
         steps_per_epoch=args.steps_per_epoch,
         time_budget_minutes=args.minutes,
         seed=args.seed,

@@ -116,9 +116,6 @@ class BudgetClock:
     def seconds(self) -> float:
         return self._clock() - self._zero
 
-    def left(self) -> float:
-        return self.total - self.seconds()
-
 
 class TimeBudget(keras.callbacks.Callback):
     """Stop training when the clock reaches ``end`` seconds, and drive a schedule's position.
