@@ -2,6 +2,7 @@
 resnet50-FPN Mask R-CNN with 47 classes at 256 and 512 px, plus peak RSS.
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/bench_model.py [--sizes 256 512] [--threads 2]
+        [--precision float32 bfloat16]
 
 Random weights (timing does not depend on them); synthetic scenes as inputs.
 """
@@ -42,6 +43,13 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--train-steps", type=int, default=5)
     ap.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32"],
+        choices=["float32", "float16", "bfloat16"],
+        help="MIXED_PRECISION settings to time, one after the other (model.precision)",
+    )
+    ap.add_argument(
         "--pipeline-only",
         action="store_true",
         help="only measure the tf.data input pipeline on ../shared/datasets/ccp-fashion",
@@ -59,16 +67,23 @@ def main(argv=None) -> None:
     from fashion_mrcnn.data.pipeline import make_dataset
     from fashion_mrcnn.data.synthetic import render_scene
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    from fashion_mrcnn.model.precision import mixed_precision_setting
     from fashion_mrcnn.model.training import MaskRCNNTrainer, make_optimizer
 
     print(f"threads={args.threads} python={sys.version.split()[0]} tf={tf.__version__}")
-    rng = np.random.default_rng(0)
-    for size in args.sizes:
+    for precision, size in [(p, s) for p in args.precision for s in args.sizes]:
+        rng = np.random.default_rng(0)
+        print(f"--- {precision}")
         scenes = []
         for _ in range(4):
             image, masks, cats = render_scene(rng, size)
             scenes.append((image, masks, (np.asarray(cats) % 46 + 1).astype(np.int32)))
-        cfg = FashionConfig(IMAGE_MIN_DIM=size, IMAGE_MAX_DIM=size, IMAGES_PER_GPU=1)
+        cfg = FashionConfig(
+            IMAGE_MIN_DIM=size,
+            IMAGE_MAX_DIM=size,
+            IMAGES_PER_GPU=1,
+            MIXED_PRECISION=mixed_precision_setting(precision),
+        )
         with tempfile.TemporaryDirectory() as tmp:
             infer = MaskRCNN("inference", cfg, tmp)
             images = [s[0] for s in scenes]

@@ -35,6 +35,7 @@ from fashion_mrcnn.constants import (
     RESIZE_MODES,
 )
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.model.precision import policy_name
 from fashion_mrcnn.presets import get_preset, recipe_settings
 
 # Computed in ``__init__``; never read back from kwargs or YAML.
@@ -97,7 +98,7 @@ class Config:
     NORM = "frozen_bn"  # "frozen_bn" | "bn" (trainable BatchNorm) | "gn" (GroupNorm)
     MOBILENET_ALPHA = 1.0
     MASK_THRESHOLD = 0.5
-    MIXED_PRECISION = False
+    MIXED_PRECISION = False  # | "float16" | "bfloat16" (model.precision; True = "float16")
     LR_SCHEDULE = "constant"  # "constant" | "cosine" | "step"
     LR_WARMUP_STEPS = 0
     RECIPE = "finetune"  # | "scratch": presets.RECIPES (its LR settings applied by preset())
@@ -304,6 +305,7 @@ class Config:
         for name, choices in (("RECIPE", RECIPE_NAMES), ("LR_SCHEDULE", LR_SCHEDULES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+        policy_name(self.MIXED_PRECISION)  # False, "float16", "bfloat16" (True = float16)
         if self.BACKBONE_WEIGHTS is not None and not isinstance(self.BACKBONE_WEIGHTS, str):
             raise ConfigError(
                 f"BACKBONE_WEIGHTS must be None, 'imagenet' or a path, got {self.BACKBONE_WEIGHTS!r}"

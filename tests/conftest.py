@@ -64,3 +64,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(item.fspath).resolve().relative_to(tests_dir).as_posix() in STACK_MODULES:
             item.add_marker(pytest.mark.stack)
+
+
+# Parallel runs (`make test` passes `-n 2 --dist loadgroup` to pytest-xdist): each worker is its own
+# process with its own session fixtures, so tests that share an expensive session fixture must
+# land on one worker. Every test is grouped by its file, and these folders by folder (their
+# conftest trains a model or runs the notebooks once per session). xdist hands out the groups
+# with the most tests first, which puts these three early.
+SHARED_SESSION_FOLDERS = ("app", "hostile", "notebooks")
+
+
+def _xdist_group(item) -> str:
+    relative = Path(item.fspath).resolve().relative_to(REPO_ROOT / "tests")
+    top = relative.parts[0]
+    return top if top in SHARED_SESSION_FOLDERS else relative.as_posix()
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))

@@ -32,6 +32,7 @@ from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
+from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
 from fashion_mrcnn.ops.boxes import denorm_boxes, norm_boxes
 from fashion_mrcnn.ops.image import compose_image_meta, mold_image, resize_image
@@ -99,11 +100,12 @@ class MaskRCNN:
         self.last_checkpoint = None
         self.weights_loaded = bool(getattr(config, "BACKBONE_WEIGHTS", None))
         self._anchor_cache = {}
-        # MIXED_PRECISION: layers are created under the mixed_float16 policy (they keep it); the
-        # process-wide policy is restored afterwards so other models are unaffected.
+        # MIXED_PRECISION: layers are created under its policy (they keep it; see
+        # model.precision); the process-wide policy is restored afterwards so other models are
+        # unaffected.
         previous = keras.mixed_precision.global_policy()
-        if config.MIXED_PRECISION:
-            keras.mixed_precision.set_global_policy("mixed_float16")
+        warn_slow_precision(config.MIXED_PRECISION)
+        keras.mixed_precision.set_global_policy(policy_name(config.MIXED_PRECISION))
         try:
             with self._scope():
                 self.keras_model = self.build(mode, config)

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
+from fashion_mrcnn.model.precision import needs_loss_scaling
 from fashion_mrcnn.model.schedule import LearningRateSchedule
 from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
 
@@ -131,7 +132,7 @@ def make_optimizer(
     """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM, the LR schedule
     (``total_steps`` long, continuing at ``start_step``; ``progress``: a time budget's
     ``TimeBudget.variable``, see ``model.schedule``), and a LossScaleOptimizer when
-    MIXED_PRECISION."""
+    MIXED_PRECISION is float16 (``model.precision``)."""
     schedule = LearningRateSchedule(
         learning_rate,
         total_steps,
@@ -145,7 +146,7 @@ def make_optimizer(
         momentum=config.LEARNING_MOMENTUM,
         clipnorm=config.GRADIENT_CLIP_NORM,
     )
-    if config.MIXED_PRECISION:
+    if needs_loss_scaling(config.MIXED_PRECISION):
         opt = keras.optimizers.LossScaleOptimizer(opt)
     return opt
 

@@ -101,8 +101,9 @@ def _open_data(args, split, categories=None, announce: bool = True):
 def train_config(args, num_classes: int):
     """The Config of a ``train`` command: ``--config`` or ``--preset``, with the recipe
     ``--recipe``, else ``finetune`` when ``--init-weights`` is given, else the preset's (the
-    YAML's); then ``--lr``, ``--lr-schedule`` and ``--warmup-steps`` win."""
+    YAML's); then ``--precision``, ``--lr``, ``--lr-schedule`` and ``--warmup-steps`` win."""
     from fashion_mrcnn.config import Config
+    from fashion_mrcnn.model.precision import mixed_precision_setting
     from fashion_mrcnn.workflow import stages
 
     overrides = stages.recipe_override(args.recipe, args.init_weights)
@@ -118,6 +119,9 @@ def train_config(args, num_classes: int):
             args.preset, num_classes=num_classes, name=args.name, **overrides
         )
     explicit = {
+        "MIXED_PRECISION": None
+        if args.precision is None
+        else mixed_precision_setting(args.precision),
         "LEARNING_RATE": args.lr,
         "LR_SCHEDULE": args.lr_schedule,
         "LR_WARMUP_STEPS": args.warmup_steps,
@@ -291,7 +295,12 @@ def cmd_demo(args) -> int:
     from fashion_mrcnn.workflow.demo import run_demo
 
     report = run_demo(
-        args.out, n_images=args.images, size=args.size, minutes=args.minutes, seed=args.seed
+        args.out,
+        n_images=args.images,
+        size=args.size,
+        minutes=args.minutes,
+        seed=args.seed,
+        precision=args.precision,
     )
     print(f"demo report: {report}")
     return 0
@@ -412,6 +421,17 @@ def _allow_partial_arg(p) -> None:
     )
 
 
+def _precision_arg(p) -> None:
+    from fashion_mrcnn.model.precision import PRECISIONS
+
+    p.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        help="compute type of the layers (MIXED_PRECISION; default: the preset's / config's). "
+        "bfloat16 is fast on CPUs with AVX512_BF16 or AMX and on recent GPUs; float16 needs a GPU",
+    )
+
+
 def register(subparsers) -> None:
     """Add the model sub-commands to ``subparsers``."""
     p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
@@ -441,6 +461,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     p.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), help="default: the recipe's")
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: the recipe's)")
+    _precision_arg(p)
     p.add_argument(
         "--heads-epochs",
         type=int,
@@ -548,6 +569,7 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--minutes", type=float, default=6.0, help="training time budget")
     p.add_argument("--seed", type=int, default=0)
+    _precision_arg(p)
     p.set_defaults(func=cmd_demo)
 
     p = subparsers.add_parser(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fashion_mrcnn.model.precision import mixed_precision_setting
 from fashion_mrcnn.workflow import stages
 
 #: Steps per demo epoch (a checkpoint and a log line each). The demo trains with the cpu-smoke
@@ -27,12 +28,14 @@ def run_demo(
     preset: str = "cpu-smoke",
     epochs: int | None = None,
     steps_per_epoch: int = DEMO_STEPS_PER_EPOCH,
+    precision: str | None = None,
 ) -> Path:
     """Run the whole demo and return the path of ``report.md``.
 
     ``minutes`` is the training budget: the learning-rate schedule is fitted to it (warm-up,
     then cosine to zero when the budget ends; ``epochs``, when given, caps the run). The rest
-    (data, evaluation, predictions) takes well under a minute at the defaults.
+    (data, evaluation, predictions) takes well under a minute at the defaults. ``precision``:
+    ``float32`` / ``float16`` / ``bfloat16`` (``model.precision``); None keeps the preset's.
     """
     from fashion_mrcnn.viz.plots import plot_history
 
@@ -51,6 +54,7 @@ def run_demo(
         name="demo",
         IMAGE_MIN_DIM=size,
         IMAGE_MAX_DIM=size,
+        **({} if precision is None else {"MIXED_PRECISION": mixed_precision_setting(precision)}),
     )
     trained = stages.train(
         config,

@@ -75,16 +75,16 @@ def smoke_config(**overrides):
     return Config.preset("cpu-smoke", **values)
 
 
-def run_script_result(script_text: str, tmp_path) -> dict:
+def run_script_result(script_text: str, tmp_path, *args: str) -> dict:
     """Run ``script_text`` in a fresh interpreter (TF devices / policies configured before TF
-    starts) with args ``(tmp_path / "logs", tests/model)`` and return the JSON of its last
+    starts) with args ``(tmp_path / "logs", tests/model, *args)`` and return the JSON of its last
     ``RESULT {...}`` line; fails with the script's stderr tail when it exits non-zero."""
     script = tmp_path / "run.py"
     script.write_text(script_text)
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(repo)}
     proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent)],
+        [sys.executable, str(script), str(tmp_path / "logs"), str(Path(__file__).parent), *args],
         capture_output=True,
         text=True,
         timeout=600,

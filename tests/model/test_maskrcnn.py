@@ -112,6 +112,25 @@ def test_seeded_model_pins_first_losses(tmp_path):
         assert losses[k] == pytest.approx(want, rel=2e-3, abs=1e-5), k
 
 
+# bfloat16 keeps 8 bits of mantissa (relative error 2**-9 per rounding); over the backbone, FPN
+# and heads the first losses may drift by a few percent from float32's, no more.
+BF16_REL_TOLERANCE = 0.03
+
+
+def test_bfloat16_first_losses_stay_near_the_pinned_float32_ones(tmp_path):
+    keras.utils.set_random_seed(1234)
+    cfg = smoke_config(MIXED_PRECISION="bfloat16")
+    model = MaskRCNN("training", cfg, tmp_path)
+    assert model.keras_model.get_layer("fpn_c5p5").dtype_policy.name == "mixed_bfloat16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the build
+    ds = SceneDataset(synthetic_scenes(2, seed=11), cfg.NUM_CLASSES)
+    losses = _losses(model, _batch(ds, cfg, seed=0))
+    if os.environ.get("PIN_PRINT"):
+        print(losses)
+    for k, want in PINNED.items():
+        assert losses[k] == pytest.approx(want, rel=BF16_REL_TOLERANCE), k
+
+
 def test_train_checkpoint_find_last_resume(tmp_path):
     cfg = smoke_config()
     ds = SceneDataset(synthetic_scenes(4, seed=2), cfg.NUM_CLASSES)

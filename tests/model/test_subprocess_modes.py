@@ -3,6 +3,7 @@ inference model, detect."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -15,7 +16,7 @@ SCRIPT = textwrap.dedent(
     import keras
     from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
-    cfg = smoke_config(MIXED_PRECISION=True)
+    cfg = smoke_config(MIXED_PRECISION=json.loads(sys.argv[3]))
     ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
     model = MaskRCNN("training", cfg, sys.argv[1])
     hist = model.train(ds, None, 0.01, epochs=1, layers="all", steps_per_epoch=2, verbose=0)
@@ -33,11 +34,18 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-def test_mixed_precision_train_and_detect(tmp_path):
-    result = run_script_result(SCRIPT, tmp_path)
-    assert result["layer_policy"] == "mixed_float16"
+@pytest.mark.parametrize(
+    ("setting", "policy", "optimizer"),
+    [
+        # float16 has no fast CPU kernels (minutes here): behind the slow marker
+        pytest.param(True, "mixed_float16", "LossScaleOptimizer", marks=pytest.mark.slow),
+        ("bfloat16", "mixed_bfloat16", "SGD"),  # no loss scaling: float32's exponent range
+    ],
+)
+def test_mixed_precision_train_and_detect(tmp_path, setting, policy, optimizer):
+    result = run_script_result(SCRIPT, tmp_path, json.dumps(setting))
+    assert result["layer_policy"] == policy
     assert result["policy"] == "float32"  # the process-wide policy is restored after building
-    assert result["optimizer"] == "LossScaleOptimizer"
+    assert result["optimizer"] == optimizer
     assert all(v == v for v in result["history"]["loss"])
     assert result["masks_dtype"] == ["bool", "bool"]
