@@ -2,7 +2,7 @@
 steps and every op the executor ran is put into one stage by its name.
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/profile_step.py --preset cpu-smoke --size 128 \\
-        [--precision float32] [--steps 10] [--top 0]
+        [--precision float32] [--steps 10] [--top 0] [--set RPN_CONV_CHANNELS=64 ...]
 
 Stages: backbone, fpn, rpn, proposals, targets (detection targets), roialign, box head, mask
 head, losses (+ L2), optimizer (gradient clipping and the SGD update), other. Each op's time goes
@@ -69,9 +69,11 @@ def read_op_events(logdir: str) -> list[tuple[str, float]]:
             for line in plane.lines:
                 for event in line.events:
                     name = names.get(event.metadata_id, "")
-                    # executor op events are named "<op name>:<op type>"
-                    if ":" in name and not name.startswith(("Iterator", "$")):
-                        events.append((name.rsplit(":", 1)[0], event.duration_ps / 1e9))
+                    # executor op events are named "<op name>:<op type>"; the executor's own
+                    # spans ("ExecutorState::Process", "EagerLocalExecute: ...") contain others
+                    op, _, kind = name.rpartition(":")
+                    if op and kind and kind.isidentifier() and " " not in name and "::" not in name:
+                        events.append((op, event.duration_ps / 1e9))
     return events
 
 
@@ -83,9 +85,13 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top", type=int, default=0, help="also list the N op names of most time")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="Config override (YAML)"
+    )
     args = ap.parse_args(argv)
 
     import tensorflow as tf
+    import yaml
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -102,6 +108,7 @@ def main(argv=None) -> None:
         IMAGE_MIN_DIM=args.size,
         IMAGE_MAX_DIM=args.size,
         MIXED_PRECISION=mixed_precision_setting(args.precision),
+        **{k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)},
     )
     rng = np.random.default_rng(0)
     lookup = {c: i + 1 for i, c in enumerate(CATEGORY_IDS)}
@@ -144,7 +151,8 @@ def main(argv=None) -> None:
 
     print(
         f"preset={args.preset} size={args.size} precision={args.precision} "
-        f"batch={cfg.BATCH_SIZE} threads={args.threads} python={sys.version.split()[0]} "
+        f"batch={cfg.BATCH_SIZE} threads={args.threads} set={args.set} "
+        f"python={sys.version.split()[0]} "
         f"tf={tf.__version__}"
     )
     print(f"wall per step (no profiler): median {np.median(walls):.1f} ms over {args.steps}")
@@ -169,6 +177,13 @@ def main(argv=None) -> None:
     )
     for name, ms in by_name.most_common(args.top):
         print(f"  {ms / args.steps:8.2f} ms  {name}")
+    if args.top:
+        others = collections.Counter(
+            re.sub(r"_\d+", "", n) for n, _ in events if stage_of(n)[0] == "other"
+        )
+        print("most frequent 'other' op names:")
+        for name, n in others.most_common(args.top):
+            print(f"  {n / args.steps:8.0f} x  {name}")
 
 
 if __name__ == "__main__":

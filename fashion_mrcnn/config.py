@@ -60,6 +60,9 @@ class Config:
     RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
     RPN_ANCHOR_RATIOS = [0.5, 1, 2]
     RPN_ANCHOR_STRIDE = 1
+    # filters of the RPN's shared 3x3 conv: Matterport's 512 (mask_rcnn_coco.h5); a small FPN
+    # (TOP_DOWN_PYRAMID_SIZE 64-128) needs far fewer, as torchvision's RPN head keeps its input's
+    RPN_CONV_CHANNELS = 512
     RPN_NMS_THRESHOLD = 0.7
     RPN_TRAIN_ANCHORS_PER_IMAGE = 256
     PRE_NMS_LIMIT = 6000
@@ -263,6 +266,7 @@ class Config:
             "RPN_ANCHOR_STRIDE",
             "MASK_HEAD_CHANNELS",
             "TOP_DOWN_PYRAMID_SIZE",
+            "RPN_CONV_CHANNELS",
             "FPN_CLASSIF_FC_LAYERS_SIZE",
         ):
             value = getattr(self, name)

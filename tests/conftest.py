@@ -59,13 +59,6 @@ STACK_MODULES = {
 }
 
 
-def pytest_collection_modifyitems(config, items):
-    tests_dir = Path(__file__).resolve().parent
-    for item in items:
-        if Path(item.fspath).resolve().relative_to(tests_dir).as_posix() in STACK_MODULES:
-            item.add_marker(pytest.mark.stack)
-
-
 # Parallel runs (`make test` passes `-n 2 --dist loadgroup` to pytest-xdist): each worker is its own
 # process with its own session fixtures, so tests that share an expensive session fixture must
 # land on one worker. Every test is grouped by its file, and these folders by folder (their
@@ -74,14 +67,16 @@ def pytest_collection_modifyitems(config, items):
 SHARED_SESSION_FOLDERS = ("app", "hostile", "notebooks")
 
 
-def _xdist_group(item) -> str:
-    relative = Path(item.fspath).resolve().relative_to(REPO_ROOT / "tests")
+def _xdist_group(relative: Path) -> str:
     top = relative.parts[0]
     return top if top in SHARED_SESSION_FOLDERS else relative.as_posix()
 
 
 def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
+    parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+        relative = Path(item.fspath).resolve().relative_to(REPO_ROOT / "tests")
+        if relative.as_posix() in STACK_MODULES:
+            item.add_marker(pytest.mark.stack)
+        if parallel:
+            item.add_marker(pytest.mark.xdist_group(_xdist_group(relative)))

@@ -131,6 +131,7 @@ def _features(input_image, config):
         config.RPN_ANCHOR_STRIDE,
         len(config.RPN_ANCHOR_RATIOS),
         config.TOP_DOWN_PYRAMID_SIZE,
+        config.RPN_CONV_CHANNELS,
     )
     return pyramid[:4], rpn_logits, rpn_probs, rpn_bbox
 
