@@ -17,6 +17,7 @@ ORDER = [
     "engine_ops",
     "model",
     "vs_torchvision",
+    "precision",
     "convergence",
     "realdata",
     "demo",

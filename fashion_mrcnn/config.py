@@ -1,12 +1,7 @@
 """Model and training configuration with Matterport's ``mrcnn`` attribute names and defaults.
 
-Override Matterport style, by subclassing::
-
-    class MyConfig(Config):
-        NAME = "mine"
-        NUM_CLASSES = 1 + 46
-
-or with keyword arguments, ``Config(NAME="mine", NUM_CLASSES=47)``. Derived attributes
+Override Matterport style, by subclassing (``class MyConfig(Config): NAME = "mine"``), or with
+keyword arguments, ``Config(NAME="mine", NUM_CLASSES=47)``. Derived attributes
 (``BATCH_SIZE``, ``IMAGE_SHAPE``, ``IMAGE_META_SIZE``) are computed in ``__init__``; the
 configuration is validated there too, so a bad value fails before any model is built.
 
@@ -60,9 +55,7 @@ class Config:
     RPN_ANCHOR_SCALES = (32, 64, 128, 256, 512)
     RPN_ANCHOR_RATIOS = [0.5, 1, 2]
     RPN_ANCHOR_STRIDE = 1
-    # filters of the RPN's shared 3x3 conv: Matterport's 512 (mask_rcnn_coco.h5); a small FPN
-    # (TOP_DOWN_PYRAMID_SIZE 64-128) needs far fewer, as torchvision's RPN head keeps its input's
-    RPN_CONV_CHANNELS = 512
+    RPN_CONV_CHANNELS = 512  # the RPN's shared 3x3 conv: Matterport's 512; presets: fewer
     RPN_NMS_THRESHOLD = 0.7
     RPN_TRAIN_ANCHORS_PER_IMAGE = 256
     PRE_NMS_LIMIT = 6000

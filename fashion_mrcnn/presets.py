@@ -48,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "MOBILENET_ALPHA": 0.35,
         "NORM": "gn",
         "TOP_DOWN_PYRAMID_SIZE": 64,
-        "RPN_CONV_CHANNELS": 64,
+        "RPN_CONV_CHANNELS": 128,
         "RPN_ANCHOR_SCALES": (8, 16, 32, 64, 128),
         "TRAIN_ROIS_PER_IMAGE": 32,
         "POST_NMS_ROIS_TRAINING": 300,
