@@ -21,6 +21,6 @@ lint: install
 	$(BIN)/python -m fashion_mrcnn.tools.check_notebooks notebooks
 
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 
 .PHONY: install demo lint test

@@ -59,24 +59,34 @@ STACK_MODULES = {
 }
 
 
-# Parallel runs (`make test` passes `-n 2 --dist loadgroup` to pytest-xdist): each worker is its own
-# process with its own session fixtures, so tests that share an expensive session fixture must
-# land on one worker. Every test is grouped by its file, and these folders by folder (their
-# conftest trains a model or runs the notebooks once per session). xdist hands out the groups
-# with the most tests first, which puts these three early.
+# Parallel runs (`make test` passes `-n 2` to pytest-xdist): each worker is its own process with
+# its own session fixtures, so tests that share an expensive session fixture must land on one
+# worker. The scheduler below hands out whole files, and these folders whole (their conftest
+# trains a model or runs the notebooks once per session), the units with the most tests first.
+# (xdist's own `--dist loadgroup` marks do not take effect under pytest 9.2: it renames node ids
+# through an attribute pytest no longer reads.)
 SHARED_SESSION_FOLDERS = ("app", "hostile", "notebooks")
 
 
-def _xdist_group(relative: Path) -> str:
-    top = relative.parts[0]
-    return top if top in SHARED_SESSION_FOLDERS else relative.as_posix()
-
-
 def pytest_collection_modifyitems(config, items):
-    parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
         relative = Path(item.fspath).resolve().relative_to(REPO_ROOT / "tests")
         if relative.as_posix() in STACK_MODULES:
             item.add_marker(pytest.mark.stack)
-        if parallel:
-            item.add_marker(pytest.mark.xdist_group(_xdist_group(relative)))
+
+
+def scheduling_unit(nodeid: str) -> str:
+    """The scheduling unit of a test id: its folder for SHARED_SESSION_FOLDERS, else its file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    return parts[1] if len(parts) > 2 and parts[1] in SHARED_SESSION_FOLDERS else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrFolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_unit(nodeid)
+
+    return FileOrFolderScheduling(config, log)

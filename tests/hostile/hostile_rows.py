@@ -239,8 +239,9 @@ def resumed_to_epoch_2(names) -> None:
 
 #: Training runs (``@pytest.mark.slow`` in test_hostile_cli): minutes, not seconds.
 SLOW_ROWS = [
+    # 3 steps of 2 images: a whole pass over the 5 training scenes, so the bad one is always met
     Row("train-overlapping-rle-met-in-training", ("train", "{data}", "--out", "{out}",
-        *TRAIN_SMOKE), 2, "image synth_00000.jpg: runs overlapping", inp.bad_rle_train_data,
+        *TRAIN_SMOKE, "--steps-per-epoch", "3"), 2, "image synth_00000.jpg: runs overlapping", inp.bad_rle_train_data,
         check=no_checkpoint),
     Row("train-resume-after-a-truncated-checkpoint", ("train", "{synth}", "--out", "{out}",
         *TRAIN_SMOKE, "--resume"), 0, "skipping checkpoint", inp.run_killed_while_saving,

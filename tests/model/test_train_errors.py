@@ -106,12 +106,19 @@ def _cli_train(data: Path, out: Path) -> subprocess.CompletedProcess:
         pytest.fail(f"fashion-mrcnn train hung after a data error ({CLI_TIMEOUT_S} s): {exc}")
 
 
-def test_cli_train_with_truncated_image_exits_2_in_one_line_and_never_hangs(synth, tmp_path):
+@pytest.mark.parametrize(
+    "repeats",
+    # one run in the default suite; the hang showed in some runs only: five, in CI once (.ci/run)
+    [1, pytest.param(CLI_REPEATS, marks=pytest.mark.slow)],
+)
+def test_cli_train_with_truncated_image_exits_2_in_one_line_and_never_hangs(
+    synth, tmp_path, repeats
+):
     data = Path(shutil.copytree(synth, tmp_path / "data"))
     bad = data / "train" / json.loads((data / "splits.json").read_text())["train"][0]
     _truncate(bad)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(lambda k: _cli_train(data, tmp_path / f"run{k}"), range(CLI_REPEATS)))
+        runs = list(pool.map(lambda k: _cli_train(data, tmp_path / f"run{k}"), range(repeats)))
     for proc in runs:
         assert proc.returncode == 2, proc.stderr[-3000:]
         lines = project_lines(proc.stderr)
