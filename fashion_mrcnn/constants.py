@@ -54,6 +54,9 @@ CHECKPOINT_GLOB = "mask_rcnn*.h5"
 CHECKPOINT_NAME_RE = r"mask_rcnn_[\w-]+_(?P<epoch>\d{4})\.(?:weights\.)?h5"
 #: Regex of a checkpoint path inside its log dir; groups ``time`` and ``epoch``.
 CHECKPOINT_PATH_RE = r".*[/\\][\w-]+(?P<time>\d{8}T\d{4})[/\\]" + CHECKPOINT_NAME_RE + "$"
+#: The per-epoch CSV log (Keras ``CSVLogger``: a 0-based ``epoch`` column, ``loss``, ...) in a
+#: run's log dir.
+TRAINING_LOG = "training.csv"
 
 # --- matching ----------------------------------------------------------------------------------
 #: A training anchor or ROI touching a crowd box with at least this IoU is never a negative.

@@ -31,8 +31,19 @@ class WeightsError(ValueError):
     """A weights file that cannot be read or does not fit the model."""
 
 
+class NonFiniteOutputError(WeightsError):
+    """Weights whose inference graph gives NaN / inf (boxes, scores or masks): the weights of a
+    diverged training run. ``weights``: the file (None when the weights came from no file);
+    ``where``: what held the non-finite values. The message names both."""
+
+    def __init__(self, message: str, weights=None, where: str = ""):
+        super().__init__(message)
+        self.weights = weights
+        self.where = where
+
+
 class TrainingDivergedError(FloatingPointError):
-    """Training stopped because a loss exploded (see ``model.training.DivergenceGuard``); the
+    """Training stopped because a loss exploded (see ``model.guard.DivergenceGuard``); the
     message names epoch, batch, loss and the last good checkpoint."""
 
 

@@ -26,6 +26,7 @@ from fashion_mrcnn.app.project import (
     find_run_file,
     load_inference_model,
     norm_boxes,
+    predict_finite,
 )
 
 LEVELS = (2, 3, 4, 5)
@@ -109,10 +110,11 @@ class Engine:
         return keras.Model(km.input, outputs, name="mask_rcnn_app")
 
     def _run(self, image: np.ndarray):
-        """Mold one image and run the feature graph: (raw outputs, molded shape, window)."""
+        """Mold one image and run the feature graph: (raw outputs, molded shape, window).
+        NonFiniteOutputError naming the weights when they give NaN / inf (``model.finite``)."""
         molded, metas, windows = self.model.mold_inputs([image])
-        raw = self._graph.predict_on_batch({"input_image": molded, "input_image_meta": metas})
-        raw = {k: np.asarray(v) for k, v in raw.items()}
+        inputs = {"input_image": molded, "input_image_meta": metas}
+        raw = predict_finite(self._graph, inputs, self.weights)
         return raw, molded[0].shape, windows[0]
 
     def _describe(self, image, boxes, masks, raw, molded_shape, window):

@@ -12,7 +12,8 @@ from fashion_mrcnn.data.categories import category_names, default_categories
 from fashion_mrcnn.data.formats.rle import decode as rle_decode
 from fashion_mrcnn.data.images import list_images, load_rgb
 from fashion_mrcnn.data.synthetic import image_rng, render_scene
-from fashion_mrcnn.errors import ConfigError, FashionDataError, SkipReport
+from fashion_mrcnn.errors import ConfigError, FashionDataError, NonFiniteOutputError, SkipReport
+from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
 from fashion_mrcnn.predict import detection_to_record
 from fashion_mrcnn.viz.colors import class_color, to_uint8_color
@@ -29,6 +30,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "FashionDataError",
+    "NonFiniteOutputError",
     "SkipReport",
     "category_ids_for",
     "category_names",
@@ -45,6 +47,7 @@ __all__ = [
     "load_rgb",
     "norm_boxes",
     "open_dataset",
+    "predict_finite",
     "render_scene",
     "rle_decode",
     "to_uint8_color",

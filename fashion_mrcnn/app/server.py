@@ -21,7 +21,8 @@ A result is ``{"id", "record" (every detection down to the graph's score floor, 
 ``predict`` JSONL schema), "colors" (one "#rrggbb" per instance, the overlay's class colours),
 "notice" (e.g. the image was downscaled) or null, "seconds" (model time), "image_url",
 "default_min_score"}``. Errors are ``{"error": message}`` with status 400 (bad input: the
-message names the file and the problem), 404, 413 (upload too large) or 503 (queue full).
+message names the file and the problem), 404, 413 (upload too large), 503 (queue full) or 500
+(the model failed; weights that give NaN / inf, a diverged run's, are named in one line).
 
 One model instance serves every request: analyses run one at a time on a single worker thread,
 while the event loop keeps answering the page; at most ``Limits.max_waiting`` analyses wait,
@@ -52,6 +53,7 @@ import numpy as np
 
 from fashion_mrcnn.app.project import (
     FashionDataError,
+    NonFiniteOutputError,
     class_color,
     draw_overlay,
     load_rgb,
@@ -97,6 +99,17 @@ class Kept:
     colour: np.ndarray  # float32 [N, 72]
     notice: str | None
     seconds: float
+
+
+def diverged_message(name: str, exc: NonFiniteOutputError) -> str:
+    """What the page shows when the model's weights gave NaN / inf on photo ``name`` (the
+    weights file by name only: the page does not show server paths)."""
+    weights = Path(exc.weights).name if exc.weights else "(loaded from no file)"
+    return (
+        f"the model cannot analyse {name}: its weights {weights} give non-finite outputs "
+        f"(NaN / inf in {exc.where}); they are likely from a training run that diverged: "
+        "serve an earlier checkpoint"
+    )
 
 
 def hex_color(class_id: int) -> str:
@@ -254,6 +267,9 @@ class WebApp:
             kept = await loop.run_in_executor(self._executor, work, source, name, rid)
         except BadRequest:
             raise
+        except NonFiniteOutputError as exc:  # the weights, not this photo: one line, no trace
+            log.error("analysing %s failed: %s", name, exc)
+            raise BadRequest(500, diverged_message(name, exc)) from exc
         except Exception as exc:  # the model failed on this input: say so, keep serving
             log.exception("analysing %s failed", name)
             raise BadRequest(

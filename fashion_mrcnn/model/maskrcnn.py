@@ -26,10 +26,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fashion_mrcnn.constants import TRAINING_LOG
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
+from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
@@ -98,6 +100,7 @@ class MaskRCNN:
         self.trainer = None
         # The newest good checkpoint of ours the weights came from or were saved to.
         self.last_checkpoint = None
+        self.weights_path = None  # the file the weights were last loaded from (for errors)
         self.weights_loaded = bool(getattr(config, "BACKBONE_WEIGHTS", None))
         self._anchor_cache = {}
         # MIXED_PRECISION: layers are created under its policy (they keep it; see
@@ -243,7 +246,7 @@ class MaskRCNN:
                 allow_partial=allow_partial,
             )
         self.set_log_dir(str(filepath))
-        self.weights_loaded = True
+        self.weights_loaded, self.weights_path = True, os.path.abspath(filepath)
         whole = report is None or not (report.not_loaded or report.skipped)
         ours = C.parse_checkpoint_path(filepath) is not None
         self.last_checkpoint = os.path.abspath(filepath) if ours and whole else None
@@ -309,18 +312,17 @@ class MaskRCNN:
 
         Checkpoints ``mask_rcnn_{name}_{epoch:04d}.h5`` are written after every healthy epoch.
         Returns the Keras ``History``. Raises TrainingDivergedError (NonFiniteLossError for NaN /
-        inf) when ``training.DivergenceGuard`` stops training: no diverged checkpoint is left as
-        the newest, the model is put back to the last good checkpoint (named in the message).
+        inf) when ``guard.DivergenceGuard`` stops training (armed from the first batch when
+        continuing at a later epoch): no diverged checkpoint is left as the newest, the model is
+        put back to the last good checkpoint (named in the message).
         """
         from fashion_mrcnn.data.pipeline import data_error, make_dataset, release_iterators
+        from fashion_mrcnn.model import guard as G
         from fashion_mrcnn.model.training import (
-            AtomicCheckpoint,
-            DivergenceGuard,
             LogLearningRate,
             MaskRCNNTrainer,
             StepTimer,
             make_optimizer,
-            raise_stop,
         )
 
         if self.mode != "training":
@@ -363,13 +365,14 @@ class MaskRCNN:
             )
             self.trainer.compile(optimizer=optimizer, jit_compile=False)
         os.makedirs(self.log_dir, exist_ok=True)
-        checkpoint = AtomicCheckpoint(self.keras_model, self.checkpoint_path, self.last_checkpoint)
-        guard = DivergenceGuard(checkpoint)
+        checkpoint = G.AtomicCheckpoint(
+            self.keras_model, self.checkpoint_path, self.last_checkpoint
+        )
+        guard = G.DivergenceGuard(checkpoint)
+        log_csv = os.path.join(self.log_dir, TRAINING_LOG)
         callbacks = [guard, checkpoint, LogLearningRate(), StepTimer()]
         callbacks += [time_budget] if time_budget is not None else []  # logs before the CSV
-        callbacks += [
-            keras.callbacks.CSVLogger(os.path.join(self.log_dir, "training.csv"), append=True),
-        ]
+        callbacks += [keras.callbacks.CSVLogger(log_csv, append=True)]
         if _has_tensorboard():
             callbacks.append(
                 keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0)
@@ -381,6 +384,9 @@ class MaskRCNN:
             f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
         )
         try:
+            if self.epoch > 0:  # a run going on: its first batches face the level it reached
+                logged = G.logged_losses(log_csv, self.epoch)
+                guard.seed(logged or [G.weights_loss(self.trainer, next(iter(train_ds.take(1))))])
             history = self.trainer.fit(
                 train_ds,
                 initial_epoch=self.epoch,
@@ -405,27 +411,13 @@ class MaskRCNN:
         self.last_learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
             # after a stop, or when no validation loss vetted the last epoch's final update
-            self._vet_checkpoints(checkpoint, guard, train_ds)
+            G.vet_checkpoints(self, checkpoint, guard, train_ds)
         self.last_checkpoint = checkpoint.last_saved
         if guard.reason is not None:
-            raise_stop(guard, checkpoint)
+            G.raise_stop(guard, checkpoint)
         # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
         self.epoch = self.epoch + len(history.epoch) if history is not None else self.epoch
         return history
-
-    def _vet_checkpoints(self, checkpoint, guard, train_ds) -> None:
-        """Walk back from the newest checkpoint until its weights give a healthy loss on a
-        training batch (``guard.check``), setting aside (``checkpoint.demote``) every one that
-        diverged; the model ends with the good checkpoint loaded (epoch and log dir too)."""
-        batch = next(iter(train_ds.take(1)))
-        while checkpoint.last_saved:
-            if not checkpoint.at_checkpoint:
-                self.load_weights(checkpoint.last_saved, by_name=True)
-            reason = guard.check(self.trainer.batch_losses(batch)["loss"])
-            if reason is None:
-                return
-            guard.stop(f"{reason} on the weights of {checkpoint.last_saved}")
-            checkpoint.demote()
 
     # ------------------------------------------------------------------ inference
     def get_anchors(self, image_shape) -> np.ndarray:
@@ -512,7 +504,8 @@ class MaskRCNN:
         """Run the inference graph on molded inputs in chunks of BATCH_SIZE (any count).
 
         molded_images: float32 [N, H, W, 3]; image_metas: float32 [N, M]. Returns the graph's
-        output dict as numpy arrays with N on the first axis."""
+        output dict as numpy arrays with N on the first axis. NonFiniteOutputError (naming the
+        weights file) when the weights give NaN / inf boxes or outputs (``model.finite``)."""
         if self.mode != "inference":
             raise ConfigError("detect needs a model created in 'inference' mode")
         chunk = max(int(self.config.BATCH_SIZE), 1)
@@ -522,8 +515,7 @@ class MaskRCNN:
                 "input_image": np.asarray(molded_images[s : s + chunk], dtype=np.float32),
                 "input_image_meta": np.asarray(image_metas[s : s + chunk], dtype=np.float32),
             }
-            out = self.keras_model.predict_on_batch(inputs)
-            parts.append({k: np.asarray(v) for k, v in out.items()})
+            parts.append(predict_finite(self.keras_model, inputs, self.weights_path))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def detect_molded(

@@ -7,15 +7,12 @@ number of replicas under ``tf.distribute`` and supports a ``LossScaleOptimizer``
 precision). ``keras.metrics.Mean`` trackers named ``loss``, ``rpn_class_loss``, ...,
 ``mrcnn_mask_loss``, ``l2_loss`` feed the progress bar, ``History``, TensorBoard and CSVLogger.
 
-Callbacks: :class:`DivergenceGuard` stops training on a NaN / inf or exploding loss and keeps
-bad weights out of the checkpoints that :class:`AtomicCheckpoint` writes; :class:`LogLearningRate`
-logs the schedule's rate per epoch; :class:`TimeBudget` stops after a wall-time budget.
+Callbacks: :class:`LogLearningRate` logs the schedule's rate per epoch, :class:`StepTimer` the
+median step time; the divergence guard and the checkpoints it vets are ``model.guard``'s.
 """
 
 from __future__ import annotations
 
-import collections
-import os
 import time
 
 import keras
@@ -23,10 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_mrcnn.constants import LOSS_NAMES
-from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError
 from fashion_mrcnn.model.precision import needs_loss_scaling
 from fashion_mrcnn.model.schedule import LearningRateSchedule
-from fashion_mrcnn.model.weights import non_finite_layers, save_checkpoint
 
 
 def compute_losses(outputs: dict, batch: dict) -> dict:
@@ -182,175 +177,3 @@ class StepTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._times:
             logs["step_ms"] = round(1000.0 * float(np.median(self._times)), 1)
-
-
-#: The divergence rule of :class:`DivergenceGuard` (see there).
-DIVERGENCE_CEILING = 1e4
-DIVERGENCE_FACTOR = 100.0
-DIVERGENCE_WINDOW = 50
-DIVERGENCE_WARMUP = 5
-
-
-class DivergenceGuard(keras.callbacks.Callback):
-    """Stop training at the first sign of divergence and keep bad weights out of checkpoints.
-
-    The rule, applied to every training batch's total loss and to the validation loss at the end
-    of each epoch: the loss has diverged when any logged loss is NaN / inf, when the total loss is
-    above ``ceiling`` (1e4: a healthy Mask R-CNN loss is a sum of five losses of order 1), or,
-    once ``warmup`` batches have been seen, above ``factor`` (100) x max(level, 1), where level
-    is the median of the last ``window`` (50) batch losses; the floor of 1 keeps a well-fitted
-    model (loss 0.05) from stopping at an ordinary hard batch. At each epoch's end the weights
-    are also checked for NaN / inf before the checkpoint is written.
-
-    On divergence training stops, ``checkpoint`` writes nothing more, and ``reason`` says what
-    happened (``non_finite`` tells NaN / inf apart from an explosion). Keras logs a running mean
-    per epoch; the batch loss is recovered from consecutive means. ``MaskRCNN.train`` then vets
-    the newest checkpoints with :meth:`check` and sets aside those that diverged.
-    """
-
-    def __init__(
-        self,
-        checkpoint=None,
-        ceiling: float = DIVERGENCE_CEILING,
-        factor: float = DIVERGENCE_FACTOR,
-        window: int = DIVERGENCE_WINDOW,
-        warmup: int = DIVERGENCE_WARMUP,
-    ):
-        super().__init__()
-        self.checkpoint = checkpoint
-        self.ceiling, self.factor, self.warmup = float(ceiling), float(factor), int(warmup)
-        self.recent = collections.deque(maxlen=int(window))
-        self.reason = None
-        self.non_finite = False
-        self.epoch = 0
-        self._mean = 0.0
-
-    def check(self, loss: float) -> str | None:
-        """Why the total ``loss`` counts as diverged, or None while it is healthy."""
-        if not np.isfinite(loss):
-            return f"loss {loss}"
-        if loss > self.ceiling:
-            return f"loss {loss:.3g} is above the ceiling {self.ceiling:g}"
-        if len(self.recent) >= self.warmup:
-            level = float(np.median(self.recent))
-            if loss > self.factor * max(level, 1.0):
-                return (
-                    f"loss {loss:.3g} is {loss / level:.0f}x its running level {level:.3g} "
-                    f"(limit {self.factor:g}x)"
-                )
-        return None
-
-    def stop(self, reason: str, non_finite: bool = False) -> None:
-        """Record the first ``reason``, stop training and block further checkpoints."""
-        if self.reason is not None:
-            return
-        self.reason, self.non_finite = reason, non_finite
-        if self.model is not None:
-            self.model.stop_training = True
-        if self.checkpoint is not None:
-            self.checkpoint.blocked = True
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self._mean = 0.0
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        mean = float(logs.get("loss", 0.0))
-        loss = (batch + 1) * mean - batch * self._mean  # this batch's loss from running means
-        self._mean = mean
-        where = f"at epoch {self.epoch + 1}, batch {batch + 1}"
-        bad = {k: float(v) for k, v in logs.items() if not np.isfinite(float(v))}
-        if bad:
-            self.stop(f"non-finite loss {where}: {bad}", non_finite=True)
-            return
-        reason = self.check(loss)
-        if reason:
-            self.stop(f"{reason} {where}")
-            return
-        self.recent.append(loss)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.reason is not None:
-            return
-        logs = logs or {}
-        where = f"after epoch {epoch + 1}"
-        bad = {k: float(v) for k, v in logs.items() if not np.isfinite(float(v))}
-        if bad:
-            self.stop(f"non-finite loss {where}: {bad}", non_finite=True)
-            return
-        if "val_loss" in logs:
-            reason = self.check(float(logs["val_loss"]))
-            if reason:
-                self.stop(f"validation {reason} {where}")
-                return
-        if self.checkpoint is not None:
-            bad_layers = non_finite_layers(self.checkpoint.weights_model)
-            if bad_layers:
-                self.stop(f"NaN / inf weights {where} in layers {bad_layers[:5]}", True)
-
-
-class AtomicCheckpoint(keras.callbacks.Callback):
-    """Save ``weights_model``'s weights after every epoch to ``path_pattern.format(epoch=n)``
-    (n 1-based) via a temporary file and ``os.replace``, unless ``blocked`` (set by
-    :class:`DivergenceGuard`).
-
-    ``last_saved``: the newest good checkpoint, starting from ``last_saved`` given (the one the
-    weights were loaded from). ``at_checkpoint``: True while the weights are exactly those this
-    callback saved last (no training step since). ``demoted``: checkpoints set aside by
-    :meth:`demote`.
-    """
-
-    def __init__(self, weights_model: keras.Model, path_pattern: str, last_saved=None):
-        super().__init__()
-        self.weights_model = weights_model
-        self.path_pattern = path_pattern
-        self.saved = [str(last_saved)] if last_saved else []
-        self.at_checkpoint = False
-        self.blocked = False
-        self.demoted: list[str] = []
-
-    @property
-    def last_saved(self) -> str | None:
-        return self.saved[-1] if self.saved else None
-
-    def demote(self) -> None:
-        """Rename the newest checkpoint ``*.h5.diverged`` (its weights gave a diverged loss), so
-        ``find_last`` never returns it; ``last_saved`` falls back to the one before."""
-        if not self.saved:
-            return
-        path = self.saved.pop()
-        self.at_checkpoint = False
-        if os.path.isfile(path):
-            os.replace(path, path + ".diverged")
-            self.demoted.append(path + ".diverged")
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.at_checkpoint = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.blocked:
-            return
-        path = self.path_pattern.format(epoch=epoch + 1)
-        save_checkpoint(self.weights_model, path)
-        self.saved.append(os.path.abspath(path))
-        self.at_checkpoint = True
-
-
-def stop_message(guard: DivergenceGuard, checkpoint: AtomicCheckpoint) -> str:
-    """The one-line explanation of a :class:`DivergenceGuard` stop: what, where, the last good
-    checkpoint, a demoted one, and what to try."""
-    demoted = ""
-    if checkpoint.demoted:
-        demoted = f"; the checkpoint it was computed on is set aside as {checkpoint.demoted[-1]}"
-    return (
-        f"training stopped: {guard.reason}{demoted}. Last good checkpoint: "
-        f"{checkpoint.last_saved or 'none written yet'}. Lower the learning rate, check the "
-        f"data (empty or degenerate boxes) or GRADIENT_CLIP_NORM."
-    )
-
-
-def raise_stop(guard: DivergenceGuard, checkpoint: AtomicCheckpoint) -> None:
-    """Raise NonFiniteLossError / TrainingDivergedError with :func:`stop_message`."""
-    error = NonFiniteLossError if guard.non_finite else TrainingDivergedError
-    raise error(stop_message(guard, checkpoint))

@@ -9,6 +9,11 @@
 
 and likewise for x; samples outside ``[0, H - 1]`` take ``extrapolation_value``. Normalised
 boxes follow Matterport's ``norm_boxes`` convention, so 0 and 1 are the first and last pixel.
+
+Both refuse a NaN / inf box with an error whose message contains :data:`NON_FINITE_BOXES`
+(``roi_align_tf``: ``tf.errors.InvalidArgumentError`` from ``tf.debugging.check_numerics``;
+``crop_and_resize_np``: ValueError): boxes that are not finite come from weights that diverged,
+and ``model.finite`` turns that error into one naming the weights file.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+#: In the message of the error both crops raise on a NaN / inf box (one owner of the text).
+NON_FINITE_BOXES = "non-finite boxes met RoI Align"
 
 
 def _sample_coords(lo: np.ndarray, hi: np.ndarray, n: int, size: int) -> np.ndarray:
@@ -38,10 +46,13 @@ def crop_and_resize_np(
 
     image: [H, W, C] (every box samples it) or [B, H, W, C] with ``box_indices`` int [N] naming
     each box's image. boxes: float [N, (y1, x1, y2, x2)] normalised (y2 < y1 flips the crop).
-    out_size: (ph, pw). Returns float32 [N, ph, pw, C].
+    out_size: (ph, pw). Returns float32 [N, ph, pw, C]. ValueError naming
+    :data:`NON_FINITE_BOXES` when a box holds NaN / inf.
     """
     image = np.asarray(image, dtype=np.float32)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not np.isfinite(boxes).all():
+        raise ValueError(f"{NON_FINITE_BOXES}: {int((~np.isfinite(boxes)).sum())} NaN / inf values")
     if image.ndim == 3:
         image = image[None]
         box_indices = np.zeros(len(boxes), dtype=np.int64)
@@ -79,13 +90,16 @@ def roi_align_tf(feature_maps, boxes, box_indices, out_size):
     """``tf.image.crop_and_resize`` with gradients stopped through the boxes.
 
     feature_maps: float [B, H, W, C]; boxes: float [N, 4] normalised; box_indices: int32 [N];
-    out_size: (ph, pw). Returns float32 [N, ph, pw, C].
+    out_size: (ph, pw). Returns float32 [N, ph, pw, C]. A NaN / inf box raises
+    ``tf.errors.InvalidArgumentError`` naming :data:`NON_FINITE_BOXES` (``check_numerics``,
+    before the crop's own error, whose text is TensorFlow's).
     """
     import tensorflow as tf
 
+    boxes = tf.debugging.check_numerics(tf.cast(boxes, tf.float32), NON_FINITE_BOXES)
     return tf.image.crop_and_resize(
         feature_maps,
-        tf.stop_gradient(tf.cast(boxes, tf.float32)),
+        tf.stop_gradient(boxes),
         tf.stop_gradient(tf.cast(box_indices, tf.int32)),
         [int(out_size[0]), int(out_size[1])],
         method="bilinear",

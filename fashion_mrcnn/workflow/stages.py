@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn.constants import TRAINING_LOG
 from fashion_mrcnn.errors import ConfigError, FashionDataError, TrainingDivergedError
 
 log = logging.getLogger(__name__)
@@ -270,7 +271,7 @@ def _budget_used(model) -> float:
     in the CSV log, row of the checkpoint's epoch); 0 when the log has none."""
     import pandas as pd
 
-    path = Path(model.log_dir) / "training.csv"
+    path = Path(model.log_dir) / TRAINING_LOG
     if model.epoch < 1 or not path.is_file():
         return 0.0
     log_rows = pd.read_csv(path)

@@ -5,6 +5,7 @@ row's command template (``{data}``, ``{pred}``, ...). :class:`World` holds what 
 use: tiny synthetic scenes in the iMaterialist layout (6 images of 64 px, 5 train / 1 val), a
 run folder's ``train_config.yaml`` and ``classes.json`` (cpu-smoke, 7 classes) and, built only
 when a row asks for it, an untrained checkpoint of that run (``World.checkpoint``).
+:func:`diverged_checkpoint` makes from it the checkpoint of a run that diverged.
 """
 
 from __future__ import annotations
@@ -287,6 +288,54 @@ def nan_checkpoint(tmp: Path, world: World) -> dict[str, Path]:
         data.flat[0] = np.nan
         group[name][...] = data
     return {"nan": path}
+
+
+#: The RPN box regressor's kernel in :func:`diverged_checkpoint`: finite (``load_weights`` takes
+#: it) but so large that the box deltas overflow, as after a diverged training step.
+EXPLODED = 1e30
+
+
+def diverged_checkpoint(tmp: Path, world: World) -> dict[str, Path]:
+    """A run folder (config, classes) whose checkpoint ``mask_rcnn_h_0007.h5`` has exploded but
+    finite weights: it loads, and the graph's boxes come out NaN / inf."""
+    import h5py
+
+    run = tmp / "diverged_run"
+    path = run / "logs" / "h20260101T0000" / "mask_rcnn_h_0007.h5"
+    path.parent.mkdir(parents=True)
+    for name in ("train_config.yaml", "classes.json"):
+        shutil.copy(world.run / name, run / name)
+    shutil.copy(world.checkpoint(), path)
+    with h5py.File(path, "r+") as f:
+        group = f["rpn_bbox_pred"]
+        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
+        kernel = group[next(n for n in names if "kernel" in n)]
+        kernel[...] = np.full(kernel.shape, EXPLODED, kernel.dtype)
+    return {"diverged": path}
+
+
+#: The issue's run (issue 22, item 1): 24 synthetic scenes, cpu-smoke, 6 epochs of 6 steps.
+ISSUE_RUN = ("--preset", "cpu-smoke", "--heads-epochs", "6", "--all-epochs", "0",
+             "--steps-per-epoch", "6", "--val-split", "")  # fmt: skip
+
+
+#: The issue's ``--resume --lr 0.5 --heads-epochs 10``, as a rate that diverges here: under the
+#: scratch recipe's warm-up (200 steps) and cosine, 0.5 is only 0.03 at epoch 7 and the run
+#: stays healthy; a constant 0.2 without warm-up makes the loss grow epoch after epoch under
+#: the ceiling (about 21, 237, 1195, 6076 for epochs 7-10), as in the issue.
+DIVERGING_RESUME = ("--lr", "0.2", "--warmup-steps", "0", "--lr-schedule", "constant",
+                    "--heads-epochs", "10")  # fmt: skip
+
+
+def six_healthy_epochs(tmp: Path, world: World) -> dict[str, Path]:
+    """The issue's first run, done: 24 scenes in ``tmp/data`` and 6 healthy epochs in
+    ``tmp/out`` (a checkpoint and a logged loss for each)."""
+    from fashion_mrcnn.cli import main
+    from fashion_mrcnn.data.synthetic import generate
+
+    data = generate(tmp / "data", n_images=24, seed=0)
+    assert main(["train", str(data), "--out", str(tmp / "out"), *ISSUE_RUN]) == 0
+    return {"data": data}
 
 
 def write_json(path: Path, data) -> Path:

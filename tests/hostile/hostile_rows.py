@@ -16,6 +16,7 @@ fragment of the JSON ``error`` (or of the body).
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,16 @@ class Row:
     @property
     def command(self) -> str:
         return self.argv[0]
+
+
+#: The one line inference on :func:`hostile_inputs.diverged_checkpoint` ends with (issue 22, 1).
+DIVERGED = "mask_rcnn_h_0007.h5: the weights give non-finite outputs (NaN / inf in the boxes"
+
+
+def no_predictions(names) -> None:
+    """No record was written (the first image already met the diverged weights)."""
+    jsonl = names["out"] / "predictions.jsonl"
+    assert not jsonl.exists() or jsonl.read_text() == "", jsonl.read_text()
 
 
 def good_predictions_kept(names) -> None:
@@ -103,6 +114,10 @@ CLI_ROWS = [
         absent=("{out}",), keep=("{data}/train.csv",), item="2"),
     Row("evaluate-unknown-split", ("evaluate", "{synth}", "--weights", "{weights}", "--out",
         "{out}", "--split", "nope", *RUN_META), 2, "no split named 'nope'", absent=("{out}",)),
+    Row("evaluate-diverged-checkpoint", ("evaluate", "{synth}", "--weights", "{diverged}",
+        "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
+        where="stderr-last",  # after the detect progress bar
+        absent=("{out}/metrics.json",), keep=("{diverged}",), item="1"),
     # ------------------------------------------------------------------ tune-postprocess
     Row("tune-postprocess-overlapping-rle-runs", ("tune-postprocess", "{data}", "--weights",
         "{weights}", "--out", "{out}", *RUN_META), 2, "runs overlapping", inp.bad_rle_data,
@@ -122,6 +137,10 @@ CLI_ROWS = [
     Row("predict-nan-checkpoint", ("predict", "{synth}/train", "--weights", "{nan}", "--out",
         "{out}", *RUN_META), 2, "holds 1 NaN / inf values", inp.nan_checkpoint,
         absent=("{out}",), needs_checkpoint=True),
+    Row("predict-diverged-checkpoint", ("predict", "{synth}/train", "--weights", "{diverged}",
+        "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
+        where="stderr-last",  # after the detect progress bar
+        keep=("{diverged}",), check=no_predictions, item="1"),
     Row("predict-truncated-image-among-good", ("predict", "{images}", "--weights", "{weights}",
         "--out", "{out}", *RUN_META), 1, "1 unreadable image(s) skipped",
         inp.images_with_truncated, where="stderr-last", present=("{out}/predictions.jsonl", "{out}/skipped.csv"),
@@ -191,6 +210,7 @@ class WebRow:
     fragment: str
     body: str = ""  # hostile_inputs attribute name of a bytes builder, or "" (no body)
     item: str = ""
+    model: str = "untrained"  # the app's model: "untrained" or "diverged" (test_hostile_web)
 
     @property
     def command(self) -> str:
@@ -221,6 +241,9 @@ WEB_ROWS = [
            "no catalogue is loaded"),
     WebRow("unknown-sample", "POST", "/api/samples/99/detect", 404, "no sample 99"),
     WebRow("unknown-route", "GET", "/api/nope", 404, ""),
+    WebRow("upload-to-a-diverged-model", "POST", "/api/detect?filename=photo.jpg", 500,
+           "the model cannot analyse photo.jpg: its weights mask_rcnn_h_0007.h5 give non-finite "
+           "outputs", "good", item="1", model="diverged"),
 ]  # fmt: skip
 
 
@@ -237,6 +260,26 @@ def resumed_to_epoch_2(names) -> None:
     assert [line.split(",")[0] for line in log[1:]] == ["0", "1", "1"], log  # epoch 2 again
 
 
+def last_good_within_the_guard(names) -> None:
+    """The resumed run stopped naming as last good a checkpoint whose epoch stayed within the
+    guard (its logged mean loss under 100x the median of the last 5 pre-resume epochs: a
+    necessary condition), and no newer checkpoint is left where ``--resume`` / ``find_last``
+    would take it. Before the fix this run went on to epoch 10 and named epoch 9's checkpoint
+    (mean loss 6076 against a pre-resume level of 3) the last good one."""
+    from fashion_mrcnn.model.checkpoints import checkpoint_epoch, find_checkpoints
+    from fashion_mrcnn.model.guard import DIVERGENCE_FACTOR, DIVERGENCE_WARMUP, logged_losses
+
+    summary = json.loads((names["out"] / "train_summary.json").read_text())
+    good = summary["checkpoint"]
+    assert summary["status"] == "diverged" and good, summary
+    assert find_checkpoints(names["out"] / "logs", "fashion")[0] == good  # what --resume takes
+    log = next(names["out"].glob("logs/*/training.csv"))
+    level = statistics.median(logged_losses(log, 6)[-DIVERGENCE_WARMUP:])
+    epoch = checkpoint_epoch(good)
+    assert epoch >= 6 and len(logged_losses(log, epoch)) == epoch, (good, log.read_text())
+    assert logged_losses(log, epoch)[-1] <= DIVERGENCE_FACTOR * max(level, 1.0), log.read_text()
+
+
 #: Training runs (``@pytest.mark.slow`` in test_hostile_cli): minutes, not seconds.
 SLOW_ROWS = [
     # 3 steps of 2 images: a whole pass over the 5 training scenes, so the bad one is always met
@@ -246,6 +289,9 @@ SLOW_ROWS = [
     Row("train-resume-after-a-truncated-checkpoint", ("train", "{synth}", "--out", "{out}",
         *TRAIN_SMOKE, "--resume"), 0, "skipping checkpoint", inp.run_killed_while_saving,
         where="stdout", check=resumed_to_epoch_2),
+    Row("train-resume-at-a-learning-rate-that-diverges", ("train", "{data}", "--out", "{out}",
+        *inp.ISSUE_RUN, "--resume", *inp.DIVERGING_RESUME), 2, ". Last good checkpoint: ",
+        inp.six_healthy_epochs, check=last_good_within_the_guard, item="1"),
 ]  # fmt: skip
 
 #: Rows run in a fresh process (test_hostile_console), by command.

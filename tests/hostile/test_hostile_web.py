@@ -1,7 +1,8 @@
 """Every row of ``hostile_rows.WEB_ROWS``: one request to the app, in this process.
 
 The app (``fashion_mrcnn.app.server.WebApp`` over an untrained checkpoint of the suite's run,
-no catalogue, no samples, uploads limited to 300 kB) is driven through ASGI directly
+no catalogue, no samples, uploads limited to 300 kB; a row with ``model="diverged"`` meets the
+app over a diverged run's checkpoint instead) is driven through ASGI directly
 (:func:`asgi_request`): Starlette's TestClient needs httpx, which the project does not install.
 Each row checks the status and a fragment of the JSON ``error`` (or of the JSON body), and that
 nothing was written outside the temporary upload folder.
@@ -66,6 +67,18 @@ def webapp(world):
 
 
 @pytest.fixture(scope="module")
+def diverged_webapp(world, tmp_path_factory):
+    """The app over :func:`hostile_inputs.diverged_checkpoint` (weights giving NaN / inf)."""
+    from fashion_mrcnn.app.engine import Engine
+    from fashion_mrcnn.app.server import WebApp
+
+    weights = inp.diverged_checkpoint(tmp_path_factory.mktemp("diverged"), world)["diverged"]
+    app = WebApp(Engine(weights))
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
 def bodies(world, tmp_path_factory) -> dict[str, bytes]:
     tmp = tmp_path_factory.mktemp("uploads")
     return {
@@ -91,11 +104,12 @@ def _files_in_tmp() -> set[str]:
 
 
 @pytest.mark.parametrize("row", WEB_ROWS, ids=lambda row: row.id)
-def test_web_row(row: WebRow, webapp, bodies, result_id, tmp_path, monkeypatch):
+def test_web_row(row: WebRow, webapp, bodies, result_id, tmp_path, monkeypatch, request):
+    app = webapp if row.model == "untrained" else request.getfixturevalue(f"{row.model}_webapp")
     monkeypatch.chdir(tmp_path)  # a relative path in an upload name would land here
     before = _files_in_tmp()
     target = row.path.format(rid=result_id)
-    status, body = asgi_request(webapp.starlette, row.method, target, bodies[row.body])
+    status, body = asgi_request(app.starlette, row.method, target, bodies[row.body])
     try:
         text = json.dumps(json.loads(body))
     except ValueError:
@@ -104,5 +118,7 @@ def test_web_row(row: WebRow, webapp, bodies, result_id, tmp_path, monkeypatch):
     assert row.fragment in text, text[:2000]
     if status >= 400 and body:
         assert "Traceback" not in text
+    if status == 500:  # the model's failure in words, not an exception's name and text
+        assert "Error" not in text, text[:2000]
     assert list(tmp_path.iterdir()) == [], "the request wrote into the working directory"
     assert _files_in_tmp() <= before, "an upload's temporary folder was left behind"

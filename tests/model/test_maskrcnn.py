@@ -14,10 +14,10 @@ from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.data.pipeline import make_dataset
+from fashion_mrcnn.errors import NonFiniteLossError
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
 from fashion_mrcnn.model.training import (
     MaskRCNNTrainer,
-    NonFiniteLossError,
     compute_losses,
     graph_input_names,
 )

@@ -1,6 +1,8 @@
-"""Training that must not end in a silent wrong result: the divergence rule, an exploding learning
-rate never leaving a diverged checkpoint as the newest, resume past a truncated checkpoint, the
-learning-rate schedule continuing where a resumed run stopped, and an image with no instances."""
+"""Training that must not end in a silent wrong result: the divergence rule (armed from the first
+batch after a resume), a checkpoint good only when its epoch stayed within the guard, an exploding
+learning rate never leaving a diverged checkpoint as the newest, resume past a truncated
+checkpoint, the learning-rate schedule continuing where a resumed run stopped, and an image with
+no instances."""
 
 from __future__ import annotations
 
@@ -13,10 +15,15 @@ import numpy as np
 import pytest
 from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
-from fashion_mrcnn.constants import LOSS_NAMES
+from fashion_mrcnn.constants import LOSS_NAMES, TRAINING_LOG
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError, WeightsError
+from fashion_mrcnn.model.guard import (
+    AtomicCheckpoint,
+    DivergenceGuard,
+    logged_losses,
+    stop_message,
+)
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
-from fashion_mrcnn.model.training import AtomicCheckpoint, DivergenceGuard
 from fashion_mrcnn.model.weights import leaf_layers, save_checkpoint
 
 
@@ -86,6 +93,137 @@ def test_checkpoint_callback_blocked_by_guard_and_demote(tmp_path):
     assert not (tmp_path / "mask_rcnn_x_0001.h5").exists()
 
 
+#: The issue's run: epochs 1-6 went 6.7 -> 2.7 (mean loss per epoch), then ``--resume --lr 0.5``.
+BEFORE_RESUME = [6.7, 5.0, 4.1, 3.4, 3.0, 2.7]
+
+
+def test_guard_is_armed_from_the_first_batch_after_a_resume():
+    exploding = [3.0, 40.0, 600.0, 5000.0, 8000.0, 9000.0]  # mean 3774, every loss < 1e4
+    fresh = _guard()  # a run from epoch 0 has no level yet: only NaN / inf and the ceiling
+    assert not fresh.armed and _feed(fresh, exploding[:5]) is None
+
+    resumed = _guard()
+    resumed.seed(BEFORE_RESUME)  # the last 5 logged epochs: level 3.4, limit 340
+    assert resumed.armed and list(resumed.recent) == BEFORE_RESUME[1:]
+    assert resumed.level == 3.4
+    assert _feed(resumed, exploding, epoch=6) == 2  # batch 1 (3.0) lowered the level to 3.2
+    assert "loss 600 is 188x its running level 3.2" in resumed.reason
+    assert "epoch 7, batch 3" in resumed.reason
+
+    healthy = _guard()  # an ordinary resumed epoch (loss a little up after the restart) goes on
+    healthy.seed(BEFORE_RESUME)
+    assert _feed(healthy, [3.5, 2.9, 4.0, 2.6, 3.1, 2.8], epoch=6) is None
+
+    growing = _guard()  # x1.2 a batch: a running median would follow it up to the ceiling;
+    growing.seed([3.0])  # the level does not rise, so the limit stays 300
+    assert _feed(growing, [3.0 * 1.2**k for k in range(60)], epoch=6) == 26
+    assert "loss 343 is 114x its running level 3" in growing.reason
+
+    nothing = _guard()  # nothing finite to seed from: stays as a fresh run
+    nothing.seed([float("nan"), None, float("inf")])
+    assert not nothing.armed and not nothing.recent
+
+
+def test_logged_losses_are_the_resumed_epochs_of_the_csv_log(tmp_path):
+    log = tmp_path / TRAINING_LOG
+    log.write_text(
+        "epoch,learning_rate,loss\n"
+        "0,0.01,6.7\n1,0.01,5.0\n2,0.01,9.9\n"
+        "2,0.01,4.1\n"  # epoch 3 again (resumed from epoch 2): its last row counts
+        "3,0.01,NA\n4,0.01,nan\n"  # no usable loss: left out
+        "5,0.01,2.7\n6,0.5,792.0\n"  # epoch 7: after the checkpoint resumed from
+    )
+    assert logged_losses(log, 6) == [6.7, 5.0, 4.1, 2.7]
+    assert logged_losses(log, 0) == []
+    assert logged_losses(tmp_path / "none.csv", 6) == []
+
+
+def _run_epoch(guard, checkpoint, epoch, losses):
+    """One epoch of fake batch losses through the guard and the checkpoint callback, in the
+    order ``MaskRCNN.train`` registers them (guard first)."""
+    _feed(guard, losses, epoch)
+    checkpoint.on_train_batch_end(0)
+    guard.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
+    checkpoint.on_epoch_end(epoch, {"loss": float(np.mean(losses))})
+
+
+def _weights_model():
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="d")])
+
+
+def test_a_checkpoint_is_good_only_if_its_epoch_stayed_within_the_guard(tmp_path):
+    pattern = str(tmp_path / "mask_rcnn_x_{epoch:04d}.h5")
+    checkpoint = AtomicCheckpoint(_weights_model(), pattern)
+    guard = DivergenceGuard(checkpoint)
+    guard.set_model(types.SimpleNamespace(stop_training=False))
+    for epoch in range(6):  # a healthy run: a checkpoint per epoch
+        _run_epoch(guard, checkpoint, epoch, [3.0, 3.1, 2.9])
+    _run_epoch(guard, checkpoint, 6, [3.0, 500.0, 3.0])  # epoch 7 leaves the guard at batch 2
+    assert guard.reason and "epoch 7, batch 2" in guard.reason
+    assert not (tmp_path / "mask_rcnn_x_0007.h5").exists()
+    assert checkpoint.last_saved == str(tmp_path / "mask_rcnn_x_0006.h5")
+    message = stop_message(guard, checkpoint)
+    assert f"Last good checkpoint: {tmp_path / 'mask_rcnn_x_0006.h5'}." in message
+    assert "\n" not in message
+
+
+def test_first_epoch_after_a_resume_outside_the_guard_names_the_resumed_checkpoint(tmp_path):
+    resumed = tmp_path / "mask_rcnn_x_0006.h5"
+    model = _weights_model()
+    save_checkpoint(model, resumed)
+    checkpoint = AtomicCheckpoint(model, str(tmp_path / "mask_rcnn_x_{epoch:04d}.h5"), resumed)
+    guard = DivergenceGuard(checkpoint)
+    guard.set_model(types.SimpleNamespace(stop_training=False))
+    guard.seed(BEFORE_RESUME)
+    # the issue's epoch 7 (mean loss 792): every loss under the ceiling, most far above 3.4
+    _run_epoch(guard, checkpoint, 6, [4.0, 60.0, 900.0, 1500.0, 1600.0, 688.0])
+    assert "epoch 7, batch 3" in guard.reason
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mask_rcnn_x_0006.h5"]
+    assert f"Last good checkpoint: {resumed}." in stop_message(guard, checkpoint)
+
+    fresh = AtomicCheckpoint(model, str(tmp_path / "run2_{epoch:04d}.h5"))  # nothing to name
+    guard = DivergenceGuard(fresh)
+    guard.set_model(types.SimpleNamespace(stop_training=False))
+    _run_epoch(guard, fresh, 0, [3.0, float("nan")])
+    assert "Last good checkpoint: none written yet." in stop_message(guard, fresh)
+    assert not list(tmp_path.glob("run2_*"))
+
+
+def test_vetting_sets_aside_a_checkpoint_whose_weights_give_non_finite_boxes(tmp_path):
+    import tensorflow as tf
+
+    from fashion_mrcnn.model.guard import vet_checkpoints
+    from fashion_mrcnn.ops.roi_align import NON_FINITE_BOXES
+
+    weights = _weights_model()
+    paths = [save_checkpoint(weights, tmp_path / f"mask_rcnn_x_{e:04d}.h5") for e in (1, 2)]
+    checkpoint = AtomicCheckpoint(weights, str(tmp_path / "mask_rcnn_x_{epoch:04d}.h5"))
+    checkpoint.saved = [str(p) for p in paths]
+    guard = DivergenceGuard(checkpoint)
+    guard.seed([3.0])
+
+    class Model:  # what vet_checkpoints uses of a MaskRCNN: load_weights and the trainer
+        loaded = None
+
+        def load_weights(self, path, by_name=False):
+            self.loaded = path
+
+        @property
+        def trainer(self):
+            return self
+
+        def batch_losses(self, batch):
+            if self.loaded == str(paths[1]):  # RoI Align refusing the boxes, inside the graph
+                raise tf.errors.InvalidArgumentError(None, None, f"{NON_FINITE_BOXES} : NaN")
+            return {"loss": 3.2}
+
+    model = Model()
+    vet_checkpoints(model, checkpoint, guard, tf.data.Dataset.from_tensors(0))
+    assert model.loaded == str(paths[0]) and checkpoint.last_saved == str(paths[0])
+    assert guard.reason == f"non-finite boxes on the weights of {paths[1]}"
+    assert checkpoint.demoted == [f"{paths[1]}.diverged"] and not paths[1].exists()
+
+
 # ----------------------------------------------------------------------------- exploding training
 def _log_dir_checkpoint(model, tmp_path, epoch):
     """Save ``model``'s weights as checkpoint ``epoch`` of a run under ``tmp_path``."""
@@ -137,6 +275,34 @@ def test_nan_stop_after_resume_names_the_resumed_checkpoint(tmp_path, eager):
             ds, None, 0.01, 2, "heads", custom_callbacks=[Poison()], steps_per_epoch=1, verbose=0
         )
     assert model.find_last() == str(good) and not list(good.parent.glob("*.diverged"))
+
+
+def test_train_continuing_a_run_seeds_the_guard_from_its_log(tmp_path, monkeypatch):
+    """The wiring of the arming: ``train`` from a checkpoint of epoch 3 seeds the guard with the
+    losses its CSV log holds for epochs 1-3 or, without a log, with its weights' loss."""
+    cfg = smoke_config()
+    ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
+    model = MaskRCNN("training", cfg, tmp_path)
+    good = _log_dir_checkpoint(model, tmp_path, 3)
+    log = good.parent / TRAINING_LOG
+    log.write_text("epoch,loss\n0,6.7\n1,9.9\n1,4.1\n2,2.7\n3,792\n")
+    seeds = []
+
+    class Seeded(Exception):
+        pass
+
+    def spy(guard, losses):
+        seeds.append(list(losses))
+        raise Seeded  # before fit: the wiring is what this test checks
+
+    monkeypatch.setattr(DivergenceGuard, "seed", spy)
+    for _ in range(2):
+        model.load_weights(str(good))
+        with pytest.raises(Seeded):
+            model.train(ds, None, 0.01, 4, "heads", steps_per_epoch=1, verbose=0)
+        log.unlink(missing_ok=True)
+    assert seeds[0] == [6.7, 4.1, 2.7]
+    assert len(seeds[1]) == 1 and 0 < seeds[1][0] < 1e3  # the checkpoint's own loss
 
 
 # ----------------------------------------------------------------------------- resume

@@ -1,5 +1,5 @@
-"""ops.roi_align: the numpy crop_and_resize reference against tf.image.crop_and_resize, and
-FPN level assignment numpy vs TF."""
+"""ops.roi_align: the numpy crop_and_resize reference against tf.image.crop_and_resize (both
+refusing NaN / inf boxes), and FPN level assignment numpy vs TF."""
 
 import numpy as np
 import pytest
@@ -49,6 +49,16 @@ def test_roi_align_tf_wrapper_and_gradient_stops_at_boxes():
     )
     assert tape.gradient(total, boxes) is None
     assert tape.gradient(total, fm) is not None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_both_crops_refuse_a_non_finite_box_naming_it(bad):
+    fm = np.ones((1, 5, 5, 2), np.float32)
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, bad, 1.0, 1.0]], np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=R.NON_FINITE_BOXES):
+        R.roi_align_tf(fm, boxes, np.zeros(2, np.int32), (3, 3))
+    with pytest.raises(ValueError, match=R.NON_FINITE_BOXES):
+        R.crop_and_resize_np(fm[0], boxes, (3, 3))
 
 
 def test_roi_levels():
