@@ -305,3 +305,64 @@ def test_search_filters_by_category_and_colour_and_leaves_out_the_start_item(cat
     coloured = catalog.search(query, None, colour, k=20)
     assert coloured and {i["colour"] for i in coloured} == {colour}
     assert len(coloured) == sum(1 for i in catalog.items if i["colour"] == colour)
+
+
+class _KindsEngine:
+    """A stand-in model for a photo folder: each photo holds one garment whose RoI features
+    say its kind (``kind`` in its name), whose colour says its colour (``red`` / ``blue``); the
+    RoI features are non-negative and nearly alike, as a real network's ReLU outputs are."""
+
+    class_names = ["BG", "shirt"]
+    category_ids = {1: 1}
+    weights = "kinds.h5"
+    weights_sha256 = "0" * 64
+
+    class config:
+        DETECTION_MIN_CONFIDENCE = 0.5
+        BACKBONE = "none"
+
+    KINDS = {"tee": 0, "polo": 1, "henley": 2}
+
+    def __init__(self, names):
+        self.names = iter(names)  # the photos in the order build_index reads them
+
+    def analyse(self, image, min_score=0.0):
+        from fashion_mrcnn.app.engine import Analysis
+
+        name = next(self.names)
+        rng = np.random.default_rng(self.KINDS[name.split("_")[0]])
+        roi = embedding._unit(1.0 + 0.1 * rng.random((1, 32)))  # kind: a small, fixed wobble
+        red, blue = _garment((200, 30, 30))[0], _garment((30, 40, 200))[0]
+        box = np.array([[8, 8, 24, 24]])
+        masks = np.zeros((32, 32, 1), bool)
+        masks[8:24, 8:24] = True
+        colour = embedding.colour_descriptors(red if "red" in name else blue, masks, box)
+        result = {
+            "rois": box,
+            "class_ids": np.array([1]),
+            "scores": np.array([0.9]),
+            "masks": masks,
+        }
+        return Analysis(result, roi, colour, embedding.shape_descriptors(masks, box), ["red"])
+
+
+def test_a_garment_of_another_colour_still_finds_its_own_kind_first(tmp_path):
+    """The RoI features, centred, outweigh colour: a blue tee finds the red tee before the blue
+    polo and henley. Blended raw (not centred) or by colour alone, the blue ones would win."""
+    from PIL import Image
+
+    from fashion_mrcnn.app.catalog import Catalog
+    from fashion_mrcnn.app.indexing import build_index
+
+    names = ["henley_blue.png", "polo_blue.png", "tee_blue.png", "tee_red.png"]  # sorted
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in names:
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(photos / name)
+    out, _ = build_index(photos, _KindsEngine(names), tmp_path / "index", progress=False)
+    catalog = Catalog(out)
+    ids = {item["image"]: k for k, item in enumerate(catalog.items)}
+    found = catalog.search(
+        catalog.vectors[ids["tee_blue.png"]], 1, k=4, exclude=[ids["tee_blue.png"]]
+    )
+    assert [item["image"] for item in found][0] == "tee_red.png", found
