@@ -67,7 +67,7 @@ def test_a_duplicate_guess_is_listed_under_its_garment_and_not_drawn(result_page
         for t in result_page.find_elements(*by("#overlay .tag"))
     }
     assert tags[e.DRESS] and tags[e.SKIRT] and tags[e.SHOE] and not tags[e.TOP]
-    assert result_page.find_element(*by("#summary")).text == "3 garments found: dress, skirt, shoe."
+    assert result_page.find_element(*by("#summary")).text == "3 garments found: dress; skirt; shoe."
 
 
 def test_the_page_says_warming_up_then_shows_catalogue_progress(browser, photo):

@@ -205,14 +205,14 @@ function describeResult() {
   const names = shown.map((i) => state.result.record.instances[i].class_name);
   const below = state.result.record.instances.filter((inst) => inst.score < state.minScore).length;
   $("summary").textContent = shown.length
-    ? `${shown.length} garment${shown.length === 1 ? "" : "s"} found: ${names.join(", ")}.`
+    ? `${shown.length} garment${shown.length === 1 ? "" : "s"} found: ${names.join("; ")}.`  // names hold commas
     : "No garment found in this photo.";
   const help = $("empty-help");
   help.hidden = shown.length > 0;
   help.textContent = "Try a photo of one person seen whole, in good light, with the clothes filling much of the frame" +
     (below ? `; or lower the minimum score below ${state.minScore.toFixed(2)} to see ${below} less certain guess${below === 1 ? "" : "es"}.` : ".");
   $("photo").setAttribute("aria-label", `the analysed photo ${state.result.record.image}: ` +
-    (shown.length ? `${names.join(", ")}; the list below describes each` : "no garment found"));
+    (shown.length ? `${names.join("; ")}; the list below describes each` : "no garment found"));
 }
 
 function declutterTags() {
