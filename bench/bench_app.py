@@ -220,6 +220,8 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=20)
     parser.add_argument("--photos", type=int, default=20, help="val photos of the click part")
     parser.add_argument("--start-runs", type=int, default=3)
+    parser.add_argument("--catalogue-images", type=int, default=200, help="similar: train photos")
+    parser.add_argument("--queries", type=int, default=60, help="similar: val photos")
     args = parser.parse_args()
     parts = set(args.part)
     if "goals" in parts:
@@ -240,7 +242,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-app-goals-"))
     if "similar" in parts:
-        app_goals.similar(work)
+        app_goals.similar(work, args.catalogue_images, args.queries)
     browser_parts = parts & {"start", "latency", "click"}
     if browser_parts:
         driver = _browser()
