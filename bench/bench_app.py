@@ -1,20 +1,35 @@
-"""Speed of the web app: upload -> overlay in a real browser, and the vector-index switch point.
+"""The web app's goals (issue 21), measured in headless Chromium, and the vector-index switch.
 
-``--part latency``: for each preset (MobileNetV2 ``cpu-small`` and ResNet50-FPN ``colab-t4``,
-both at 512 px), a model with freshly initialised weights is written as a run folder and served
-by ``fashion_mrcnn.app`` on loopback; headless Chromium uploads ``--uploads`` distinct 512 px
-synthetic scenes through the page's file input, one after the other, and the page reports the
-time from the upload's start to the overlay being drawn (``state.overlayMs``: upload, queue,
-model, JSON, image fetch, mask decoding and drawing). The first upload (graph tracing) is
-reported apart. Untrained weights: the detection count differs from a trained model's (it is
-printed), the compute per image does not. The server's RSS before and after shows whether
-memory grows with the number of requests.
+Parts (``--part``, several may be given; ``goals`` = start, latency, click, similar):
 
-``--part index``: one-query latency of exact numpy search and faiss HNSW (M=32, efSearch 64)
-over clustered 328-d unit vectors (a ResNet50 catalogue's dimension), one thread, and HNSW's
-recall@10 and build time; this sets ``vector_index.NUMPY_MAX_VECTORS``.
+- ``start``: ``fashion-mrcnn serve`` (the starter model, the default catalogue) as a real
+  process: seconds from the process start to the first HTTP 200 on ``/``, to the model being
+  ready (warmed up), and the first upload after that (in the page, ``state.overlayMs``); once
+  with the catalogue cache warm and once cold (a fresh TMPDIR: the catalogue is indexed in
+  the background meanwhile). Goal: first 200 <= 3 s whatever the catalogue; first upload
+  <= 1.5 s.
+- ``latency``: the starter model served in this process; Chromium uploads ``--uploads`` real
+  ccp-fashion val photos, resized to 512 px on the longer side, through the page's file input;
+  upload -> overlay drawn (``state.overlayMs``), p50 / p95, and the first upload. Goal: p50
+  <= 1 s.
+- ``click``: ``--photos`` val photos through the page; for each ground-truth garment that was
+  detected (a shown detection of its category with mask IoU >= 0.5), a click on its centre
+  (the mask pixel nearest its centroid); correct when the selected detection is of its
+  category with mask IoU >= 0.5. Also the old rule (the smallest mask under the pointer) on the
+  same detections, for comparison. Goal: >= 90 %.
+- ``similar``: the descriptor, with ground-truth garments: catalogue = the default catalogue's
+  photos (ccp-fashion's first 200, train split), queries = val garments; same-category@6 when
+  searching every category, and the hand-labelled "same item style" check
+  (``bench/data/style_labels.csv``: precision@3 among labelled garments of one category), for
+  colour alone, RoI alone, RoI + shape and the app's blend.
+- ``presets``: the earlier latency check with untrained 512 px models (MobileNetV2 / ResNet50).
+- ``index``: numpy exact search vs faiss HNSW, one query, one thread (sets
+  ``vector_index.NUMPY_MAX_VECTORS``).
 
-    .venv/bin/python bench/bench_app.py [--part all|latency|index] [--uploads 20]
+    .venv/bin/python bench/bench_app.py --part goals > bench/results/app-goals.jsonl
+    .venv/bin/python bench/bench_app.py --part index presets
+
+Each part prints one JSON line per measurement (copy them into bench/results/app.md).
 """
 
 from __future__ import annotations
@@ -94,7 +109,8 @@ def _upload(driver, path: Path) -> dict:
     )
 
 
-def latency(uploads: int) -> list[dict]:
+def presets(uploads: int) -> list[dict]:
+    """Upload -> overlay with untrained 512 px models (the earlier check)."""
     import numpy as np
     from PIL import Image
 
@@ -195,20 +211,51 @@ def index_speed() -> list[dict]:
     return rows
 
 
+PARTS = ("start", "latency", "click", "similar", "presets", "index")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "latency", "index"], default="all")
+    parser.add_argument("--part", nargs="+", default=["goals"], choices=[*PARTS, "goals", "all"])
     parser.add_argument("--uploads", type=int, default=20)
+    parser.add_argument("--photos", type=int, default=20, help="val photos of the click part")
+    parser.add_argument("--start-runs", type=int, default=3)
+    parser.add_argument("--catalogue-images", type=int, default=200, help="similar: train photos")
+    parser.add_argument("--queries", type=int, default=60, help="similar: val photos")
     args = parser.parse_args()
-    if args.part == "index":
-        index_speed()
-        return
-    if args.part == "all":
+    parts = set(args.part)
+    if "goals" in parts:
+        parts |= {"start", "latency", "click", "similar"}
+    if "all" in parts:
+        parts |= set(PARTS)
+    if "index" in parts:  # a process of its own, one BLAS / OpenMP thread
+        if args.part == ["index"]:
+            index_speed()
+            return
         single = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         subprocess.run(
             [sys.executable, __file__, "--part", "index"], env={**os.environ, **single}, check=True
         )
-    latency(args.uploads)
+    if "presets" in parts:
+        presets(args.uploads)
+    import app_goals
+
+    work = Path(tempfile.mkdtemp(prefix="bench-app-goals-"))
+    if "similar" in parts:
+        app_goals.similar(work, args.catalogue_images, args.queries)
+    browser_parts = parts & {"start", "latency", "click"}
+    if browser_parts:
+        driver = _browser()
+        try:
+            if "latency" in parts:
+                app_goals.latency(driver, args.uploads, work)
+            if "click" in parts:
+                app_goals.click(driver, args.photos, work)
+            if "start" in parts:
+                photo = app_goals.val_photos(1, work / "start", offset=50)[0]["path"]
+                app_goals.start(driver, args.start_runs, photo)
+        finally:
+            driver.quit()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """``fashion-mrcnn serve`` and ``fashion-mrcnn index``: argument parsing only; the work is in
-``serving.create_app`` / ``AppServer`` and ``catalog.build_index``. Imports nothing heavy, so
+``serving.create_app`` / ``AppServer`` and ``indexing.build_index``. Imports nothing heavy, so
 ``fashion-mrcnn --help`` stays fast."""
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ def _model_arguments(p) -> None:
 
 
 def cmd_serve(args) -> int:
+    """Serve at once: the page answers (and says "warming up") while the model loads, warms up
+    and the catalogue is opened or built in the background (``app.startup``)."""
+    import threading
+
     from fashion_mrcnn.app.serving import (
         DEFAULT,
         AppServer,
@@ -43,6 +47,8 @@ def cmd_serve(args) -> int:
             config=args.config,
             classes=args.classes,
             allow_partial=args.allow_partial,
+            wait=False,
+            say=lambda line: print(line, flush=True),
         )
     except BaseException:
         sock.close()
@@ -54,27 +60,34 @@ def cmd_serve(args) -> int:
             "(it has no login)",
             file=sys.stderr,
         )
-    shop = webapp.catalog
-    print(
-        f"catalogue: {len(shop)} garments from {shop.dir}" if shop else "catalogue: none",
-        flush=True,
-    )
+
+    def stop_if_the_model_fails() -> None:
+        webapp.startup.wait(model_only=True)
+        if webapp.startup.error is not None:
+            server.server.should_exit = True
+
+    threading.Thread(target=stop_if_the_model_fails, daemon=True).start()
     print(f"fashion-mrcnn app: {server.url}  (Ctrl-C stops it)", flush=True)
     server.serve_forever()
+    if webapp.startup.error is not None:
+        raise webapp.startup.error
     print("fashion-mrcnn app: stopped", flush=True)
     return 0
 
 
 def cmd_index(args) -> int:
-    from fashion_mrcnn.app.catalog import Catalog, build_index
+    from fashion_mrcnn.app.catalog import Catalog
     from fashion_mrcnn.app.engine import Engine
+    from fashion_mrcnn.app.indexing import build_index
     from fashion_mrcnn.workflow.rundir import weights_or_starter
 
     args.weights = weights_or_starter(args.weights)
     engine = Engine(
         args.weights, config=args.config, classes=args.classes, allow_partial=args.allow_partial
     )
-    out, skipped = build_index(args.catalog_dir, engine, args.out, limit=args.limit)
+    out, skipped = build_index(
+        args.catalog_dir, engine, args.out, limit=args.limit, products=args.products
+    )
     catalog = Catalog(out, engine.weights_sha256)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(catalog.summary()["per_class"].items()))
     print(f"{len(catalog)} garments from {catalog.manifest['images']} images -> {out} ({counts})")
@@ -95,7 +108,8 @@ def register(subparsers) -> None:
         help="web page over a model: photo -> masks, tags, scores; similar catalogue items",
         description="Serve the shop-the-look page on http://HOST:PORT/ (loopback by default). "
         "Without --catalog the catalogue is ../shared/datasets/ccp-fashion where present, else "
-        "synthetic scenes, indexed once into app-catalog/ in the run folder.",
+        "synthetic scenes, indexed once into app-catalog/ in the run folder. The page answers "
+        "at once; the model warms up and the catalogue is indexed in the background.",
     )
     _model_arguments(p)
     p.add_argument("--catalog", metavar="INDEX", help="index folder from `fashion-mrcnn index`")
@@ -122,4 +136,10 @@ def register(subparsers) -> None:
     _model_arguments(p)
     p.add_argument("--out", required=True, metavar="INDEX", help="index folder to write")
     p.add_argument("--limit", type=int, help="index only the first N images")
+    p.add_argument(
+        "--products",
+        metavar="CSV",
+        help="product data: a CSV with columns image (a photo's file name), title, price, url, "
+        "brand; cards show them (title, price, a link)",
+    )
     p.set_defaults(func=cmd_index)

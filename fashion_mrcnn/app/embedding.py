@@ -1,21 +1,32 @@
-"""Garment embeddings for shop-the-look: the model's own RoI features plus a colour descriptor.
+"""Garment embeddings for shop-the-look: the model's own RoI features, the garment's shape and
+its colour.
 
-An instance (a box and a mask on an image) is described by two unit vectors:
+An instance (a box and a mask on an image) is described by three unit vectors:
 
 - **RoI features** ``[C]`` (C = TOP_DOWN_PYRAMID_SIZE): the FPN features the mask head reads
   (the inference graph's ``roi_align_mask`` layer: a MASK_POOL_SIZE x MASK_POOL_SIZE grid of the
   box, from the pyramid level its size selects), averaged over the grid with the instance's
   mask as weights, so the background and the neighbouring garments inside the box count little.
-  They say what the detector "sees": shape, texture, the kind of garment.
+  They say what the detector "sees": the kind of garment, its texture.
+- **Shape** ``[65]``: the mask inside its box on an 8 x 8 grid (the share of each cell it
+  covers) and the box's log aspect ratio: long trousers, a mini skirt and a tote bag differ.
 - **Colour** ``[72]``: a joint HSV histogram (8 hue x 3 saturation x 3 value bins, each pixel
   spread over its nearest bins so a small shade change moves weight smoothly) of the mask's
   pixels, L1-normalised then square-rooted (the Hellinger map, so a dot product compares
   distributions). The detector's features are trained to ignore colour (a red and a blue dress
   are one class), while a shopper asking for "more like this" means colour too.
 
-The catalogue vector is ``[sqrt(w) * roi, sqrt(1 - w) * colour]``: a unit vector whose dot
-product with another is ``w * cos(roi) + (1 - w) * cos(colour)``, so an exact inner-product
-search ranks by that blend. ``w`` (:data:`ROI_WEIGHT`) is stored with each index.
+RoI features and shape vectors are non-negative, so any two of them have a high cosine and
+they would barely move a ranking next to colour (the catalogue would match "mostly on
+colour"). A catalogue therefore **centres** them: it subtracts its own mean RoI and shape
+vector (:func:`centre`, the means are stored in the index) before the blend. The catalogue
+vector is ``[sqrt(w_roi) * roi, sqrt(w_shape) * shape, sqrt(w_colour) * colour]``
+(:func:`combine`, weights :data:`WEIGHTS`, stored in each index): a unit vector whose dot product
+with another is the weighted sum of the three cosines, so an exact inner-product search ranks by
+that blend.
+
+Each garment also gets a colour name (:func:`colour_names`: the commonest of
+:data:`COLOUR_NAMES` among its pixels), which the page filters on.
 """
 
 from __future__ import annotations
@@ -24,8 +35,12 @@ import itertools
 
 import numpy as np
 
-#: Share of the RoI features in the similarity (the rest is colour).
-ROI_WEIGHT = 0.5
+#: Share of each descriptor in the similarity (they sum to 1).
+WEIGHTS = {"roi": 0.5, "shape": 0.2, "colour": 0.3}
+#: Parts of a catalogue vector, in order.
+PARTS = ("roi", "shape", "colour")
+SHAPE_GRID = 8
+SHAPE_DIM = SHAPE_GRID * SHAPE_GRID + 1
 #: HSV histogram bins (hue, saturation, value); OpenCV hue runs 0..179.
 COLOUR_BINS = (8, 3, 3)
 COLOUR_DIM = int(np.prod(COLOUR_BINS))
@@ -117,13 +132,85 @@ def colour_descriptors(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray) 
     return _unit(out)
 
 
-def combine(roi: np.ndarray, colour: np.ndarray, roi_weight: float = ROI_WEIGHT) -> np.ndarray:
-    """Catalogue vectors ``[sqrt(w) * roi, sqrt(1 - w) * colour]``: unit float32 [N, C + 72]
-    when both parts are unit rows."""
-    if not 0.0 <= roi_weight <= 1.0:
-        raise ValueError(f"roi_weight must be in [0, 1], got {roi_weight}")
-    roi = np.asarray(roi, dtype=np.float32).reshape(len(roi), -1)
-    colour = np.asarray(colour, dtype=np.float32).reshape(len(colour), -1)
-    return np.concatenate(
-        [np.sqrt(roi_weight) * roi, np.sqrt(1.0 - roi_weight) * colour], axis=1
-    ).astype(np.float32)
+def shape_descriptors(masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The mask inside each box on a :data:`SHAPE_GRID` square grid (share of each cell
+    covered) and the box's log aspect ratio (height / width): unit float32 [N, 65].
+
+    masks: bool [H, W, N]; boxes: int [N, (y1, x1, y2, x2)] px, y2 / x2 exclusive."""
+    import cv2
+
+    out = np.zeros((len(boxes), SHAPE_DIM), np.float32)
+    for k in range(len(boxes)):
+        y1, x1, y2, x2 = (int(v) for v in boxes[k])
+        crop = np.asarray(masks[y1:y2, x1:x2, k], np.float32)
+        if crop.size == 0:
+            continue
+        grid = cv2.resize(crop, (SHAPE_GRID, SHAPE_GRID), interpolation=cv2.INTER_AREA)
+        out[k, :-1] = grid.reshape(-1)
+        out[k, -1] = np.log(max(y2 - y1, 1) / max(x2 - x1, 1))
+    return _unit(out)
+
+
+#: Colour names a garment can get, in the order the page lists them.
+COLOUR_NAMES = ("black", "grey", "white", "beige", "brown", "red", "orange", "yellow",
+                "green", "blue", "purple", "pink")  # fmt: skip
+#: Upper hue bound (OpenCV's 0..179) of each chromatic name, red wrapping round past 170.
+_HUES = ((8, "red"), (20, "orange"), (33, "yellow"), (80, "green"), (128, "blue"),
+         (148, "purple"), (170, "pink"), (180, "red"))  # fmt: skip
+
+
+def pixel_colour_names(hsv: np.ndarray) -> np.ndarray:
+    """Index into :data:`COLOUR_NAMES` of each OpenCV HSV pixel [P, 3] (uint8 ranges): black
+    below value 50, grey / white below saturation 40, else by hue, with dark warm hues brown and
+    pale warm hues beige. int64 [P]."""
+    h, s, v = (np.asarray(hsv[:, i], np.float32) for i in range(3))
+    idx = {name: i for i, name in enumerate(COLOUR_NAMES)}
+    out = np.full(len(h), idx["red"], np.int64)
+    for bound, name in reversed(_HUES):  # the smallest bound above the hue wins
+        out = np.where(h < bound, idx[name], out)
+    warm = np.isin(out, [idx["red"], idx["orange"], idx["yellow"]])
+    out = np.where(warm & (v < 130) & (s > 60), idx["brown"], out)
+    out = np.where(warm & (s < 90) & (v >= 130), idx["beige"], out)
+    out = np.where(s < 40, np.where(v > 200, idx["white"], idx["grey"]), out)
+    return np.where(v < 50, idx["black"], out).astype(np.int64)
+
+
+def colour_names(image: np.ndarray, masks: np.ndarray, boxes: np.ndarray) -> list[str]:
+    """The commonest colour name among each instance's mask pixels (the whole box when the
+    mask is empty there). image: uint8 [H, W, 3] RGB; masks: bool [H, W, N]; boxes as
+    :func:`colour_descriptors`."""
+    import cv2
+
+    names = []
+    for k in range(len(boxes)):
+        y1, x1, y2, x2 = (int(v) for v in boxes[k])
+        crop = np.ascontiguousarray(image[y1:y2, x1:x2, :3])
+        if crop.size == 0:
+            names.append("grey")
+            continue
+        hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).reshape(-1, 3)
+        inside = np.asarray(masks[y1:y2, x1:x2, k], bool).reshape(-1)
+        pixels = hsv[inside] if inside.any() else hsv
+        pixels = pixels[:: len(pixels) // COLOUR_MAX_PIXELS + 1]
+        counts = np.bincount(pixel_colour_names(pixels), minlength=len(COLOUR_NAMES))
+        names.append(COLOUR_NAMES[int(np.argmax(counts))])
+    return names
+
+
+def centre(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` [N, D] minus a catalogue's ``mean`` [D], scaled to unit length."""
+    return _unit(np.asarray(x, np.float32) - np.asarray(mean, np.float32)[None])
+
+
+def combine(parts: dict, weights: dict | None = None) -> np.ndarray:
+    """Catalogue vectors ``[sqrt(w_roi) * roi, sqrt(w_shape) * shape, sqrt(w_colour) *
+    colour]`` (:data:`PARTS` order): unit float32 [N, D] when every part has unit rows and the
+    weights sum to 1. parts / weights: name -> [N, d] / share."""
+    weights = WEIGHTS if weights is None else weights
+    if any(w < 0 for w in weights.values()) or abs(sum(weights.values()) - 1) > 1e-6:
+        raise ValueError(f"descriptor weights must be >= 0 and sum to 1, got {weights}")
+    blocks = []
+    for name in PARTS:
+        block = np.asarray(parts[name], dtype=np.float32)
+        blocks.append(np.sqrt(weights[name]) * block.reshape(len(block), -1))
+    return np.concatenate(blocks, axis=1).astype(np.float32)

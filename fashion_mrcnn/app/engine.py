@@ -47,12 +47,15 @@ class Analysis:
 
     ``result``: the ``detect()`` dict (``rois`` int32 [N, (y1, x1, y2, x2)] px, ``class_ids``
     int32 [N] internal, ``scores`` float32 [N], ``masks`` bool [H, W, N]); ``roi`` float32
-    [N, C] and ``colour`` float32 [N, 72]: unit descriptors (:mod:`fashion_mrcnn.app.embedding`).
+    [N, C], ``colour`` float32 [N, 72] and ``shape`` float32 [N, 65]: unit descriptors, and
+    ``colour_names`` [N] (:mod:`fashion_mrcnn.app.embedding`).
     """
 
     result: dict
     roi: np.ndarray
     colour: np.ndarray
+    shape: np.ndarray | None = None
+    colour_names: list | None = None
 
 
 class Engine:
@@ -65,7 +68,10 @@ class Engine:
         allow_partial: load the layers that fit and report the rest.
     """
 
-    def __init__(self, weights, config=None, classes=None, allow_partial: bool = False):
+    @staticmethod
+    def locate(weights, config=None, classes=None) -> tuple[Path, Path]:
+        """``(train_config.yaml, classes.json)`` of a checkpoint, found beside it unless given;
+        raises FileNotFoundError / ConfigError at once, before anything is loaded."""
         weights = Path(weights)
         if not weights.is_file():
             raise FileNotFoundError(f"weights file not found: {weights}")
@@ -78,6 +84,11 @@ class Engine:
                 f"no --classes given and no classes.json found above {weights}: the app needs "
                 "the class names of the run"
             )
+        return Path(config_path), Path(classes_path)
+
+    def __init__(self, weights, config=None, classes=None, allow_partial: bool = False):
+        weights = Path(weights)
+        config_path, classes_path = self.locate(weights, config, classes)
         categories = json.loads(Path(classes_path).read_text())
         self.model = load_inference_model(
             Config.from_yaml(config_path), weights, allow_partial=allow_partial
@@ -118,12 +129,17 @@ class Engine:
         return raw, molded[0].shape, windows[0]
 
     def _describe(self, image, boxes, masks, raw, molded_shape, window):
-        """(roi [N, C], colour [N, 72]) for pixel ``boxes`` [N, 4] / ``masks`` [H, W, N]."""
+        """(roi [N, C], colour [N, 72], shape [N, 65], colour names [N]) for pixel ``boxes``
+        [N, 4] / ``masks`` [H, W, N]."""
         n = len(boxes)
         channels = raw["p2"].shape[-1]
         if n == 0:
-            empty = np.zeros((0, embedding.COLOUR_DIM), np.float32)
-            return np.zeros((0, channels), np.float32), empty
+            return (
+                np.zeros((0, channels), np.float32),
+                np.zeros((0, embedding.COLOUR_DIM), np.float32),
+                np.zeros((0, embedding.SHAPE_DIM), np.float32),
+                [],
+            )
         # pixel boxes of the image -> normalised boxes of the molded image (inverse of unmold)
         inner = norm_boxes(np.asarray(boxes, np.float32), image.shape)
         wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, np.float32), molded_shape)
@@ -137,7 +153,8 @@ class Engine:
         weights = embedding.mask_weights(masks, boxes, pooled.shape[1])
         roi = embedding.pool_roi_features(pooled, weights)
         colour = embedding.colour_descriptors(image, masks, boxes)
-        return roi, colour
+        shape = embedding.shape_descriptors(masks, boxes)
+        return roi, colour, shape, embedding.colour_names(image, masks, boxes)
 
     # ------------------------------------------------------------------ public
     def analyse(self, image: np.ndarray, min_score: float = 0.0) -> Analysis:
@@ -157,15 +174,27 @@ class Engine:
             min_confidence=min_score,
         )
         result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
-        roi, colour = self._describe(image, rois, masks, raw, molded_shape, window)
-        return Analysis(result, roi, colour)
+        return Analysis(result, *self._describe(image, rois, masks, raw, molded_shape, window))
 
     def describe(self, image: np.ndarray, boxes: np.ndarray, masks: np.ndarray):
         """Descriptors of given instances (a catalogue's labels): ``(roi [N, C], colour
-        [N, 72])``. boxes: int [N, (y1, x1, y2, x2)] px; masks: bool [H, W, N]."""
+        [N, 72], shape [N, 65], colour names [N])``. boxes: int [N, (y1, x1, y2, x2)] px;
+        masks: bool [H, W, N]."""
         image = np.asarray(image)
         raw, molded_shape, window = self._run(image)
         return self._describe(image, boxes, masks, raw, molded_shape, window)
+
+    def warm_up(self) -> None:
+        """Run a blank image through the graph and the RoI features once (this traces the
+        graph), so that the first photo costs what the others do."""
+        side = int(self.config.IMAGE_MAX_DIM)
+        image = np.full((side, side, 3), 128, np.uint8)
+        masks = np.zeros((side, side, 1), bool)
+        masks[side // 4 : 3 * side // 4, side // 4 : 3 * side // 4] = True
+        self.analyse(image)
+        self.describe(
+            image, np.array([[side // 4, side // 4, 3 * side // 4, 3 * side // 4]]), masks
+        )
 
     def record(self, name: str, image_shape, result: dict) -> dict:
         """The ``predict`` JSONL record of one analysed image (``image`` = ``name``)."""

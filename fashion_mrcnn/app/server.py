@@ -12,17 +12,23 @@ Endpoints (all paths relative, so the page also works behind a notebook proxy):
 ``GET  /api/results/{id}/record.json``      the ``predict`` JSONL record (``?min_score=``)
 ``GET  /api/results/{id}/overlay.png``      ``visualize.draw_overlay`` (``?min_score=&masks=
                                             &boxes=&scores=``)
-``GET  /api/results/{id}/similar/{k}``      catalogue items like instance ``k`` (``?top=``)
-``GET  /api/catalog/crops/{item}.jpg``      a catalogue item's thumbnail
+``GET  /api/results/{id}/similar/{k}``      catalogue items like instance ``k``, and
+``GET  /api/catalog/...``                   more like a catalogue item, crops: ``shop_api``
+``GET  /api/status``                        what is loaded yet (``startup``), ``waiting``
 ``GET  /api/health``                        ``{"ok": true, "waiting", "analyses", "kept"}``
 ==========================================  ===================================================
 
 A result is ``{"id", "record" (every detection down to the graph's score floor, in the
 ``predict`` JSONL schema), "colors" (one "#rrggbb" per instance, the overlay's class colours),
 "notice" (e.g. the image was downscaled) or null, "seconds" (model time), "image_url",
-"default_min_score"}``. Errors are ``{"error": message}`` with status 400 (bad input: the
-message names the file and the problem), 404, 413 (upload too large), 503 (queue full) or 500
+"default_min_score", "similar" (a catalogue is or will be there), "duplicate_of" and "main"
+(which garment the page selects: :mod:`fashion_mrcnn.app.selection`)}``. Errors are
+``{"error": message}`` with status 400 (bad input: the message names the file and says in
+plain words what to do), 404, 413 (upload too large), 503 (queue full, model not loaded) or 500
 (the model failed; weights that give NaN / inf, a diverged run's, are named in one line).
+
+The app can be served before its model is loaded (``status``; :mod:`fashion_mrcnn.app.startup`
+loads it on the model thread, so uploads made meanwhile wait for it).
 
 One model instance serves every request: analyses run one at a time on a single worker thread,
 while the event loop keeps answering the page; at most ``Limits.max_waiting`` analyses wait,
@@ -51,6 +57,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn.app.params import BadRequest
+from fashion_mrcnn.app.params import flag as _flag
+from fashion_mrcnn.app.params import number as _number
 from fashion_mrcnn.app.project import (
     FashionDataError,
     NonFiniteOutputError,
@@ -60,6 +69,8 @@ from fashion_mrcnn.app.project import (
     rle_decode,
     to_uint8_color,
 )
+from fashion_mrcnn.app.selection import overlap_groups
+from fashion_mrcnn.app.shop_api import ShopApi
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +86,6 @@ class Limits:
     similar_top: int = 6
 
 
-class BadRequest(Exception):
-    """A request the app refuses, with the HTTP status and the message the page shows."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 @dataclass
 class Kept:
     """One analysed image, kept for downloads and similarity queries."""
@@ -97,8 +99,10 @@ class Kept:
     scores: np.ndarray  # float32 [N]
     roi: np.ndarray  # float32 [N, C]
     colour: np.ndarray  # float32 [N, 72]
+    shape: np.ndarray | None  # float32 [N, 65]
     notice: str | None
     seconds: float
+    groups: dict  # selection.overlap_groups: "duplicate_of" [N], "main"
 
 
 def diverged_message(name: str, exc: NonFiniteOutputError) -> str:
@@ -123,18 +127,32 @@ def display_name(filename: str | None) -> str:
     return name[:200] or "upload"
 
 
+#: Plain words for what ``load_rgb`` reports about an upload: (fragment of its message, words).
+PLAIN_ERRORS = (
+    ("cannot read image", "this file is not a photo we can read: use JPEG, PNG or WebP"),
+    ("cannot decode image", "this photo is damaged or incomplete (was it fully downloaded?): "
+     "try it again, or another copy, as JPEG, PNG or WebP"),
+    ("pixel limit", "this photo is too large to analyse (over the app's 100 million pixel "
+     "limit): make it smaller, e.g. 4000 px a side, and try again"),
+)  # fmt: skip
+
+
 def decode_upload(data: bytes, name: str) -> np.ndarray:
-    """Bytes of an image file -> uint8 [H, W, 3] RGB via ``data.images.load_rgb`` (which names
-    missing, truncated, non-image and oversized files). Raises BadRequest(400)."""
+    """Bytes of an image file -> uint8 [H, W, 3] RGB via ``data.images.load_rgb``. Raises
+    BadRequest(400) with a plain message naming the file (:data:`PLAIN_ERRORS`); the
+    technical reason goes to the log."""
     if not data:
-        raise BadRequest(400, f"{name}: empty upload (0 bytes); choose a photo")
+        raise BadRequest(400, f"{name}: empty upload (0 bytes): choose a photo (JPEG, PNG or WebP)")
     with tempfile.TemporaryDirectory(prefix="fashion-mrcnn-upload-") as tmp:
         path = Path(tmp) / (re.sub(r"[^\w.\-]+", "_", name) or "upload")
         path.write_bytes(data)
         try:
             return load_rgb(path)
         except FashionDataError as exc:
-            raise BadRequest(400, str(exc).replace(str(path), name)) from None
+            detail = str(exc).replace(str(path), name)
+            log.info("upload refused: %s", detail)
+            words = next((plain for key, plain in PLAIN_ERRORS if key in detail), None)
+            raise BadRequest(400, f"{name}: {words}" if words else detail) from None
 
 
 def fit_side(image: np.ndarray, max_side: int, name: str) -> tuple[np.ndarray, str | None]:
@@ -169,24 +187,6 @@ def _decode_jpeg(data: bytes) -> np.ndarray:
         return np.asarray(picture.convert("RGB"))
 
 
-def _flag(request, key: str, default: bool = True) -> bool:
-    value = request.query_params.get(key)
-    return default if value is None else value.lower() not in ("0", "false", "no", "off")
-
-
-def _number(request, key: str, default: float, lo: float, hi: float) -> float:
-    text = request.query_params.get(key)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise BadRequest(400, f"{key}={text!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise BadRequest(400, f"{key}={value} is outside [{lo}, {hi}]")
-    return value
-
-
 class WebApp:
     """State of one served app: the engine, the catalogue, the samples, the queue, the results.
 
@@ -207,16 +207,36 @@ class WebApp:
         self.results: OrderedDict[str, Kept] = OrderedDict()
         self._ids = itertools.count(1)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fashion-mrcnn")
+        # what is loaded; app.startup.Startup updates it while it loads in the background
+        self.status = {
+            "model": {"state": "ready" if engine is not None else "loading", "message": None},
+            "catalog": {"state": "ready" if catalog is not None else "none", "done": 0,
+                        "total": 0, "items": len(catalog) if catalog is not None else 0,
+                        "message": None},
+        }  # fmt: skip
+        self.shop = ShopApi(self)
         self.starlette = self._build()
+
+    def on_model_thread(self, work, *args, **kwargs):
+        """Run ``work(*args, **kwargs)`` on the model thread, after the analyses already
+        waiting; returns its Future."""
+        return self._executor.submit(work, *args, **kwargs)
 
     # ------------------------------------------------------------------ model work (worker)
     def _analyse(self, image: np.ndarray, name: str, rid: str) -> Kept:
+        if self.engine is None:  # its loading failed (it runs on this thread, before)
+            raise BadRequest(
+                503, f"the model could not be loaded: {self.status['model']['message']}"
+            )
         image, notice = fit_side(image, self.limits.max_side, name)
         start = time.perf_counter()
         analysis = self.engine.analyse(image)
         seconds = time.perf_counter() - start
         self.analyses += 1
         result = analysis.result
+        groups = overlap_groups(
+            result["masks"], result["scores"], self.engine.summary()["default_min_score"]
+        )
         return Kept(
             id=rid,
             name=name,
@@ -227,8 +247,10 @@ class WebApp:
             scores=np.asarray(result["scores"]),
             roi=analysis.roi,
             colour=analysis.colour,
+            shape=analysis.shape,
             notice=notice,
             seconds=round(seconds, 3),
+            groups=groups,
         )
 
     def _analyse_bytes(self, data: bytes, name: str, rid: str) -> Kept:
@@ -255,7 +277,8 @@ class WebApp:
             "seconds": kept.seconds,
             "image_url": f"api/results/{kept.id}/image.jpg",
             "default_min_score": self.engine.summary()["default_min_score"],
-            "similar": self.catalog is not None,
+            "similar": self.status["catalog"]["state"] != "none",
+            **kept.groups,
         }
 
     async def _run(self, work, source, name: str) -> dict:
@@ -389,49 +412,14 @@ class WebApp:
             headers={"Content-Disposition": f'attachment; filename="{stem}_overlay.png"'},
         )
 
-    async def similar(self, request):
-        from starlette.responses import JSONResponse
-
-        if self.catalog is None:
-            raise BadRequest(404, "no catalogue is loaded: start the app with --catalog INDEX")
-        kept = self._result(request)
-        k = int(request.path_params["k"])
-        if not 0 <= k < len(kept.class_ids):
-            raise BadRequest(404, f"result {kept.id} has no instance {k}")
-        top = int(_number(request, "top", self.limits.similar_top, 1, 50))
-        internal = int(kept.class_ids[k])
-        class_name = self.engine.class_names[internal]
-        category = int(self.engine.category_ids[internal])
-        items = self.catalog.similar(kept.roi[k], kept.colour[k], category, top)
-        for item in items:
-            item["crop_url"] = f"api/catalog/crops/{item['id']}.jpg"
-        in_class = self.catalog.index.counts().get(category, 0)
-        return JSONResponse(
-            {
-                "query": {"index": k, "class_name": class_name, "score": float(kept.scores[k])},
-                "items": items,
-                "class_items": in_class,
-                "message": None if in_class else f"the catalogue holds no '{class_name}' items",
-            }
-        )
-
-    async def crop(self, request):
-        from starlette.responses import FileResponse
-
-        if self.catalog is None:
-            raise BadRequest(404, "no catalogue is loaded")
-        item = int(request.path_params["item"])
-        if not 0 <= item < len(self.catalog):
-            raise BadRequest(404, f"no catalogue item {item}")
-        return FileResponse(self.catalog.dir / self.catalog.items[item]["crop"])
-
     async def info(self, request):
         from starlette.responses import JSONResponse
 
-        names = self.engine.class_names
+        names = self.engine.class_names if self.engine is not None else ["BG"]
         return JSONResponse(
             {
-                "model": self.engine.summary(),
+                "model": self.engine.summary() if self.engine is not None else None,
+                "status": self.status,
                 "colors": {names[c]: hex_color(c) for c in range(1, len(names))},
                 "samples": [
                     {"index": i, "name": s.name, "tags": s.tags, "url": f"api/samples/{i}.png"}
@@ -441,6 +429,11 @@ class WebApp:
                 "limits": asdict(self.limits),
             }
         )
+
+    async def status_json(self, request):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({**self.status, "waiting": self.waiting})
 
     async def health(self, request):
         from starlette.responses import JSONResponse
@@ -477,14 +470,14 @@ class WebApp:
             Route("/", self.page),
             Route("/api/info", self.info),
             Route("/api/health", self.health),
+            Route("/api/status", self.status_json),
             Route("/api/detect", self.detect, methods=["POST"]),
             Route("/api/samples/{index:int}.png", self.sample_png),
             Route("/api/samples/{index:int}/detect", self.detect_sample, methods=["POST"]),
             Route("/api/results/{rid}/image.jpg", self.image),
             Route("/api/results/{rid}/record.json", self.record),
             Route("/api/results/{rid}/overlay.png", self.overlay),
-            Route("/api/results/{rid}/similar/{k:int}", self.similar),
-            Route("/api/catalog/crops/{item:int}.jpg", self.crop),
+            *self.shop.routes(),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static")),
         ]
         return Starlette(

@@ -62,8 +62,15 @@ def create_app(
     engine=None,
     limits=None,
     progress: bool = True,
+    wait: bool = True,
+    say=None,
 ):
-    """A ready :class:`~fashion_mrcnn.app.server.WebApp`.
+    """A :class:`~fashion_mrcnn.app.server.WebApp` whose model, samples and catalogue load in
+    the background (:class:`~fashion_mrcnn.app.startup.Startup`, as ``webapp.startup``).
+
+    What can be checked at once is checked before anything loads, raising ConfigError /
+    FileNotFoundError / FashionDataError: the run files beside ``weights``, a ``catalog``
+    index's manifest (built with these weights), a ``samples`` folder.
 
     Args:
         weights: checkpoint of a training run (``train_config.yaml`` / ``classes.json`` are
@@ -72,30 +79,58 @@ def create_app(
             where present, else synthetic scenes; built once beside the run), or None.
         samples: a folder of sample photos (default: ccp-fashion's first val photos where
             that folder is present, else synthetic scenes at the model's size).
+        wait: return once the model is loaded (raising what stopped it; the catalogue may
+            still be building); False returns at once (``serve``: the page answers while the
+            model loads).
+        say: prints a progress line for the console, or None.
     """
     require_app_packages()
-    from fashion_mrcnn.app.catalog import Catalog, default_catalog, default_catalog_source
-    from fashion_mrcnn.app.engine import Engine
+    from fashion_mrcnn.app.catalog import Catalog, default_catalog_source
+    from fashion_mrcnn.app.engine import Engine, file_sha256
     from fashion_mrcnn.app.samples import dataset_samples, folder_samples, synthetic_samples
     from fashion_mrcnn.app.server import Limits, WebApp
+    from fashion_mrcnn.app.startup import Startup
 
+    load_engine = None
     if engine is None:
         if weights is None:
             raise ConfigError("the app needs weights (a checkpoint of a training run)")
-        engine = Engine(weights, config=config, classes=classes, allow_partial=allow_partial)
-    if catalog == DEFAULT:
-        shop = default_catalog(engine, _catalog_cache(engine), progress=progress)
-    elif catalog is None:
-        shop = None
-    else:
-        shop = Catalog(catalog, engine.weights_sha256)
-    if samples:
-        pictures = folder_samples(samples)
-    else:  # real photos where ccp-fashion is present, else synthetic scenes
-        source = default_catalog_source()
-        pictures = dataset_samples(source) if source else []
-        pictures = pictures or synthetic_samples(int(engine.config.IMAGE_MAX_DIM))
-    return WebApp(engine, shop, pictures, limits or Limits())
+        config, classes = Engine.locate(weights, config, classes)
+
+        def load_engine():
+            return Engine(weights, config=config, classes=classes, allow_partial=allow_partial)
+
+    if catalog not in (None, DEFAULT):
+        sha = engine.weights_sha256 if engine is not None else file_sha256(weights)
+        Catalog.check(catalog, sha)  # a wrong index is refused before serving
+    pictures = folder_samples(samples) if samples else None
+    source = None if samples else default_catalog_source()
+    pictures = pictures or (dataset_samples(source) if source else None)
+
+    def load_samples(model):
+        return pictures or synthetic_samples(int(model.config.IMAGE_MAX_DIM))
+
+    def open_catalog(model, report):
+        if catalog == DEFAULT:
+            from fashion_mrcnn.app.indexing import default_catalog
+
+            return default_catalog(model, _catalog_cache(model), progress=progress, report=report)
+        return Catalog(catalog, model.weights_sha256)
+
+    webapp = WebApp(engine, None, [], limits or Limits())
+    webapp.startup = Startup(
+        webapp,
+        load_engine,
+        open_catalog if catalog is not None else None,
+        load_samples,
+        say=say,
+    ).start()
+    if wait:
+        webapp.startup.wait(model_only=True)
+        if webapp.startup.error is not None:
+            webapp.close()
+            raise webapp.startup.error
+    return webapp
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -93,3 +93,99 @@ def train_overfit_run(data_dir: Path, run_dir: Path) -> Path:
     losses = trained["history"]["loss"]
     assert losses[-1] <= 0.3 * losses[0], f"the app-test model did not overfit: {losses}"
     return Path(trained["checkpoint"])
+
+
+# ----------------------------------------------------------------------------- stand-in engines
+class StandInEngine:
+    """One 'shirt' in the middle of every image, after ``delay`` seconds (or an error): the
+    server's behaviour without TensorFlow."""
+
+    class_names = ["BG", "shirt"]
+    category_ids = {1: 5}
+
+    def __init__(self, delay: float = 0.0, fail: bool = False):
+        import threading
+
+        self.delay, self.fail = delay, fail
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def garments(
+        self, h: int, w: int
+    ) -> list[tuple[int, float, tuple[float, float, float, float]]]:
+        """(class id, score, (y1, x1, y2, x2) as fractions of the image) per garment."""
+        return [(1, 0.9, (0.25, 0.25, 0.75, 0.75))]
+
+    def analyse(self, image):
+        import time
+
+        from fashion_mrcnn.app.embedding import COLOUR_DIM, SHAPE_DIM
+        from fashion_mrcnn.app.engine import Analysis
+
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(self.delay)
+            if self.fail:
+                raise RuntimeError("the stand-in model broke")
+            h, w = image.shape[:2]
+            garments = self.garments(h, w)
+            n = len(garments)
+            masks = np.zeros((h, w, n), bool)
+            rois = np.zeros((n, 4), np.int32)
+            for k, (_, _, (y1, x1, y2, x2)) in enumerate(garments):
+                box = [round(y1 * h), round(x1 * w), round(y2 * h), round(x2 * w)]
+                masks[box[0] : box[2], box[1] : box[3], k] = True
+                rois[k] = box
+            result = {
+                "rois": rois,
+                "class_ids": np.array([g[0] for g in garments], np.int32),
+                "scores": np.array([g[1] for g in garments], np.float32),
+                "masks": masks,
+            }
+            unit = np.ones((n, 4), np.float32) / 2
+            return Analysis(
+                result,
+                unit,
+                np.ones((n, COLOUR_DIM), np.float32) / np.sqrt(COLOUR_DIM),
+                np.ones((n, SHAPE_DIM), np.float32) / np.sqrt(SHAPE_DIM),
+                ["grey"] * n,
+            )
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def record(self, name, image_shape, result):
+        from fashion_mrcnn.predict import detection_to_record
+
+        return detection_to_record(name, image_shape, result, self.class_names, self.category_ids)
+
+    def summary(self):
+        return {"weights": "stand-in", "backbone": "none", "image_size": 64,
+                "classes": self.class_names[1:], "default_min_score": 0.5}  # fmt: skip
+
+    def warm_up(self):
+        self.analyse(np.zeros((64, 64, 3), np.uint8))
+
+
+class OverlapEngine(StandInEngine):
+    """Overlapping garments, as a real photo gives them: a dress (0.80), a skirt inside its
+    lower part (0.60, mask IoU 0.45 with the dress: a garment of its own), a top over nearly
+    the same pixels as the dress (0.55, IoU 0.86: another guess for the dress's region) and a
+    small shoe below (0.95). The main garment is the dress."""
+
+    class_names = ["BG", "shoe", "dress", "skirt", "top"]
+    category_ids = {1: 23, 2: 10, 3: 7, 4: 1}
+    DRESS, SKIRT, TOP, SHOE = 0, 1, 2, 3
+    #: a pixel (x, y fractions) inside the dress, the skirt and the top
+    SKIRT_SPOT = (0.5, 0.72)
+
+    def garments(self, h, w):
+        return [
+            (2, 0.80, (0.20, 0.30, 0.90, 0.70)),
+            (3, 0.60, (0.55, 0.32, 0.90, 0.68)),
+            (4, 0.55, (0.20, 0.30, 0.80, 0.70)),
+            (1, 0.95, (0.92, 0.35, 0.99, 0.45)),
+        ]

@@ -43,12 +43,37 @@ def engine(checkpoint):
     return Engine(checkpoint)
 
 
+#: Product data of the test catalogue: scene 0 a full product, scene 1 a title only, scene 2
+#: nothing (its cards show a clean name).
+PRODUCTS = [
+    {"title": "Everyday look", "price": "49.9", "url": "https://shop.example/p/1", "brand": "Acme"},
+    {"title": "Weekend look", "price": "", "url": "", "brand": ""},
+]
+
+
 @pytest.fixture(scope="session")
-def catalog_dir(engine, app_data, tmp_path_factory) -> Path:
-    from fashion_mrcnn.app.catalog import build_index
+def products_csv(app_data, tmp_path_factory) -> Path:
+    import csv
+
+    path = tmp_path_factory.mktemp("app-products") / "products.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["image", "title", "price", "url", "brand"])
+        writer.writeheader()
+        for scene, product in zip(app_data["scenes"], PRODUCTS):
+            writer.writerow({"image": scene["path"].name, **product})
+    return path
+
+
+@pytest.fixture(scope="session")
+def catalog_dir(engine, app_data, products_csv, tmp_path_factory) -> Path:
+    from fashion_mrcnn.app.indexing import build_index
 
     out, skipped = build_index(
-        app_data["dir"], engine, tmp_path_factory.mktemp("app-index") / "index", progress=False
+        app_data["dir"],
+        engine,
+        tmp_path_factory.mktemp("app-index") / "index",
+        progress=False,
+        products=products_csv,
     )
     assert not len(skipped)
     return out
@@ -66,6 +91,19 @@ def live(engine, catalog_dir):
         engine, Catalog(catalog_dir, engine.weights_sha256), synthetic_samples(128, n=3)
     )
     server = AppServer(webapp, bind("127.0.0.1", 0)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def overlap_live():
+    """The app over :class:`app_helpers.OverlapEngine` (overlapping garments, no TensorFlow)."""
+    from app_helpers import OverlapEngine
+
+    from fashion_mrcnn.app.server import WebApp
+    from fashion_mrcnn.app.serving import AppServer, bind
+
+    server = AppServer(WebApp(OverlapEngine(), None, []), bind("127.0.0.1", 0)).start()
     yield server
     server.stop()
 

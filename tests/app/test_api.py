@@ -126,9 +126,9 @@ def test_similar_items_share_the_category_and_the_scene_itself_comes_first(live,
 @pytest.mark.parametrize(
     "kind, status, expected",
     [
-        ("text", 400, "notes.txt: cannot read image"),
+        ("text", 400, "notes.txt: this file is not a photo we can read: use JPEG, PNG or WebP"),
         ("empty", 400, "empty.jpg: empty upload"),
-        ("truncated", 400, "truncated.png: cannot decode image"),
+        ("truncated", 400, "truncated.png: this photo is damaged or incomplete"),
     ],
 )
 def test_bad_input_is_refused_with_a_message_naming_the_file(
@@ -170,3 +170,52 @@ def test_info_describes_model_samples_and_catalogue(live, engine):
     assert status == 200 and Image.open(io.BytesIO(png)).size == (128, 128)
     status, answer = _call(f"{live.url}api/results/nope/record.json")
     assert status == 404 and "no longer kept" in answer["error"]
+
+
+def test_more_like_this_filters_and_product_fields(live, app_data):
+    scene = app_data["scenes"][0]
+    status, result = _detect(live, scene["path"])
+    assert status == 200, result
+    k = result["main"]
+    assert k >= 0 and result["record"]["instances"][k]["score"] >= 0.5
+    base = f"{live.url}api/results/{result['id']}/similar/{k}"
+    status, answer = _call(f"{base}?top=8&category=all")
+    assert status == 200, answer
+    assert len(answer["items"]) == 8  # every category: the whole 8-item catalogue
+    assert len({it["category_id"] for it in answer["items"]}) > 1
+    top = answer["items"][0]
+    # product fields of the scene's row in products.csv, a clean label elsewhere
+    for item in answer["items"]:
+        if item["image"] == scene["path"].name:
+            assert (item["label"], item["price"], item["url"]) == (
+                "Everyday look",
+                "49.90",
+                "https://shop.example/p/1",
+            )
+        assert item["label"] and item["colour"]
+    colour = top["colour"]
+    status, coloured = _call(f"{base}?top=8&category=all&colour={colour}")
+    assert status == 200 and {it["colour"] for it in coloured["items"]} == {colour}
+    status, more = _call(f"{live.url}api/catalog/items/{top['id']}/similar?top=8")
+    assert status == 200, more
+    assert top["id"] not in [it["id"] for it in more["items"]]
+    assert {it["category_id"] for it in more["items"]} <= {top["category_id"]}
+    assert more["query"]["label"] == top["label"]
+    for bad, message in (("colour=plaid", "colour='plaid' is not one of"),
+                         ("category=shoes", "category='shoes' is not a category id")):  # fmt: skip
+        status, refused = _call(f"{base}?{bad}")
+        assert status == 400 and message in refused["error"], refused
+    status, missing = _call(f"{live.url}api/catalog/items/999/similar")
+    assert status == 404 and "no catalogue item 999" in missing["error"]
+
+
+def test_info_lists_the_catalogue_categories_and_colours(live, app_data):
+    from fashion_mrcnn.app.embedding import COLOUR_NAMES
+
+    status, info = _call(f"{live.url}api/info")
+    catalog = info["catalog"]
+    assert sum(c["items"] for c in catalog["categories"]) == catalog["items"] == 8
+    assert catalog["colours"] and set(catalog["colours"]) <= set(COLOUR_NAMES)
+    scenes = app_data["scenes"]
+    assert catalog["products"] == len(scenes[0]["names"]) + len(scenes[1]["names"])
+    assert info["status"]["model"]["state"] == "ready"

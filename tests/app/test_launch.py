@@ -103,10 +103,18 @@ def test_serve_command_serves_the_page_and_stops_on_ctrl_c(checkpoint, catalog_d
             if line.startswith("fashion-mrcnn app: "):
                 url = line.split()[2]
         assert url, f"no URL printed; stdout {lines}, stderr {proc.stderr.read()[-2000:]}"
-        assert any("catalogue: 8 garments" in line for line in lines), lines
-        assert _get(f"{url}api/info")["catalog"]["items"] == 8
+        # the page answers at once, while the model still loads in the background
         with urllib.request.urlopen(url, timeout=30) as response:
             assert b"Shop the look" in response.read()
+        assert _get(f"{url}api/status")["model"]["state"] in ("loading", "warming")
+        status, deadline = {}, time.monotonic() + 180
+        while time.monotonic() < deadline:
+            status = _get(f"{url}api/status")
+            if status["model"]["state"] == "ready" and status["catalog"]["state"] == "ready":
+                break
+            time.sleep(0.2)
+        assert status["catalog"] == {**status["catalog"], "state": "ready", "items": 8}, status
+        assert _get(f"{url}api/info")["catalog"]["items"] == 8
         scene = app_data["scenes"][0]
         request = urllib.request.Request(
             f"{url}api/detect?filename={scene['path'].name}", data=scene["path"].read_bytes()
@@ -116,9 +124,22 @@ def test_serve_command_serves_the_page_and_stops_on_ctrl_c(checkpoint, catalog_d
         assert set(scene["names"]) <= names
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-        assert "stopped" in proc.stdout.read()
+        out = proc.stdout.read()
+        assert "model ready" in out and "catalogue: 8 garments" in out and "stopped" in out
         assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_create_app_warms_the_model_up_before_the_first_upload(checkpoint):
+    from fashion_mrcnn.app.serving import create_app
+
+    webapp = create_app(checkpoint, catalog=None)
+    try:
+        assert webapp.status["model"] == {"state": "ready", "message": None}
+        # the warm-up ran the graph once: it is traced, the first photo does not pay for it
+        assert webapp.engine._graph.predict_function is not None
+    finally:
+        webapp.close()

@@ -13,54 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from app_helpers import OverlapEngine, StandInEngine
 from PIL import Image
 
-from fashion_mrcnn.app.engine import Analysis
 from fashion_mrcnn.app.server import Limits, WebApp, display_name, fit_side
 from fashion_mrcnn.app.serving import AppServer, bind
-from fashion_mrcnn.predict import detection_to_record
-
-
-class StandInEngine:
-    """One 'shirt' in the middle of every image, after ``delay`` seconds (or an error)."""
-
-    class_names = ["BG", "shirt"]
-    category_ids = {1: 5}
-
-    def __init__(self, delay: float = 0.0, fail: bool = False):
-        self.delay, self.fail = delay, fail
-        self.running = 0
-        self.most_at_once = 0
-        self._lock = threading.Lock()
-
-    def analyse(self, image):
-        with self._lock:
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-        try:
-            time.sleep(self.delay)
-            if self.fail:
-                raise RuntimeError("the stand-in model broke")
-            h, w = image.shape[:2]
-            masks = np.zeros((h, w, 1), bool)
-            masks[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4, 0] = True
-            result = {
-                "rois": np.array([[h // 4, w // 4, 3 * h // 4, 3 * w // 4]], np.int32),
-                "class_ids": np.array([1], np.int32),
-                "scores": np.array([0.9], np.float32),
-                "masks": masks,
-            }
-            return Analysis(result, np.ones((1, 4), np.float32) / 2, np.ones((1, 72), np.float32))
-        finally:
-            with self._lock:
-                self.running -= 1
-
-    def record(self, name, image_shape, result):
-        return detection_to_record(name, image_shape, result, self.class_names, self.category_ids)
-
-    def summary(self):
-        return {"weights": "stand-in", "backbone": "none", "image_size": 64, "classes": ["shirt"],
-                "default_min_score": 0.5}  # fmt: skip
 
 
 def _png(size=(64, 48)) -> bytes:
@@ -174,3 +131,129 @@ def test_a_taken_port_is_reported():
             bind("127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()
+
+
+def test_a_result_names_duplicate_guesses_and_the_main_garment(serve):
+    server = serve(OverlapEngine())
+    status, body = _call(f"{server.url}api/detect?filename=look.png", _png((200, 100)))
+    result = json.loads(body)
+    assert status == 200, result
+    e = OverlapEngine
+    expected = [-1] * 4
+    expected[e.TOP] = e.DRESS  # the top is another guess for the dress's region
+    assert result["duplicate_of"] == expected
+    assert result["main"] == e.DRESS
+
+
+def test_the_page_answers_while_the_model_loads_and_an_upload_waits_for_it(serve):
+    from fashion_mrcnn.app.startup import Startup
+
+    release, catalog_done = threading.Event(), threading.Event()
+    indexing = threading.Event()
+
+    def slow_engine():
+        assert release.wait(30)
+        return StandInEngine()
+
+    def open_catalog(engine, report):
+        report(3, 10)
+        indexing.set()
+        assert catalog_done.wait(30)
+        return None
+
+    webapp = WebApp(None, None, [], Limits())
+    webapp.startup = Startup(webapp, slow_engine, open_catalog, lambda engine: []).start()
+    server = AppServer(webapp, bind("127.0.0.1", 0)).start()
+    try:
+        started = time.monotonic()
+        assert _call(server.url)[0] == 200
+        status = json.loads(_call(f"{server.url}api/status")[1])
+        assert status["model"]["state"] == "loading" and time.monotonic() - started < 2
+        info = json.loads(_call(f"{server.url}api/info")[1])
+        assert info["model"] is None and info["status"]["model"]["state"] == "loading"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            upload = pool.submit(_call, f"{server.url}api/detect?filename=early.png", _png())
+            time.sleep(0.5)
+            assert not upload.done()  # it waits for the model
+            release.set()
+            status_code, body = upload.result(timeout=30)
+        assert status_code == 200, body
+        assert json.loads(body)["similar"] is True  # a catalogue is coming
+        catalog_done.set()
+        assert webapp.startup.wait(30)
+        assert json.loads(_call(f"{server.url}api/status")[1])["model"]["state"] == "ready"
+    finally:
+        release.set()
+        catalog_done.set()
+        server.stop()
+    assert indexing.is_set()
+
+
+def test_catalogue_progress_is_reported_and_similar_items_wait_for_it(serve):
+    from fashion_mrcnn.app.startup import Startup
+
+    release = threading.Event()
+
+    def open_catalog(engine, report):
+        report(3, 10)
+        assert release.wait(30)
+        return None
+
+    webapp = WebApp(StandInEngine(), None, [], Limits())
+    webapp.startup = Startup(webapp, None, open_catalog, None).start()
+    server = AppServer(webapp, bind("127.0.0.1", 0)).start()
+    try:
+        deadline = time.monotonic() + 10
+        while webapp.status["catalog"]["state"] != "indexing" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status = json.loads(_call(f"{server.url}api/status")[1])["catalog"]
+        assert (status["state"], status["done"], status["total"]) == ("indexing", 3, 10)
+        rid = json.loads(_call(f"{server.url}api/detect?filename=a.png", _png())[1])["id"]
+        code, body = _call(f"{server.url}api/results/{rid}/similar/0")
+        assert code == 503 and "still being prepared (3 of 10 photos)" in json.loads(body)["error"]
+        release.set()
+        assert webapp.startup.wait(10)
+        assert webapp.status["catalog"]["state"] == "none"
+    finally:
+        release.set()
+        server.stop()
+
+
+def test_a_model_that_cannot_be_loaded_is_reported_on_the_page_and_to_uploads(serve):
+    from fashion_mrcnn.app.startup import Startup
+
+    def broken():
+        raise FileNotFoundError("weights file not found: gone.h5")
+
+    webapp = WebApp(None, None, [], Limits())
+    webapp.startup = Startup(webapp, broken, None, None).start()
+    server = AppServer(webapp, bind("127.0.0.1", 0)).start()
+    try:
+        assert webapp.startup.wait(10)
+        status = json.loads(_call(f"{server.url}api/status")[1])["model"]
+        assert status == {"state": "failed", "message": "weights file not found: gone.h5"}
+        code, body = _call(f"{server.url}api/detect?filename=a.png", _png())
+        assert (
+            code == 503
+            and "could not be loaded: weights file not found" in json.loads(body)["error"]
+        )
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"", "a.jpg: empty upload (0 bytes): choose a photo (JPEG, PNG or WebP)"),
+        (b"shopping list\n", "a.jpg: this file is not a photo we can read: use JPEG, PNG or WebP"),
+        (_png((300, 300))[:200], "a.jpg: this photo is damaged or incomplete"),
+    ],
+)
+def test_upload_errors_are_said_in_plain_words(data, expected):
+    from fashion_mrcnn.app.params import BadRequest
+    from fashion_mrcnn.app.server import decode_upload
+
+    with pytest.raises(BadRequest) as refused:
+        decode_upload(data, "a.jpg")
+    assert refused.value.status == 400 and refused.value.message.startswith(expected)
+    assert "PIL" not in refused.value.message and "identify" not in refused.value.message
