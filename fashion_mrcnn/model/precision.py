@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.runtime import gpus
 
 #: The values MIXED_PRECISION accepts, and the Keras policy each one means.
 POLICIES = {
@@ -77,15 +78,9 @@ def cpu_has_bf16(flags: set[str] | None = None) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
-def gpu_present() -> bool:
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
 def warn_slow_precision(mixed_precision) -> None:
     """One warning when float16 is asked for on a machine without a GPU (CPUs run it slowly)."""
-    if policy_name(mixed_precision) == "mixed_float16" and not gpu_present():
+    if policy_name(mixed_precision) == "mixed_float16" and not gpus():
         warnings.warn(
             "MIXED_PRECISION float16 on a CPU: there are no fast float16 kernels, training is "
             "many times slower than float32. Use 'bfloat16' (fast on CPUs with AVX512_BF16/AMX) "

@@ -53,12 +53,12 @@ def test_bf16_cpu_detection_reads_the_flags(tmp_path):
 
 
 def test_float16_without_a_gpu_warns_once_and_bfloat16_does_not(monkeypatch):
-    monkeypatch.setattr(precision, "gpu_present", lambda: False)
+    monkeypatch.setattr(precision, "gpus", lambda: [])
     with pytest.warns(UserWarning, match="float16 on a CPU"):
         precision.warn_slow_precision("float16")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         precision.warn_slow_precision("bfloat16")
         precision.warn_slow_precision(False)
-        monkeypatch.setattr(precision, "gpu_present", lambda: True)
+        monkeypatch.setattr(precision, "gpus", lambda: ["/physical_device:GPU:0"])
         precision.warn_slow_precision(True)
