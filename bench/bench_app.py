@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PRESETS = (("MobileNetV2-FPN", "cpu-small"), ("ResNet50-FPN", "colab-t4"))
+PRESETS = (("EfficientNet-Lite0-FPN", "cpu-small"), ("ResNet50-FPN", "colab-t4"))
 SIZE = 512
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

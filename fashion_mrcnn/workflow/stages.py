@@ -242,7 +242,9 @@ def _schedule(schedule, config, epochs=None) -> list[dict]:
         if "layers" not in stage or "epochs" not in stage:
             raise ConfigError(f"schedule stage {k} needs 'layers' and 'epochs': {stage}")
         lr = stage.get("learning_rate")
-        if lr is None:  # Matterport's staging: heads (or a first stage) at LR, later ones at LR / 10
+        if (
+            lr is None
+        ):  # Matterport's staging: heads (or a first stage) at LR, later ones at LR / 10
             first = k == 0 or stage["layers"] == "heads"
             lr = config.LEARNING_RATE if first else config.LEARNING_RATE / 10
         out.append(

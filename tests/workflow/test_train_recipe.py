@@ -15,7 +15,9 @@ def _config(*argv, num_classes=8):
 
 
 def test_cpu_presets_train_from_scratch_by_default():
-    config = _config("--preset", "cpu-small")
+    config = _config("--preset", "cpu-small")  # ImageNet backbone: the scratch schedule at 0.005
+    assert (config.RECIPE, config.LEARNING_RATE, config.LR_SCHEDULE) == ("scratch", 0.005, "cosine")
+    config = _config("--preset", "cpu-smoke")
     assert (config.RECIPE, config.LEARNING_RATE, config.LR_SCHEDULE) == ("scratch", 0.02, "cosine")
 
 
@@ -27,6 +29,10 @@ def test_init_weights_switch_to_the_finetune_recipe(tmp_path):
         "constant",
     )
     forced = _config("--init-weights", tmp_path / "coco.h5", "--recipe", "scratch")
+    assert forced.RECIPE == "scratch" and forced.LEARNING_RATE == 0.005  # cpu-small's
+    forced = _config(
+        "--preset", "cpu-smoke", "--init-weights", tmp_path / "coco.h5", "--recipe", "scratch"
+    )
     assert forced.RECIPE == "scratch" and forced.LEARNING_RATE == 0.02
 
 
