@@ -178,7 +178,8 @@ def predict_to_dir(
     :func:`fashion_mrcnn.viz.overlay.draw_overlay`). Returns the records.
 
     Each record is appended and flushed as soon as its image is done, so an error (or a kill)
-    later in the run keeps every record before it. ``skipped``: None stops at the first file that
+    later in the run keeps every record before it; an error before the first record leaves no
+    ``predictions.jsonl`` (an empty one would read as photos without garments). ``skipped``: None stops at the first file that
     cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped. ``postprocess``: an
@@ -196,7 +197,8 @@ def predict_to_dir(
     report_path.unlink(missing_ok=True)  # a report from an earlier run would mislead
     records = []
     used: set[str] = set()
-    with (out_dir / JSONL_NAME).open("w") as jsonl:
+    jsonl_path = out_dir / JSONL_NAME
+    with jsonl_path.open("w") as jsonl:
         try:
             for path, image, result in detect_files(model, paths, progress, skipped):
                 if postprocess is not None:
@@ -217,6 +219,11 @@ def predict_to_dir(
                         result["scores"], min_side=OVERLAY_MIN_SIDE,
                     )  # fmt: skip
                     save_image(picture, out_dir / "overlays" / f"{stem}.png")
+        except BaseException:
+            if not records:  # an empty file would read as "no garments in these photos"
+                jsonl.close()
+                jsonl_path.unlink(missing_ok=True)
+            raise
         finally:
             if skipped is not None and len(skipped):
                 skipped.write(report_path)

@@ -31,7 +31,7 @@ from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
-from fashion_mrcnn.model.finite import predict_finite
+from fashion_mrcnn.model.finite import is_non_finite_boxes, predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
@@ -399,12 +399,24 @@ class MaskRCNN:
                 shuffle=False,  # the tf.data pipeline shuffles (seeded)
             )
         except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
-            self.trainer = None  # it may hold the validation iterator
+            if not is_non_finite_boxes(exc):
+                self.trainer = None  # it may hold the validation iterator
+                release_iterators(exc)
+                cause = data_error(exc, data_errors)
+                if cause is None:
+                    raise
+                raise cause from None  # the bad file / row / image, not a TF traceback
+            # A step's proposals held NaN / inf (the RPN's box deltas overflowed): the run
+            # diverged within a batch, before the guard saw a loss. A guard stop like any other:
+            # the checkpoints are vetted below and the last good one is named.
+            self.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
             release_iterators(exc)
-            cause = data_error(exc, data_errors)
-            if cause is None:
-                raise
-            raise cause from None  # the bad file / row / image, not a TF traceback
+            history = None
+            guard.stop(
+                f"non-finite boxes in a training step at epoch {guard.epoch + 1} (RoI Align met "
+                "NaN / inf proposals)",
+                non_finite=True,
+            )
         optimizer = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
         #: optimizer steps of the last ``train`` call, and the rate its schedule ended at
         self.last_train_steps = int(keras.ops.convert_to_numpy(optimizer.iterations))

@@ -277,6 +277,31 @@ def test_nan_stop_after_resume_names_the_resumed_checkpoint(tmp_path, eager):
     assert model.find_last() == str(good) and not list(good.parent.glob("*.diverged"))
 
 
+def test_non_finite_boxes_in_a_training_step_are_a_guard_stop(tmp_path, eager):
+    """A step whose proposals overflow (RoI Align refuses NaN / inf boxes inside the graph, before
+    any loss exists) ends like any divergence: one line naming the last good checkpoint, not a
+    TensorFlow traceback (issue 22, item 1)."""
+    cfg = smoke_config()
+    ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
+    model = MaskRCNN("training", cfg, tmp_path)
+    good = _log_dir_checkpoint(model, tmp_path, 1)
+    model.load_weights(str(good))
+
+    class Explode(keras.callbacks.Callback):  # finite but huge: the box deltas overflow
+        def on_train_batch_begin(self, batch, logs=None):
+            kernel = model.keras_model.get_layer("rpn_bbox_pred").kernel
+            kernel.assign(np.full(kernel.shape, 1e30, "float32"))
+
+    with pytest.raises(NonFiniteLossError) as info:
+        model.train(
+            ds, None, 0.01, 2, "heads", custom_callbacks=[Explode()], steps_per_epoch=1, verbose=0
+        )
+    message = str(info.value)
+    assert "\n" not in message and "non-finite boxes in a training step at epoch 2" in message
+    assert f"Last good checkpoint: {good}" in message
+    assert model.find_last() == str(good)
+
+
 def test_train_continuing_a_run_seeds_the_guard_from_its_log(tmp_path, monkeypatch):
     """The wiring of the arming: ``train`` from a checkpoint of epoch 3 seeds the guard with the
     losses its CSV log holds for epochs 1-3 or, without a log, with its weights' loss."""
