@@ -1,23 +1,27 @@
 """Pack a training run's checkpoint as the shipped starter model (``weights/starter/``).
 
-    .venv/bin/python weights/make_starter.py RUN/logs/<run>/mask_rcnn_<name>_<epoch>.h5
+    .venv/bin/python weights/make_starter.py RUN/logs/<run>/mask_rcnn_<name>_<epoch>.h5 \
+        [--detection-min-confidence 0.5]
 
 Writes ``weights/starter/mask_rcnn_starter.h5`` (the checkpoint's weights stored as float16, half
-the size; ``MaskRCNN.load_weights`` casts them back to float32), and copies the run's
-``train_config.yaml`` and ``classes.json`` beside it, so the folder reads as a run folder
-(``workflow.rundir``). Prints the file size. The model card (``MODEL_CARD.md``) is written by
-hand from the run's evaluation.
+the size; ``MaskRCNN.load_weights`` casts them back to float32), copies the run's
+``classes.json`` and writes its ``train_config.yaml`` beside it, so the folder reads as a run
+folder (``workflow.rundir``). ``--detection-min-confidence`` replaces the run's
+DETECTION_MIN_CONFIDENCE in that config: an inference-only setting (training never reads it), for
+a checkpoint trained before its preset's value changed; the model card says so. Prints the file
+size. The model card (``MODEL_CARD.md``) is written by hand from the run's evaluation.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from fashion_mrcnn.config import Config
 from fashion_mrcnn.workflow import rundir
 
 
@@ -44,18 +48,27 @@ def half_precision_copy(src: Path, dst: Path) -> None:
         fin.visititems(copy)
 
 
-def main(checkpoint: str) -> None:
-    src = Path(checkpoint)
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--detection-min-confidence", type=float)
+    args = parser.parse_args(argv)
+    src = Path(args.checkpoint)
     out = rundir.STARTER_WEIGHTS
     out.parent.mkdir(parents=True, exist_ok=True)
-    half_precision_copy(src, out)
+    found = {}
     for name in (rundir.CONFIG_FILE, rundir.CLASSES_FILE):
-        found = rundir.find_run_file(src, name)
-        if found is None:
+        found[name] = rundir.find_run_file(src, name)
+        if found[name] is None:
             raise SystemExit(f"{name} not found above {src}")
-        shutil.copyfile(found, out.parent / name)
+    half_precision_copy(src, out)
+    shutil.copyfile(found[rundir.CLASSES_FILE], out.parent / rundir.CLASSES_FILE)
+    config = Config.from_yaml(found[rundir.CONFIG_FILE])
+    if args.detection_min_confidence is not None:
+        config = config.replace(DETECTION_MIN_CONFIDENCE=args.detection_min_confidence)
+    rundir.write_config(config, out.parent)
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB (from {src})")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()
