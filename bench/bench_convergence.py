@@ -8,8 +8,10 @@
         --data ../shared/datasets/ccp-fashion/coco/instances.json --preset cpu-small \
         --size 256 --minutes 40 --out bench/out/realdata
 
-Trains from scratch (no pretrained weights: none can be downloaded here), all layers, with
-horizontal flips and a cosine learning-rate schedule; stops at the time budget; evaluates on the
+Trains from the preset's start (cpu-smoke: random weights; cpu-small: the ImageNet
+EfficientNet-Lite0 backbone of a registry package, nothing downloaded at run time), all layers,
+at the preset's learning rate unless ``--lr``, with horizontal flips and a cosine schedule
+fitted to the time budget; evaluates on the
 held-out split (``val`` of the data's splits.json): mask mAP@0.5 (Matterport's per-image VOC AP,
 averaged), COCO mask / box AP through pycocotools, and the per-class table. Writes
 ``summary.json`` into ``--out``.
@@ -37,7 +39,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=25.0)
     parser.add_argument("--steps-per-epoch", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=60, help="cosine schedule length (cap)")
-    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--lr", type=float, help="default: the preset's LEARNING_RATE")
     parser.add_argument("--preset", default="cpu-smoke")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="bench/out/convergence")
@@ -64,7 +66,7 @@ def main() -> None:
         name="convergence",
         IMAGE_MIN_DIM=args.size,
         IMAGE_MAX_DIM=args.size,
-        LEARNING_RATE=args.lr,
+        **({} if args.lr is None else {"LEARNING_RATE": args.lr}),
         LR_SCHEDULE="cosine",
         LR_WARMUP_STEPS=200,
     )
@@ -74,7 +76,7 @@ def main() -> None:
         train_ds,
         None,
         out / "train",
-        schedule=[{"layers": "all", "epochs": args.epochs, "learning_rate": args.lr}],
+        schedule=[{"layers": "all", "epochs": args.epochs, "learning_rate": config.LEARNING_RATE}],
         augmentation="flips",  # stages.train's named horizontal-flip augmentation
         steps_per_epoch=args.steps_per_epoch,
         time_budget_minutes=args.minutes,
