@@ -27,7 +27,7 @@ import numpy as np
 from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.data.images import list_images
 from fashion_mrcnn.errors import FashionDataError, SkipReport
-from fashion_mrcnn.evaluation.inference import detect_files
+from fashion_mrcnn.inference.detect import detect_files
 
 
 def _lookup(table, key: int, what: str):
@@ -183,9 +183,9 @@ def predict_to_dir(
     cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped. ``postprocess``: an
-    ``evaluation.postprocess.PostprocessSetting`` applied to each image's detections first.
+    ``inference.postprocess.PostprocessSetting`` applied to each image's detections first.
     """
-    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
+    from fashion_mrcnn.inference.postprocess import apply_postprocess
     from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)

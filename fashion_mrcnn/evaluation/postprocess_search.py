@@ -2,7 +2,7 @@
 
 Inference runs once with permissive settings (:func:`cached_detections` keeps the raw
 ``detect()`` dicts on disk); every candidate :class:`PostprocessSetting` is then applied with
-:func:`~fashion_mrcnn.evaluation.postprocess.apply_postprocess`, written with the submission
+:func:`~fashion_mrcnn.inference.postprocess.apply_postprocess`, written with the submission
 writer and scored with the project's Kaggle scorer (2019, or 2020 with attributes), without
 running the model again.
 
@@ -27,8 +27,9 @@ import pandas as pd
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.evaluation.kaggle_report import METRICS
-from fashion_mrcnn.evaluation.postprocess import PostprocessSetting, apply_postprocess
-from fashion_mrcnn.submission import OVERLAP_POLICIES, make_submission
+from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES
+from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
+from fashion_mrcnn.submission import make_submission
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ def _postprocess_file(args, config):
     """``--postprocess`` read and checked against the model's classes, before the model loads."""
     if args.postprocess is None:
         return None
-    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+    from fashion_mrcnn.inference.postprocess import read_postprocess
 
     return read_postprocess(args.postprocess, int(config.NUM_CLASSES))
 

@@ -525,8 +525,8 @@ def evaluate(
     """
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
-    from fashion_mrcnn.evaluation.inference import detect_dataset
     from fashion_mrcnn.evaluation.matching import evaluate_dataset
+    from fashion_mrcnn.inference.detect import detect_dataset
 
     check_ground_truth(dataset)  # a bad row stops here, not after the inference pass
     out_dir = _mkdir(out_dir)
@@ -726,7 +726,7 @@ def submit(
     :func:`class_map_for`). ``postprocess``: a ``PostprocessSetting`` (or its YAML path) applied
     to every image's detections; its overlap policy then replaces ``overlap``.
     """
-    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
+    from fashion_mrcnn.inference.postprocess import apply_postprocess
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
     postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
@@ -785,9 +785,9 @@ def tune_postprocess(
     import pandas as pd
 
     from fashion_mrcnn.data.export import records_to_kaggle_csv
-    from fashion_mrcnn.evaluation.inference import detect_dataset
-    from fashion_mrcnn.evaluation.postprocess import POSTPROCESS_YAML, write_postprocess
     from fashion_mrcnn.evaluation.postprocess_search import cached_detections, search_postprocess
+    from fashion_mrcnn.inference.detect import detect_dataset
+    from fashion_mrcnn.inference.postprocess import POSTPROCESS_YAML, write_postprocess
 
     indices = list(dataset.image_ids)
     records = [dataset.record(i) for i in indices]
@@ -855,7 +855,7 @@ def _postprocess_setting(postprocess, num_classes: int | None = None):
     ids checked against ``num_classes``)."""
     if postprocess is None or not isinstance(postprocess, str | Path):
         return postprocess
-    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+    from fashion_mrcnn.inference.postprocess import read_postprocess
 
     return read_postprocess(postprocess, num_classes)
 
