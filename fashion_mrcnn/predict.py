@@ -26,7 +26,7 @@ import numpy as np
 
 from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.data.images import list_images
-from fashion_mrcnn.errors import FashionDataError, SkipReport
+from fashion_mrcnn.errors import SKIP_REPORT_FILE, FashionDataError, SkipReport
 from fashion_mrcnn.inference.detect import detect_files
 
 
@@ -156,9 +156,9 @@ def collect_inputs(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
     return paths
 
 
-#: File names inside ``predict_to_dir``'s output folder.
+#: The JSON Lines file inside ``predict_to_dir``'s output folder (the skip report beside it is
+#: ``errors.SKIP_REPORT_FILE``).
 JSONL_NAME = "predictions.jsonl"
-SKIPPED_NAME = "skipped.csv"
 
 
 def predict_to_dir(
@@ -193,7 +193,7 @@ def predict_to_dir(
     if not paths:
         raise FileNotFoundError(f"no images found in {inputs}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    report_path = out_dir / SKIPPED_NAME
+    report_path = out_dir / SKIP_REPORT_FILE
     report_path.unlink(missing_ok=True)  # a report from an earlier run would mislead
     records = []
     used: set[str] = set()

@@ -2,16 +2,18 @@
 
 A pixel claimed by several masks goes to the highest-scoring one. The Kaggle submission writer
 (:mod:`fashion_mrcnn.submission`) and the post-processing (:mod:`.postprocess`) both use
-:func:`remove_overlaps`, with a policy of :data:`OVERLAP_POLICIES`.
+:func:`remove_overlaps`, with a policy of ``OVERLAP_POLICIES`` (``"all"``: masks of an image are
+made disjoint; ``"class"``: only masks of the same class; ``"none"``: overlaps stay), a shared
+name of :mod:`fashion_mrcnn.constants` so the CLI lists it without loading numpy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: ``"all"``: masks of an image are made disjoint; ``"class"``: only masks of the same class;
-#: ``"none"``: overlaps stay.
-OVERLAP_POLICIES = ("all", "class", "none")
+from fashion_mrcnn.constants import OVERLAP_POLICIES
+
+__all__ = ["OVERLAP_POLICIES", "remove_overlaps"]
 
 
 def remove_overlaps(masks: np.ndarray, scores: np.ndarray, groups=None) -> np.ndarray:

@@ -14,7 +14,7 @@ The functions live by job; this package re-exports every public name:
 - :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``, ``train``,
   ``BUDGET_EPOCH_CAP``;
 - :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``predict``, ``submit``,
-  ``category_ids_for``, ``class_map_for``;
+  ``class_names_for``, ``category_ids_for``, ``class_map_for``;
 - :mod:`.scoring`: ``evaluate``, ``kaggle_policies``, ``error_analysis``, ``compare``,
   ``tune_postprocess`` and their constants;
 - :mod:`.common`: the helpers they share.
@@ -37,6 +37,7 @@ from fashion_mrcnn.workflow.stages.data import (
 from fashion_mrcnn.workflow.stages.infer import (
     category_ids_for,
     class_map_for,
+    class_names_for,
     inference_config,
     load_inference_model,
     predict,
@@ -70,6 +71,7 @@ __all__ = [
     "category_ids_for",
     "check_ground_truth",
     "class_map_for",
+    "class_names_for",
     "compare",
     "ensure_synthetic",
     "error_analysis",

@@ -1,5 +1,6 @@
 """Inference stages: an inference model from a checkpoint, predictions for files and folders
-(``predict``), the Kaggle submission (``submit``), and the class-id maps they need.
+(``predict``), the Kaggle submission (``submit``), and the class names and class-id maps they
+need.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def predict(
     Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
     them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
     YAML path) applied to every image's detections."""
-    from fashion_mrcnn.errors import SkipReport
-    from fashion_mrcnn.predict import JSONL_NAME, SKIPPED_NAME, predict_to_dir
+    from fashion_mrcnn.errors import SKIP_REPORT_FILE, SkipReport
+    from fashion_mrcnn.predict import JSONL_NAME, predict_to_dir
 
     postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     model = as_model(config, weights)
@@ -64,7 +65,7 @@ def predict(
         "instances": sum(len(r["instances"]) for r in records),
         "overlays": str(out_dir / "overlays"),
         "skipped": len(skipped),
-        "skip_report": str(out_dir / SKIPPED_NAME) if len(skipped) else None,
+        "skip_report": str(out_dir / SKIP_REPORT_FILE) if len(skipped) else None,
     }
 
 
@@ -115,6 +116,12 @@ def submit(
         "images": int(frame["ImageId"].nunique()),
         "problems": problems,
     }
+
+
+def class_names_for(categories) -> list[str]:
+    """The model's class names for a kept-categories list: ``"BG"`` (class 0), then each
+    category's name in internal class id order."""
+    return ["BG"] + [str(c["name"]) for c in categories]
 
 
 def category_ids_for(categories) -> dict[int, int]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.workflow.rundir import DETECTIONS_DIR, METRICS_FILE, PER_CLASS_FILE
 from fashion_mrcnn.workflow.stages.common import finite_or_none, mkdir, write_json
 from fashion_mrcnn.workflow.stages.data import check_ground_truth, is_box_only
 from fashion_mrcnn.workflow.stages.infer import as_model, class_map_for, inference_config
@@ -53,10 +54,10 @@ def evaluate(
         return _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
     coco = evaluate_coco(dataset, predictions, indices)
     table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)
-    table.to_csv(out_dir / "per_class.csv")
+    table.to_csv(out_dir / PER_CLASS_FILE)
     confusion = analysis.confusion_matrix(evaluation, dataset.class_names)
     confusion.to_csv(out_dir / "confusion.csv")
-    artifacts = [out_dir / "per_class.csv", out_dir / "confusion.csv"]
+    artifacts = [out_dir / PER_CLASS_FILE, out_dir / "confusion.csv"]
     if train_dataset is not None:
         from fashion_mrcnn.viz.plots import plot_sensitivity_vs_count
 
@@ -76,7 +77,7 @@ def evaluate(
     metrics["kaggle_2019"] = None if kaggle is None else float(kaggle.loc["keep", "score"])
     if kaggle is not None:
         artifacts += [out_dir / n for n in ("kaggle_gt.csv", "kaggle_pred.csv", KAGGLE_TABLE)]
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / METRICS_FILE, metrics)
     result = {
         **metrics,
         "kaggle_policies": kaggle,
@@ -133,7 +134,7 @@ def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
     gt = [{"boxes": r["gt_boxes"], "class_ids": r["gt_class_ids"]} for r in evaluation["per_image"]]
     voc = voc_map(gt, predictions, iou_threshold=0.5, class_names=dataset.class_names)
     table = voc["per_class"].reset_index().set_index("name")
-    table.to_csv(out_dir / "per_class.csv")
+    table.to_csv(out_dir / PER_CLASS_FILE)
     metrics = {
         "box_map50": finite_or_none(voc["mAP"]),
         "num_images": len(predictions),
@@ -141,9 +142,9 @@ def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
         "num_gt": int(sum(len(g["class_ids"]) for g in gt)),
         "mask_metrics": NO_MASK_METRICS,
     }
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / METRICS_FILE, metrics)
     result = {**metrics, "box_only": True, "per_class": table, "evaluation": evaluation,
-              "artifacts": [str(out_dir / "metrics.json"), str(out_dir / "per_class.csv")]}  # fmt: skip
+              "artifacts": [str(out_dir / METRICS_FILE), str(out_dir / PER_CLASS_FILE)]}  # fmt: skip
     if keep_predictions:
         result["predictions"] = predictions
     return result
@@ -258,7 +259,7 @@ def tune_postprocess(
         model = as_model(search_config, weights)
         return detect_dataset(model, dataset, indices, progress=True)
 
-    detections, reused = cached_detections(out_dir / "detections", key, image_ids, run)
+    detections, reused = cached_detections(out_dir / DETECTIONS_DIR, key, image_ids, run)
     table, best = search_postprocess(
         detections, image_ids, gt, class_map_for(dataset), metric, tuple(size)
     )
