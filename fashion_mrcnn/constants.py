@@ -67,6 +67,12 @@ COCO_IOU_THRESHOLDS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
 #: ``evaluation.kaggle_report``): keep ``10_1_2``, strip to ``10``, or strip and drop the
 #: attribute-bearing categories.
 ATTRIBUTE_POLICIES = ("keep", "strip", "drop_attribute_categories")
+#: Overlapping masks of one image (``inference.overlaps.remove_overlaps``, the submission writer,
+#: the post-processing): ``all`` made disjoint, only within a ``class``, or ``none``.
+OVERLAP_POLICIES = ("all", "class", "none")
+#: The Kaggle metrics the package scores (``evaluation.kaggle_report``, ``tune-postprocess``):
+#: iMaterialist 2019 and FGVC7 2020.
+KAGGLE_METRICS = ("2019", "2020")
 
 # --- files -------------------------------------------------------------------------------------
 #: Image file suffixes the package reads (lower case; matching ignores case).

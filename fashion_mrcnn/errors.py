@@ -61,6 +61,11 @@ def check_on_error(on_error: str) -> str:
     return on_error
 
 
+#: The file name of a skip report written into a command's output folder (``train`` / ``evaluate``
+#: / ``cache`` without ``--skip-report``, ``predict``, the app's ``index``).
+SKIP_REPORT_FILE = "skipped.csv"
+
+
 class SkipReport:
     """What a loader skipped and why.
 

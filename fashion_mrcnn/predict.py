@@ -26,8 +26,8 @@ import numpy as np
 
 from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.data.images import list_images
-from fashion_mrcnn.errors import FashionDataError, SkipReport
-from fashion_mrcnn.evaluation.inference import detect_files
+from fashion_mrcnn.errors import SKIP_REPORT_FILE, FashionDataError, SkipReport
+from fashion_mrcnn.inference.detect import detect_files
 
 
 def _lookup(table, key: int, what: str):
@@ -156,9 +156,9 @@ def collect_inputs(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
     return paths
 
 
-#: File names inside ``predict_to_dir``'s output folder.
+#: The JSON Lines file inside ``predict_to_dir``'s output folder (the skip report beside it is
+#: ``errors.SKIP_REPORT_FILE``).
 JSONL_NAME = "predictions.jsonl"
-SKIPPED_NAME = "skipped.csv"
 
 
 def predict_to_dir(
@@ -183,9 +183,9 @@ def predict_to_dir(
     cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped. ``postprocess``: an
-    ``evaluation.postprocess.PostprocessSetting`` applied to each image's detections first.
+    ``inference.postprocess.PostprocessSetting`` applied to each image's detections first.
     """
-    from fashion_mrcnn.evaluation.postprocess import apply_postprocess
+    from fashion_mrcnn.inference.postprocess import apply_postprocess
     from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)
@@ -193,7 +193,7 @@ def predict_to_dir(
     if not paths:
         raise FileNotFoundError(f"no images found in {inputs}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    report_path = out_dir / SKIPPED_NAME
+    report_path = out_dir / SKIP_REPORT_FILE
     report_path.unlink(missing_ok=True)  # a report from an earlier run would mislead
     records = []
     used: set[str] = set()

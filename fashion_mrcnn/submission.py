@@ -22,40 +22,13 @@ from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.data.formats.rle import encode, parse_runs
 from fashion_mrcnn.data.images import list_images
 from fashion_mrcnn.errors import FashionDataError, RLEError
-from fashion_mrcnn.evaluation.inference import detect_files
+from fashion_mrcnn.inference.detect import detect_files
+from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES, remove_overlaps
 from fashion_mrcnn.ops.image import resize_masks_nearest
 
 SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
 PLACEHOLDER = ("1 1", "23")  # Kaggle's sample_submission row for an image without predictions
-OVERLAP_POLICIES = ("all", "class", "none")
 _CLASS_RE = re.compile(r"^(\d+)((?:_\d+)*)$")
-
-
-def remove_overlaps(masks: np.ndarray, scores: np.ndarray, groups=None) -> np.ndarray:
-    """Give every contested pixel to the highest-scoring mask.
-
-    Args:
-        masks: bool [H, W, N].
-        scores: float [N].
-        groups: optional [N] labels; overlaps are then removed only between masks of the same
-            label (e.g. the class string). ``None`` = across all masks.
-
-    Returns:
-        bool [H, W, N], pairwise disjoint (within each group). Ties keep the earlier mask.
-    """
-    masks = np.asarray(masks, dtype=bool)
-    out = np.zeros_like(masks)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    labels = np.zeros(masks.shape[2], dtype=np.int64) if groups is None else np.asarray(groups)
-    claimed: dict = {}
-    for k in order:
-        key = labels[k].item() if hasattr(labels[k], "item") else labels[k]
-        taken = claimed.get(key)
-        if taken is None:
-            taken = claimed[key] = np.zeros(masks.shape[:2], dtype=bool)
-        out[:, :, k] = masks[:, :, k] & ~taken
-        taken |= out[:, :, k]
-    return out
 
 
 def class_string(category: int | str, attribute_ids: Iterable[int] = ()) -> str:
@@ -215,7 +188,7 @@ def predict_submission(
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
     ``ImageId`` is the file name. ``postprocess``: ``detect() dict -> detect() dict`` applied to
-    each image's detections first (e.g. ``evaluation.postprocess.apply_postprocess`` bound to a
+    each image's detections first (e.g. ``inference.postprocess.apply_postprocess`` bound to a
     setting; ``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
     attributes, class_map, placeholder).
     """

@@ -6,8 +6,11 @@ statement counts, those inside functions too (a lazy import is still a dependenc
 ``a.b``. The rules (docs/DESIGN.md, "Layout"):
 
 - no import cycle between modules;
-- ``data``, ``ops`` and ``layers`` never import ``evaluation``, ``viz``, ``workflow`` or ``app``;
-  ``evaluation`` never imports ``viz``, ``workflow`` or ``app`` (``viz`` may import it);
+- ``data``, ``ops`` and ``layers`` never import ``inference``, ``evaluation``, ``viz``,
+  ``workflow`` or ``app``; ``model`` never imports them either;
+- ``inference`` (the detect loop and post-processing) never imports ``evaluation``, ``viz``,
+  ``workflow``, ``app``, ``submission`` or ``predict`` (they all use it);
+- ``evaluation`` never imports ``viz``, ``workflow`` or ``app`` (``viz`` may import it);
 - ``layers`` imports nothing of the package but ``ops``, ``constants`` and ``errors``;
 - ``ops`` imports nothing of the package but ``ops``, ``constants`` and ``errors`` (never
   ``layers`` or ``model``);
@@ -28,9 +31,11 @@ LONG_REASON = "Over 400 lines:"
 
 #: part of the package -> the parts it must never import
 FORBIDDEN = {
-    "data": ("evaluation", "viz", "workflow", "app"),
-    "ops": ("evaluation", "viz", "workflow", "app"),
-    "layers": ("evaluation", "viz", "workflow", "app"),
+    "data": ("inference", "evaluation", "viz", "workflow", "app"),
+    "ops": ("inference", "evaluation", "viz", "workflow", "app"),
+    "layers": ("inference", "evaluation", "viz", "workflow", "app"),
+    "model": ("inference", "evaluation", "viz", "workflow", "app"),
+    "inference": ("evaluation", "viz", "workflow", "app", "submission", "predict"),
     "evaluation": ("viz", "workflow", "app"),
 }
 #: part of the package -> the only parts of the package it may import
@@ -136,7 +141,10 @@ def test_the_import_graph_sees_known_edges():
     assert len(modules()) > 50
     assert "fashion_mrcnn.ops.boxes" in imports("fashion_mrcnn.ops.anchors")  # from-import
     assert "fashion_mrcnn.model.weights" in imports("fashion_mrcnn.model.maskrcnn")  # `import as`
-    assert "fashion_mrcnn.model.maskrcnn" in imports("fashion_mrcnn.workflow.stages")  # lazy
+    assert "fashion_mrcnn.model.maskrcnn" in imports(
+        "fashion_mrcnn.workflow.stages.training"
+    )  # lazy
+    assert "fashion_mrcnn.inference.detect" in imports("fashion_mrcnn.submission")
 
 
 def test_no_import_cycles():

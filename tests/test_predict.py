@@ -160,7 +160,7 @@ def test_predict_to_dir_keeps_records_written_before_a_failure(tmp_path, images)
 
 def test_predict_to_dir_applies_the_postprocess_setting(tmp_path, images):
     """A class threshold above the shoe's 0.6 keeps the dress only, with its attributes."""
-    from fashion_mrcnn.evaluation.postprocess import PostprocessSetting
+    from fashion_mrcnn.inference.postprocess import PostprocessSetting
 
     setting = PostprocessSetting(class_thresholds={3: 0.7})
     records = predict_to_dir(FakeModel(), images, tmp_path / "pp", CLASS_NAMES, progress=False,

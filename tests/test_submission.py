@@ -14,7 +14,6 @@ from fashion_mrcnn.submission import (
     class_string,
     make_submission,
     predict_submission,
-    remove_overlaps,
     validate_submission,
 )
 
@@ -41,18 +40,6 @@ def _pred(boxes, class_ids, scores, h=16, w=16, attribute_ids=None):
 def test_class_string():
     assert class_string(10, [2, 1, 2]) == "10_1_2"
     assert class_string("7") == "7"
-
-
-def test_remove_overlaps_by_score_all_and_within_class():
-    m = _masks(4, 4, [(0, 0, 4, 2), (0, 1, 4, 3), (0, 1, 4, 4)])
-    scores = np.array([0.5, 0.9, 0.7])
-    out = remove_overlaps(m, scores)
-    assert out[:, 1, 1].all() and not out[:, 1, 0].any() and not out[:, 1, 2].any()
-    assert out[:, 3, 2].all() and out[:, 2, 2].sum() == 0  # column 2 went to the 0.9 mask
-    assert (out.sum(axis=2) <= 1).all()
-    grouped = remove_overlaps(m, scores, np.array(["a", "b", "b"]))
-    assert grouped[:, 1, 0].all()  # mask 0 alone in group "a": untouched
-    assert not (grouped[:, :, 1] & grouped[:, :, 2]).any()
 
 
 def test_make_submission_rows_policies_and_placeholder(tmp_path):

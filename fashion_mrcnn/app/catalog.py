@@ -12,7 +12,8 @@
   vectors subtracted from every vector, the queries' too (:func:`embedding.centre`);
   ``crops/NNNNNN.jpg``: thumbnails;
 - ``faiss/``: HNSW graphs of categories above ``vector_index.NUMPY_MAX_VECTORS`` items;
-- ``skipped.csv``: catalogue images that could not be read, with the reason (if any).
+- ``skipped.csv`` (``errors.SKIP_REPORT_FILE``): catalogue images that could not be read, with
+  the reason (if any).
 
 :class:`Catalog` loads INDEX and answers "the k items most like this one": by default of the
 same category, optionally of any category or of one colour. Vectors are comparable only
@@ -37,7 +38,6 @@ MANIFEST = "catalog.json"
 ITEMS = "items.jsonl"
 VECTORS = "vectors.npy"
 CENTRES = "centres.npz"
-SKIPPED = "skipped.csv"
 FORMAT_VERSION = 2  # 2: shape descriptor, centred vectors, colour names, products
 
 

@@ -79,6 +79,7 @@ def cmd_index(args) -> int:
     from fashion_mrcnn.app.catalog import Catalog
     from fashion_mrcnn.app.engine import Engine
     from fashion_mrcnn.app.indexing import build_index
+    from fashion_mrcnn.app.project import SKIP_REPORT_FILE
     from fashion_mrcnn.workflow.rundir import weights_or_starter
 
     args.weights = weights_or_starter(args.weights)
@@ -94,7 +95,7 @@ def cmd_index(args) -> int:
     if len(skipped):
         print(
             f"fashion-mrcnn index: {len(skipped)} unreadable image(s) skipped, listed in "
-            f"{out / 'skipped.csv'}",
+            f"{out / SKIP_REPORT_FILE}",
             file=sys.stderr,
         )
         return 1
@@ -103,6 +104,8 @@ def cmd_index(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``serve`` and ``index`` to the ``fashion-mrcnn`` sub-commands."""
+    from fashion_mrcnn.errors import SKIP_REPORT_FILE  # light: `--help` stays fast
+
     p = subparsers.add_parser(
         "serve",
         help="web page over a model: photo -> masks, tags, scores; similar catalogue items",
@@ -130,7 +133,7 @@ def register(subparsers) -> None:
         description="CATALOG_DIR is an annotated dataset (iMaterialist folder, COCO JSON, VOC "
         "folder: every label is an item) or a folder of photos (every detection is an item). "
         "Writes INDEX/catalog.json, items.jsonl, vectors.npy and crops/. Exit status 1 when "
-        "some images could not be read (listed in INDEX/skipped.csv).",
+        f"some images could not be read (listed in INDEX/{SKIP_REPORT_FILE}).",
     )
     p.add_argument("catalog_dir", metavar="CATALOG_DIR")
     _model_arguments(p)

@@ -22,6 +22,7 @@ from fashion_mrcnn.app.project import (
     Config,
     ConfigError,
     category_ids_for,
+    class_names_for,
     detection_to_record,
     find_run_file,
     load_inference_model,
@@ -95,7 +96,7 @@ class Engine:
         )
         self.config = self.model.config
         self.categories = categories
-        self.class_names = ["BG"] + [str(c["name"]) for c in categories]
+        self.class_names = class_names_for(categories)
         self.category_ids = category_ids_for(categories)
         if len(self.class_names) != self.config.NUM_CLASSES:
             raise ConfigError(

@@ -29,7 +29,6 @@ from fashion_mrcnn.app.catalog import (
     FORMAT_VERSION,
     ITEMS,
     MANIFEST,
-    SKIPPED,
     VECTORS,
     Catalog,
     default_catalog_source,
@@ -37,6 +36,7 @@ from fashion_mrcnn.app.catalog import (
 )
 from fashion_mrcnn.app.products import clean_name, read_products
 from fashion_mrcnn.app.project import (
+    SKIP_REPORT_FILE,
     ConfigError,
     FashionDataError,
     SkipReport,
@@ -149,7 +149,7 @@ def _detected_instances(catalog_dir: Path, engine, skipped: SkipReport):
 def _clear(out_dir: Path) -> None:
     """Remove what an earlier build left, so nothing of it outlives this one."""
     (out_dir / MANIFEST).unlink(missing_ok=True)  # unfinished until written again
-    (out_dir / SKIPPED).unlink(missing_ok=True)
+    (out_dir / SKIP_REPORT_FILE).unlink(missing_ok=True)
     for own in ("crops", "faiss"):
         shutil.rmtree(out_dir / own, ignore_errors=True)
     (out_dir / "crops").mkdir(parents=True)
@@ -217,12 +217,12 @@ def build_index(
             if limit is not None and n_images >= limit:
                 break
     if len(skipped):
-        skipped.write(out_dir / SKIPPED)
+        skipped.write(out_dir / SKIP_REPORT_FILE)
     if not items:
         raise FashionDataError(
             f"{catalog_dir}: no garment to index in {n_images} image(s)"
             + (
-                f" ({len(skipped)} unreadable, listed in {out_dir / SKIPPED})"
+                f" ({len(skipped)} unreadable, listed in {out_dir / SKIP_REPORT_FILE})"
                 if len(skipped)
                 else ""
             )

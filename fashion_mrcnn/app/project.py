@@ -12,7 +12,13 @@ from fashion_mrcnn.data.categories import category_names, default_categories
 from fashion_mrcnn.data.formats.rle import decode as rle_decode
 from fashion_mrcnn.data.images import list_images, load_rgb
 from fashion_mrcnn.data.synthetic import image_rng, render_scene
-from fashion_mrcnn.errors import ConfigError, FashionDataError, NonFiniteOutputError, SkipReport
+from fashion_mrcnn.errors import (
+    SKIP_REPORT_FILE,
+    ConfigError,
+    FashionDataError,
+    NonFiniteOutputError,
+    SkipReport,
+)
 from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
 from fashion_mrcnn.predict import detection_to_record
@@ -21,18 +27,21 @@ from fashion_mrcnn.viz.overlay import draw_overlay
 from fashion_mrcnn.workflow.rundir import find_run_file
 from fashion_mrcnn.workflow.stages import (
     category_ids_for,
+    class_names_for,
     ensure_synthetic,
     load_inference_model,
     open_dataset,
 )
 
 __all__ = [
+    "SKIP_REPORT_FILE",
     "Config",
     "ConfigError",
     "FashionDataError",
     "NonFiniteOutputError",
     "SkipReport",
     "category_ids_for",
+    "class_names_for",
     "category_names",
     "class_color",
     "default_categories",

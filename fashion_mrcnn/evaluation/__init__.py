@@ -12,8 +12,9 @@ matching and AP, and error analysis. No TensorFlow and no matplotlib at import t
   ``compute_ap``, ``compute_ap_range``, ``compute_recall``, ``evaluate_dataset``.
 - :mod:`.analysis`: ``per_class_table``, ``confusion_matrix``, ``top_confused_pairs``,
   ``size_buckets``, ``compare_runs`` (tables; ``fashion_mrcnn.viz`` draws them).
-- :mod:`.inference`: ``detect_batches`` / ``detect_dataset`` / ``detect_files``, the one batched
-  ``model.detect`` loop.
+- :mod:`.postprocess_search`: ``search_postprocess`` (``tune-postprocess``).
+
+The detect loop and the post-processing it scores are :mod:`fashion_mrcnn.inference`.
 """
 
 from fashion_mrcnn.evaluation.analysis import (

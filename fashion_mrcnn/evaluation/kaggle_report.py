@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
+from fashion_mrcnn.constants import ATTRIBUTE_POLICIES, KAGGLE_METRICS
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.data.formats.rle import parse_runs
 from fashion_mrcnn.errors import ConfigError, RLEError
@@ -46,7 +46,6 @@ from fashion_mrcnn.evaluation.kaggle import (
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 
 log = logging.getLogger(__name__)
-METRICS = ("2019", "2020")
 #: Mask size assumed for a prediction row whose image has no ground truth (and no --pred-size):
 #: large enough that only the structure of its runs is checked, small enough not to overflow.
 _UNKNOWN_SIZE = (1, 2**61)
@@ -137,8 +136,8 @@ def score_files(gt_csv, pred_csv, pred_size=None, top: int | None = 30, metric: 
         FashionDataError: an empty or header-only prediction file, predictions without an ImageId
             in common with the ground truth, and every error of the scorers.
     """
-    if metric not in METRICS:
-        raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if metric not in KAGGLE_METRICS:
+        raise ConfigError(f"unknown metric {metric!r}; choose one of {', '.join(KAGGLE_METRICS)}")
     if metric == "2020":
         score, details = kaggle_metric_2020(
             gt_csv, pred_csv, True, pred_size, allow_empty_predictions=False

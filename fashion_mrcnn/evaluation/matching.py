@@ -270,7 +270,7 @@ def evaluate_dataset(
         ``overlaps`` float [P, G] (mask IoU), ``gt_match`` int [G], ``pred_match`` int [P] and
         ``ap`` (NaN for an image without ground truth).
     """
-    from fashion_mrcnn.evaluation.inference import detect_dataset
+    from fashion_mrcnn.inference.detect import detect_dataset
     from fashion_mrcnn.ops.boxes import extract_bboxes
 
     indices = list(dataset.image_ids if image_indices is None else image_indices)

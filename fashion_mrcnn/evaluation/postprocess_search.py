@@ -2,7 +2,7 @@
 
 Inference runs once with permissive settings (:func:`cached_detections` keeps the raw
 ``detect()`` dicts on disk); every candidate :class:`PostprocessSetting` is then applied with
-:func:`~fashion_mrcnn.evaluation.postprocess.apply_postprocess`, written with the submission
+:func:`~fashion_mrcnn.inference.postprocess.apply_postprocess`, written with the submission
 writer and scored with the project's Kaggle scorer (2019, or 2020 with attributes), without
 running the model again.
 
@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fashion_mrcnn.constants import KAGGLE_METRICS, OVERLAP_POLICIES
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
-from fashion_mrcnn.evaluation.kaggle_report import METRICS
-from fashion_mrcnn.evaluation.postprocess import PostprocessSetting, apply_postprocess
-from fashion_mrcnn.submission import OVERLAP_POLICIES, make_submission
+from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
+from fashion_mrcnn.submission import make_submission
 
 log = logging.getLogger(__name__)
 
-_SCORERS = dict(zip(METRICS, (kaggle_metric, kaggle_metric_2020), strict=True))
+_SCORERS = dict(zip(KAGGLE_METRICS, (kaggle_metric, kaggle_metric_2020), strict=True))
 SCORE_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_GRID = {
     "score_threshold": SCORE_GRID,
@@ -96,8 +96,8 @@ def search_postprocess(
         setting ``PostprocessSetting()``), best first (ties: earlier step first); and
         the best :class:`PostprocessSetting`.
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if metric not in KAGGLE_METRICS:
+        raise ValueError(f"metric must be one of {KAGGLE_METRICS}, got {metric!r}")
     grid = DEFAULT_GRID if grid is None else grid
     scored: dict[str, tuple[PostprocessSetting, float]] = {}
 

@@ -78,11 +78,6 @@ def norm_layer(norm: str, name: str, channels: int, axis: int = -1) -> keras.lay
     raise ConfigError(f"NORM must be one of {NORMS}, got {norm!r}")
 
 
-def is_norm_layer(layer: keras.layers.Layer) -> bool:
-    """True for BatchNormalization (frozen or not) and GroupNormalization layers."""
-    return isinstance(layer, keras.layers.BatchNormalization | keras.layers.GroupNormalization)
-
-
 def config_norm(config) -> str:
     """The effective NORM of a config (``NORM`` when present, else mapped from ``TRAIN_BN``).
 

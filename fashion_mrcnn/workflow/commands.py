@@ -12,8 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from fashion_mrcnn.constants import ATTRIBUTE_POLICIES, LR_SCHEDULES, RECIPE_NAMES
-from fashion_mrcnn.errors import ON_ERROR_CHOICES, ConfigError
+from fashion_mrcnn.constants import (
+    ATTRIBUTE_POLICIES,
+    KAGGLE_METRICS,
+    LR_SCHEDULES,
+    OVERLAP_POLICIES,
+    RECIPE_NAMES,
+)
+from fashion_mrcnn.errors import ON_ERROR_CHOICES, SKIP_REPORT_FILE, ConfigError
 
 
 def _run_config(args):
@@ -34,7 +40,7 @@ def _postprocess_file(args, config):
     """``--postprocess`` read and checked against the model's classes, before the model loads."""
     if args.postprocess is None:
         return None
-    from fashion_mrcnn.evaluation.postprocess import read_postprocess
+    from fashion_mrcnn.inference.postprocess import read_postprocess
 
     return read_postprocess(args.postprocess, int(config.NUM_CLASSES))
 
@@ -44,10 +50,7 @@ def _categories_ids(categories):
 
 
 # ----------------------------------------------------------------------------- bad-input policy
-SKIP_REPORT_NAME = "skipped.csv"  # written into --out when no --skip-report is given
-
-
-def add_on_error_arguments(p, report_default: str | None = f"OUT/{SKIP_REPORT_NAME}") -> None:
+def add_on_error_arguments(p, report_default: str | None = f"OUT/{SKIP_REPORT_FILE}") -> None:
     """``--on-error {raise,skip}`` and ``--skip-report FILE`` (train, evaluate, cache, stats);
     ``report_default`` is where the report goes without ``--skip-report`` (for the help text)."""
     p.add_argument(
@@ -81,7 +84,7 @@ def _open_data(args, split, categories=None, announce: bool = True):
     goes to ``--skip-report``, else (skip mode, or duplicates dropped) to ``OUT/skipped.csv``."""
     from fashion_mrcnn.workflow import stages
 
-    default = Path(args.out) / SKIP_REPORT_NAME
+    default = Path(args.out) / SKIP_REPORT_FILE  # when no --skip-report is given
     report_path = args.skip_report or (default if args.on_error == "skip" else None)
     dataset = stages.open_dataset(
         args.data,
@@ -192,7 +195,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from fashion_mrcnn.workflow import stages
+    from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
@@ -210,7 +213,7 @@ def cmd_evaluate(args) -> int:
         print(result["kaggle_policies"].to_string(float_format=lambda v: f"{v:.5f}"))
     if result.get("box_only"):
         print(f"VOC box mAP@0.5 {result['box_map50']:.4f}; {result['mask_metrics']}")
-    print(f"per-class table: {Path(args.out) / 'per_class.csv'}")
+    print(f"per-class table: {Path(args.out) / rundir.PER_CLASS_FILE}")
     return 0
 
 
@@ -221,7 +224,7 @@ def cmd_predict(args) -> int:
     config, categories = _run_config(args)
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
-    names = ["BG"] + [c["name"] for c in categories]
+    names = stages.class_names_for(categories)
     postprocess = _postprocess_file(args, config)
     result = stages.predict(
         config,
@@ -270,7 +273,7 @@ def cmd_submit(args) -> int:
 
 
 def cmd_tune_postprocess(args) -> int:
-    from fashion_mrcnn.workflow import stages
+    from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
@@ -278,7 +281,7 @@ def cmd_tune_postprocess(args) -> int:
         config, args.weights, dataset, args.out, metric=args.metric, top=args.top
     )
     cache = "reused" if result["reused_cache"] else "written"
-    print(f"detections cache {cache}: {Path(args.out) / 'detections'}")
+    print(f"detections cache {cache}: {Path(args.out) / rundir.DETECTIONS_DIR}")
     print(f"iMaterialist {args.metric} score by post-processing setting (best first):")
     print(result["top"].drop(columns="step").to_string(index=False, float_format="{:.5f}".format))
     print(f"without post-processing: {result['baseline']:.5f}; best: {result['score']:.5f}")
@@ -311,6 +314,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_tune(args) -> int:
+    from fashion_mrcnn.workflow import rundir
     from fashion_mrcnn.workflow.overrides import parse_overrides
     from fashion_mrcnn.workflow.tuning import run_tune
 
@@ -319,7 +323,7 @@ def cmd_tune(args) -> int:
     )
     print(table.drop(columns=["config"], errors="ignore").to_string(index=False))
     out = Path(args.out)
-    print(f"ranked: {out / 'ranked.csv'}  best config: {out / 'best_config.yaml'}")
+    print(f"ranked: {out / rundir.RANKED_FILE}  best config: {out / rundir.BEST_CONFIG_FILE}")
     return 0
 
 
@@ -353,16 +357,21 @@ def cmd_cache(args) -> int:
     return 0
 
 
+#: ``fashion-mrcnn weights WHICH``: name -> (download function of ``model.weights``, file name).
+WEIGHT_DOWNLOADS = {
+    "coco": ("download_coco_weights", "mask_rcnn_coco.h5"),
+    "imagenet-resnet50": (
+        "download_imagenet_resnet50",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
+}
+
+
 def cmd_weights(args) -> int:
     from fashion_mrcnn.model import weights
 
-    fetch, filename = {
-        "coco": (weights.download_coco_weights, "mask_rcnn_coco.h5"),
-        "imagenet-resnet50": (
-            weights.download_imagenet_resnet50,
-            "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        ),
-    }[args.which]
+    fetch_name, filename = WEIGHT_DOWNLOADS[args.which]
+    fetch = getattr(weights, fetch_name)
     dest = Path(args.out)
     if dest.is_dir() or not dest.name.endswith(".h5"):
         dest = dest / filename
@@ -399,7 +408,9 @@ def _parse_ints(text):
     if not text:
         return None
     if text == "main":
-        return list(range(27))
+        from fashion_mrcnn.data.categories import MAIN_GARMENTS
+
+        return list(MAIN_GARMENTS)
     return [int(t) for t in text.split(",")]
 
 
@@ -439,12 +450,12 @@ def _precision_arg(p) -> None:
 
 def register(subparsers) -> None:
     """Add the model sub-commands to ``subparsers``."""
+    from fashion_mrcnn.presets import PRESETS
+
     p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
     p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
     p.add_argument("--out", default="runs/train", help="run directory (checkpoints, logs, config)")
-    p.add_argument(
-        "--preset", default="cpu-small", help="config preset: cpu-smoke, cpu-small, colab-t4, full"
-    )
+    p.add_argument("--preset", default="cpu-small", help=f"config preset: {', '.join(PRESETS)}")
     p.add_argument("--config", help="a Config YAML instead of a preset")
     p.add_argument("--name", default="fashion")
     p.add_argument("--split", default="train", help="training split in splits.json ('' = all)")
@@ -521,7 +532,7 @@ def register(subparsers) -> None:
         help="JSON Lines + overlay PNGs for images or folders",
         description="Writes OUT/predictions.jsonl (one record per image, appended as each image "
         "is done) and OUT/overlays/*.png. A file that cannot be read as an image is skipped and "
-        "listed with its reason in OUT/skipped.csv. Exit status: 0 when every image was "
+        f"listed with its reason in OUT/{SKIP_REPORT_FILE}. Exit status: 0 when every image was "
         "predicted, 1 when some were skipped (the others' predictions are written), 2 on an "
         "error that stops the run (bad arguments, weights or classes).",
     )
@@ -543,7 +554,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--overlap",
         default="all",
-        choices=["all", "class", "none"],
+        choices=list(OVERLAP_POLICIES),
         help="overlap policy (with --postprocess: the file's)",
     )
     p.add_argument("--min-area", type=non_negative_int, default=0)
@@ -563,7 +574,7 @@ def register(subparsers) -> None:
     _weights_args(p)
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--metric", default="2019", choices=["2019", "2020"])
+    p.add_argument("--metric", default="2019", choices=list(KAGGLE_METRICS))
     p.add_argument("--top", type=int, default=10, help="rows of the ranked table to print")
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_tune_postprocess)
@@ -636,7 +647,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_cache)
 
     p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")
-    p.add_argument("which", choices=["coco", "imagenet-resnet50"])
+    p.add_argument("which", choices=list(WEIGHT_DOWNLOADS))
     p.add_argument("--out", default="weights", help="folder or .h5 file path (default weights/)")
     p.add_argument("--url", help="a mirror to download from instead of the release URL")
     p.add_argument("--sha256", help="expected checksum of the file")

@@ -14,6 +14,12 @@ A run folder (``fashion-mrcnn train --out RUN``, ``stages.train(..., out_dir=RUN
 So ``--weights RUN/logs/.../mask_rcnn_*.h5`` alone is enough for evaluate / predict / submit:
 :func:`read_run` finds the config and classes in the folders above the checkpoint.
 
+The names of the files the later stages write into their output folders are owned here too:
+``metrics.json`` (:data:`METRICS_FILE`, evaluate and the tuner), ``per_class.csv``
+(:data:`PER_CLASS_FILE`, evaluate), ``ranked.csv`` and ``best_config.yaml`` (:data:`RANKED_FILE`,
+:data:`BEST_CONFIG_FILE`, the tuner) and ``detections/`` (:data:`DETECTIONS_DIR`, the
+detections cache of tune-postprocess).
+
 The starter model shipped in the repository (``weights/starter/``, :data:`STARTER_WEIGHTS`) is
 laid out as such a run folder; :func:`weights_or_starter` picks it when no weights are given.
 """
@@ -27,9 +33,14 @@ from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.model.checkpoints import checkpoint_epoch
 
 __all__ = [
+    "BEST_CONFIG_FILE",
     "CLASSES_FILE",
     "CONFIG_FILE",
+    "DETECTIONS_DIR",
     "LOGS_DIR",
+    "METRICS_FILE",
+    "PER_CLASS_FILE",
+    "RANKED_FILE",
     "SUMMARY_FILE",
     "STARTER_WEIGHTS",
     "checkpoint_epoch",
@@ -44,6 +55,15 @@ CONFIG_FILE = "train_config.yaml"
 CLASSES_FILE = "classes.json"
 SUMMARY_FILE = "train_summary.json"
 LOGS_DIR = "logs"
+#: An evaluation's (and a tuning run's best trial's) metrics.
+METRICS_FILE = "metrics.json"
+#: An evaluation's per-class table.
+PER_CLASS_FILE = "per_class.csv"
+#: A tuning run's trials, best first, and the best trial's config.
+RANKED_FILE = "ranked.csv"
+BEST_CONFIG_FILE = "best_config.yaml"
+#: The cached detections of tune-postprocess.
+DETECTIONS_DIR = "detections"
 #: How many folders above a checkpoint :func:`find_run_file` looks in.
 SEARCH_DEPTH = 4
 #: The real-photo starter model of a checkout (its card: ``MODEL_CARD.md`` beside it).

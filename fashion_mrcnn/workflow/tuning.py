@@ -31,6 +31,7 @@ from typing import Any
 
 from fashion_mrcnn.workflow.grid import load_grid, point_label, validate_grid
 from fashion_mrcnn.workflow.handoff import read_handoff, write_handoff
+from fashion_mrcnn.workflow.rundir import BEST_CONFIG_FILE, METRICS_FILE, RANKED_FILE
 
 #: What trials are ranked by (higher is better), in order of precedence.
 RANK_METRICS = ("mask_map50", "segm_AP", "bbox_AP")
@@ -88,13 +89,13 @@ def run_trials(
     finally:
         if rows:
             table = rank_trials(_flatten_rows(rows))
-            table.to_csv(out_dir / "ranked.csv", index=False)
+            table.to_csv(out_dir / RANKED_FILE, index=False)
     best_config = table.loc[0, "config"]
     if not best_config or not Path(best_config).is_file():
         raise FileNotFoundError(
             f"best trial {table.loc[0, 'trial']} recorded no config YAML in its hand-off"
         )
-    shutil.copyfile(best_config, out_dir / "best_config.yaml")
+    shutil.copyfile(best_config, out_dir / BEST_CONFIG_FILE)
     record_tuning(table, out_dir)
     return table
 
@@ -117,15 +118,15 @@ def record_tuning(ranked, out_dir: str | Path) -> dict[str, Any]:
             f"the tuning table has none of {RANK_METRICS}; columns: {list(ranked.columns)}"
         )
     best = ranked.iloc[0].to_dict()
-    config = out_dir / "best_config.yaml"
+    config = out_dir / BEST_CONFIG_FILE
     if not config.is_file():
         raise FileNotFoundError(f"{config} is missing: the tuner should have written it")
-    trial_metrics = Path(str(best.get("config") or "")).parent / "metrics.json"
+    trial_metrics = Path(str(best.get("config") or "")).parent / METRICS_FILE
     if best.get("config") and trial_metrics.is_file():
         metrics = json.loads(trial_metrics.read_text())
     else:
         metrics = {k: v for k, v in best.items() if isinstance(k, str) and _is_number(v)}
-    path = out_dir / "metrics.json"
+    path = out_dir / METRICS_FILE
     path.write_text(json.dumps(metrics, indent=1, default=float) + "\n")
     write_handoff(out_dir, config=config.resolve(), metrics=path.resolve())
     return best
@@ -181,7 +182,7 @@ def tune(
         )
         stages.evaluate(config, trained["checkpoint"], val_ds, trial_dir)
         write_handoff(
-            trial_dir, config=Path(trained["config"]), metrics=Path(trial_dir) / "metrics.json"
+            trial_dir, config=Path(trained["config"]), metrics=Path(trial_dir) / METRICS_FILE
         )
         return {"final_loss": (trained["history"].get("loss") or [float("nan")])[-1]}
 
@@ -233,7 +234,7 @@ def run_tune(
 # ---------------------------------------------------------------------------------- helpers
 def _trial_metrics(trial_dir: Path) -> dict[str, Any]:
     """The metrics a trial recorded (the ``metrics`` JSON named in its hand-off)."""
-    path = Path(read_handoff(trial_dir, "metrics", default=str(trial_dir / "metrics.json")))
+    path = Path(read_handoff(trial_dir, "metrics", default=str(trial_dir / METRICS_FILE)))
     if not path.is_file():
         raise FileNotFoundError(f"tuning trial {trial_dir} wrote no metrics JSON ({path})")
     metrics = json.loads(path.read_text())

@@ -7,19 +7,13 @@ import pandas as pd
 import pytest
 
 from fashion_mrcnn.data.formats.rle import encode
-from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
-from fashion_mrcnn.evaluation.postprocess import (
-    PostprocessSetting,
-    apply_postprocess,
-    read_postprocess,
-    write_postprocess,
-)
 from fashion_mrcnn.evaluation.postprocess_search import (
     cached_detections,
     search_postprocess,
     to_2020_layout,
 )
+from fashion_mrcnn.inference.postprocess import apply_postprocess
 from fashion_mrcnn.submission import make_submission
 
 SIZE = (32, 32)
@@ -104,39 +98,6 @@ def test_per_class_thresholds_after_the_global_one():
     assert dict(best.class_thresholds) == {2: 0.7}
     assert table["score"].iloc[0] == pytest.approx(1.0)
     assert table["class_thresholds"].iloc[0] == "2:0.7"
-
-
-def test_max_instances_min_area_and_overlap_policy():
-    det = _detections(
-        [(0, 0, 10, 10), (0, 0, 10, 12), (20, 20, 22, 22)], [1, 2, 1], [0.9, 0.8, 0.7]
-    )
-    out = apply_postprocess(det, PostprocessSetting(overlap="class"))
-    assert out["masks"][:, :, 1].sum() == 120  # other class: overlap kept
-    out = apply_postprocess(det, PostprocessSetting(overlap="all", min_area=5))
-    np.testing.assert_array_equal(out["class_ids"], [1, 2])  # 4-pixel mask dropped
-    assert out["masks"][:, :, 1].sum() == 20  # only the pixels the first mask did not claim
-    out = apply_postprocess(det, PostprocessSetting(max_instances=1, overlap="none"))
-    np.testing.assert_array_equal(out["scores"], np.float32([0.9]))
-
-
-def test_yaml_round_trip_and_bad_keys(tmp_path):
-    setting = PostprocessSetting(0.3, {2: 0.7, 1: 0.1}, 0.5, 20, "class", 64)
-    path = write_postprocess(setting, tmp_path / "postprocess.yaml")
-    assert read_postprocess(path) == setting
-    path.write_text("score_threshold: 0.3\nnms: 0.5\n")
-    with pytest.raises(ConfigError, match=r"postprocess.yaml: unknown key 'nms'"):
-        read_postprocess(path)
-    path.write_text("overlap: pixels\n")
-    with pytest.raises(ConfigError, match=r"postprocess.yaml: overlap must be one of"):
-        read_postprocess(path)
-    path.write_text("max_instances: many\n")
-    with pytest.raises(
-        ConfigError, match=r"postprocess.yaml: max_instances must be int, got .many."
-    ):
-        read_postprocess(path)
-    path.write_text("[1, 2\n")
-    with pytest.raises(ConfigError, match=r"postprocess.yaml: not valid YAML"):
-        read_postprocess(path)
 
 
 def test_cached_detections_are_reused_for_the_same_key_only(tmp_path):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from fashion_mrcnn.model.schedule import BudgetClock
-from fashion_mrcnn.workflow.stages import _budget_used, _stage_windows
+from fashion_mrcnn.workflow.stages.training import _budget_used, _stage_windows
 
 
 def test_a_resumed_run_continues_at_its_checkpoints_budget_time(tmp_path):

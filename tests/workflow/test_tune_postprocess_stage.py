@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fashion_mrcnn.evaluation.postprocess import read_postprocess
+from fashion_mrcnn.inference.postprocess import read_postprocess
 from fashion_mrcnn.ops.boxes import extract_bboxes
 from fashion_mrcnn.workflow import stages
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES, remove_overlaps
 from fashion_mrcnn.ops.nms import per_class_nms_np
-from fashion_mrcnn.submission import OVERLAP_POLICIES, remove_overlaps
 
 POSTPROCESS_YAML = "postprocess.yaml"
 _PER_INSTANCE_KEYS = ("rois", "class_ids", "scores")

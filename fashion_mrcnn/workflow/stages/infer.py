@@ -1,0 +1,144 @@
+"""Inference stages: an inference model from a checkpoint, predictions for files and folders
+(``predict``), the Kaggle submission (``submit``), and the class names and class-id maps they
+need.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.workflow.stages.common import mkdir
+
+
+def inference_config(config):
+    """The inference twin of a training config: one image per batch on one device."""
+    return config.replace(IMAGES_PER_GPU=1, GPU_COUNT=1)
+
+
+def load_inference_model(config, weights, model_dir=None, allow_partial: bool = False):
+    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5).
+
+    Every weighted layer of the inference graph must be in the file (WeightsError naming the
+    missing ones) unless ``allow_partial``, which loads what fits and reports the rest. So the
+    backbone's own initial weights (BACKBONE_WEIGHTS) are not read first unless
+    ``allow_partial``: a checkpoint of an ImageNet-initialised run serves without that file."""
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+
+    if weights is None:
+        raise ConfigError("no weights given: train first or pass a checkpoint")
+    config = inference_config(config)
+    if not allow_partial and config.BACKBONE_WEIGHTS:
+        config = config.replace(BACKBONE_WEIGHTS=None)
+    model = MaskRCNN("inference", config, model_dir=model_dir or Path(weights).parent)
+    model.load_weights(str(weights), by_name=True, allow_partial=allow_partial)
+    return model
+
+
+def as_model(config, weights):
+    return weights if hasattr(weights, "detect") else load_inference_model(config, weights)
+
+
+def predict(
+    config, weights, inputs, out_dir, class_names, category_ids=None, postprocess=None
+) -> dict:
+    """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image.
+
+    Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
+    them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
+    YAML path) applied to every image's detections."""
+    from fashion_mrcnn.errors import SKIP_REPORT_FILE, SkipReport
+    from fashion_mrcnn.predict import JSONL_NAME, predict_to_dir
+
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
+    model = as_model(config, weights)
+    out_dir = mkdir(out_dir)
+    skipped = SkipReport("predict")
+    records = predict_to_dir(
+        model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped,
+        postprocess=postprocess,
+    )  # fmt: skip
+    return {
+        "jsonl": str(out_dir / JSONL_NAME),
+        "images": len(records),
+        "instances": sum(len(r["instances"]) for r in records),
+        "overlays": str(out_dir / "overlays"),
+        "skipped": len(skipped),
+        "skip_report": str(out_dir / SKIP_REPORT_FILE) if len(skipped) else None,
+    }
+
+
+def submit(
+    config,
+    weights,
+    images_dir,
+    out_csv,
+    class_map,
+    size=(512, 512),
+    attributes: str = "keep",
+    overlap: str = "all",
+    min_area: int = 0,
+    postprocess=None,
+) -> dict:
+    """Predict every image of ``images_dir``, write the Kaggle CSV and validate it.
+
+    ``class_map`` maps internal class ids to iMaterialist ClassId strings (see
+    :func:`class_map_for`). ``postprocess``: a ``PostprocessSetting`` (or its YAML path) applied
+    to every image's detections; its overlap policy then replaces ``overlap``.
+    """
+    from fashion_mrcnn.inference.postprocess import apply_postprocess
+    from fashion_mrcnn.submission import predict_submission, validate_submission
+
+    postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
+    if postprocess is not None:
+        overlap = postprocess.overlap
+    model = as_model(config, weights)
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    frame = predict_submission(
+        model,
+        images_dir,
+        out_csv,
+        size=tuple(size),
+        overlap=overlap,
+        min_area=min_area,
+        attributes=attributes,
+        class_map=class_map,
+        postprocess=None
+        if postprocess is None
+        else partial(apply_postprocess, setting=postprocess),
+    )
+    problems = validate_submission(out_csv, images_dir, size=tuple(size), overlap=overlap)
+    return {
+        "csv": str(out_csv),
+        "rows": len(frame),
+        "images": int(frame["ImageId"].nunique()),
+        "problems": problems,
+    }
+
+
+def class_names_for(categories) -> list[str]:
+    """The model's class names for a kept-categories list: ``"BG"`` (class 0), then each
+    category's name in internal class id order."""
+    return ["BG"] + [str(c["name"]) for c in categories]
+
+
+def category_ids_for(categories) -> dict[int, int]:
+    """Internal class id -> source category id for a kept-categories list (BG excluded)."""
+    return {k + 1: int(c["id"]) for k, c in enumerate(categories)}
+
+
+def class_map_for(dataset) -> dict[int, str]:
+    """Internal class id -> iMaterialist category id string, for submissions."""
+    return {k: str(v) for k, v in category_ids_for(dataset.categories).items()}
+
+
+def _postprocess_setting(postprocess, num_classes: int | None = None):
+    """None, a ``PostprocessSetting``, or a YAML path read with ``read_postprocess`` (its class
+    ids checked against ``num_classes``)."""
+    if postprocess is None or not isinstance(postprocess, str | Path):
+        return postprocess
+    from fashion_mrcnn.inference.postprocess import read_postprocess
+
+    return read_postprocess(postprocess, num_classes)

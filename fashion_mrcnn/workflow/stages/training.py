@@ -1,0 +1,270 @@
+"""Training stages: the Config from a preset, the recipe's schedule, and staged training with an
+optional time budget (``train``), which leaves a run folder (:mod:`fashion_mrcnn.workflow.rundir`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from fashion_mrcnn.constants import TRAINING_LOG
+from fashion_mrcnn.errors import ConfigError, TrainingDivergedError
+from fashion_mrcnn.workflow.stages.common import mkdir, write_json
+
+log = logging.getLogger(__package__)  # the stages' one logger, as before the split
+
+
+def make_config(
+    preset: str = "cpu-smoke", num_classes: int | None = None, name: str = "fashion", **overrides
+):
+    """A validated ``Config`` from a named preset plus overrides (Matterport attribute names)."""
+    from fashion_mrcnn.config import Config
+
+    values = {"NAME": name, **{k.upper(): v for k, v in overrides.items()}}
+    if num_classes is not None:
+        values["NUM_CLASSES"] = int(num_classes)
+    config = Config.preset(preset, **values)
+    config.validate(num_classes=num_classes)
+    return config
+
+
+def steps_per_pass(dataset, config) -> int:
+    """Training steps in one pass over ``dataset``: ceil(images / BATCH_SIZE), at least 1."""
+    return max(1, -(-int(dataset.num_images) // int(config.BATCH_SIZE)))
+
+
+def _schedule(schedule, config, epochs=None) -> list[dict]:
+    """Validated stages: ``schedule`` as given, or the config's recipe (``presets.RECIPES``) over
+    ``epochs`` (default: the recipe's)."""
+    from fashion_mrcnn.presets import RECIPES, recipe_stages
+
+    if schedule is None:
+        epochs = epochs or RECIPES[config.RECIPE]["epochs"]
+        schedule = recipe_stages(config.RECIPE, epochs, config.LEARNING_RATE)
+    out = []
+    for k, stage in enumerate(schedule):
+        if "layers" not in stage or "epochs" not in stage:
+            raise ConfigError(f"schedule stage {k} needs 'layers' and 'epochs': {stage}")
+        lr = stage.get("learning_rate")
+        if (
+            lr is None
+        ):  # Matterport's staging: heads (or a first stage) at LR, later ones at LR / 10
+            first = k == 0 or stage["layers"] == "heads"
+            lr = config.LEARNING_RATE if first else config.LEARNING_RATE / 10
+        out.append(
+            {"layers": stage["layers"], "epochs": int(stage["epochs"]), "learning_rate": float(lr)}
+        )
+    epochs = [s["epochs"] for s in out]
+    if epochs != sorted(epochs):
+        raise ConfigError(f"schedule epochs are cumulative and must not decrease: {epochs}")
+    return out
+
+
+def recipe_override(recipe: str = "", init_weights=None) -> dict:
+    """``{"RECIPE": ...}`` for ``make_config``: ``recipe`` when given, else ``finetune`` when
+    starting from ``init_weights``, else {} (the preset's recipe)."""
+    recipe = recipe or ("finetune" if init_weights else "")
+    return {"RECIPE": recipe} if recipe else {}
+
+
+#: Epoch cap of a run limited by a time budget alone: large, so the budget (not the epochs)
+#: ends the schedule.
+BUDGET_EPOCH_CAP = 1000
+
+
+def _budget_used(model) -> float:
+    """Seconds of the time budget a resumed run had spent at its checkpoint (``budget_seconds``
+    in the CSV log, row of the checkpoint's epoch); 0 when the log has none."""
+    import pandas as pd
+
+    path = Path(model.log_dir) / TRAINING_LOG
+    if model.epoch < 1 or not path.is_file():
+        return 0.0
+    log_rows = pd.read_csv(path)
+    if "budget_seconds" not in log_rows or "epoch" not in log_rows:
+        return 0.0
+    row = log_rows[log_rows["epoch"] == model.epoch - 1]["budget_seconds"].dropna()
+    return float(row.iloc[-1]) if len(row) else 0.0
+
+
+def _stage_windows(stages_list, start_epoch: int, clock) -> list[tuple[float, float]]:
+    """Each stage's ``(begin, end)`` seconds on the budget ``clock``: the budget is shared in
+    proportion to the epochs each stage plans (after ``start_epoch``)."""
+    last = stages_list[-1]["epochs"]
+    span = max(last - start_epoch, 1)
+    windows, prev = [], start_epoch
+    for stage in stages_list:
+        windows.append(
+            (
+                clock.total * (prev - start_epoch) / span,
+                clock.total * (stage["epochs"] - start_epoch) / span,
+            )
+        )
+        prev = max(prev, stage["epochs"])
+    return windows
+
+
+def train(
+    config,
+    train_ds,
+    val_ds,
+    out_dir,
+    schedule=None,
+    augmentation=None,
+    init_weights=None,
+    exclude=None,
+    steps_per_epoch=None,
+    validation_steps=None,
+    resume: bool = False,
+    time_budget_minutes: float | None = None,
+    seed: int = 0,
+    verbose: int = 1,
+    allow_partial: bool = False,
+    epochs: int | None = None,
+) -> dict:
+    """Staged training: the config's recipe (``config.RECIPE``, ``presets.RECIPES``) or any
+    schedule.
+
+    Args:
+        schedule: list of ``{"layers", "epochs" (cumulative), "learning_rate"}``; default: the
+            recipe's stages over ``epochs`` (``scratch``: all layers; ``finetune``: heads for a
+            third, then all layers at LR / 10). Each stage runs its own learning-rate schedule
+            (warm-up, LR_SCHEDULE decay) from its first epoch to its last.
+        epochs: the run's length for the recipe's stages (default: the recipe's, or
+            ``BUDGET_EPOCH_CAP`` when only a time budget is given).
+        augmentation: ``None``, ``"flips"`` (horizontal flips), ``"default"`` (flip, crop,
+            rotation, sharpen/blur) or a callable with the augmentation contract.
+        init_weights: a Matterport ``.h5`` or our checkpoint to start from; ``exclude`` names
+            layers to skip (the four head layers when the class count differs). Every other
+            layer of the model must be in the file unless ``allow_partial``.
+        resume: continue from the newest checkpoint under ``out_dir`` that loads (a truncated or
+            unreadable newer one is skipped, saying so), at the epoch, learning rate and, with a
+            time budget, the budget time the run had reached at that checkpoint.
+        time_budget_minutes: the wall-time budget of the whole run. The schedule is fitted to
+            it: each stage gets a share of the budget in proportion to its epochs, and its
+            learning-rate schedule ends (cosine at zero) when its share is spent, however many
+            steps fit (``model.schedule.TimeBudget``). A resumed run spends what is left.
+
+    Returns:
+        ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
+        [per epoch, the rate of its first step], "step_ms" [per epoch, median step time],
+        "log_dir", "config", "epochs", "start_epoch", "steps" (optimizer steps run by this
+        call), "final_learning_rate" (where the schedule ended), "status",
+        "stopped_by_budget", "budget_minutes", "seconds"}``, also written to
+        ``train_summary.json`` (status "running" while training, then "finished", or
+        "diverged" / "failed" when an error ends it, the summary written first). ``out_dir``
+        becomes a run folder (:mod:`fashion_mrcnn.workflow.rundir`): ``train_config.yaml`` and
+        ``classes.json`` (the training set's categories) are written beside ``logs/``, so
+        ``--weights`` alone finds them. Raises TrainingDivergedError when the loss explodes.
+    """
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    from fashion_mrcnn.model.schedule import BudgetClock, TimeBudget
+    from fashion_mrcnn.workflow import rundir
+
+    out_dir = mkdir(out_dir)
+    config.validate(num_classes=train_ds.num_classes)
+    config_path = rundir.write_config(config, out_dir)
+    if getattr(train_ds, "categories", None) is not None:
+        rundir.write_classes(train_ds.categories, out_dir)
+    summary_path = out_dir / rundir.SUMMARY_FILE
+    augmentation = _augmentation(augmentation)
+    if epochs is None and schedule is None and time_budget_minutes:
+        epochs = BUDGET_EPOCH_CAP
+    stage_list = _schedule(schedule, config, epochs)
+    model = MaskRCNN("training", config, model_dir=out_dir / rundir.LOGS_DIR)
+    # The epoch the run started at (a run may start from a checkpoint's epoch); kept in the
+    # summary so a resumed run places each stage's learning-rate schedule where it was.
+    start_epoch = 0
+    if resume:
+        try:
+            model.load_last(allow_partial=allow_partial)
+        except FileNotFoundError:
+            log.info("no checkpoint under %s: starting fresh", out_dir / rundir.LOGS_DIR)
+        if summary_path.is_file():
+            start_epoch = int(json.loads(summary_path.read_text()).get("start_epoch", 0))
+    elif init_weights:
+        model.load_weights(init_weights, by_name=True, exclude=exclude, allow_partial=allow_partial)
+        start_epoch = model.epoch
+    clock = None
+    if time_budget_minutes:
+        clock = BudgetClock(time_budget_minutes, _budget_used(model) if resume else 0.0)
+        windows = _stage_windows(stage_list, start_epoch, clock)
+    budgets: list = []
+    history: dict[str, list[float]] = {}
+    steps = 0
+    start = time.monotonic()
+
+    def summary(status: str) -> dict:
+        result = {
+            "checkpoint": model.last_checkpoint,
+            "history": {k: v for k, v in history.items() if k.endswith("loss")},
+            "learning_rate": history.get("learning_rate", []),
+            "step_ms": history.get("step_ms", []),
+            "log_dir": str(model.log_dir),
+            "config": str(config_path),
+            "epochs": int(model.epoch),
+            "start_epoch": start_epoch,
+            "steps": steps,
+            "final_learning_rate": getattr(model, "last_learning_rate", None),
+            "status": status,
+            "stopped_by_budget": any(b.stopped for b in budgets),
+            "budget_minutes": time_budget_minutes,
+            "seconds": round(time.monotonic() - start, 1),
+        }
+        write_json(summary_path, result)
+        return result
+
+    summary("running")
+    stage_start = start_epoch
+    for k, stage in enumerate(stage_list):
+        budget = None
+        if clock is not None:
+            if clock.seconds() >= windows[k][1]:
+                stage_start = max(stage_start, stage["epochs"])
+                continue  # this stage's share of the budget was spent before a resume
+            budget = TimeBudget(clock, *windows[k])
+            budgets.append(budget)
+        try:
+            result = model.train(
+                train_ds,
+                val_ds,
+                learning_rate=stage["learning_rate"],
+                epochs=stage["epochs"],
+                layers=stage["layers"],
+                augmentation=augmentation,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                seed=seed,
+                verbose=verbose,
+                schedule_start_epoch=min(stage_start, model.epoch),
+                time_budget=budget,
+            )
+        except TrainingDivergedError:
+            summary("diverged")
+            raise
+        except Exception:
+            summary("failed")
+            raise
+        stage_start = max(stage_start, stage["epochs"])
+        if result is not None:
+            steps += model.last_train_steps
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+    return summary("finished")
+
+
+def _augmentation(augmentation):
+    """``None``, ``"flips"``, ``"default"`` or a callable -> the augmentation callable."""
+    from fashion_mrcnn.data.augment import default_augmentation
+
+    if augmentation == "default":
+        return default_augmentation()
+    if augmentation == "flips":
+        return default_augmentation(crop=0.0, rotate_limit=0.0, photometric=False)
+    if augmentation is not None and not callable(augmentation):
+        raise ConfigError(
+            f"augmentation must be None, 'flips', 'default' or a callable, got {augmentation!r}"
+        )
+    return augmentation
