@@ -14,7 +14,8 @@ from fashion_mrcnn.data.images import list_images, load_rgb
 from fashion_mrcnn.data.synthetic import image_rng, render_scene
 from fashion_mrcnn.errors import ConfigError, FashionDataError, NonFiniteOutputError, SkipReport
 from fashion_mrcnn.model.finite import predict_finite
-from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
+from fashion_mrcnn.ops.boxes import extract_bboxes
+from fashion_mrcnn.ops.transform import boxes_to_molded
 from fashion_mrcnn.predict import detection_to_record
 from fashion_mrcnn.viz.colors import class_color, to_uint8_color
 from fashion_mrcnn.viz.overlay import draw_overlay
@@ -32,6 +33,7 @@ __all__ = [
     "FashionDataError",
     "NonFiniteOutputError",
     "SkipReport",
+    "boxes_to_molded",
     "category_ids_for",
     "category_names",
     "class_color",
@@ -45,7 +47,6 @@ __all__ = [
     "list_images",
     "load_inference_model",
     "load_rgb",
-    "norm_boxes",
     "open_dataset",
     "predict_finite",
     "render_scene",

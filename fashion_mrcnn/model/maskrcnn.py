@@ -35,10 +35,8 @@ from fashion_mrcnn.model.finite import is_non_finite_boxes, predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.norm import FrozenBatchNorm
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
+from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
-from fashion_mrcnn.ops.boxes import denorm_boxes, norm_boxes
-from fashion_mrcnn.ops.image import compose_image_meta, mold_image, resize_image
-from fashion_mrcnn.ops.masks import unmold_mask
 
 LAYER_REGEX = {
     "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
@@ -441,37 +439,16 @@ class MaskRCNN:
 
     def mold_inputs(self, images):
         """List of uint8 [H, W, 3] RGB images -> (molded float32 [N, h, w, 3], image_metas
-        float32 [N, M], windows int32 [N, (y1, x1, y2, x2)] of the image inside the molded one)."""
-        molded, metas, windows = [], [], []
-        for image in images:
-            image = np.asarray(image)
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"detect expects RGB images [H, W, 3], got shape {image.shape}")
-            resized, window, scale, _, _ = resize_image(
-                image,
-                min_dim=self.config.IMAGE_MIN_DIM,
-                max_dim=self.config.IMAGE_MAX_DIM,
-                min_scale=self.config.IMAGE_MIN_SCALE,
-                mode=self.config.IMAGE_RESIZE_MODE,
-            )
-            meta = compose_image_meta(
-                0,
-                image.shape,
-                resized.shape,
-                window,
-                scale,
-                np.zeros(self.config.NUM_CLASSES, dtype=np.int32),
-            )
-            molded.append(mold_image(resized, self.config))
-            metas.append(meta)
-            windows.append(window)
-        shapes = {m.shape for m in molded}
-        if len(shapes) > 1:
-            raise ValueError(f"molded images differ in shape {shapes}; use a square resize mode")
-        return (
-            np.stack(molded).astype(np.float32),
-            np.stack(metas).astype(np.float32),
-            np.stack(windows),
+        float32 [N, M], windows int32 [N, (y1, x1, y2, x2)] of the image inside the molded one)
+        (``ops.transform.mold_inputs`` with this config's resize settings)."""
+        return T.mold_inputs(
+            images,
+            min_dim=self.config.IMAGE_MIN_DIM,
+            max_dim=self.config.IMAGE_MAX_DIM,
+            min_scale=self.config.IMAGE_MIN_SCALE,
+            mode=self.config.IMAGE_RESIZE_MODE,
+            mean_pixel=self.config.MEAN_PIXEL,
+            num_classes=self.config.NUM_CLASSES,
         )
 
     def unmold_detections(
@@ -489,28 +466,18 @@ class MaskRCNN:
 
         detections: [D, (y1, x1, y2, x2, class_id, score)] normalised, zero-padded;
         mrcnn_mask: [D, MH, MW, K]; window: pixel window of the image in the molded image.
+        ``min_confidence`` / ``mask_threshold`` default to DETECTION_MIN_CONFIDENCE /
+        MASK_THRESHOLD (``ops.transform.unmold_detections``).
         """
-        min_conf = (
-            self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        return T.unmold_detections(
+            detections,
+            mrcnn_mask,
+            original_image_shape,
+            image_shape,
+            window,
+            self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            self.config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
         )
-        thr = self.config.MASK_THRESHOLD if mask_threshold is None else mask_threshold
-        class_ids = detections[:, 4].astype(np.int32)
-        scores = detections[:, 5].astype(np.float32)
-        keep = np.flatnonzero((class_ids > 0) & (scores >= min_conf))
-        boxes = detections[keep, :4]
-        masks = mrcnn_mask[keep, :, :, class_ids[keep]]  # [N, MH, MW]
-        class_ids, scores = class_ids[keep], scores[keep]
-        wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, dtype=np.float32), image_shape[:2])
-        wh, ww = wy2 - wy1, wx2 - wx1
-        boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) / np.array([wh, ww, wh, ww])
-        boxes = denorm_boxes(boxes, original_image_shape[:2])
-        ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, class_ids, scores, masks = boxes[ok], class_ids[ok], scores[ok], masks[ok]
-        h, w = int(original_image_shape[0]), int(original_image_shape[1])
-        full = np.zeros((h, w, len(boxes)), dtype=bool)
-        for i in range(len(boxes)):
-            full[:, :, i] = unmold_mask(masks[i], boxes[i], (h, w), threshold=thr)
-        return boxes.astype(np.int32), class_ids, scores, full
 
     def run_molded(self, molded_images, image_metas):
         """Run the inference graph on molded inputs in chunks of BATCH_SIZE (any count).
