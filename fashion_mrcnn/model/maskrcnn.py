@@ -11,16 +11,15 @@ r = infer.detect([image])[0]   # rois, class_ids, scores, masks
 
 Over 400 lines: one class, Matterport's ``MaskRCNN`` task API (build, weights, trainable layers,
 staged training, molding and detection), which users call by these method names. The graph, the
-trainer, the weight files and the checkpoint names live in their own modules
-(``graph``, ``training``, ``weights``, ``checkpoints``).
+layer presets, the trainer, the weight files, the checkpoint names and the image transform live
+in their own modules (``graph``, ``trainable``, ``training``, ``weights``, ``checkpoints``,
+``ops.transform``).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import re
-import warnings
 from pathlib import Path
 
 import keras
@@ -33,49 +32,21 @@ from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
 from fashion_mrcnn.model.finite import is_non_finite_boxes, predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
-from fashion_mrcnn.model.norm import FrozenBatchNorm
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
+from fashion_mrcnn.model.trainable import (
+    backbone_layers,
+    get_trainable_layers,
+    set_trainable,
+    warn_unnormalised,
+)
 from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
-
-LAYER_REGEX = {
-    "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "all": ".*",
-}
-# Stage-4 blocks g..w: in resnet101, not in resnet50 (blocks a..f).
-RESNET101_ONLY = r"(res|bn)4[g-w]_branch.*"
 
 
 def _has_tensorboard() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
-
-
-_WARNED_UNNORMALISED = False
-
-
-def warn_unnormalised(config, weights_loaded: bool) -> None:
-    """Warn once per process when training starts from random weights with frozen BatchNorm
-    (Matterport's ``TRAIN_BN = False``): the backbone's BN layers then keep their initial
-    statistics (mean 0, variance 1) and never normalise anything, so activations grow through
-    the ResNet stages and the first losses are huge (Matterport's shapes sample starts near 44).
-    """
-    global _WARNED_UNNORMALISED
-    if _WARNED_UNNORMALISED or weights_loaded or config.NORM != "frozen_bn":
-        return
-    _WARNED_UNNORMALISED = True
-    warnings.warn(
-        "training from random weights with frozen BatchNorm (NORM='frozen_bn', TRAIN_BN=False): "
-        "the backbone is left unnormalised and training starts at a huge loss. Use GroupNorm "
-        "(NORM='gn', as the cpu-* presets do), trainable BatchNorm (NORM='bn' / TRAIN_BN=None), "
-        "or start from weights (BACKBONE_WEIGHTS='imagenet', --init-weights).",
-        UserWarning,
-        stacklevel=3,
-    )
 
 
 class MaskRCNN:
@@ -134,11 +105,7 @@ class MaskRCNN:
             efficientnet_lite.load_imagenet_weights(self.keras_model)
             return
         path = self.get_imagenet_weights() if source == "imagenet" else str(source)
-        required = [
-            n for n in W.leaf_layers(self.keras_model) if not re.fullmatch(LAYER_REGEX["heads"], n)
-        ]
-        if source == "imagenet":
-            required = [n for n in required if not re.fullmatch(RESNET101_ONLY, n)]
+        required = backbone_layers(W.leaf_layers(self.keras_model), source == "imagenet")
         W.load_weights(self.keras_model, path, by_name=True, required=required)
 
     def get_imagenet_weights(self, dest: str | Path | None = None) -> str:
@@ -254,31 +221,11 @@ class MaskRCNN:
     def set_trainable(self, layer_regex: str, keras_model=None, indent=0, verbose=1) -> None:
         """Make layers whose name fullmatches ``layer_regex`` (or a preset key) trainable and the
         rest frozen, recursing into nested models. Frozen BN (NORM "frozen_bn") stays frozen."""
-        layer_regex = LAYER_REGEX.get(layer_regex, layer_regex)
-        model = keras_model or self.keras_model
-        for layer in model.layers:
-            if isinstance(layer, keras.Model):
-                layer.trainable = True
-                self.set_trainable(layer_regex, layer, indent + 4, verbose)
-                continue
-            if not layer.weights:
-                continue
-            on = bool(re.fullmatch(layer_regex, layer.name))
-            if isinstance(layer, FrozenBatchNorm):
-                on = False
-            layer.trainable = on
-            if on and verbose > 1:
-                print(f"{' ' * indent}{layer.name:30} ({layer.__class__.__name__})")
+        set_trainable(keras_model or self.keras_model, layer_regex, indent, verbose)
 
     def get_trainable_layers(self, keras_model=None) -> list:
         """Layers with weights (recursing into nested models) that are currently trainable."""
-        out = []
-        for layer in (keras_model or self.keras_model).layers:
-            if isinstance(layer, keras.Model):
-                out += self.get_trainable_layers(layer)
-            elif layer.trainable_weights:
-                out.append(layer)
-        return out
+        return get_trainable_layers(keras_model or self.keras_model)
 
     # ------------------------------------------------------------------ training
     def train(

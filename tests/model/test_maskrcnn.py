@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 
 import keras
 import numpy as np
@@ -423,22 +422,3 @@ def test_backbone_file_needs_only_backbone_layers(tmp_path, monkeypatch):
             Config(BACKBONE="resnet50", BACKBONE_WEIGHTS=str(imagenet), **base),
             tmp_path,
         )
-
-
-def test_training_from_random_weights_with_frozen_bn_warns_once_naming_the_fixes(monkeypatch):
-    from fashion_mrcnn.config import Config
-    from fashion_mrcnn.model import maskrcnn
-
-    monkeypatch.setattr(maskrcnn, "_WARNED_UNNORMALISED", False)
-    frozen = Config(NORM="frozen_bn", NUM_CLASSES=3)
-    with pytest.warns(UserWarning, match="frozen BatchNorm") as caught:
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=False)
-    assert all(
-        fix in str(caught[0].message) for fix in ("NORM='gn'", "NORM='bn'", "--init-weights")
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=False)  # once per process
-        monkeypatch.setattr(maskrcnn, "_WARNED_UNNORMALISED", False)
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=True)  # weights were loaded
-        maskrcnn.warn_unnormalised(Config(NORM="gn", NUM_CLASSES=3), weights_loaded=False)
