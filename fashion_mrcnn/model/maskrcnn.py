@@ -25,12 +25,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fashion_mrcnn.constants import TRAINING_LOG
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
-from fashion_mrcnn.model.finite import is_non_finite_boxes, predict_finite
+from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
 from fashion_mrcnn.model.trainable import (
@@ -41,12 +40,6 @@ from fashion_mrcnn.model.trainable import (
 )
 from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
-
-
-def _has_tensorboard() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None
 
 
 class MaskRCNN:
@@ -261,14 +254,7 @@ class MaskRCNN:
         continuing at a later epoch): no diverged checkpoint is left as the newest, the model is
         put back to the last good checkpoint (named in the message).
         """
-        from fashion_mrcnn.data.pipeline import data_error, make_dataset, release_iterators
-        from fashion_mrcnn.model import guard as G
-        from fashion_mrcnn.model.training import (
-            LogLearningRate,
-            MaskRCNNTrainer,
-            StepTimer,
-            make_optimizer,
-        )
+        from fashion_mrcnn.model.training import fit_stage
 
         if self.mode != "training":
             raise ConfigError("train() needs a model created in 'training' mode")
@@ -285,96 +271,21 @@ class MaskRCNN:
             )
         warn_unnormalised(self.config, self.weights_loaded)
         self.set_trainable(layers, verbose=verbose)
-        data_errors = []
-        train_ds = make_dataset(
+        return fit_stage(
+            self,
             train_dataset,
-            self.config,
-            shuffle=True,
+            val_dataset,
+            learning_rate,
+            epochs,
+            start,
+            steps,
+            val_steps,
             augmentation=augmentation,
-            seed=seed + self.epoch,
-            errors=data_errors,
+            custom_callbacks=custom_callbacks,
+            seed=seed,
+            verbose=verbose,
+            time_budget=time_budget,
         )
-        val_ds = None
-        if val_dataset is not None:
-            val_ds = make_dataset(
-                val_dataset, self.config, shuffle=False, seed=seed, errors=data_errors
-            )
-        with self._scope():
-            self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
-            optimizer = make_optimizer(
-                self.config,
-                learning_rate,
-                (epochs - start) * steps,
-                (self.epoch - start) * steps,
-                progress=time_budget.variable if time_budget is not None else None,
-            )
-            self.trainer.compile(optimizer=optimizer, jit_compile=False)
-        os.makedirs(self.log_dir, exist_ok=True)
-        checkpoint = G.AtomicCheckpoint(
-            self.keras_model, self.checkpoint_path, self.last_checkpoint
-        )
-        guard = G.DivergenceGuard(checkpoint)
-        log_csv = os.path.join(self.log_dir, TRAINING_LOG)
-        callbacks = [guard, checkpoint, LogLearningRate(), StepTimer()]
-        callbacks += [time_budget] if time_budget is not None else []  # logs before the CSV
-        callbacks += [keras.callbacks.CSVLogger(log_csv, append=True)]
-        if _has_tensorboard():
-            callbacks.append(
-                keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0)
-            )
-        elif verbose:
-            print("tensorboard is not installed: TensorBoard logging off (CSV log still written)")
-        callbacks += list(custom_callbacks or [])
-        print(
-            f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
-        )
-        try:
-            if self.epoch > 0:  # a run going on: its first batches face the level it reached
-                logged = G.logged_losses(log_csv, self.epoch)
-                guard.seed(logged or [G.weights_loss(self.trainer, next(iter(train_ds.take(1))))])
-            history = self.trainer.fit(
-                train_ds,
-                initial_epoch=self.epoch,
-                epochs=epochs,
-                steps_per_epoch=steps,
-                validation_data=val_ds,
-                validation_steps=val_steps if val_ds is not None else None,
-                callbacks=callbacks,
-                verbose=verbose,
-                shuffle=False,  # the tf.data pipeline shuffles (seeded)
-            )
-        except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
-            if not is_non_finite_boxes(exc):
-                self.trainer = None  # it may hold the validation iterator
-                release_iterators(exc)
-                cause = data_error(exc, data_errors)
-                if cause is None:
-                    raise
-                raise cause from None  # the bad file / row / image, not a TF traceback
-            # A step's proposals held NaN / inf (the RPN's box deltas overflowed): the run
-            # diverged within a batch, before the guard saw a loss. A guard stop like any other:
-            # the checkpoints are vetted below and the last good one is named.
-            self.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
-            release_iterators(exc)
-            history = None
-            guard.stop(
-                f"non-finite boxes in a training step at epoch {guard.epoch + 1} (RoI Align met "
-                "NaN / inf proposals)",
-                non_finite=True,
-            )
-        optimizer = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
-        #: optimizer steps of the last ``train`` call, and the rate its schedule ended at
-        self.last_train_steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
-        self.last_learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
-            # after a stop, or when no validation loss vetted the last epoch's final update
-            G.vet_checkpoints(self, checkpoint, guard, train_ds)
-        self.last_checkpoint = checkpoint.last_saved
-        if guard.reason is not None:
-            G.raise_stop(guard, checkpoint)
-        # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
-        self.epoch = self.epoch + len(history.epoch) if history is not None else self.epoch
-        return history
 
     # ------------------------------------------------------------------ inference
     def get_anchors(self, image_shape) -> np.ndarray:
