@@ -9,11 +9,9 @@ infer = MaskRCNN("inference", inference_config, model_dir="logs")
 infer.load_weights(infer.find_last())
 r = infer.detect([image])[0]   # rois, class_ids, scores, masks
 
-Over 400 lines: one class, Matterport's ``MaskRCNN`` task API (build, weights, trainable layers,
-staged training, molding and detection), which users call by these method names. The graph, the
-layer presets, the trainer, the weight files, the checkpoint names and the image transform live
-in their own modules (``graph``, ``trainable``, ``training``, ``weights``, ``checkpoints``,
-``ops.transform``).
+The methods keep Matterport's names; the work is done by the graph, the layer presets, the
+trainer, the weight files, the checkpoint names and the image transform, in their own modules
+(``graph``, ``trainable``, ``training``, ``weights``, ``checkpoints``, ``ops.transform``).
 """
 
 from __future__ import annotations
@@ -386,25 +384,14 @@ class MaskRCNN:
         Returns one dict per image: ``rois`` int32 [N, (y1, x1, y2, x2)] pixels of the original
         image (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool
         [H, W, N]. ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE /
-        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``).
+        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The
+        images are molded (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does
+        (original shapes and windows read back from the image meta rows).
         """
         images = list(images)
         if not images:
             return []
         if verbose:
             print(f"Processing {len(images)} images")
-        molded, metas, windows = self.mold_inputs(images)
-        raw = self.run_molded(molded, metas)
-        results = []
-        for i, image in enumerate(images):
-            rois, class_ids, scores, masks = self.unmold_detections(
-                raw["detections"][i],
-                raw["mrcnn_mask"][i],
-                np.asarray(image).shape,
-                molded[i].shape,
-                windows[i],
-                min_confidence,
-                mask_threshold,
-            )
-            results.append({"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks})
-        return results
+        molded, metas, _ = self.mold_inputs(images)
+        return self.detect_molded(molded, metas, 0, min_confidence, mask_threshold)
