@@ -276,12 +276,27 @@ def test_backbone_weights_path_and_load_with_exclude(tmp_path):
 
 
 def test_detect_molded_matches_detect(tmp_path):
+    """detect (through the meta rows) = the graph's outputs unmolded with each image's own shape
+    and the window mold_inputs returned."""
     cfg = smoke_config(IMAGES_PER_GPU=1)
     model = MaskRCNN("inference", cfg, tmp_path)
     images = [s[0][:100] for s in synthetic_scenes(2, seed=4)]
     a = model.detect(images, min_confidence=0.0)
-    molded, metas, _ = model.mold_inputs(images)
-    b = model.detect_molded(molded, metas, min_confidence=0.0)
+    molded, metas, windows = model.mold_inputs(images)
+    raw = model.run_molded(molded, metas)
+    b = [
+        dict(
+            zip(
+                ("rois", "class_ids", "scores", "masks"),
+                model.unmold_detections(
+                    raw["detections"][i], raw["mrcnn_mask"][i], image.shape, molded[i].shape,
+                    windows[i], min_confidence=0.0,
+                ),
+            )
+        )
+        for i, image in enumerate(images)
+    ]  # fmt: skip
+    assert len(a) == len(b) == 2 and len(a[0]["rois"]) > 0
     for x, y in zip(a, b):
         for k in ("rois", "class_ids", "scores", "masks"):
             np.testing.assert_array_equal(x[k], y[k])
