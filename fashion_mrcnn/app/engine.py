@@ -21,12 +21,12 @@ from fashion_mrcnn.app import embedding
 from fashion_mrcnn.app.project import (
     Config,
     ConfigError,
+    boxes_to_molded,
     category_ids_for,
     class_names_for,
     detection_to_record,
     find_run_file,
     load_inference_model,
-    norm_boxes,
     predict_finite,
 )
 
@@ -141,11 +141,7 @@ class Engine:
                 np.zeros((0, embedding.SHAPE_DIM), np.float32),
                 [],
             )
-        # pixel boxes of the image -> normalised boxes of the molded image (inverse of unmold)
-        inner = norm_boxes(np.asarray(boxes, np.float32), image.shape)
-        wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, np.float32), molded_shape)
-        scale = np.array([wy2 - wy1, wx2 - wx1, wy2 - wy1, wx2 - wx1], np.float32)
-        molded_boxes = inner * scale + np.array([wy1, wx1, wy1, wx1], np.float32)
+        molded_boxes = boxes_to_molded(boxes, image.shape, molded_shape, window)
         pooled = self._roi_align(
             [molded_boxes[None].astype(np.float32)]
             + [raw[f"p{k}"].astype(np.float32) for k in LEVELS]

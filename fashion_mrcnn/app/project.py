@@ -20,7 +20,8 @@ from fashion_mrcnn.errors import (
     SkipReport,
 )
 from fashion_mrcnn.model.finite import predict_finite
-from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
+from fashion_mrcnn.ops.boxes import extract_bboxes
+from fashion_mrcnn.ops.transform import boxes_to_molded
 from fashion_mrcnn.predict import detection_to_record
 from fashion_mrcnn.viz.colors import class_color, to_uint8_color
 from fashion_mrcnn.viz.overlay import draw_overlay
@@ -40,6 +41,7 @@ __all__ = [
     "FashionDataError",
     "NonFiniteOutputError",
     "SkipReport",
+    "boxes_to_molded",
     "category_ids_for",
     "class_names_for",
     "category_names",
@@ -54,7 +56,6 @@ __all__ = [
     "list_images",
     "load_inference_model",
     "load_rgb",
-    "norm_boxes",
     "open_dataset",
     "predict_finite",
     "render_scene",

@@ -27,8 +27,9 @@ import numpy as np
 from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
 from fashion_mrcnn.ops.boxes import extract_bboxes, norm_boxes
-from fashion_mrcnn.ops.image import compose_image_meta, mold_image, resize_image, resize_mask
+from fashion_mrcnn.ops.image import compose_image_meta, mold_image
 from fashion_mrcnn.ops.masks import minimize_mask
+from fashion_mrcnn.ops.transform import resize_image_and_masks
 
 INPUT_NAMES = (
     "input_image",
@@ -71,8 +72,9 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
 
     Steps: ``load_image`` / ``load_instances`` (or ``load_mask``) -> optional ``augmentation``
     on the original image (DESIGN.md contract ``(image, masks, rng) -> (image, masks, keep)``;
-    class ids and box-only flags follow ``keep``) -> ``resize_image`` / ``resize_mask`` ->
-    boxes from masks -> drop instances left empty -> subsample to MAX_GT_INSTANCES -> mini masks.
+    class ids and box-only flags follow ``keep``) -> image and masks into the molded frame
+    (``ops.transform.resize_image_and_masks``) -> boxes from masks -> drop instances left empty
+    -> subsample to MAX_GT_INSTANCES -> mini masks.
 
     Returns ``(image, image_meta, class_ids, boxes, masks, mask_valid)``: image uint8 [H, W, 3]
     (resized, not molded); image_meta float32 [IMAGE_META_SIZE]; class_ids int32 [N]; boxes
@@ -94,15 +96,15 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
         image, masks, keep = augmentation(image=image, masks=masks, rng=rng)
         keep = np.asarray(keep, dtype=np.int64)
         class_ids, box_only = class_ids[keep], box_only[keep]
-    image, window, scale, padding, crop = resize_image(
+    image, masks, window, scale = resize_image_and_masks(
         image,
+        masks,
         min_dim=config.IMAGE_MIN_DIM,
         max_dim=config.IMAGE_MAX_DIM,
         min_scale=config.IMAGE_MIN_SCALE,
         mode=config.IMAGE_RESIZE_MODE,
         rng=rng,
     )
-    masks = resize_mask(masks, scale, padding, crop)
     boxes = extract_bboxes(masks)
     nonempty = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     boxes, masks = boxes[nonempty], masks[:, :, nonempty]

@@ -5,7 +5,8 @@
 - ``backbone`` (ResNet50/101, MobileNetV2), ``efficientnet_lite`` (EfficientNet-Lite0 and its
   ImageNet weights), ``norm``, ``fpn``, ``rpn``, ``heads``: the graph parts; ``torch_legacy``
   reads legacy torch state_dicts without torch.
-- ``graph``: the training and inference graphs; ``training``: trainer, LR schedule, callbacks;
+- ``graph``: the training and inference graphs; ``trainable``: which layers train (Matterport's
+  ``layers=`` presets, ``set_trainable``); ``training``: trainer, LR schedule, callbacks;
   ``losses``: the five Matterport losses; ``weights``: Matterport ``.h5`` loading, checkpoints,
   downloads; ``export``: TF SavedModel.
 

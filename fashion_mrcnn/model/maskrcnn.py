@@ -9,75 +9,35 @@ infer = MaskRCNN("inference", inference_config, model_dir="logs")
 infer.load_weights(infer.find_last())
 r = infer.detect([image])[0]   # rois, class_ids, scores, masks
 
-Over 400 lines: one class, Matterport's ``MaskRCNN`` task API (build, weights, trainable layers,
-staged training, molding and detection), which users call by these method names. The graph, the
-trainer, the weight files and the checkpoint names live in their own modules
-(``graph``, ``training``, ``weights``, ``checkpoints``).
+The methods keep Matterport's names; the work is done by the graph, the layer presets, the
+trainer, the weight files, the checkpoint names and the image transform, in their own modules
+(``graph``, ``trainable``, ``training``, ``weights``, ``checkpoints``, ``ops.transform``).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import re
-import warnings
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from fashion_mrcnn.constants import TRAINING_LOG
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import efficientnet_lite
 from fashion_mrcnn.model import weights as W
-from fashion_mrcnn.model.finite import is_non_finite_boxes, predict_finite
+from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.model.graph import build_inference_graph, build_training_graph
-from fashion_mrcnn.model.norm import FrozenBatchNorm
 from fashion_mrcnn.model.precision import policy_name, warn_slow_precision
+from fashion_mrcnn.model.trainable import (
+    backbone_layers,
+    get_trainable_layers,
+    set_trainable,
+    warn_unnormalised,
+)
+from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops.anchors import get_anchors_for_config
-from fashion_mrcnn.ops.boxes import denorm_boxes, norm_boxes
-from fashion_mrcnn.ops.image import compose_image_meta, mold_image, resize_image
-from fashion_mrcnn.ops.masks import unmold_mask
-
-LAYER_REGEX = {
-    "heads": r"(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "3+": r"(res3.*)|(bn3.*)|(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "4+": r"(res4.*)|(bn4.*)|(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "5+": r"(res5.*)|(bn5.*)|(mrcnn\_.*)|(rpn\_.*)|(fpn\_.*)",
-    "all": ".*",
-}
-# Stage-4 blocks g..w: in resnet101, not in resnet50 (blocks a..f).
-RESNET101_ONLY = r"(res|bn)4[g-w]_branch.*"
-
-
-def _has_tensorboard() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None
-
-
-_WARNED_UNNORMALISED = False
-
-
-def warn_unnormalised(config, weights_loaded: bool) -> None:
-    """Warn once per process when training starts from random weights with frozen BatchNorm
-    (Matterport's ``TRAIN_BN = False``): the backbone's BN layers then keep their initial
-    statistics (mean 0, variance 1) and never normalise anything, so activations grow through
-    the ResNet stages and the first losses are huge (Matterport's shapes sample starts near 44).
-    """
-    global _WARNED_UNNORMALISED
-    if _WARNED_UNNORMALISED or weights_loaded or config.NORM != "frozen_bn":
-        return
-    _WARNED_UNNORMALISED = True
-    warnings.warn(
-        "training from random weights with frozen BatchNorm (NORM='frozen_bn', TRAIN_BN=False): "
-        "the backbone is left unnormalised and training starts at a huge loss. Use GroupNorm "
-        "(NORM='gn', as the cpu-* presets do), trainable BatchNorm (NORM='bn' / TRAIN_BN=None), "
-        "or start from weights (BACKBONE_WEIGHTS='imagenet', --init-weights).",
-        UserWarning,
-        stacklevel=3,
-    )
 
 
 class MaskRCNN:
@@ -136,11 +96,7 @@ class MaskRCNN:
             efficientnet_lite.load_imagenet_weights(self.keras_model)
             return
         path = self.get_imagenet_weights() if source == "imagenet" else str(source)
-        required = [
-            n for n in W.leaf_layers(self.keras_model) if not re.fullmatch(LAYER_REGEX["heads"], n)
-        ]
-        if source == "imagenet":
-            required = [n for n in required if not re.fullmatch(RESNET101_ONLY, n)]
+        required = backbone_layers(W.leaf_layers(self.keras_model), source == "imagenet")
         W.load_weights(self.keras_model, path, by_name=True, required=required)
 
     def get_imagenet_weights(self, dest: str | Path | None = None) -> str:
@@ -256,31 +212,11 @@ class MaskRCNN:
     def set_trainable(self, layer_regex: str, keras_model=None, indent=0, verbose=1) -> None:
         """Make layers whose name fullmatches ``layer_regex`` (or a preset key) trainable and the
         rest frozen, recursing into nested models. Frozen BN (NORM "frozen_bn") stays frozen."""
-        layer_regex = LAYER_REGEX.get(layer_regex, layer_regex)
-        model = keras_model or self.keras_model
-        for layer in model.layers:
-            if isinstance(layer, keras.Model):
-                layer.trainable = True
-                self.set_trainable(layer_regex, layer, indent + 4, verbose)
-                continue
-            if not layer.weights:
-                continue
-            on = bool(re.fullmatch(layer_regex, layer.name))
-            if isinstance(layer, FrozenBatchNorm):
-                on = False
-            layer.trainable = on
-            if on and verbose > 1:
-                print(f"{' ' * indent}{layer.name:30} ({layer.__class__.__name__})")
+        set_trainable(keras_model or self.keras_model, layer_regex, indent, verbose)
 
     def get_trainable_layers(self, keras_model=None) -> list:
         """Layers with weights (recursing into nested models) that are currently trainable."""
-        out = []
-        for layer in (keras_model or self.keras_model).layers:
-            if isinstance(layer, keras.Model):
-                out += self.get_trainable_layers(layer)
-            elif layer.trainable_weights:
-                out.append(layer)
-        return out
+        return get_trainable_layers(keras_model or self.keras_model)
 
     # ------------------------------------------------------------------ training
     def train(
@@ -316,14 +252,7 @@ class MaskRCNN:
         continuing at a later epoch): no diverged checkpoint is left as the newest, the model is
         put back to the last good checkpoint (named in the message).
         """
-        from fashion_mrcnn.data.pipeline import data_error, make_dataset, release_iterators
-        from fashion_mrcnn.model import guard as G
-        from fashion_mrcnn.model.training import (
-            LogLearningRate,
-            MaskRCNNTrainer,
-            StepTimer,
-            make_optimizer,
-        )
+        from fashion_mrcnn.model.training import fit_stage
 
         if self.mode != "training":
             raise ConfigError("train() needs a model created in 'training' mode")
@@ -340,96 +269,21 @@ class MaskRCNN:
             )
         warn_unnormalised(self.config, self.weights_loaded)
         self.set_trainable(layers, verbose=verbose)
-        data_errors = []
-        train_ds = make_dataset(
+        return fit_stage(
+            self,
             train_dataset,
-            self.config,
-            shuffle=True,
+            val_dataset,
+            learning_rate,
+            epochs,
+            start,
+            steps,
+            val_steps,
             augmentation=augmentation,
-            seed=seed + self.epoch,
-            errors=data_errors,
+            custom_callbacks=custom_callbacks,
+            seed=seed,
+            verbose=verbose,
+            time_budget=time_budget,
         )
-        val_ds = None
-        if val_dataset is not None:
-            val_ds = make_dataset(
-                val_dataset, self.config, shuffle=False, seed=seed, errors=data_errors
-            )
-        with self._scope():
-            self.trainer = MaskRCNNTrainer(self.keras_model, self.config)
-            optimizer = make_optimizer(
-                self.config,
-                learning_rate,
-                (epochs - start) * steps,
-                (self.epoch - start) * steps,
-                progress=time_budget.variable if time_budget is not None else None,
-            )
-            self.trainer.compile(optimizer=optimizer, jit_compile=False)
-        os.makedirs(self.log_dir, exist_ok=True)
-        checkpoint = G.AtomicCheckpoint(
-            self.keras_model, self.checkpoint_path, self.last_checkpoint
-        )
-        guard = G.DivergenceGuard(checkpoint)
-        log_csv = os.path.join(self.log_dir, TRAINING_LOG)
-        callbacks = [guard, checkpoint, LogLearningRate(), StepTimer()]
-        callbacks += [time_budget] if time_budget is not None else []  # logs before the CSV
-        callbacks += [keras.callbacks.CSVLogger(log_csv, append=True)]
-        if _has_tensorboard():
-            callbacks.append(
-                keras.callbacks.TensorBoard(self.log_dir, write_graph=False, profile_batch=0)
-            )
-        elif verbose:
-            print("tensorboard is not installed: TensorBoard logging off (CSV log still written)")
-        callbacks += list(custom_callbacks or [])
-        print(
-            f"\nStarting at epoch {self.epoch}. LR={learning_rate}\nCheckpoint: {self.checkpoint_path}"
-        )
-        try:
-            if self.epoch > 0:  # a run going on: its first batches face the level it reached
-                logged = G.logged_losses(log_csv, self.epoch)
-                guard.seed(logged or [G.weights_loss(self.trainer, next(iter(train_ds.take(1))))])
-            history = self.trainer.fit(
-                train_ds,
-                initial_epoch=self.epoch,
-                epochs=epochs,
-                steps_per_epoch=steps,
-                validation_data=val_ds,
-                validation_steps=val_steps if val_ds is not None else None,
-                callbacks=callbacks,
-                verbose=verbose,
-                shuffle=False,  # the tf.data pipeline shuffles (seeded)
-            )
-        except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
-            if not is_non_finite_boxes(exc):
-                self.trainer = None  # it may hold the validation iterator
-                release_iterators(exc)
-                cause = data_error(exc, data_errors)
-                if cause is None:
-                    raise
-                raise cause from None  # the bad file / row / image, not a TF traceback
-            # A step's proposals held NaN / inf (the RPN's box deltas overflowed): the run
-            # diverged within a batch, before the guard saw a loss. A guard stop like any other:
-            # the checkpoints are vetted below and the last good one is named.
-            self.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
-            release_iterators(exc)
-            history = None
-            guard.stop(
-                f"non-finite boxes in a training step at epoch {guard.epoch + 1} (RoI Align met "
-                "NaN / inf proposals)",
-                non_finite=True,
-            )
-        optimizer = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
-        #: optimizer steps of the last ``train`` call, and the rate its schedule ended at
-        self.last_train_steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
-        self.last_learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
-            # after a stop, or when no validation loss vetted the last epoch's final update
-            G.vet_checkpoints(self, checkpoint, guard, train_ds)
-        self.last_checkpoint = checkpoint.last_saved
-        if guard.reason is not None:
-            G.raise_stop(guard, checkpoint)
-        # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
-        self.epoch = self.epoch + len(history.epoch) if history is not None else self.epoch
-        return history
 
     # ------------------------------------------------------------------ inference
     def get_anchors(self, image_shape) -> np.ndarray:
@@ -441,37 +295,16 @@ class MaskRCNN:
 
     def mold_inputs(self, images):
         """List of uint8 [H, W, 3] RGB images -> (molded float32 [N, h, w, 3], image_metas
-        float32 [N, M], windows int32 [N, (y1, x1, y2, x2)] of the image inside the molded one)."""
-        molded, metas, windows = [], [], []
-        for image in images:
-            image = np.asarray(image)
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"detect expects RGB images [H, W, 3], got shape {image.shape}")
-            resized, window, scale, _, _ = resize_image(
-                image,
-                min_dim=self.config.IMAGE_MIN_DIM,
-                max_dim=self.config.IMAGE_MAX_DIM,
-                min_scale=self.config.IMAGE_MIN_SCALE,
-                mode=self.config.IMAGE_RESIZE_MODE,
-            )
-            meta = compose_image_meta(
-                0,
-                image.shape,
-                resized.shape,
-                window,
-                scale,
-                np.zeros(self.config.NUM_CLASSES, dtype=np.int32),
-            )
-            molded.append(mold_image(resized, self.config))
-            metas.append(meta)
-            windows.append(window)
-        shapes = {m.shape for m in molded}
-        if len(shapes) > 1:
-            raise ValueError(f"molded images differ in shape {shapes}; use a square resize mode")
-        return (
-            np.stack(molded).astype(np.float32),
-            np.stack(metas).astype(np.float32),
-            np.stack(windows),
+        float32 [N, M], windows int32 [N, (y1, x1, y2, x2)] of the image inside the molded one)
+        (``ops.transform.mold_inputs`` with this config's resize settings)."""
+        return T.mold_inputs(
+            images,
+            min_dim=self.config.IMAGE_MIN_DIM,
+            max_dim=self.config.IMAGE_MAX_DIM,
+            min_scale=self.config.IMAGE_MIN_SCALE,
+            mode=self.config.IMAGE_RESIZE_MODE,
+            mean_pixel=self.config.MEAN_PIXEL,
+            num_classes=self.config.NUM_CLASSES,
         )
 
     def unmold_detections(
@@ -489,28 +322,18 @@ class MaskRCNN:
 
         detections: [D, (y1, x1, y2, x2, class_id, score)] normalised, zero-padded;
         mrcnn_mask: [D, MH, MW, K]; window: pixel window of the image in the molded image.
+        ``min_confidence`` / ``mask_threshold`` default to DETECTION_MIN_CONFIDENCE /
+        MASK_THRESHOLD (``ops.transform.unmold_detections``).
         """
-        min_conf = (
-            self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        return T.unmold_detections(
+            detections,
+            mrcnn_mask,
+            original_image_shape,
+            image_shape,
+            window,
+            self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+            self.config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
         )
-        thr = self.config.MASK_THRESHOLD if mask_threshold is None else mask_threshold
-        class_ids = detections[:, 4].astype(np.int32)
-        scores = detections[:, 5].astype(np.float32)
-        keep = np.flatnonzero((class_ids > 0) & (scores >= min_conf))
-        boxes = detections[keep, :4]
-        masks = mrcnn_mask[keep, :, :, class_ids[keep]]  # [N, MH, MW]
-        class_ids, scores = class_ids[keep], scores[keep]
-        wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, dtype=np.float32), image_shape[:2])
-        wh, ww = wy2 - wy1, wx2 - wx1
-        boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) / np.array([wh, ww, wh, ww])
-        boxes = denorm_boxes(boxes, original_image_shape[:2])
-        ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        boxes, class_ids, scores, masks = boxes[ok], class_ids[ok], scores[ok], masks[ok]
-        h, w = int(original_image_shape[0]), int(original_image_shape[1])
-        full = np.zeros((h, w, len(boxes)), dtype=bool)
-        for i in range(len(boxes)):
-            full[:, :, i] = unmold_mask(masks[i], boxes[i], (h, w), threshold=thr)
-        return boxes.astype(np.int32), class_ids, scores, full
 
     def run_molded(self, molded_images, image_metas):
         """Run the inference graph on molded inputs in chunks of BATCH_SIZE (any count).
@@ -561,25 +384,14 @@ class MaskRCNN:
         Returns one dict per image: ``rois`` int32 [N, (y1, x1, y2, x2)] pixels of the original
         image (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool
         [H, W, N]. ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE /
-        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``).
+        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The
+        images are molded (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does
+        (original shapes and windows read back from the image meta rows).
         """
         images = list(images)
         if not images:
             return []
         if verbose:
             print(f"Processing {len(images)} images")
-        molded, metas, windows = self.mold_inputs(images)
-        raw = self.run_molded(molded, metas)
-        results = []
-        for i, image in enumerate(images):
-            rois, class_ids, scores, masks = self.unmold_detections(
-                raw["detections"][i],
-                raw["mrcnn_mask"][i],
-                np.asarray(image).shape,
-                molded[i].shape,
-                windows[i],
-                min_confidence,
-                mask_threshold,
-            )
-            results.append({"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks})
-        return results
+        molded, metas, _ = self.mold_inputs(images)
+        return self.detect_molded(molded, metas, 0, min_confidence, mask_threshold)

@@ -9,17 +9,23 @@ precision). ``keras.metrics.Mean`` trackers named ``loss``, ``rpn_class_loss``, 
 
 Callbacks: :class:`LogLearningRate` logs the schedule's rate per epoch, :class:`StepTimer` the
 median step time; the divergence guard and the checkpoints it vets are ``model.guard``'s.
+
+:func:`fit_stage` runs one ``MaskRCNN.train`` call: the input pipelines, the trainer, the
+callbacks, ``fit``, and the checkpoints vetted after a stop.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_mrcnn.constants import LOSS_NAMES
+from fashion_mrcnn.constants import LOSS_NAMES, TRAINING_LOG
+from fashion_mrcnn.model import guard as G
+from fashion_mrcnn.model.finite import is_non_finite_boxes
 from fashion_mrcnn.model.precision import needs_loss_scaling
 from fashion_mrcnn.model.schedule import LearningRateSchedule
 
@@ -177,3 +183,124 @@ class StepTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._times:
             logs["step_ms"] = round(1000.0 * float(np.median(self._times)), 1)
+
+
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def fit_stage(
+    model,
+    train_dataset,
+    val_dataset,
+    learning_rate: float,
+    epochs: int,
+    start: int,
+    steps: int,
+    val_steps: int,
+    augmentation=None,
+    custom_callbacks=None,
+    seed: int = 0,
+    verbose: int = 1,
+    time_budget=None,
+):
+    """The fit of one ``MaskRCNN.train`` call, which checks the arguments, sets the trainable
+    layers and documents the behaviour (see there).
+
+    ``model``: the ``MaskRCNN`` in training mode, at epoch ``model.epoch``; trains up to the
+    cumulative epoch ``epochs`` with ``steps`` / ``val_steps`` steps per epoch, the learning-rate
+    schedule having begun at epoch ``start``. Sets ``model.trainer``, ``last_train_steps``,
+    ``last_learning_rate``, ``last_checkpoint`` and ``epoch``; returns the Keras ``History``.
+    """
+    from fashion_mrcnn.data.pipeline import data_error, make_dataset, release_iterators
+
+    data_errors = []
+    train_ds = make_dataset(
+        train_dataset,
+        model.config,
+        shuffle=True,
+        augmentation=augmentation,
+        seed=seed + model.epoch,
+        errors=data_errors,
+    )
+    val_ds = None
+    if val_dataset is not None:
+        val_ds = make_dataset(
+            val_dataset, model.config, shuffle=False, seed=seed, errors=data_errors
+        )
+    with model._scope():
+        model.trainer = MaskRCNNTrainer(model.keras_model, model.config)
+        optimizer = make_optimizer(
+            model.config,
+            learning_rate,
+            (epochs - start) * steps,
+            (model.epoch - start) * steps,
+            progress=time_budget.variable if time_budget is not None else None,
+        )
+        model.trainer.compile(optimizer=optimizer, jit_compile=False)
+    os.makedirs(model.log_dir, exist_ok=True)
+    checkpoint = G.AtomicCheckpoint(model.keras_model, model.checkpoint_path, model.last_checkpoint)
+    guard = G.DivergenceGuard(checkpoint)
+    log_csv = os.path.join(model.log_dir, TRAINING_LOG)
+    callbacks = [guard, checkpoint, LogLearningRate(), StepTimer()]
+    callbacks += [time_budget] if time_budget is not None else []  # logs before the CSV
+    callbacks += [keras.callbacks.CSVLogger(log_csv, append=True)]
+    if _has_tensorboard():
+        callbacks.append(
+            keras.callbacks.TensorBoard(model.log_dir, write_graph=False, profile_batch=0)
+        )
+    elif verbose:
+        print("tensorboard is not installed: TensorBoard logging off (CSV log still written)")
+    callbacks += list(custom_callbacks or [])
+    print(
+        f"\nStarting at epoch {model.epoch}. LR={learning_rate}\nCheckpoint: {model.checkpoint_path}"
+    )
+    try:
+        if model.epoch > 0:  # a run going on: its first batches face the level it reached
+            logged = G.logged_losses(log_csv, model.epoch)
+            guard.seed(logged or [G.weights_loss(model.trainer, next(iter(train_ds.take(1))))])
+        history = model.trainer.fit(
+            train_ds,
+            initial_epoch=model.epoch,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            validation_steps=val_steps if val_ds is not None else None,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the tf.data pipeline shuffles (seeded)
+        )
+    except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
+        if not is_non_finite_boxes(exc):
+            model.trainer = None  # it may hold the validation iterator
+            release_iterators(exc)
+            cause = data_error(exc, data_errors)
+            if cause is None:
+                raise
+            raise cause from None  # the bad file / row / image, not a TF traceback
+        # A step's proposals held NaN / inf (the RPN's box deltas overflowed): the run
+        # diverged within a batch, before the guard saw a loss. A guard stop like any other:
+        # the checkpoints are vetted below and the last good one is named.
+        model.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
+        release_iterators(exc)
+        history = None
+        guard.stop(
+            f"non-finite boxes in a training step at epoch {guard.epoch + 1} (RoI Align met "
+            "NaN / inf proposals)",
+            non_finite=True,
+        )
+    optimizer = getattr(model.trainer.optimizer, "inner_optimizer", model.trainer.optimizer)
+    #: optimizer steps of the last ``train`` call, and the rate its schedule ended at
+    model.last_train_steps = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    model.last_learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    if guard.reason is not None or (val_ds is None and checkpoint.at_checkpoint):
+        # after a stop, or when no validation loss vetted the last epoch's final update
+        G.vet_checkpoints(model, checkpoint, guard, train_ds)
+    model.last_checkpoint = checkpoint.last_saved
+    if guard.reason is not None:
+        G.raise_stop(guard, checkpoint)
+    # An early stop (a time budget, EarlyStopping) ends before ``epochs``: count what ran.
+    model.epoch = model.epoch + len(history.epoch) if history is not None else model.epoch
+    return history

@@ -1,6 +1,7 @@
 """Pure functions on boxes, anchors, masks and images; a numpy reference beside each TF op.
 
 Modules: ``boxes`` (IoU, deltas, clipping, normalisation), ``anchors``, ``nms``, ``roi_align``,
-``masks``, ``image`` (resize / mold / image meta). TensorFlow is imported only inside the
-``*_tf`` functions, so the numpy helpers load without it.
+``masks``, ``image`` (resize / mold / image meta), ``transform`` (the molded <-> original image
+mapping, both directions). TensorFlow is imported only inside the ``*_tf`` functions, so the
+numpy helpers load without it.
 """

@@ -1,5 +1,8 @@
 """Image preparation with Matterport semantics: resize / pad / crop, molding, image meta.
 
+The building blocks, with Matterport's names; :mod:`fashion_mrcnn.ops.transform` composes them
+into the molded <-> original image mapping, both directions.
+
 Also re-exports the box and mask helpers that ``docs/DESIGN.md`` lists under ``ops.image``
 (``norm_boxes``, ``denorm_boxes``, ``extract_bboxes``, ``minimize_mask``, ``expand_mask``,
 ``unmold_mask``).

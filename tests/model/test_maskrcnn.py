@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 
 import keras
 import numpy as np
@@ -277,12 +276,27 @@ def test_backbone_weights_path_and_load_with_exclude(tmp_path):
 
 
 def test_detect_molded_matches_detect(tmp_path):
+    """detect (through the meta rows) = the graph's outputs unmolded with each image's own shape
+    and the window mold_inputs returned."""
     cfg = smoke_config(IMAGES_PER_GPU=1)
     model = MaskRCNN("inference", cfg, tmp_path)
     images = [s[0][:100] for s in synthetic_scenes(2, seed=4)]
     a = model.detect(images, min_confidence=0.0)
-    molded, metas, _ = model.mold_inputs(images)
-    b = model.detect_molded(molded, metas, min_confidence=0.0)
+    molded, metas, windows = model.mold_inputs(images)
+    raw = model.run_molded(molded, metas)
+    b = [
+        dict(
+            zip(
+                ("rois", "class_ids", "scores", "masks"),
+                model.unmold_detections(
+                    raw["detections"][i], raw["mrcnn_mask"][i], image.shape, molded[i].shape,
+                    windows[i], min_confidence=0.0,
+                ),
+            )
+        )
+        for i, image in enumerate(images)
+    ]  # fmt: skip
+    assert len(a) == len(b) == 2 and len(a[0]["rois"]) > 0
     for x, y in zip(a, b):
         for k in ("rois", "class_ids", "scores", "masks"):
             np.testing.assert_array_equal(x[k], y[k])
@@ -423,22 +437,3 @@ def test_backbone_file_needs_only_backbone_layers(tmp_path, monkeypatch):
             Config(BACKBONE="resnet50", BACKBONE_WEIGHTS=str(imagenet), **base),
             tmp_path,
         )
-
-
-def test_training_from_random_weights_with_frozen_bn_warns_once_naming_the_fixes(monkeypatch):
-    from fashion_mrcnn.config import Config
-    from fashion_mrcnn.model import maskrcnn
-
-    monkeypatch.setattr(maskrcnn, "_WARNED_UNNORMALISED", False)
-    frozen = Config(NORM="frozen_bn", NUM_CLASSES=3)
-    with pytest.warns(UserWarning, match="frozen BatchNorm") as caught:
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=False)
-    assert all(
-        fix in str(caught[0].message) for fix in ("NORM='gn'", "NORM='bn'", "--init-weights")
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=False)  # once per process
-        monkeypatch.setattr(maskrcnn, "_WARNED_UNNORMALISED", False)
-        maskrcnn.warn_unnormalised(frozen, weights_loaded=True)  # weights were loaded
-        maskrcnn.warn_unnormalised(Config(NORM="gn", NUM_CLASSES=3), weights_loaded=False)

@@ -26,21 +26,22 @@ Modules, one job each:
 
 - :mod:`.layout`: the manifest, shard names, the Example feature spec, checksums,
   ``verify_cache``;
-- :mod:`.geometry`: ``resize_instances`` and ``restore_boxes`` / ``restore_masks`` (cached image
-  <-> original image coordinates);
-- :mod:`.writer`: ``pack_dataset``. Shards are written to ``<name>.tmp`` and renamed when
-  complete; the manifest is rewritten after each shard with its sha256, so
-  ``pack_dataset(..., resume=True)`` keeps every listed shard whose checksum still matches;
+- :mod:`.writer`: ``resize_instances`` (the cache's resize rule) and ``pack_dataset``. Shards
+  are written to ``<name>.tmp`` and renamed when complete; the manifest is rewritten after each
+  shard with its sha256, so ``pack_dataset(..., resume=True)`` keeps every listed shard whose
+  checksum still matches;
 - :mod:`.reader`: ``read_cache`` (a ``tf.data.Dataset``) and ``CachedDataset`` (a Matterport-style
   dataset on the numpy path, for the training pipeline).
 
-The names below are the cache's public API, importable from ``fashion_mrcnn.data.cache``.
+The names below are the cache's public API, importable from ``fashion_mrcnn.data.cache``;
+``restore_boxes`` / ``restore_masks`` (cached image -> original image coordinates) are
+:mod:`fashion_mrcnn.ops.transform`'s.
 """
 
-from fashion_mrcnn.data.cache.geometry import resize_instances, restore_boxes, restore_masks
 from fashion_mrcnn.data.cache.layout import verify_cache
 from fashion_mrcnn.data.cache.reader import CachedDataset, read_cache
-from fashion_mrcnn.data.cache.writer import pack_dataset
+from fashion_mrcnn.data.cache.writer import pack_dataset, resize_instances
+from fashion_mrcnn.ops.transform import restore_boxes, restore_masks
 
 __all__ = [
     "CachedDataset",

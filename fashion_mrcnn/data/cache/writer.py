@@ -1,5 +1,7 @@
 """``pack_dataset``: write a prepared dataset into resized, checksummed TFRecord shards,
-resuming from the shards a previous run completed (layout: :mod:`fashion_mrcnn.data.cache`)."""
+resuming from the shards a previous run completed (layout: :mod:`fashion_mrcnn.data.cache`).
+``resize_instances``: the cache's resize rule (the mapping itself, both ways, is
+:mod:`fashion_mrcnn.ops.transform`'s)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.cache.geometry import resize_instances
 from fashion_mrcnn.data.cache.layout import (
     FORMAT_VERSION,
     MANIFEST,
@@ -22,8 +23,25 @@ from fashion_mrcnn.data.cache.layout import (
 from fashion_mrcnn.data.formats import rle
 from fashion_mrcnn.data.formats import tfrecord as tfr
 from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.ops.transform import resize_image_and_masks
 
-__all__ = ["pack_dataset"]
+__all__ = ["pack_dataset", "resize_instances"]
+
+
+def resize_instances(image: np.ndarray, masks: np.ndarray, image_size: int):
+    """Resize an image and its masks the way the cache stores them: aspect kept, long side
+    ``image_size``, zero-padded and centred (``ops.transform.resize_image_and_masks``, mode
+    "square" with ``min_dim = max_dim = image_size``).
+
+    Args:
+        image: uint8 [H, W, 3]. masks: bool [H, W, N]. image_size: side S of the result.
+
+    Returns:
+        ``(image uint8 [S, S, 3], masks bool [S, S, N], window (y1, x1, y2, x2), scale)``.
+    """
+    return resize_image_and_masks(
+        image, masks, min_dim=image_size, max_dim=image_size, mode="square"
+    )
 
 
 def _jpeg(image: np.ndarray, quality: int) -> bytes:
