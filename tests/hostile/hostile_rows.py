@@ -118,7 +118,7 @@ CLI_ROWS = [
     Row("evaluate-diverged-checkpoint", ("evaluate", "{synth}", "--weights", "{diverged}",
         "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
         where="stderr-last",  # after the detect progress bar
-        absent=("{out}/metrics.json",), keep=("{diverged}",), item="1"),
+        absent=("{out}",), keep=("{diverged}",), item="1"),
     # ------------------------------------------------------------------ tune-postprocess
     Row("tune-postprocess-overlapping-rle-runs", ("tune-postprocess", "{data}", "--weights",
         "{weights}", "--out", "{out}", *RUN_META), 2, "runs overlapping", inp.bad_rle_data,

@@ -45,10 +45,16 @@ def evaluate(
     from fashion_mrcnn.inference.detect import detect_dataset
 
     check_ground_truth(dataset)  # a bad row stops here, not after the inference pass
-    out_dir = mkdir(out_dir)
+    created = not Path(out_dir).exists()
+    out_dir = mkdir(out_dir)  # before the inference pass: an unwritable place fails first
     model = as_model(config, weights)
     indices = list(dataset.image_ids)
-    predictions = detect_dataset(model, dataset, indices, progress=True)
+    try:
+        predictions = detect_dataset(model, dataset, indices, progress=True)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):  # leave no empty folder behind
+            out_dir.rmdir()
+        raise
     evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
     if is_box_only(dataset):
         return _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
