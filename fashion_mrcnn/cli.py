@@ -141,7 +141,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fashion_mrcnn.workflow.commands import add_on_error_arguments, positive_int
+    from fashion_mrcnn.workflow.command_args import add_on_error_arguments, positive_int
 
     parser = _Parser(
         prog="fashion-mrcnn",

@@ -18,6 +18,6 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     """Add the workflow sub-commands to ``subparsers`` (an argparse sub-parser action)."""
-    from fashion_mrcnn.workflow import commands
+    from fashion_mrcnn.workflow import command_args
 
-    commands.register(subparsers)
+    command_args.register(subparsers)

@@ -2,24 +2,15 @@
 demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
 tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
-
-Over 400 lines: the argument parsers of nine commands, each next to the few lines that run it.
+The argument parsers are in ``workflow.command_args``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from fashion_mrcnn.constants import (
-    ATTRIBUTE_POLICIES,
-    KAGGLE_METRICS,
-    LR_SCHEDULES,
-    OVERLAP_POLICIES,
-    RECIPE_NAMES,
-)
-from fashion_mrcnn.errors import ON_ERROR_CHOICES, SKIP_REPORT_FILE, ConfigError
+from fashion_mrcnn.errors import SKIP_REPORT_FILE, ConfigError
 
 
 def _run_config(args):
@@ -47,25 +38,6 @@ def _postprocess_file(args, config):
 
 def _categories_ids(categories):
     return None if categories is None else [int(c["id"]) for c in categories]
-
-
-# ----------------------------------------------------------------------------- bad-input policy
-def add_on_error_arguments(p, report_default: str | None = f"OUT/{SKIP_REPORT_FILE}") -> None:
-    """``--on-error {raise,skip}`` and ``--skip-report FILE`` (train, evaluate, cache, stats);
-    ``report_default`` is where the report goes without ``--skip-report`` (for the help text)."""
-    p.add_argument(
-        "--on-error",
-        choices=ON_ERROR_CHOICES,
-        default="raise",
-        help="bad input: 'raise' stops at the first problem (default); 'skip' checks every mask "
-        "and image file up front and leaves out what is bad, listing it in the skip report",
-    )
-    where = f"default with --on-error skip: {report_default}" if report_default else "optional"
-    p.add_argument(
-        "--skip-report",
-        metavar="FILE",
-        help=f"CSV (item,reason) of what was skipped or dropped as a duplicate ({where})",
-    )
 
 
 def _say_skipped(data, report, report_path, on_error: str) -> None:
@@ -289,15 +261,6 @@ def cmd_tune_postprocess(args) -> int:
     return 0
 
 
-def _postprocess_arg(p) -> None:
-    p.add_argument(
-        "--postprocess",
-        metavar="FILE",
-        help="postprocess.yaml from tune-postprocess: score thresholds, NMS, max instances, "
-        "overlap policy and min area applied to every image's detections",
-    )
-
-
 def cmd_demo(args) -> int:
     from fashion_mrcnn.workflow.demo import DEMO_IMAGES, run_demo
 
@@ -381,29 +344,6 @@ def cmd_weights(args) -> int:
     return 0
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (an image side, a count)."""
-    value = _int_arg(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (an area in pixels)."""
-    value = _int_arg(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
-
-
-def _int_arg(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
 def _parse_ints(text):
     if not text:
         return None
@@ -412,243 +352,3 @@ def _parse_ints(text):
 
         return list(MAIN_GARMENTS)
     return [int(t) for t in text.split(",")]
-
-
-# ----------------------------------------------------------------------------- parser
-def _weights_args(p, needs_weights: bool = True) -> None:
-    p.add_argument(
-        "--weights",
-        required=needs_weights,
-        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)"
-        + ("" if needs_weights else "; default: the starter model in weights/starter/"),
-    )
-    p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
-    p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
-    _allow_partial_arg(p)
-
-
-def _allow_partial_arg(p) -> None:
-    p.add_argument(
-        "--allow-partial",
-        action="store_true",
-        help="load the layers of the weights file that fit and report the rest (by default a "
-        "file missing a layer the model needs is refused)",
-    )
-
-
-def _precision_arg(p) -> None:
-    from fashion_mrcnn.model.precision import PRECISIONS
-
-    p.add_argument(
-        "--precision",
-        choices=list(PRECISIONS),
-        help="compute type of the layers (MIXED_PRECISION; default: the preset's / config's). "
-        "bfloat16 is fast on CPUs with AVX512_BF16 or AMX and on GPUs of compute capability 8.0+; "
-        "auto picks it there and float32 elsewhere; float16 needs a GPU",
-    )
-
-
-def register(subparsers) -> None:
-    """Add the model sub-commands to ``subparsers``."""
-    from fashion_mrcnn.presets import PRESETS
-
-    p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
-    p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
-    p.add_argument("--out", default="runs/train", help="run directory (checkpoints, logs, config)")
-    p.add_argument("--preset", default="cpu-small", help=f"config preset: {', '.join(PRESETS)}")
-    p.add_argument("--config", help="a Config YAML instead of a preset")
-    p.add_argument("--name", default="fashion")
-    p.add_argument("--split", default="train", help="training split in splits.json ('' = all)")
-    p.add_argument("--val-split", default="val", help="validation split ('' = none)")
-    p.add_argument("--categories", help="'main' (27 garments) or comma-separated category ids")
-    p.add_argument("--subset", type=int, help="seeded random subset of N training images")
-    p.add_argument(
-        "--recipe",
-        choices=list(RECIPE_NAMES),
-        help="scratch: all layers, SGD warm-up + cosine to zero (the cpu-* presets' default); "
-        "finetune: Matterport's heads, then all layers at lr/10, constant (colab-t4 / full, and "
-        "any run with --init-weights)",
-    )
-    p.add_argument(
-        "--epochs",
-        type=int,
-        help="run length (default: the recipe's, or as many as fit when --minutes is given)",
-    )
-    p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
-    p.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), help="default: the recipe's")
-    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: the recipe's)")
-    _precision_arg(p)
-    p.add_argument(
-        "--heads-epochs",
-        type=int,
-        help="Matterport staging instead of the recipe: epochs of heads only (cumulative)",
-    )
-    p.add_argument(
-        "--all-epochs",
-        type=int,
-        help="with --heads-epochs: epochs after the heads at lr/10 (0 = none)",
-    )
-    p.add_argument("--layers", default="all", help="layers after heads: 3+, 4+, 5+, all, regex")
-    p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training set")
-    p.add_argument("--validation-steps", type=int)
-    p.add_argument(
-        "--augment",
-        action="store_true",
-        help="flip, crop, rotation, sharpen/blur (default: horizontal flips only)",
-    )
-    p.add_argument("--init-weights", help="Matterport .h5 (e.g. mask_rcnn_coco.h5) or checkpoint")
-    p.add_argument(
-        "--exclude-heads",
-        action="store_true",
-        help="skip the 4 class-specific head layers when loading --init-weights",
-    )
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
-    _allow_partial_arg(p)
-    p.add_argument(
-        "--minutes",
-        type=float,
-        help="wall-time budget of the whole run: the learning-rate schedule is fitted to it "
-        "(warm-up, then cosine to zero when the budget ends); --resume spends what is left",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    add_on_error_arguments(p)
-    p.set_defaults(func=cmd_train)
-
-    p = subparsers.add_parser("evaluate", help="mask mAP@0.5, COCO AP, per-class table")
-    p.add_argument("data")
-    _weights_args(p)
-    p.add_argument("--split", default="val")
-    p.add_argument("--out", required=True)
-    p.add_argument(
-        "--analysis",
-        action="store_true",
-        help="also confusion heat map, size buckets and error galleries",
-    )
-    add_on_error_arguments(p)
-    p.set_defaults(func=cmd_evaluate)
-
-    p = subparsers.add_parser(
-        "predict",
-        help="JSON Lines + overlay PNGs for images or folders",
-        description="Writes OUT/predictions.jsonl (one record per image, appended as each image "
-        "is done) and OUT/overlays/*.png. A file that cannot be read as an image is skipped and "
-        f"listed with its reason in OUT/{SKIP_REPORT_FILE}. Exit status: 0 when every image was "
-        "predicted, 1 when some were skipped (the others' predictions are written), 2 on an "
-        "error that stops the run (bad arguments, weights or classes).",
-    )
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    _weights_args(p, needs_weights=False)
-    p.add_argument("--out", required=True)
-    _postprocess_arg(p)
-    p.set_defaults(func=cmd_predict)
-
-    p = subparsers.add_parser("submit", help="Kaggle submission CSV for a folder of test images")
-    p.add_argument("images", help="test image folder")
-    _weights_args(p)
-    p.add_argument("--out", required=True, help="submission CSV path")
-    p.add_argument(
-        "--size", type=positive_int, nargs=2, default=(512, 512), metavar=("H", "W"),
-        help="size the masks are encoded at (default 512 512)",
-    )  # fmt: skip
-    p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
-    p.add_argument(
-        "--overlap",
-        default="all",
-        choices=list(OVERLAP_POLICIES),
-        help="overlap policy (with --postprocess: the file's)",
-    )
-    p.add_argument("--min-area", type=non_negative_int, default=0)
-    _postprocess_arg(p)
-    p.set_defaults(func=cmd_submit)
-
-    p = subparsers.add_parser(
-        "tune-postprocess",
-        help="search post-processing on the Kaggle metric of a validation split",
-        description="Runs the model once on the split (permissive settings, cached in "
-        "OUT/detections), then searches score thresholds (global, then per class), class-wise "
-        "box NMS, max instances, overlap policy and min area on the Kaggle metric. Writes "
-        "OUT/postprocess_search.csv and OUT/postprocess.yaml (for submit / predict "
-        "--postprocess).",
-    )
-    p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
-    _weights_args(p)
-    p.add_argument("--split", default="val")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--metric", default="2019", choices=list(KAGGLE_METRICS))
-    p.add_argument("--top", type=int, default=10, help="rows of the ranked table to print")
-    add_on_error_arguments(p)
-    p.set_defaults(func=cmd_tune_postprocess)
-
-    p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
-    p.add_argument("--out", default="out/demo")
-    p.add_argument(
-        "--images",
-        type=int,
-        help="synthetic scenes, 4:1 train / held out (default: workflow.demo.DEMO_IMAGES)",
-    )
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--minutes", type=float, default=6.0, help="training time budget")
-    p.add_argument("--seed", type=int, default=0)
-    _precision_arg(p)
-    p.set_defaults(func=cmd_demo)
-
-    p = subparsers.add_parser(
-        "tune", help="run notebooks/01_subset_tuning once per grid point (papermill)"
-    )
-    p.add_argument(
-        "--grid",
-        required=True,
-        metavar="GRID.yaml",
-        help="01_subset_tuning parameter -> list of values",
-    )
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fixed parameter for every trial (YAML value); repeatable",
-    )
-    p.set_defaults(func=cmd_tune)
-
-    p = subparsers.add_parser("pipeline", help="run notebooks 00-05 in order (papermill)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
-    )
-    p.add_argument(
-        "--stages",
-        nargs="+",
-        metavar="STAGE",
-        help="only these stages, by name or number (e.g. 04 05)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="[STAGE.]NAME=VALUE",
-        help="notebook parameter (YAML value), e.g. seed=1 or 02.heads_epochs=4",
-    )
-    p.set_defaults(func=cmd_pipeline)
-
-    p = subparsers.add_parser("cache", help="pack images + masks into checksummed TFRecord shards")
-    p.add_argument("data", nargs="?", help="dataset to pack")
-    p.add_argument("--out", required=True, help="cache directory")
-    p.add_argument("--split")
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--shard-size", type=int, default=500)
-    p.add_argument("--verify", action="store_true", help="only verify an existing cache")
-    add_on_error_arguments(p)
-    p.set_defaults(func=cmd_cache)
-
-    p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")
-    p.add_argument("which", choices=list(WEIGHT_DOWNLOADS))
-    p.add_argument("--out", default="weights", help="folder or .h5 file path (default weights/)")
-    p.add_argument("--url", help="a mirror to download from instead of the release URL")
-    p.add_argument("--sha256", help="expected checksum of the file")
-    p.set_defaults(func=cmd_weights)
