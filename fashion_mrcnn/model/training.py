@@ -273,9 +273,13 @@ def fit_stage(
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
         )
     except BaseException as exc:  # shut the input pipeline down now, not at exit (hangs)
-        if not is_non_finite_boxes(exc):
+        non_finite_boxes = is_non_finite_boxes(exc)
+        if non_finite_boxes:  # the trainer is kept to vet the checkpoints below
+            model.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
+        else:
             model.trainer = None  # it may hold the validation iterator
-            release_iterators(exc)
+        release_iterators(exc)
+        if not non_finite_boxes:
             cause = data_error(exc, data_errors)
             if cause is None:
                 raise
@@ -283,8 +287,6 @@ def fit_stage(
         # A step's proposals held NaN / inf (the RPN's box deltas overflowed): the run
         # diverged within a batch, before the guard saw a loss. A guard stop like any other:
         # the checkpoints are vetted below and the last good one is named.
-        model.trainer._eval_epoch_iterator = None  # Keras keeps the validation iterator
-        release_iterators(exc)
         history = None
         guard.stop(
             f"non-finite boxes in a training step at epoch {guard.epoch + 1} (RoI Align met "

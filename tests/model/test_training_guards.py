@@ -232,13 +232,20 @@ def _log_dir_checkpoint(model, tmp_path, epoch):
     )
 
 
-def test_exploding_learning_rate_never_leaves_a_diverged_newest_checkpoint(tmp_path, eager):
-    keras.utils.set_random_seed(3)
+def _resumed_after_epoch_1(tmp_path):
+    """A cpu-smoke model continuing a run from its epoch-1 checkpoint: (model, 2 scenes, the
+    checkpoint's path)."""
     cfg = smoke_config()
     ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
     model = MaskRCNN("training", cfg, tmp_path)
     good = _log_dir_checkpoint(model, tmp_path, 1)
     model.load_weights(str(good))
+    return model, ds, good
+
+
+def test_exploding_learning_rate_never_leaves_a_diverged_newest_checkpoint(tmp_path, eager):
+    keras.utils.set_random_seed(3)
+    model, ds, good = _resumed_after_epoch_1(tmp_path)
     good_weights = [np.asarray(v).copy() for v in model.keras_model.weights]
     # one step per epoch: epoch 2's only update explodes the weights after its (healthy) loss,
     # so the checkpoint of epoch 2 is written from exploded weights and must be set aside
@@ -257,11 +264,7 @@ def test_exploding_learning_rate_never_leaves_a_diverged_newest_checkpoint(tmp_p
 
 
 def test_nan_stop_after_resume_names_the_resumed_checkpoint(tmp_path, eager):
-    cfg = smoke_config()
-    ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
-    model = MaskRCNN("training", cfg, tmp_path)
-    good = _log_dir_checkpoint(model, tmp_path, 1)
-    model.load_weights(str(good))
+    model, ds, good = _resumed_after_epoch_1(tmp_path)
 
     class Poison(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
@@ -285,11 +288,7 @@ def test_non_finite_boxes_in_a_training_step_are_a_guard_stop(tmp_path, eager):
 
     from fashion_mrcnn.ops.roi_align import NON_FINITE_BOXES
 
-    cfg = smoke_config()
-    ds = SceneDataset(synthetic_scenes(2, seed=3), cfg.NUM_CLASSES)
-    model = MaskRCNN("training", cfg, tmp_path)
-    good = _log_dir_checkpoint(model, tmp_path, 1)
-    model.load_weights(str(good))
+    model, ds, good = _resumed_after_epoch_1(tmp_path)
 
     class Overflow(keras.callbacks.Callback):
         """RoI Align's error, as the graph raises it when a step's proposals hold NaN / inf
