@@ -31,10 +31,17 @@ def wait_state(driver, states, timeout=WAIT) -> str:
     return page_state(driver)
 
 
-def wait_for(driver, condition, timeout=WAIT):
+def wait_for(driver, condition, timeout=WAIT, message=""):
+    """``condition(driver)``'s first truthy value; on a timeout, fails with ``message`` (a
+    text, or a function of the driver that reads what the page says instead)."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    try:
+        return WebDriverWait(driver, timeout).until(condition)
+    except TimeoutException:
+        said = message(driver) if callable(message) else message
+        pytest.fail(f"waited {timeout} s in vain: {said or 'the condition never held'}")
 
 
 def open_page(driver, url):
