@@ -166,13 +166,18 @@ class LogLearningRate(keras.callbacks.Callback):
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Add ``step_ms`` to the epoch logs: the median wall time of the epoch's training steps in
-    milliseconds, from one batch's end to the next (the first batch of each epoch, which may
-    include tracing or the input pipeline's start, is left out when there are others)."""
+    """Add to the epoch logs where the epoch's wall time went: ``step_ms``, the median wall time
+    of its training steps in milliseconds, from one batch's end to the next (the first batch of
+    each epoch, which may include tracing or the input pipeline's start, is left out when there
+    are others); ``val_seconds``, the validation pass (0 when there was none); ``epoch_seconds``,
+    the epoch from its start to the end of its validation."""
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._begin = time.perf_counter()
         self._last = None
         self._times: list[float] = []
+        self._val_begin = None
+        self._val_seconds = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
@@ -180,9 +185,20 @@ class StepTimer(keras.callbacks.Callback):
             self._times.append(now - self._last)
         self._last = now
 
+    def on_test_begin(self, logs=None):
+        self._val_begin = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self._val_begin is not None:
+            self._val_seconds += time.perf_counter() - self._val_begin
+
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._times:
+        if logs is None:
+            return
+        if self._times:
             logs["step_ms"] = round(1000.0 * float(np.median(self._times)), 1)
+        logs["val_seconds"] = round(self._val_seconds, 2)
+        logs["epoch_seconds"] = round(time.perf_counter() - self._begin, 2)
 
 
 def _has_tensorboard() -> bool:

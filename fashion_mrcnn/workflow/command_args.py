@@ -157,7 +157,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--layers", default="all", help="layers after heads: 3+, 4+, 5+, all, regex")
     p.add_argument("--steps-per-epoch", type=int, help="default: one pass over the training set")
-    p.add_argument("--validation-steps", type=int)
+    p.add_argument(
+        "--validation-steps",
+        type=int,
+        help="per epoch; default: VALIDATION_STEPS, at most one pass over the validation split "
+        "and 0.3 x the training steps (about a tenth of an epoch's time)",
+    )
     p.add_argument(
         "--augment",
         action="store_true",

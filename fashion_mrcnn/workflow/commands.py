@@ -130,9 +130,13 @@ def cmd_train(args) -> int:
                 }
             )
     steps = args.steps_per_epoch or stages.steps_per_pass(train_ds, config)
+    val_steps = args.validation_steps
+    if val_ds is not None and val_steps is None:
+        val_steps = stages.validation_steps_for(val_ds, config, steps)
     print(
         f"recipe {config.RECIPE}: LEARNING_RATE {config.LEARNING_RATE:g}, LR_SCHEDULE "
         f"{config.LR_SCHEDULE}, warm-up {config.LR_WARMUP_STEPS} steps, {steps} steps per epoch"
+        + (f" (and {val_steps} validation steps)" if val_ds is not None else "")
         + (f", schedule fitted to {args.minutes:g} minutes" if args.minutes else "")
         + f"; {config.BACKBONE} backbone"
         + (f" from {config.BACKBONE_WEIGHTS} weights" if config.BACKBONE_WEIGHTS else "")
@@ -149,7 +153,7 @@ def cmd_train(args) -> int:
         init_weights=args.init_weights,
         exclude=HEAD_LAYERS if args.exclude_heads else None,
         steps_per_epoch=steps,
-        validation_steps=args.validation_steps,
+        validation_steps=val_steps,
         resume=args.resume,
         time_budget_minutes=args.minutes,
         seed=args.seed,

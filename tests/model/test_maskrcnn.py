@@ -148,6 +148,9 @@ def test_train_checkpoint_find_last_resume(tmp_path):
     for k in ("loss",) + LOSS_NAMES:
         assert k in hist.history and "val_" + k in hist.history, k
         assert np.isfinite(hist.history[k][0])
+    # where the epoch's time went (model.training.StepTimer)
+    val_seconds, epoch_seconds = hist.history["val_seconds"][0], hist.history["epoch_seconds"][0]
+    assert 0 < val_seconds < epoch_seconds, (val_seconds, epoch_seconds)
     last = model.find_last()
     assert re.search(r"test\d{8}T\d{4}[/\\]mask_rcnn_test_0001\.h5$", last)
     assert not [p for p in os.listdir(os.path.dirname(last)) if p.endswith(".tmp")]
@@ -163,10 +166,10 @@ def test_train_checkpoint_find_last_resume(tmp_path):
     assert resumed.epoch == 1
     for a, b in zip(model.keras_model.weights, resumed.keras_model.weights):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    resumed.train(
+    hist = resumed.train(
         ds, None, learning_rate=0.001, epochs=2, layers="all", steps_per_epoch=1, verbose=0
     )
-    assert resumed.epoch == 2
+    assert resumed.epoch == 2 and hist.history["val_seconds"] == [0.0]
     assert resumed.find_last().endswith("mask_rcnn_test_0002.h5")
     assert os.path.dirname(resumed.find_last()) == os.path.dirname(last)
 

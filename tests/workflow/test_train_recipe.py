@@ -58,3 +58,19 @@ def test_out_has_a_default_and_recipe_names_are_checked(capsys):
     assert args.out == "runs/train"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "data", "--recipe", "yolo"])
+
+
+def test_validation_is_sized_to_the_epoch_and_the_validation_split():
+    from types import SimpleNamespace
+
+    from fashion_mrcnn.workflow.stages import validation_steps_for
+
+    config = _config("--preset", "cpu-small")  # VALIDATION_STEPS 50, 2 images a step
+    ccp_val = SimpleNamespace(num_images=119)
+    # ccp-fashion: a pass over its 480 training photos is 240 steps; 50 validation steps
+    assert validation_steps_for(ccp_val, config, 240) == 50
+    # short epochs: at most 0.3 validation steps a training step (~10 % of the epoch's time)
+    assert validation_steps_for(ccp_val, config, 60) == 18
+    # a small validation split is seen once, not 50 steps' worth of repeats
+    assert validation_steps_for(SimpleNamespace(num_images=9), config, 240) == 5
+    assert validation_steps_for(SimpleNamespace(num_images=1), config, 1) == 1

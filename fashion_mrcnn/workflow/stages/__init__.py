@@ -11,8 +11,8 @@ The functions live by job; this package re-exports every public name:
 
 - :mod:`.data`: ``open_dataset``, ``ensure_synthetic``, ``synthetic_categories``, ``subset``,
   ``oversample``, ``explore``, ``check_ground_truth``, ``is_box_only``;
-- :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``, ``train``,
-  ``BUDGET_EPOCH_CAP``;
+- :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``,
+  ``validation_steps_for``, ``train``, ``BUDGET_EPOCH_CAP``;
 - :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``predict``, ``submit``,
   ``class_names_for``, ``category_ids_for``, ``class_map_for``;
 - :mod:`.scoring`: ``evaluate``, ``kaggle_policies``, ``error_analysis``, ``compare``,
@@ -60,6 +60,7 @@ from fashion_mrcnn.workflow.stages.training import (
     recipe_override,
     steps_per_pass,
     train,
+    validation_steps_for,
 )
 
 __all__ = [
@@ -92,4 +93,5 @@ __all__ = [
     "synthetic_categories",
     "train",
     "tune_postprocess",
+    "validation_steps_for",
 ]

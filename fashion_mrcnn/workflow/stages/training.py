@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -33,6 +34,26 @@ def make_config(
 def steps_per_pass(dataset, config) -> int:
     """Training steps in one pass over ``dataset``: ceil(images / BATCH_SIZE), at least 1."""
     return max(1, -(-int(dataset.num_images) // int(config.BATCH_SIZE)))
+
+
+#: Validation steps per training step at most: a validation step (a forward pass) costs about
+#: a third of a training step (cpu-small on ccp-fashion: ~140 against ~400 ms), so the pass
+#: takes at most ~10 % of an epoch's time (bench/results/realdata.md)
+VALIDATION_PER_TRAIN_STEP = 0.3
+
+
+def validation_steps_for(val_dataset, config, train_steps: int) -> int:
+    """Validation steps per epoch: ``config.VALIDATION_STEPS``, but no more than one pass over
+    ``val_dataset`` and no more than ``VALIDATION_PER_TRAIN_STEP`` x ``train_steps`` (short
+    epochs would otherwise spend a large share of a time budget validating); at least 1."""
+    return max(
+        1,
+        min(
+            int(config.VALIDATION_STEPS),
+            steps_per_pass(val_dataset, config),
+            math.ceil(VALIDATION_PER_TRAIN_STEP * int(train_steps)),
+        ),
+    )
 
 
 def _schedule(schedule, config, epochs=None) -> list[dict]:
@@ -146,6 +167,8 @@ def train(
             it: each stage gets a share of the budget in proportion to its epochs, and its
             learning-rate schedule ends (cosine at zero) when its share is spent, however many
             steps fit (``model.schedule.TimeBudget``). A resumed run spends what is left.
+        validation_steps: per epoch when ``val_ds`` is given; default
+            :func:`validation_steps_for` (at most ~10 % of an epoch's time).
 
     Returns:
         ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
@@ -173,6 +196,10 @@ def train(
     if epochs is None and schedule is None and time_budget_minutes:
         epochs = BUDGET_EPOCH_CAP
     stage_list = _schedule(schedule, config, epochs)
+    if val_ds is not None and validation_steps is None:
+        validation_steps = validation_steps_for(
+            val_ds, config, steps_per_epoch or config.STEPS_PER_EPOCH
+        )
     model = MaskRCNN("training", config, model_dir=out_dir / rundir.LOGS_DIR)
     # The epoch the run started at (a run may start from a checkpoint's epoch); kept in the
     # summary so a resumed run places each stage's learning-rate schedule where it was.
