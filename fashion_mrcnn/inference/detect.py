@@ -55,6 +55,9 @@ def detect_batches(
                 for (item, image), result in zip(chunk, results[: len(chunk)]):
                     yield item, image, result
             bar.update(len(items[start : start + batch_size]))
+    except BaseException:
+        bar.leave = False  # cleared on close: the error's message is not led by a stale bar
+        raise
     finally:
         bar.close()
 

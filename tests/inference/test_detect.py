@@ -58,3 +58,16 @@ def test_detect_dataset_returns_the_results_in_order():
 
     results = detect_dataset(_Model(), _Dataset(), [5, 6, 7])
     assert [r["value"] for r in results] == [5, 6, 7]
+
+
+def _screen_line(stderr: str) -> str:
+    """What a terminal shows of the progress bar: the text after its last carriage return."""
+    return stderr.split("\r")[-1].strip()
+
+
+def test_a_failed_pass_leaves_no_progress_bar_above_its_error(capsys):
+    list(detect_batches(_Model(), [1, 2, 3], _load, progress=True))
+    assert _screen_line(capsys.readouterr().err).startswith("detect: 100%")
+    with pytest.raises(FashionDataError):
+        list(detect_batches(_Model(), [-1, 2, 3], _load, progress=True))
+    assert _screen_line(capsys.readouterr().err) == ""
