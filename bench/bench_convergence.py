@@ -96,7 +96,7 @@ def main() -> None:
         "size": args.size,
         "preset": args.preset,
         "epochs_run": trained["epochs"],
-        "steps": trained["epochs"] * args.steps_per_epoch,
+        "steps": trained["steps"],  # optimizer steps (a budget-stopped epoch is partial)
         "train_minutes": round(train_seconds / 60, 1),
         "final_loss": trained["history"]["loss"][-1],
         **{k: result[k] for k in ("mask_map50", "segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50")},

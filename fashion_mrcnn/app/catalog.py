@@ -107,6 +107,17 @@ class Catalog:
         }
         return embedding.combine(parts, self.weights)[0]
 
+    def photo_vector(self, roi: np.ndarray, colour: np.ndarray) -> np.ndarray:
+        """A whole photo's descriptors (roi [C], colour [72], :attr:`Analysis.photo`) -> a
+        vector comparable with this catalogue's [D], its shape part zero (a photo has no
+        garment outline), so every item's similarity is its RoI and colour terms."""
+        parts = {
+            "roi": embedding.centre(np.asarray(roi)[None], self.centres["roi"]),
+            "shape": np.zeros((1, embedding.SHAPE_DIM), np.float32),
+            "colour": np.asarray(colour, np.float32)[None],
+        }
+        return embedding.combine(parts, self.weights)[0]
+
     def search(self, query, category=None, colour=None, k: int = 6, exclude=()):
         """The ``k`` items closest to ``query`` [D] (inner product: the weighted sum of the
         three cosines), best first, as item dicts with ``id`` and ``similarity``.

@@ -49,7 +49,9 @@ class Analysis:
     ``result``: the ``detect()`` dict (``rois`` int32 [N, (y1, x1, y2, x2)] px, ``class_ids``
     int32 [N] internal, ``scores`` float32 [N], ``masks`` bool [H, W, N]); ``roi`` float32
     [N, C], ``colour`` float32 [N, 72] and ``shape`` float32 [N, 65]: unit descriptors, and
-    ``colour_names`` [N] (:mod:`fashion_mrcnn.app.embedding`).
+    ``colour_names`` [N] (:mod:`fashion_mrcnn.app.embedding`). ``photo``: the whole photo's
+    ``{"roi": [C], "colour": [72]}`` (its box is the image, its mask every pixel), for matches
+    when no garment is found.
     """
 
     result: dict
@@ -57,6 +59,7 @@ class Analysis:
     colour: np.ndarray
     shape: np.ndarray | None = None
     colour_names: list | None = None
+    photo: dict | None = None
 
 
 class Engine:
@@ -171,7 +174,16 @@ class Engine:
             min_confidence=min_score,
         )
         result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
-        return Analysis(result, *self._describe(image, rois, masks, raw, molded_shape, window))
+        height, width = image.shape[:2]
+        whole = np.array([[0, 0, height, width]], np.int32)
+        roi, colour, _, _ = self._describe(
+            image, whole, np.ones((height, width, 1), bool), raw, molded_shape, window
+        )
+        return Analysis(
+            result,
+            *self._describe(image, rois, masks, raw, molded_shape, window),
+            photo={"roi": roi[0], "colour": colour[0]},
+        )
 
     def describe(self, image: np.ndarray, boxes: np.ndarray, masks: np.ndarray):
         """Descriptors of given instances (a catalogue's labels): ``(roi [N, C], colour

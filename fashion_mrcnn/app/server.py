@@ -12,7 +12,8 @@ Endpoints (all paths relative, so the page also works behind a notebook proxy):
 ``GET  /api/results/{id}/record.json``      the ``predict`` JSONL record (``?min_score=``)
 ``GET  /api/results/{id}/overlay.png``      ``visualize.draw_overlay`` (``?min_score=&masks=
                                             &boxes=&scores=``)
-``GET  /api/results/{id}/similar/{k}``      catalogue items like instance ``k``, and
+``GET  /api/results/{id}/similar/{k}``      catalogue items like instance ``k`` (``photo``:
+                                            like the whole photo), and
 ``GET  /api/catalog/...``                   more like a catalogue item, crops: ``shop_api``
 ``GET  /api/status``                        what is loaded yet (``startup``), ``waiting``
 ``GET  /api/health``                        ``{"ok": true, "waiting", "analyses", "kept"}``
@@ -103,6 +104,7 @@ class Kept:
     notice: str | None
     seconds: float
     groups: dict  # selection.overlap_groups: "duplicate_of" [N], "main"
+    photo: dict | None = None  # the whole photo's "roi" [C] and "colour" [72]
 
 
 def diverged_message(name: str, exc: NonFiniteOutputError) -> str:
@@ -251,6 +253,7 @@ class WebApp:
             notice=notice,
             seconds=round(seconds, 3),
             groups=groups,
+            photo=analysis.photo,
         )
 
     def _analyse_bytes(self, data: bytes, name: str, rid: str) -> Kept:

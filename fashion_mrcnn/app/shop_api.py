@@ -2,12 +2,14 @@
 
 ==============================================  ==============================================
 ``GET /api/results/{id}/similar/{k}``           catalogue items like instance ``k`` of a result
+``GET /api/results/{id}/similar/photo``         items like the whole photo (when it shows no
+                                                garment); every category unless ``?category=``
 ``GET /api/catalog/items/{item}/similar``       "more like this": items like a catalogue item
                                                 (the item itself left out)
 ``GET /api/catalog/crops/{item}.jpg``           a catalogue item's thumbnail
 ==============================================  ==============================================
 
-Both searches take ``?top=`` (1-50, default ``Limits.similar_top``), ``?category=`` (a source
+The searches take ``?top=`` (1-50, default ``Limits.similar_top``), ``?category=`` (a source
 category id as in ``predict`` records' ``class_id``, or ``all``; default: the query's own
 category) and ``?colour=`` (one of ``embedding.COLOUR_NAMES``). They answer ``{"query",
 "items" (best first: the item's fields from ``items.jsonl``, ``id``, ``similarity``,
@@ -41,7 +43,7 @@ class ShopApi:
             )
         raise BadRequest(404, "no catalogue is loaded: start the app with --catalog INDEX")
 
-    def _filters(self, request, catalog, own_category: int):
+    def _filters(self, request, catalog, own_category: int | None):
         """(category id or None for all, colour name or None) from the query string."""
         text = request.query_params.get("category")
         if text is None:
@@ -98,6 +100,19 @@ class ShopApi:
         }
         return self._answer(catalog, query, vector, category, colour, top)
 
+    async def similar_photo(self, request):
+        """Items like the whole photo of a kept result (its shape part left out)."""
+        webapp = self.webapp
+        catalog = self._catalog()
+        kept = webapp._result(request)
+        if kept.photo is None:
+            raise BadRequest(404, f"result {kept.id} has no whole-photo descriptor")
+        top = number(request, "top", webapp.limits.similar_top, 1, 50)
+        category, colour = self._filters(request, catalog, None)
+        vector = catalog.photo_vector(kept.photo["roi"], kept.photo["colour"])
+        query = {"photo": kept.name, "class_name": "garment", "category_id": None}
+        return self._answer(catalog, query, vector, category, colour, top)
+
     async def more_like(self, request):
         """Items like catalogue item ``item`` ("more like this" on a card)."""
         catalog = self._catalog()
@@ -133,6 +148,7 @@ class ShopApi:
 
         return [
             Route("/api/results/{rid}/similar/{k:int}", self.similar),
+            Route("/api/results/{rid}/similar/photo", self.similar_photo),
             Route("/api/catalog/items/{item:int}/similar", self.more_like),
             Route("/api/catalog/crops/{item:int}.jpg", self.crop),
         ]

@@ -123,6 +123,33 @@ def test_similar_items_share_the_category_and_the_scene_itself_comes_first(live,
     assert checked >= len(scene["names"])
 
 
+def _blank_png(tmp_path, name="wall.png"):
+    """A plain grey photo: the test model finds no garment in it."""
+    path = tmp_path / name
+    Image.fromarray(np.full((128, 128, 3), 128, np.uint8)).save(path)
+    return path
+
+
+def test_a_photo_without_garments_gets_whole_photo_matches(live, tmp_path):
+    status, result = _detect(live, _blank_png(tmp_path))
+    assert status == 200 and result["main"] == -1, result
+    status, answer = _call(f"{live.url}api/results/{result['id']}/similar/photo?top=50")
+    assert status == 200, answer
+    items = answer["items"]
+    # every category of the catalogue, best first, each the RoI + colour similarity
+    assert len({it["category_id"] for it in items}) >= 3, items
+    sims = [it["similarity"] for it in items]
+    assert sims == sorted(sims, reverse=True) and answer["message"] is None
+    category = items[-1]["category_id"]
+    status, one = _call(
+        f"{live.url}api/results/{result['id']}/similar/photo?category={category}"
+    )
+    assert status == 200 and one["items"]
+    assert {it["category_id"] for it in one["items"]} == {category}
+    status, missing = _call(f"{live.url}api/results/nosuchresult/similar/photo")
+    assert status == 404, missing
+
+
 @pytest.mark.parametrize(
     "kind, status, expected",
     [

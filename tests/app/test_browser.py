@@ -154,6 +154,22 @@ def test_a_6000px_photo_is_analysed_downscaled_with_a_notice(page, bad_files):
     assert page.find_element(*by("#photo")).get_attribute("width") == "1280"
 
 
+def test_a_photo_without_garments_shows_items_like_the_whole_photo(page, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "wall.png"
+    Image.fromarray(np.full((128, 128, 3), 128, np.uint8)).save(path)
+    assert upload(page, path) == "done"
+    assert page.find_element(*by("#summary")).text.startswith("No garment found")
+    wait_for(
+        page, lambda d: d.find_element(*by("#similar-title")).text == "Similar to this whole photo"
+    )
+    wait_for(
+        page, lambda d: _cards(d), message=lambda d: d.find_element(*by("#similar-message")).text
+    )
+    assert page.find_element(*by("#filter-category")).get_attribute("value") == "all"
+
+
 def test_slider_toggles_and_hover_do_not_run_the_model_again(page, live, app_data):
     scene = app_data["scenes"][2]
     assert upload(page, scene["path"]) == "done"

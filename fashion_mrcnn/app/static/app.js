@@ -143,6 +143,7 @@ async function show(result) {
   fitStage();
   render();
   if (result.main >= 0) select(result.main, { scroll: false });  // opens the sheet at once
+  else if (result.similar) photoMatches();
   if (narrow()) $("result-panel").scrollIntoView({ block: "start" });
 }
 

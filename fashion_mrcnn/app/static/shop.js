@@ -1,6 +1,7 @@
 // fashion-mrcnn shop-the-look page: the similar-items panel (a side column on wide screens, a
-// bottom sheet on phones). A query is a garment of the analysed photo ("similar to this") or a
-// catalogue item ("more like this"); the category and colour filters re-run the last query.
+// bottom sheet on phones). A query is a garment of the analysed photo ("similar to this"), the
+// whole photo when no garment was found, or a catalogue item ("more like this"); the category
+// and colour filters re-run the last query.
 "use strict";
 
 const shop = { query: null, token: 0 };
@@ -57,6 +58,14 @@ async function select(i, { scroll = false } = {}) {
   }
   fillFilters(inst.class_id);
   shop.query = { url: `api/results/${state.result.id}/similar/${i}`, what: inst.class_name };
+  await runQuery();
+}
+
+async function photoMatches() {
+  // No garment found: items like the whole photo (every category), rather than nothing at all.
+  showPanel("Similar to this whole photo", false);
+  fillFilters(null);
+  shop.query = { url: `api/results/${state.result.id}/similar/photo`, what: "photo" };
   await runQuery();
 }
 
