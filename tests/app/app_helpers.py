@@ -189,3 +189,20 @@ class OverlapEngine(StandInEngine):
             (4, 0.55, (0.20, 0.30, 0.80, 0.70)),
             (1, 0.95, (0.92, 0.35, 0.99, 0.45)),
         ]
+
+
+def find_nothing(monkeypatch, engine) -> None:
+    """Make ``engine.analyse`` report no garment (its whole-photo descriptor kept), whatever the
+    trained test model would find, for tests of the page's "nothing found" path."""
+    from fashion_mrcnn.app.engine import Analysis
+
+    real = engine.analyse
+
+    def analyse(image, min_score=0.0):
+        found = real(image, min_score)
+        result = {key: value[..., :0] if key == "masks" else value[:0]
+                  for key, value in found.result.items()}  # fmt: skip
+        empty = found.roi[:0], found.colour[:0], found.shape[:0], []
+        return Analysis(result, *empty, photo=found.photo)
+
+    monkeypatch.setattr(engine, "analyse", analyse)

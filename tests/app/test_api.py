@@ -123,16 +123,12 @@ def test_similar_items_share_the_category_and_the_scene_itself_comes_first(live,
     assert checked >= len(scene["names"])
 
 
-def _blank_png(tmp_path, name="wall.png"):
-    """A plain grey photo: the test model finds no garment in it."""
-    path = tmp_path / name
-    Image.fromarray(np.full((128, 128, 3), 128, np.uint8)).save(path)
-    return path
+def test_a_photo_without_garments_gets_whole_photo_matches(live, app_data, monkeypatch):
+    from app_helpers import find_nothing
 
-
-def test_a_photo_without_garments_gets_whole_photo_matches(live, tmp_path):
-    status, result = _detect(live, _blank_png(tmp_path))
-    assert status == 200 and result["main"] == -1, result
+    find_nothing(monkeypatch, live.webapp.engine)
+    status, result = _detect(live, app_data["scenes"][0]["path"])
+    assert status == 200 and result["main"] == -1 and not result["record"]["instances"], result
     status, answer = _call(f"{live.url}api/results/{result['id']}/similar/photo?top=50")
     assert status == 200, answer
     items = answer["items"]

@@ -154,12 +154,13 @@ def test_a_6000px_photo_is_analysed_downscaled_with_a_notice(page, bad_files):
     assert page.find_element(*by("#photo")).get_attribute("width") == "1280"
 
 
-def test_a_photo_without_garments_shows_items_like_the_whole_photo(page, tmp_path):
-    from PIL import Image
+def test_a_photo_without_garments_shows_items_like_the_whole_photo(
+    page, live, app_data, monkeypatch
+):
+    from app_helpers import find_nothing
 
-    path = tmp_path / "wall.png"
-    Image.fromarray(np.full((128, 128, 3), 128, np.uint8)).save(path)
-    assert upload(page, path) == "done"
+    find_nothing(monkeypatch, live.webapp.engine)
+    assert upload(page, app_data["scenes"][1]["path"]) == "done"
     assert page.find_element(*by("#summary")).text.startswith("No garment found")
     wait_for(
         page, lambda d: d.find_element(*by("#similar-title")).text == "Similar to this whole photo"
