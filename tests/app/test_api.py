@@ -137,9 +137,7 @@ def test_a_photo_without_garments_gets_whole_photo_matches(live, app_data, monke
     sims = [it["similarity"] for it in items]
     assert sims == sorted(sims, reverse=True) and answer["message"] is None
     category = items[-1]["category_id"]
-    status, one = _call(
-        f"{live.url}api/results/{result['id']}/similar/photo?category={category}"
-    )
+    status, one = _call(f"{live.url}api/results/{result['id']}/similar/photo?category={category}")
     assert status == 200 and one["items"]
     assert {it["category_id"] for it in one["items"]} == {category}
     status, missing = _call(f"{live.url}api/results/nosuchresult/similar/photo")

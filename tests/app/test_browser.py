@@ -79,11 +79,10 @@ def test_more_like_this_and_the_filters_rerun_the_search(page, app_data):
     # page picks first depends on the trained model's scores): "more like this" then has
     # something to show besides the item itself
     elsewhere = {c for scene in scenes[:2] for c in scene["category_ids"]}
-    name = next(
-        n for n, c in zip(scenes[2]["names"], scenes[2]["category_ids"]) if c in elsewhere
-    )
+    name = next(n for n, c in zip(scenes[2]["names"], scenes[2]["category_ids"]) if c in elsewhere)
     pick = next(
-        li for li in page.find_elements(*by("#instances li"))
+        li
+        for li in page.find_elements(*by("#instances li"))
         if li.find_element(*by(".name")).text == name
     )
     pick.find_element(*by("button.pick")).click()
