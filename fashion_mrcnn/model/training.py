@@ -66,6 +66,10 @@ class MaskRCNNTrainer(keras.Model):
 
     ``graph``: the training graph (``graph.build_training_graph``); its weights are this model's
     weights. Data: batches ``(inputs,)`` from ``data.pipeline.make_dataset``.
+
+    Besides the losses, the logs carry ``positive_rois``: the mean number of positive RoIs per
+    image among the TRAIN_ROIS_PER_IMAGE sampled (at most ``graph.positive_slots``), which says
+    how much of the mask head's fixed slots hold real work.
     """
 
     def __init__(self, graph: keras.Model, config, **kwargs):
@@ -75,7 +79,8 @@ class MaskRCNNTrainer(keras.Model):
         self.config = config
         self.loss_weights = {k: float(config.LOSS_WEIGHTS.get(k, 1.0)) for k in LOSS_NAMES}
         self.trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("loss",) + LOSS_NAMES + ("l2_loss",)
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss",) + LOSS_NAMES + ("l2_loss", "positive_rois")
         }
 
     def call(self, inputs, training=False):
@@ -95,6 +100,8 @@ class MaskRCNNTrainer(keras.Model):
         losses["l2_loss"] = l2_regularization(self.trainable_variables, self.config.WEIGHT_DECAY)
         total = tf.add_n([self.loss_weights[k] * losses[k] for k in LOSS_NAMES])
         losses["loss"] = total + losses["l2_loss"]
+        positive = tf.cast(outputs["target_class_ids"] > 0, tf.float32)  # [B, T]
+        losses["positive_rois"] = tf.reduce_mean(tf.reduce_sum(positive, axis=1))
         return losses
 
     def _update(self, losses):
@@ -120,7 +127,7 @@ class MaskRCNNTrainer(keras.Model):
 
     def batch_losses(self, data) -> dict[str, float]:
         """The losses of the current weights on one batch (inference mode, eager, no tracker
-        update): ``{"loss", "rpn_class_loss", ..., "l2_loss"}``."""
+        update): ``{"loss", "rpn_class_loss", ..., "l2_loss", "positive_rois"}``."""
         return {k: float(v) for k, v in self._mrcnn_losses(data, training=False).items()}
 
     def get_config(self):

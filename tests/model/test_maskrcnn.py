@@ -148,6 +148,10 @@ def test_train_checkpoint_find_last_resume(tmp_path):
     for k in ("loss",) + LOSS_NAMES:
         assert k in hist.history and "val_" + k in hist.history, k
         assert np.isfinite(hist.history[k][0])
+    # positives among the sampled RoIs: each scene's GT boxes join the proposals, so >= 1
+    from fashion_mrcnn.model.graph import positive_slots
+
+    assert 1 <= hist.history["positive_rois"][0] <= positive_slots(cfg), hist.history
     # where the epoch's time went (model.training.StepTimer)
     val_seconds, epoch_seconds = hist.history["val_seconds"][0], hist.history["epoch_seconds"][0]
     assert 0 < val_seconds < epoch_seconds, (val_seconds, epoch_seconds)
