@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.errors import FashionDataError
 
@@ -26,7 +26,7 @@ def _coco_rle_of(inst: dict, height: int, width: int) -> dict | None:
     if kind == "box":
         return None
     if kind == "kaggle_rle":
-        return rle.to_coco_rle(data, height, width, context=where)
+        return coco_rle.to_coco_rle(data, height, width, context=where)
     if kind == "coco_rle" and isinstance(data.get("counts"), str | bytes):
         if [int(v) for v in data["size"]] != [height, width]:
             raise FashionDataError(f"{where}: COCO RLE size {data['size']} != {height}x{width}")
@@ -98,7 +98,7 @@ def _kaggle_rle_of(inst: dict, height: int, width: int) -> str:
     if seg["kind"] == "kaggle_rle":
         return str(seg["data"]).strip()
     if seg["kind"] == "coco_rle":
-        return rle.from_coco(seg["data"], context=inst.get("origin"))
+        return coco_rle.from_coco(seg["data"], context=inst.get("origin"))
     return rle.encode(instance_mask(inst, height, width))
 
 

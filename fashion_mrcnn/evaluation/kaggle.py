@@ -15,7 +15,7 @@ disjoint, as Kaggle requires of submissions) it equals the unique matching and g
 Hungarian step only runs for the rare conflicting groups.
 
 Speed: Kaggle RLE (``start length`` pairs, 1-indexed, column-major) is turned into COCO RLE
-straight from the run list (``data.formats.rle.to_coco_rle``), and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
+straight from the run list (``data.formats.coco_rle.to_coco_rle``), and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
 ground-truth mask of an image on the compressed runs.
 
 Empty prediction rows (empty ``EncodedPixels``, the "nothing found" placeholder some submissions
@@ -40,7 +40,8 @@ from pycocotools import mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
 from fashion_mrcnn.constants import COCO_IOU_THRESHOLDS
-from fashion_mrcnn.data.formats.rle import decode, to_coco_rle
+from fashion_mrcnn.data.formats.coco_rle import to_coco_rle
+from fashion_mrcnn.data.formats.rle import decode
 from fashion_mrcnn.errors import FashionDataError, RLEError
 from fashion_mrcnn.ops.image import resize_masks_nearest
 
