@@ -1,5 +1,6 @@
 """Records -> files: a COCO instances JSON (:func:`write_coco`) or an iMaterialist Kaggle CSV
-(:func:`records_to_kaggle_csv`); the readers are :mod:`.coco` and :mod:`.imaterialist`."""
+(:func:`records_to_kaggle_csv`, columns and ``ClassId`` grammar of :mod:`.formats.kaggle_csv`);
+the readers are :mod:`.coco` and :mod:`.imaterialist`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn.data.formats import coco_rle, rle
+from fashion_mrcnn.data.formats.kaggle_csv import (
+    LAYOUTS,
+    format_attribute_ids,
+    format_class_id,
+    gt_columns,
+)
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.errors import FashionDataError
 
@@ -106,20 +113,17 @@ def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2
     """Write records as an iMaterialist ``train.csv`` (one row per instance).
 
     ``layout=2019``: ``ImageId,EncodedPixels,Height,Width,ClassId`` with attributes appended to
-    ClassId (``"10_1_2"``); ``layout=2020`` adds ``AttributesIds`` (``"1,2"``). Every segmentation
-    kind is converted to Kaggle RLE (a box-only instance becomes its filled box; the crowd flag has
-    no column and is not written).
+    ClassId (``"10_1_2"``, in the record's order); ``layout=2020`` adds ``AttributesIds``
+    (``"1,2"``). Every segmentation kind is converted to Kaggle RLE (a box-only instance becomes
+    its filled box; the crowd flag has no column and is not written).
     """
-    if layout not in (2019, 2020):
+    if layout not in LAYOUTS:
         raise ValueError(f"layout must be 2019 or 2020, got {layout!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ["ImageId", "EncodedPixels", "Height", "Width", "ClassId"]
-    if layout == 2020:
-        header.append("AttributesIds")
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(header)
+        writer.writerow(gt_columns(layout))
         for rec in records:
             h, w = int(rec["height"]), int(rec["width"])
             for inst in rec["instances"]:
@@ -127,8 +131,8 @@ def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2
                 cat = int(inst["category_id"])
                 row = [rec["image_id"], _kaggle_rle_of(inst, h, w), h, w]
                 if layout == 2019:
-                    row.append("_".join(str(v) for v in [cat, *attrs]))
+                    row.append(format_class_id(cat, attrs))
                 else:
-                    row += [cat, ",".join(str(a) for a in attrs)]
+                    row += [cat, format_attribute_ids(attrs)]
                 writer.writerow(row)
     return path

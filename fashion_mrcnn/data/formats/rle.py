@@ -5,7 +5,8 @@ are numbered 1 .. H*W down the columns first, then across (column-major, Fortran
 ``(y, x)`` has number ``x * H + y + 1``). A mask is written as space-separated ``start length``
 pairs, one per run of foreground pixels, runs in increasing order; the empty mask is ``""``.
 
-The bridge to and from COCO RLE (pycocotools' ``counts``) is :mod:`.coco_rle`.
+The bridge to and from COCO RLE (pycocotools' ``counts``) is :mod:`.coco_rle`; the CSV columns
+the encodings sit in (``EncodedPixels``) are :mod:`.kaggle_csv`'s.
 
 Everything here is vectorised numpy, except :func:`decode_rles_tf`, the TensorFlow decoder the
 shard cache's ``tf.data`` reader runs (its numpy twin is :func:`decode_rles_np`). Malformed input
