@@ -109,20 +109,23 @@ def _kaggle_rle_of(inst: dict, height: int, width: int) -> str:
     return rle.encode(instance_mask(inst, height, width))
 
 
-def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2019) -> Path:
+def records_to_kaggle_csv(
+    records: list[dict], path: str | Path, layout: int = 2019, *, lineterminator: str = "\r\n"
+) -> Path:
     """Write records as an iMaterialist ``train.csv`` (one row per instance).
 
     ``layout=2019``: ``ImageId,EncodedPixels,Height,Width,ClassId`` with attributes appended to
     ClassId (``"10_1_2"``, in the record's order); ``layout=2020`` adds ``AttributesIds``
     (``"1,2"``). Every segmentation kind is converted to Kaggle RLE (a box-only instance becomes
-    its filled box; the crowd flag has no column and is not written).
+    its filled box; the crowd flag has no column and is not written). ``lineterminator``: the
+    ``csv`` module's, CRLF by default (the synthetic set writes LF).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 2019 or 2020, got {layout!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator=lineterminator)
         writer.writerow(gt_columns(layout))
         for rec in records:
             h, w = int(rec["height"]), int(rec["width"])
