@@ -5,12 +5,11 @@ submission file before uploading it.
 A submission CSV has the columns ``ImageId, EncodedPixels, ClassId``. ``EncodedPixels`` is a Kaggle
 RLE (column-major, 1-indexed ``start length`` pairs) of a mask at the submission size (512 x 512
 for iMaterialist 2019); ``ClassId`` is the category id, optionally followed by ``_<attribute id>``
-suffixes (``"10_1_2"``).
+suffixes (``"10_1_2"``). Columns and grammar: :mod:`fashion_mrcnn.data.formats.kaggle_csv`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,6 +18,13 @@ import pandas as pd
 
 from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
+from fashion_mrcnn.data.formats.kaggle_csv import (
+    CLASS_ID_GRAMMAR,
+    CLASS_ID_RE,
+    PRED_COLUMNS,
+    format_class_id,
+    split_class_id,
+)
 from fashion_mrcnn.data.formats.rle import encode, parse_runs
 from fashion_mrcnn.data.images import list_images
 from fashion_mrcnn.errors import FashionDataError, RLEError
@@ -26,15 +32,13 @@ from fashion_mrcnn.inference.detect import detect_files
 from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES, remove_overlaps
 from fashion_mrcnn.ops.image import resize_masks_nearest
 
-SUBMISSION_COLUMNS = ["ImageId", "EncodedPixels", "ClassId"]
+SUBMISSION_COLUMNS = list(PRED_COLUMNS)
 PLACEHOLDER = ("1 1", "23")  # Kaggle's sample_submission row for an image without predictions
-_CLASS_RE = re.compile(r"^(\d+)((?:_\d+)*)$")
 
 
 def class_string(category: int | str, attribute_ids: Iterable[int] = ()) -> str:
     """``"10"`` + attributes ``[2, 1]`` -> ``"10_1_2"`` (sorted, unique attribute ids)."""
-    attrs = sorted({int(a) for a in attribute_ids})
-    return "_".join([str(int(category))] + [str(a) for a in attrs])
+    return format_class_id(category, sorted({int(a) for a in attribute_ids}))
 
 
 def _category_of(class_id: int, class_map) -> int:
@@ -49,7 +53,7 @@ def _category_of(class_id: int, class_map) -> int:
             raise FashionDataError(
                 f"class_map has no entry for internal class id {class_id}"
             ) from None
-    match = _CLASS_RE.match(str(value))
+    match = CLASS_ID_RE.match(str(value))
     if not match:
         raise FashionDataError(f"class_map maps {class_id} to {value!r}, not a category id")
     return int(match.group(1))
@@ -255,12 +259,12 @@ def validate_submission(
         where = f"line {i + 2} (image {image_id})"
         if not image_id:
             problems.append(f"{where}: empty ImageId")
-        match = _CLASS_RE.match(cls.strip())
+        match = CLASS_ID_RE.match(cls.strip())
         if not match:
-            problems.append(f"{where}: ClassId {cls!r} is not '<category>[_<attribute>...]'")
+            problems.append(f"{where}: ClassId {cls!r} is not '{CLASS_ID_GRAMMAR}'")
         else:
-            category = int(match.group(1))
-            attrs = [int(a) for a in match.group(2).split("_")[1:]]
+            category_text, attr_texts = split_class_id(match.group(0))
+            category, attrs = int(category_text), [int(a) for a in attr_texts]
             if category >= num_categories:
                 problems.append(f"{where}: unknown category {category} (>= {num_categories})")
             if len(set(attrs)) != len(attrs):

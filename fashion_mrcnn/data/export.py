@@ -1,5 +1,6 @@
 """Records -> files: a COCO instances JSON (:func:`write_coco`) or an iMaterialist Kaggle CSV
-(:func:`records_to_kaggle_csv`); the readers are :mod:`.coco` and :mod:`.imaterialist`."""
+(:func:`records_to_kaggle_csv`, columns and ``ClassId`` grammar of :mod:`.formats.kaggle_csv`);
+the readers are :mod:`.coco` and :mod:`.imaterialist`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
+from fashion_mrcnn.data.formats.kaggle_csv import (
+    LAYOUTS,
+    format_attribute_ids,
+    format_class_id,
+    gt_columns,
+)
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.errors import FashionDataError
 
@@ -26,7 +33,7 @@ def _coco_rle_of(inst: dict, height: int, width: int) -> dict | None:
     if kind == "box":
         return None
     if kind == "kaggle_rle":
-        return rle.to_coco_rle(data, height, width, context=where)
+        return coco_rle.to_coco_rle(data, height, width, context=where)
     if kind == "coco_rle" and isinstance(data.get("counts"), str | bytes):
         if [int(v) for v in data["size"]] != [height, width]:
             raise FashionDataError(f"{where}: COCO RLE size {data['size']} != {height}x{width}")
@@ -98,28 +105,28 @@ def _kaggle_rle_of(inst: dict, height: int, width: int) -> str:
     if seg["kind"] == "kaggle_rle":
         return str(seg["data"]).strip()
     if seg["kind"] == "coco_rle":
-        return rle.from_coco(seg["data"], context=inst.get("origin"))
+        return coco_rle.from_coco(seg["data"], context=inst.get("origin"))
     return rle.encode(instance_mask(inst, height, width))
 
 
-def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2019) -> Path:
+def records_to_kaggle_csv(
+    records: list[dict], path: str | Path, layout: int = 2019, *, lineterminator: str = "\r\n"
+) -> Path:
     """Write records as an iMaterialist ``train.csv`` (one row per instance).
 
     ``layout=2019``: ``ImageId,EncodedPixels,Height,Width,ClassId`` with attributes appended to
-    ClassId (``"10_1_2"``); ``layout=2020`` adds ``AttributesIds`` (``"1,2"``). Every segmentation
-    kind is converted to Kaggle RLE (a box-only instance becomes its filled box; the crowd flag has
-    no column and is not written).
+    ClassId (``"10_1_2"``, in the record's order); ``layout=2020`` adds ``AttributesIds``
+    (``"1,2"``). Every segmentation kind is converted to Kaggle RLE (a box-only instance becomes
+    its filled box; the crowd flag has no column and is not written). ``lineterminator``: the
+    ``csv`` module's, CRLF by default (the synthetic set writes LF).
     """
-    if layout not in (2019, 2020):
+    if layout not in LAYOUTS:
         raise ValueError(f"layout must be 2019 or 2020, got {layout!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ["ImageId", "EncodedPixels", "Height", "Width", "ClassId"]
-    if layout == 2020:
-        header.append("AttributesIds")
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
+        writer = csv.writer(f, lineterminator=lineterminator)
+        writer.writerow(gt_columns(layout))
         for rec in records:
             h, w = int(rec["height"]), int(rec["width"])
             for inst in rec["instances"]:
@@ -127,8 +134,8 @@ def records_to_kaggle_csv(records: list[dict], path: str | Path, layout: int = 2
                 cat = int(inst["category_id"])
                 row = [rec["image_id"], _kaggle_rle_of(inst, h, w), h, w]
                 if layout == 2019:
-                    row.append("_".join(str(v) for v in [cat, *attrs]))
+                    row.append(format_class_id(cat, attrs))
                 else:
-                    row += [cat, ",".join(str(a) for a in attrs)]
+                    row += [cat, format_attribute_ids(attrs)]
                 writer.writerow(row)
     return path

@@ -1,6 +1,7 @@
 """iMaterialist (Fashion) 2019 / 2020 ``train.csv`` + ``label_descriptions.json`` -> records.
 
-Layouts, detected from the header:
+Layouts, detected from the header (columns and ``ClassId`` grammar:
+:mod:`fashion_mrcnn.data.formats.kaggle_csv`):
 
 - 2019: ``ImageId,EncodedPixels,Height,Width,ClassId`` with ``ClassId`` = ``"10"`` or
   ``"10_1_2"`` (category 10 with attributes 1 and 2);
@@ -41,6 +42,16 @@ import numpy as np
 import pandas as pd
 
 from fashion_mrcnn.data.categories import load_label_descriptions
+from fashion_mrcnn.data.formats.kaggle_csv import (
+    ATTRIBUTES_COLUMN,
+    CLASS_ID,
+    ENCODED_PIXELS,
+    GT_COLUMNS,
+    IMAGE_ID,
+    parse_attribute_ids,
+    parse_class_id,
+)
+from fashion_mrcnn.data.formats.kaggle_csv import layout_of as detect_layout
 from fashion_mrcnn.data.records import validate_records
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
 
@@ -49,13 +60,7 @@ __all__ = ["DUPLICATE_KEY", "detect_layout", "read_imaterialist", "rle_cheap_pro
 log = logging.getLogger(__name__)
 
 _DOUBLE_SPACE = re.compile(rb"  ")
-REQUIRED = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
-DUPLICATE_KEY = ("ImageId", "EncodedPixels", "ClassId")  # rows equal in these are duplicates
-
-
-def detect_layout(columns: Iterable[str]) -> int:
-    """2020 when an ``AttributesIds`` column is present, else 2019."""
-    return 2020 if "AttributesIds" in set(columns) else 2019
+DUPLICATE_KEY = (IMAGE_ID, ENCODED_PIXELS, CLASS_ID)  # rows equal in these are duplicates
 
 
 def rle_cheap_problem(text: str, n_pixels: int) -> str | None:
@@ -103,11 +108,11 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, na_filter=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise FashionDataError(f"{csv_path}: cannot parse CSV ({exc})") from exc
-    missing = [c for c in REQUIRED if c not in df.columns]
+    missing = [c for c in GT_COLUMNS if c not in df.columns]
     if missing:
         raise FashionDataError(
             f"{csv_path}: missing column(s) {missing}; an iMaterialist train.csv has "
-            f"{list(REQUIRED)} (+ AttributesIds in 2020)"
+            f"{list(GT_COLUMNS)} (+ {ATTRIBUTES_COLUMN} in 2020)"
         )
     if df.empty:
         raise FashionDataError(f"{csv_path}: no data rows, only a header")
@@ -171,28 +176,6 @@ def _per_unique(col: pd.Series, parse) -> tuple[np.ndarray, list]:
 def _parse_positive_int(text: str) -> int | None:
     text = text.strip()
     return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
-
-
-def _parse_id_list(text: str, sep: str) -> list[int] | None:
-    """``"1_2"`` / ``"1,2"`` -> [1, 2]; ``""`` -> []; None when malformed."""
-    text = text.strip()
-    if not text:
-        return []
-    parts = [t.strip() for t in text.split(sep)]
-    if not all(t.isascii() and t.isdigit() for t in parts):
-        return None
-    return [int(t) for t in parts]
-
-
-def _parse_class_2019(text: str) -> tuple[int, list[int]] | None:
-    """``"10"`` -> (10, []); ``"10_1_2"`` -> (10, [1, 2]); None when malformed."""
-    ids = _parse_id_list(text, "_")
-    return (ids[0], ids[1:]) if ids else None
-
-
-def _parse_class_2020(text: str) -> tuple[int, list[int]] | None:
-    ids = _parse_id_list(text, "_")
-    return (ids[0], []) if ids and len(ids) == 1 else None
 
 
 class _Problems:
@@ -307,8 +290,7 @@ def read_imaterialist(
         )
     heights, widths = size_cols["Height"], size_cols["Width"]
 
-    parse_class = _parse_class_2019 if layout == 2019 else _parse_class_2020
-    class_codes, classes_u = _per_unique(df["ClassId"], parse_class)
+    class_codes, classes_u = _per_unique(df["ClassId"], lambda t: parse_class_id(t, layout))
     ok_class = np.array([c is not None for c in classes_u] + [False], dtype=bool)[class_codes]
     problems.add(~ok_class, lambda i: f"ClassId {df['ClassId'].iat[i]!r} is not parseable")
     cat_u = np.array([c[0] if c else -1 for c in classes_u] + [-1], dtype=np.int64)
@@ -317,9 +299,7 @@ def read_imaterialist(
         attrs_u = [c[1] if c else [] for c in classes_u]
         attr_codes = class_codes
     else:
-        attr_codes, attrs_parsed = _per_unique(
-            df["AttributesIds"], lambda t: _parse_id_list(t, ",")
-        )
+        attr_codes, attrs_parsed = _per_unique(df["AttributesIds"], parse_attribute_ids)
         ok_attr = np.array([a is not None for a in attrs_parsed] + [False], dtype=bool)[attr_codes]
         problems.add(
             ~ok_attr, lambda i: f"AttributesIds {df['AttributesIds'].iat[i]!r} is not parseable"

@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.errors import FashionDataError, SkipReport
 from fashion_mrcnn.ops.boxes import extract_bboxes
 
@@ -137,7 +137,7 @@ def _polygon_mask(polygons, height: int, width: int, where: str) -> np.ndarray:
     merged = mask_utils.merge(mask_utils.frPyObjects(clean, height, width))
     # Our own parser of the compressed counts (validated; avoids pycocotools.decode's numpy-2
     # DeprecationWarning).
-    return rle.coco_to_mask(merged, context=where).astype(bool)
+    return coco_rle.coco_to_mask(merged, context=where).astype(bool)
 
 
 def _box_mask(box, height: int, width: int, where: str) -> np.ndarray:
@@ -196,7 +196,7 @@ def check_instance(inst: dict, height: int, width: int) -> None:
     if kind == "kaggle_rle":
         rle.parse_runs(data, height, width, context=where)
     elif kind == "coco_rle":
-        rle.check_coco_rle(_checked_coco_rle(data, height, width, where), context=where)
+        coco_rle.check_coco_rle(_checked_coco_rle(data, height, width, where), context=where)
     elif kind == "polygon":
         check_polygons(data, int(height), int(width), where)
     elif kind == "box":
@@ -310,7 +310,7 @@ def instance_mask(inst: dict, height: int, width: int) -> np.ndarray:
         return rle.decode(data, height, width, context=where).astype(bool)
     if kind == "coco_rle":
         data = _checked_coco_rle(data, height, width, where)
-        return rle.coco_to_mask(data, context=where).astype(bool)
+        return coco_rle.coco_to_mask(data, context=where).astype(bool)
     if kind == "polygon":
         return _polygon_mask(data, int(height), int(width), where)
     if kind == "box":

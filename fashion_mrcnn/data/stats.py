@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 from fashion_mrcnn.errors import FashionDataError, SkipReport
 
@@ -32,7 +32,7 @@ def instance_area(inst: dict, height: int, width: int) -> int:
     if kind == "kaggle_rle":
         return rle.rle_area(data, height, width, context=where)
     if kind == "coco_rle":
-        return int(rle.check_coco_rle(data, context=where)[1::2].sum())
+        return int(coco_rle.check_coco_rle(data, context=where)[1::2].sum())
     if kind == "polygon":
         from pycocotools import mask as mask_utils
 

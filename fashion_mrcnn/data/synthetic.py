@@ -16,7 +16,8 @@ Category ids are the iMaterialist 2019 source ids (0..45): 1 top, 6 pants, 8 ski
 
 On disk (:func:`generate`) the layout is the Kaggle iMaterialist one, so the ordinary loader reads
 it: ``train/<ImageId>`` JPEGs, ``train.csv`` (``ImageId,EncodedPixels,Height,Width,ClassId``,
-Kaggle RLE), ``label_descriptions.json`` and ``splits.json``.
+Kaggle RLE; written by ``export.records_to_kaggle_csv``), ``label_descriptions.json`` and
+``splits.json`` (``splits.write_splits``).
 
 Over 400 lines: one generator. Each garment's shape is a few lines of geometry on the shared
 ``_Person`` frame, so the whole scene model is read in one place.
@@ -24,7 +25,6 @@ Over 400 lines: one generator. Each garment's shape is a few lines of geometry o
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -447,6 +447,8 @@ def generate(
     from PIL import Image
 
     from fashion_mrcnn.data import categories
+    from fashion_mrcnn.data.export import records_to_kaggle_csv
+    from fashion_mrcnn.data.splits import write_splits
 
     if n_images < 1:
         raise ConfigError(f"n_images must be >= 1, got {n_images}")
@@ -456,23 +458,25 @@ def generate(
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
     out_dir = Path(out_dir)
     (out_dir / "train").mkdir(parents=True, exist_ok=True)
-    rows, ids = [], []
+    records = []
     for i in range(n_images):
         image_id = f"synth_{i:05d}.jpg"
         image, masks, cats, attrs = render_scene_with_attributes(
             image_rng(seed, i), size, min_instances=min_instances, max_instances=max_instances
         )
         Image.fromarray(image).save(out_dir / "train" / image_id, quality=95, subsampling=0)
-        for k in range(masks.shape[-1]):
-            class_id = str(int(cats[k]))
-            if attributes and attrs[k]:
-                class_id += "".join(f"_{a}" for a in attrs[k])
-            rows.append([image_id, rle.encode(masks[..., k]), size, size, class_id])
-        ids.append(image_id)
-    with (out_dir / "train.csv").open("w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["ImageId", "EncodedPixels", "Height", "Width", "ClassId"])
-        writer.writerows(rows)
+        instances = [
+            {
+                "category_id": int(cats[k]),
+                "attribute_ids": attrs[k] if attributes else [],
+                "segmentation": {"kind": "kaggle_rle", "data": rle.encode(masks[..., k])},
+            }
+            for k in range(masks.shape[-1])
+        ]
+        records.append(
+            {"image_id": image_id, "height": size, "width": size, "instances": instances}
+        )
+    records_to_kaggle_csv(records, out_dir / "train.csv", lineterminator="\n")
     labels = categories.load_label_descriptions()
     labels["info"] = {
         "year": 2019,
@@ -486,6 +490,6 @@ def generate(
         f.write("\n")
     n_val = int(round(n_images * val_fraction))
     n_val = min(n_val, n_images - 1)
-    splits = {"train": ids[: n_images - n_val], "val": ids[n_images - n_val :]}
-    (out_dir / "splits.json").write_text(json.dumps(splits, indent=1) + "\n")
+    ids = [rec["image_id"] for rec in records]
+    write_splits(out_dir, {"train": ids[: n_images - n_val], "val": ids[n_images - n_val :]})
     return out_dir

@@ -15,7 +15,7 @@ disjoint, as Kaggle requires of submissions) it equals the unique matching and g
 Hungarian step only runs for the rare conflicting groups.
 
 Speed: Kaggle RLE (``start length`` pairs, 1-indexed, column-major) is turned into COCO RLE
-straight from the run list (``data.formats.rle.to_coco_rle``), and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
+straight from the run list (``data.formats.coco_rle.to_coco_rle``), and ``pycocotools.mask.iou`` computes the IoU of every prediction against every
 ground-truth mask of an image on the compressed runs.
 
 Empty prediction rows (empty ``EncodedPixels``, the "nothing found" placeholder some submissions
@@ -26,6 +26,7 @@ average and is left out of the mean (counted in the details).
 Layers, shared with the 2020 scorer (``kaggle2020``) and the policy table (``kaggle_report``):
 :func:`load_masks` reads and encodes both tables once, :func:`score_masks` scores them (with an
 optional second per-pair score, the 2020 attribute F1, that must also exceed each threshold).
+The tables' columns and ``ClassId`` forms: :mod:`fashion_mrcnn.data.formats.kaggle_csv`.
 """
 
 from __future__ import annotations
@@ -40,22 +41,18 @@ from pycocotools import mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
 from fashion_mrcnn.constants import COCO_IOU_THRESHOLDS
-from fashion_mrcnn.data.formats.rle import decode, to_coco_rle
+from fashion_mrcnn.data.formats import kaggle_csv
+from fashion_mrcnn.data.formats.coco_rle import to_coco_rle
+from fashion_mrcnn.data.formats.kaggle_csv import ATTRIBUTES_COLUMN, PRED_COLUMNS
+from fashion_mrcnn.data.formats.kaggle_csv import GT_COLUMNS as GT_COLUMNS  # re-exported
+from fashion_mrcnn.data.formats.rle import decode
 from fashion_mrcnn.errors import FashionDataError, RLEError
 from fashion_mrcnn.ops.image import resize_masks_nearest
 
 log = logging.getLogger(__name__)
 
 THRESHOLDS = np.asarray(COCO_IOU_THRESHOLDS)  # float64 [10]: 0.50 ... 0.95
-GT_COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
-PRED_COLUMNS = ("ImageId", "EncodedPixels", "ClassId")
-ATTRIBUTES_COLUMN = "AttributesIds"  # 2020 layout: comma-separated attribute ids, may be empty
-#: layout -> (ClassId pattern, how the error message describes it)
-_CLASS_FORMS = {
-    2019: (r"\d+(_\d+)*", "'<category>' or '<category>_<attr>_...'"),
-    2020: (r"\d+", "a bare category id (2020 keeps attributes in AttributesIds)"),
-}
-_STRING_COLUMNS = ("ImageId", "EncodedPixels", "ClassId", ATTRIBUTES_COLUMN)
+_STRING_COLUMNS = (*PRED_COLUMNS, ATTRIBUTES_COLUMN)  # read as text, never as numbers
 
 
 def read_kaggle_csv(
@@ -103,7 +100,7 @@ def read_kaggle_csv(
     for col in _STRING_COLUMNS:
         if col in df.columns:
             df[col] = df[col].fillna("").astype(str).str.strip()
-    pattern, form = _CLASS_FORMS[layout]
+    pattern, form = kaggle_csv.CLASS_ID_FORMS[layout]
     # ClassId written by pandas from floats ("23.0") is a common mistake; refuse it clearly.
     bad = ~df["ClassId"].str.fullmatch(pattern) & (df["EncodedPixels"] != "")
     if bad.any():
@@ -112,12 +109,13 @@ def read_kaggle_csv(
             f"{_where(label, is_file, i, df)}: ClassId {df['ClassId'][i]!r} is not {form}"
         )
     if ATTRIBUTES_COLUMN in columns:
-        bad = ~df[ATTRIBUTES_COLUMN].str.fullmatch(r"(\d+\s*(,\s*\d+\s*)*)?")
+        pattern, form = kaggle_csv.ATTRIBUTES_FORM
+        bad = ~df[ATTRIBUTES_COLUMN].str.fullmatch(pattern)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise FashionDataError(
                 f"{_where(label, is_file, i, df)}: AttributesIds {df[ATTRIBUTES_COLUMN][i]!r} is "
-                "not comma-separated attribute ids (e.g. '115,136' or empty)"
+                f"not {form}"
             )
     return df, label, is_file
 
@@ -282,10 +280,11 @@ def load_masks(
 ) -> KaggleMasks:
     """Read, check and RLE-encode a ground-truth and a prediction table (CSV path or frame);
     ``layout`` 2020 also needs ``AttributesIds`` on both. Errors as in :func:`kaggle_metric`."""
-    extra_cols = (ATTRIBUTES_COLUMN,) if layout == 2020 else ()
-    gt_df, gt_label, gt_file = read_kaggle_csv(gt, GT_COLUMNS + extra_cols, "ground truth", layout)
+    gt_df, gt_label, gt_file = read_kaggle_csv(
+        gt, kaggle_csv.gt_columns(layout), "ground truth", layout
+    )
     pred_df, pred_label, pred_file = read_kaggle_csv(
-        pred, PRED_COLUMNS + extra_cols, "predictions", layout
+        pred, kaggle_csv.pred_columns(layout), "predictions", layout
     )
     _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
     gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)

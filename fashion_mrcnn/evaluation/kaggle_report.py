@@ -30,11 +30,10 @@ import pandas as pd
 
 from fashion_mrcnn.constants import ATTRIBUTE_POLICIES, KAGGLE_METRICS
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
+from fashion_mrcnn.data.formats.kaggle_csv import pred_columns, split_class_id
 from fashion_mrcnn.data.formats.rle import parse_runs
 from fashion_mrcnn.errors import ConfigError, RLEError
 from fashion_mrcnn.evaluation.kaggle import (
-    ATTRIBUTES_COLUMN,
-    PRED_COLUMNS,
     THRESHOLDS,
     ImageMasks,
     KaggleMasks,
@@ -53,7 +52,7 @@ _UNKNOWN_SIZE = (1, 2**61)
 
 def _category(class_id: str) -> str:
     """``"10_1_2"`` -> ``"10"``."""
-    return class_id.split("_", 1)[0]
+    return split_class_id(class_id)[0]
 
 
 def _relabel(side: dict[str, ImageMasks], strip: bool, drop: frozenset[int]):
@@ -168,8 +167,7 @@ def malformed_ignored_rows(pred, image_ids, layout: int = 2019, pred_size=None) 
     """
     if not len(image_ids):
         return []
-    columns = PRED_COLUMNS + ((ATTRIBUTES_COLUMN,) if layout == 2020 else ())
-    df, label, is_file = read_kaggle_csv(pred, columns, "predictions", layout)
+    df, label, is_file = read_kaggle_csv(pred, pred_columns(layout), "predictions", layout)
     rows = df["ImageId"].isin(set(image_ids)).to_numpy() & (df["EncodedPixels"] != "").to_numpy()
     h, w = pred_size if pred_size is not None else _UNKNOWN_SIZE
     problems = []

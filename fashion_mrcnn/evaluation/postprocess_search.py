@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fashion_mrcnn.constants import KAGGLE_METRICS, OVERLAP_POLICIES
+from fashion_mrcnn.data.formats.kaggle_csv import to_2020_layout
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
@@ -43,16 +44,6 @@ DEFAULT_GRID = {
     "class_thresholds": SCORE_GRID,
 }
 CACHE_INDEX = "index.json"
-
-
-def to_2020_layout(submission: pd.DataFrame) -> pd.DataFrame:
-    """A 2019 submission (``ClassId`` ``"10_1_2"``) in the 2020 layout (``ClassId`` ``"10"``,
-    ``AttributesIds`` ``"1,2"``)."""
-    parts = submission["ClassId"].astype(str).str.split("_")
-    out = submission.copy()
-    out["ClassId"] = parts.str[0]
-    out["AttributesIds"] = parts.str[1:].str.join(",")
-    return out
 
 
 def score_setting(

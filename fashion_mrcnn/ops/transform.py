@@ -191,11 +191,16 @@ def unmold_boxes(
     molded image; original_shape: (H, W[, C]); molded_shape: (h, w[, C]); window: (y1, x1, y2,
     x2) pixels of the image inside the molded one. Returns int32 [N, (y1, x1, y2, x2)] pixels of
     the original (y2/x2 exclusive), rounded, not clipped: a box reaching into the padding comes
-    back past the image's edge.
+    back past the image's edge. A side the resize squeezed into one pixel (window height or width
+    1 px: an extreme aspect ratio) has no extent to scale by; there every box (the graph clips
+    detections to the window, so they lie on that pixel) spans the original's whole side.
     """
     wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, dtype=np.float32), molded_shape[:2])
-    wh, ww = wy2 - wy1, wx2 - wx1
-    boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) / np.array([wh, ww, wh, ww])
+    extent = np.array([wy2 - wy1, wx2 - wx1, wy2 - wy1, wx2 - wx1])
+    flat = extent == 0  # a 1 px side: (y2 - 1) - y1 = 0 in the norm_boxes convention
+    boxes = (boxes - np.array([wy1, wx1, wy1, wx1])) / np.where(flat, 1, extent)
+    if flat.any():
+        boxes = np.where(flat, np.array([0, 0, 1, 1], np.float32), boxes)  # 0 .. 1: whole side
     return denorm_boxes(boxes, original_shape[:2])
 
 

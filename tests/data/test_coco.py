@@ -13,7 +13,7 @@ from coco_files import write_coco_json as _coco
 from pycocotools import mask as mask_utils
 
 from fashion_mrcnn.data.coco import read_coco
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.records import instance_box, instance_mask
 from fashion_mrcnn.errors import FashionDataError
 
@@ -133,7 +133,7 @@ def test_ccp_coco_matches_csv(ccp_dir):
         for inst in r["instances"]:
             data = inst["segmentation"]["data"]
             ref = mask_utils.decode({"size": data["size"], "counts": data["counts"].encode()})
-            text = rle.from_coco(data)
+            text = coco_rle.from_coco(data)
             np.testing.assert_array_equal(rle.decode(text, r["height"], r["width"]), ref)
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from fashion_mrcnn.data.dataset import Dataset, FashionDataset
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.errors import FashionDataError
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -231,7 +231,7 @@ def test_from_coco_tiny(tmp_path, build):
                 "id": 1,
                 "image_id": 1,
                 "category_id": 2,
-                "segmentation": rle.to_coco(rle.encode(m), 8, 6),
+                "segmentation": coco_rle.to_coco(rle.encode(m), 8, 6),
             },
             {"id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2], "iscrowd": 1},
         ],

@@ -10,7 +10,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from fashion_mrcnn.data.dataset import FashionDataset
-from fashion_mrcnn.data.formats import rle
+from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.records import instance_mask
 from fashion_mrcnn.data.stats import (
     AREA_QUANTILES,
@@ -35,7 +35,7 @@ def test_instance_area_every_kind():
         m = (rng.random((h, w)) < rng.random()).astype(np.uint8)
         coco = mask_utils.encode(np.asfortranarray(m))
         text = rle.encode(m)
-        counts = rle.compressed_to_counts(coco["counts"].decode())
+        counts = coco_rle.compressed_to_counts(coco["counts"].decode())
         for inst in (
             _inst("kaggle_rle", text),
             _inst("coco_rle", {"size": [h, w], "counts": coco["counts"].decode()}),

@@ -96,6 +96,7 @@ def test_generate_is_deterministic(small_set, tmp_path):
 def test_generate_layout_and_csv_round_trip(small_set):
     rows = _read_csv(small_set / "train.csv")
     assert list(rows[0]) == ["ImageId", "EncodedPixels", "Height", "Width", "ClassId"]
+    assert b"\r" not in (small_set / "train.csv").read_bytes()  # LF lines, as it always wrote
     images = sorted(p.name for p in (small_set / "train").iterdir())
     assert images == [f"synth_{i:05d}.jpg" for i in range(10)]
     splits = json.loads((small_set / "splits.json").read_text())

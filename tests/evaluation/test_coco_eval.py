@@ -232,7 +232,7 @@ def test_ground_truth_converter_masks_boxes_areas_and_crowds():
     """dataset_to_coco on its own: its RLEs decode (with our decoder, not pycocotools') back to
     the dataset's masks, its boxes are ``extract_bboxes`` in [x, y, w, h], areas are pixel
     counts, a negative class id is a crowd of that class and an empty mask is left out."""
-    from fashion_mrcnn.data.formats.rle import coco_to_mask
+    from fashion_mrcnn.data.formats.coco_rle import coco_to_mask
     from fashion_mrcnn.ops.boxes import extract_bboxes
 
     rng = np.random.default_rng(7)

@@ -122,6 +122,33 @@ def test_the_whole_image_unmolds_to_the_whole_image(shape):
     np.testing.assert_array_equal(meta["window"][0], windows[0])
 
 
+@pytest.mark.parametrize("shape", [(3, 600), (600, 3)])
+def test_a_side_resized_to_one_pixel_unmolds_to_the_whole_side(shape):
+    """An extreme aspect ratio squeezes one side into a 1 px window: its normalised extent is 0,
+    and a detection on it (the graph clips boxes to the window) spans that whole side."""
+    image = _gradient(*shape)
+    _, _, windows = T.mold_inputs([image], mean_pixel=MEAN, num_classes=3, **SQUARE)
+    window = windows[0]
+    assert min(window[2] - window[0], window[3] - window[1]) == 1
+    whole = np.array([[0, 0, shape[0], shape[1]]])
+    mapped = T.boxes_to_molded(whole, image.shape, (192, 192), window)
+    np.testing.assert_array_equal(T.unmold_boxes(mapped, image.shape, (192, 192), window), whole)
+    long_axis = int(np.argmax(shape))
+    quarter = mapped.copy()  # the first quarter of the long side: that side still scales
+    quarter[0, 2 + long_axis] = 0.75 * mapped[0, long_axis] + 0.25 * mapped[0, 2 + long_axis]
+    expected = whole.copy()
+    expected[0, 2 + long_axis] = round(0.25 * (shape[long_axis] - 1) + 1)  # 150.75 -> 151
+    back = T.unmold_boxes(quarter, image.shape, (192, 192), window)
+    np.testing.assert_array_equal(back, expected)
+    detections = np.concatenate([mapped, [[1, 0.9]]], axis=1).astype(np.float32)
+    mask = np.ones((1, 28, 28, 2), np.float32)
+    boxes, class_ids, _, masks = T.unmold_detections(
+        detections, mask, image.shape, (192, 192), window, 0.5, 0.5
+    )
+    np.testing.assert_array_equal(boxes, whole)
+    assert class_ids.tolist() == [1] and masks.shape == (*shape, 1) and masks.all()
+
+
 def test_resized_masks_unmold_back_onto_their_instances():
     """resize_image_and_masks (training, cache) and restore_masks agree with the image."""
     image, box = _with_box(97, 131)

@@ -1,23 +1,18 @@
-"""Kaggle run-length encoding (RLE) of binary masks, and conversion to / from COCO RLE.
+"""Kaggle run-length encoding (RLE) of binary masks: the codec, its validation, batch decoders.
 
 Kaggle convention (iMaterialist 2019 / 2020 ``EncodedPixels``): the pixels of an ``[H, W]`` mask
 are numbered 1 .. H*W down the columns first, then across (column-major, Fortran order: pixel
 ``(y, x)`` has number ``x * H + y + 1``). A mask is written as space-separated ``start length``
 pairs, one per run of foreground pixels, runs in increasing order; the empty mask is ``""``.
 
-COCO RLE (pycocotools) uses the same column-major pixel order but stores alternating run lengths
-starting with background (``counts``), either as a list of ints ("uncompressed") or as pycocotools'
-compressed string. :func:`to_coco_rle` / :func:`to_coco` turn a Kaggle RLE into one straight from
-its runs, without building the mask (the Kaggle metric and the COCO loader both use them).
+The bridge to and from COCO RLE (pycocotools' ``counts``) is :mod:`.coco_rle`; the CSV columns
+the encodings sit in (``EncodedPixels``) are :mod:`.kaggle_csv`'s.
 
 Everything here is vectorised numpy, except :func:`decode_rles_tf`, the TensorFlow decoder the
 shard cache's ``tf.data`` reader runs (its numpy twin is :func:`decode_rles_np`). Malformed input
 raises :class:`~fashion_mrcnn.errors.RLEError` naming the problem (optionally prefixed by a
 ``context`` string such as ``"train.csv row 17, image abc.jpg"``). A malformed encoding never
 yields a silently wrong mask.
-
-Over 400 lines: the Kaggle codec, its validation, the COCO bridge (which must accept every form
-pycocotools writes) and the batch decoders are one format, kept together.
 """
 
 from __future__ import annotations
@@ -30,21 +25,13 @@ from fashion_mrcnn.errors import RLEError
 
 __all__ = [
     "RLEError",
-    "check_coco_rle",
-    "coco_to_mask",
-    "compressed_to_counts",
     "decode",
     "decode_rles_np",
     "decode_rles_tf",
     "encode",
-    "from_coco",
     "merged_runs",
     "parse_runs",
     "rle_area",
-    "runs_to_coco_counts",
-    "to_coco",
-    "to_coco_rle",
-    "uncompressed_counts_to_mask",
 ]
 
 
@@ -263,7 +250,10 @@ def merged_runs(
 
 
 def _coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> np.ndarray:
-    """int64 counts of :func:`runs_to_coco_counts` (the array, for decoding)."""
+    """int64 ``[C]`` alternating background / foreground run lengths (column-major, first one
+    background, possibly 0; no trailing 0) of sorted, disjoint, 0-indexed runs ``[starts, ends)``
+    over ``n_pixels``: what :func:`decode` expands, and as a list ``coco_rle.runs_to_coco_counts``
+    (COCO's uncompressed counts)."""
     if starts.size == 0:
         return np.array([n_pixels], dtype=np.int64)
     counts = np.empty(2 * starts.size + 1, dtype=np.int64)
@@ -272,165 +262,6 @@ def _coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> np.ndar
     counts[2:-1:2] = starts[1:] - ends[:-1]
     counts[-1] = n_pixels - ends[-1]
     return counts[:-1] if counts[-1] == 0 else counts
-
-
-def runs_to_coco_counts(starts: np.ndarray, ends: np.ndarray, n_pixels: int) -> list[int]:
-    """Uncompressed COCO counts ``[zeros, ones, zeros, ...]`` (column-major, summing to
-    ``n_pixels``) from sorted, disjoint, 0-indexed runs ``[starts, ends)``.
-
-    The first count may be 0 (the mask starts with foreground); a trailing zero-length
-    background run is not written (pycocotools does not write one). Non-adjacent runs
-    (:func:`merged_runs`) give no other zero count.
-    """
-    return _coco_counts(starts, ends, int(n_pixels)).tolist()
-
-
-def to_coco_rle(rle: str | None, height: int, width: int, context: str | None = None) -> dict:
-    """Kaggle RLE -> pycocotools compressed RLE ``{"size": [h, w], "counts": bytes}`` (what
-    ``pycocotools.mask.encode`` returns for the same mask), without building the mask."""
-    from pycocotools import mask as mask_utils
-
-    height, width = _check_size(height, width, context)
-    starts, ends = merged_runs(rle, height, width, context)
-    uncompressed = {
-        "size": [height, width],
-        "counts": runs_to_coco_counts(starts, ends, height * width),
-    }
-    return mask_utils.frPyObjects([uncompressed], height, width)[0]
-
-
-def to_coco(rle: str | None, height: int, width: int, context: str | None = None) -> dict:
-    """Kaggle RLE -> JSON-ready COCO compressed RLE ``{"size": [h, w], "counts": str}``."""
-    coco = to_coco_rle(rle, height, width, context)
-    return {"size": [int(height), int(width)], "counts": coco["counts"].decode("ascii")}
-
-
-def _coco_size(coco_rle, context: str | None) -> tuple[int, int]:
-    if not isinstance(coco_rle, dict) or "size" not in coco_rle or "counts" not in coco_rle:
-        raise _fail("COCO RLE must be a dict with 'size' and 'counts'", context)
-    size = coco_rle["size"]
-    if not isinstance(size, list | tuple) or len(size) != 2:
-        raise _fail(f"COCO RLE 'size' must be [height, width], got {size!r}", context)
-    return _check_size(size[0], size[1], context)
-
-
-def _checked_counts(counts, height: int, width: int, context: str | None) -> np.ndarray:
-    """Uncompressed COCO counts -> int64 ``[C]``, validated: a flat list of integers >= 0 whose sum
-    is at most ``height * width``."""
-    try:
-        arr = np.asarray(counts)
-    except (TypeError, ValueError) as exc:
-        raise _fail(f"COCO RLE counts are not a list of integers: {exc}", context) from exc
-    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-        raise _fail("COCO RLE counts must be a flat list of integers", context)
-    arr = arr.astype(np.int64)
-    if arr.size and arr.min() < 0:
-        raise _fail(f"COCO RLE count {int(arr.min())} < 0", context)
-    n_pixels = height * width
-    total = int(arr.sum())
-    if total > n_pixels:
-        raise _fail(
-            f"COCO RLE counts sum to {total}, past height*width = {height}*{width} = {n_pixels}",
-            context,
-        )
-    return arr
-
-
-def _expand_counts(arr: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Validated counts -> uint8 ``[height, width]`` (Fortran-ordered); a short sum leaves the
-    remaining pixels background."""
-    arr = np.append(arr, height * width - int(arr.sum()))
-    values = (np.arange(arr.size) % 2).astype(np.uint8)
-    return np.repeat(values, arr).reshape(width, height).T
-
-
-def uncompressed_counts_to_mask(
-    counts, height: int, width: int, context: str | None = None
-) -> np.ndarray:
-    """Uncompressed COCO counts (list of ints) -> uint8 ``[height, width]`` (Fortran-ordered).
-
-    Raises RLEError for negative or non-integer counts or counts summing past ``height * width``;
-    counts summing to less leave the remaining pixels background.
-    """
-    height, width = _check_size(height, width, context)
-    return _expand_counts(_checked_counts(counts, height, width, context), height, width)
-
-
-def check_coco_rle(coco_rle: dict, context: str | None = None) -> np.ndarray:
-    """Validate a COCO RLE dict (compressed or uncompressed) without building the mask.
-
-    Returns:
-        int64 ``[C]``: the uncompressed counts (alternating background / foreground run lengths,
-        column-major), each >= 0, summing to at most ``h * w`` of its ``size``.
-
-    Raises:
-        RLEError: bad ``size``, counts of the wrong type, a compressed string outside
-            pycocotools' alphabet or ending mid-count, a negative count, a sum past ``h * w``.
-    """
-    height, width = _coco_size(coco_rle, context)
-    counts = coco_rle["counts"]
-    if isinstance(counts, bytes):
-        try:
-            counts = counts.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise _fail("compressed COCO RLE counts are not ASCII", context) from exc
-    if isinstance(counts, str):
-        counts = compressed_to_counts(counts, context)
-    elif not isinstance(counts, list | tuple | np.ndarray):
-        raise _fail(f"COCO RLE counts must be str, bytes or list, got {type(counts)}", context)
-    return _checked_counts(counts, height, width, context)
-
-
-def coco_to_mask(coco_rle: dict, context: str | None = None) -> np.ndarray:
-    """Any COCO RLE dict (compressed or uncompressed) -> uint8 ``[h, w]`` mask (Fortran-ordered).
-
-    Raises RLEError as :func:`check_coco_rle`.
-    """
-    counts = check_coco_rle(coco_rle, context)
-    height, width = _coco_size(coco_rle, context)
-    return _expand_counts(counts, height, width)
-
-
-def compressed_to_counts(counts: str, context: str | None = None) -> list[int]:
-    """Parse pycocotools' compressed counts string into the uncompressed run-length list.
-
-    The format: each count is a little-endian sequence of 5-bit groups, one per character
-    (character code - 48); bit 0x20 of a character means "more groups follow", bit 0x10 of the last
-    group is the sign. From the fourth count on, the stored value is the difference to the count
-    two places back. Raises RLEError on characters outside the alphabet, a truncated last count
-    or a negative resulting count.
-    """
-    out: list[int] = []
-    i = 0
-    n = len(counts)
-    while i < n:
-        value = 0
-        shift = 0
-        while True:
-            if i >= n:
-                raise _fail("compressed COCO RLE ends in the middle of a count", context)
-            c = ord(counts[i]) - 48
-            if c < 0 or c > 63:
-                raise _fail(f"invalid character {counts[i]!r} in compressed COCO RLE", context)
-            value |= (c & 0x1F) << shift
-            more = c & 0x20
-            i += 1
-            shift += 5
-            if not more:
-                if c & 0x10:
-                    value |= -1 << shift
-                break
-        if len(out) > 2:
-            value += out[-2]
-        if value < 0:
-            raise _fail(f"compressed COCO RLE gives a negative count ({value})", context)
-        out.append(value)
-    return out
-
-
-def from_coco(coco_rle: dict, context: str | None = None) -> str:
-    """COCO RLE dict (compressed ``counts`` str/bytes or uncompressed list) -> Kaggle RLE string."""
-    return encode(coco_to_mask(coco_rle, context))
 
 
 def decode_rles_np(rles, height: int, width: int) -> np.ndarray:
