@@ -68,11 +68,32 @@ STACK_MODULES = {
 SHARED_SESSION_FOLDERS = ("app", "hostile", "notebooks")
 
 
+#: The units that take minutes (their session fixtures train a model or run the notebooks),
+#: handed out first, longest first, so that no worker starts one of them near the end while the
+#: other idles; the other units follow by their number of tests, as xdist orders them.
+SLOW_UNITS_FIRST = ("notebooks", "app", "hostile")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # the order below is the schedule's order
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         relative = Path(item.fspath).resolve().relative_to(REPO_ROOT / "tests")
         if relative.as_posix() in STACK_MODULES:
             item.add_marker(pytest.mark.stack)
+    units = [scheduling_unit(item.nodeid) for item in items]
+    sizes = {unit: units.count(unit) for unit in set(units)}
+    first = {unit: units.index(unit) for unit in set(units)}
+
+    def rank(k: int):
+        unit = units[k]
+        slow = SLOW_UNITS_FIRST.index(unit) if unit in SLOW_UNITS_FIRST else len(SLOW_UNITS_FIRST)
+        return slow, -sizes[unit], first[unit], k
+
+    items[:] = [items[k] for k in sorted(range(len(items)), key=rank)]
 
 
 def scheduling_unit(nodeid: str) -> str:
