@@ -2,6 +2,7 @@
 
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -85,7 +86,7 @@ def pytest_collection_modifyitems(config, items):
         if relative.as_posix() in STACK_MODULES:
             item.add_marker(pytest.mark.stack)
     units = [scheduling_unit(item.nodeid) for item in items]
-    sizes = {unit: units.count(unit) for unit in set(units)}
+    sizes = Counter(units)
     first = {unit: units.index(unit) for unit in set(units)}
 
     def rank(k: int):

@@ -97,23 +97,19 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.items)
 
-    def query_vector(self, roi: np.ndarray, shape: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    def query_vector(self, roi: np.ndarray, shape, colour: np.ndarray) -> np.ndarray:
         """One instance's descriptors (roi [C], shape [65], colour [72], as
-        :meth:`Engine.analyse` gives them) -> a vector comparable with this catalogue's [D]."""
+        :meth:`Engine.analyse` gives them) -> a vector comparable with this catalogue's [D].
+        ``shape`` None (a whole photo, which has no garment outline): the shape part is zero,
+        so every item's similarity is its RoI and colour terms."""
+        shape_part = (
+            np.zeros((1, embedding.SHAPE_DIM), np.float32)
+            if shape is None
+            else embedding.centre(np.asarray(shape)[None], self.centres["shape"])
+        )
         parts = {
             "roi": embedding.centre(np.asarray(roi)[None], self.centres["roi"]),
-            "shape": embedding.centre(np.asarray(shape)[None], self.centres["shape"]),
-            "colour": np.asarray(colour, np.float32)[None],
-        }
-        return embedding.combine(parts, self.weights)[0]
-
-    def photo_vector(self, roi: np.ndarray, colour: np.ndarray) -> np.ndarray:
-        """A whole photo's descriptors (roi [C], colour [72], :attr:`Analysis.photo`) -> a
-        vector comparable with this catalogue's [D], its shape part zero (a photo has no
-        garment outline), so every item's similarity is its RoI and colour terms."""
-        parts = {
-            "roi": embedding.centre(np.asarray(roi)[None], self.centres["roi"]),
-            "shape": np.zeros((1, embedding.SHAPE_DIM), np.float32),
+            "shape": shape_part,
             "colour": np.asarray(colour, np.float32)[None],
         }
         return embedding.combine(parts, self.weights)[0]

@@ -144,6 +144,14 @@ class Engine:
                 np.zeros((0, embedding.SHAPE_DIM), np.float32),
                 [],
             )
+        roi = self._roi_features(image, boxes, masks, raw, molded_shape, window)
+        colour = embedding.colour_descriptors(image, masks, boxes)
+        shape = embedding.shape_descriptors(masks, boxes)
+        return roi, colour, shape, embedding.colour_names(image, masks, boxes)
+
+    def _roi_features(self, image, boxes, masks, raw, molded_shape, window) -> np.ndarray:
+        """RoI features [N, C] of pixel ``boxes`` [N, 4] (N >= 1), pooled from the pyramid
+        under ``masks`` [H, W, N]."""
         molded_boxes = boxes_to_molded(boxes, image.shape, molded_shape, window)
         pooled = self._roi_align(
             [molded_boxes[None].astype(np.float32)]
@@ -151,10 +159,7 @@ class Engine:
         )
         pooled = np.asarray(pooled)[0]  # [N, P, P, C]
         weights = embedding.mask_weights(masks, boxes, pooled.shape[1])
-        roi = embedding.pool_roi_features(pooled, weights)
-        colour = embedding.colour_descriptors(image, masks, boxes)
-        shape = embedding.shape_descriptors(masks, boxes)
-        return roi, colour, shape, embedding.colour_names(image, masks, boxes)
+        return embedding.pool_roi_features(pooled, weights)
 
     # ------------------------------------------------------------------ public
     def analyse(self, image: np.ndarray, min_score: float = 0.0) -> Analysis:
@@ -175,14 +180,14 @@ class Engine:
         )
         result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
         height, width = image.shape[:2]
-        whole = np.array([[0, 0, height, width]], np.int32)
-        roi, colour, _, _ = self._describe(
-            image, whole, np.ones((height, width, 1), bool), raw, molded_shape, window
-        )
+        whole = np.array([[0, 0, height, width]], np.int32)  # its RoI and colours only
+        every = np.ones((height, width, 1), bool)
+        photo = {
+            "roi": self._roi_features(image, whole, every, raw, molded_shape, window)[0],
+            "colour": embedding.colour_descriptors(image, every, whole)[0],
+        }
         return Analysis(
-            result,
-            *self._describe(image, rois, masks, raw, molded_shape, window),
-            photo={"roi": roi[0], "colour": colour[0]},
+            result, *self._describe(image, rois, masks, raw, molded_shape, window), photo=photo
         )
 
     def describe(self, image: np.ndarray, boxes: np.ndarray, masks: np.ndarray):

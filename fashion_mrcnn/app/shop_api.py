@@ -109,7 +109,7 @@ class ShopApi:
             raise BadRequest(404, f"result {kept.id} has no whole-photo descriptor")
         top = number(request, "top", webapp.limits.similar_top, 1, 50)
         category, colour = self._filters(request, catalog, None)
-        vector = catalog.photo_vector(kept.photo["roi"], kept.photo["colour"])
+        vector = catalog.query_vector(kept.photo["roi"], None, kept.photo["colour"])
         query = {"photo": kept.name, "class_name": "garment", "category_id": None}
         return self._answer(catalog, query, vector, category, colour, top)
 
