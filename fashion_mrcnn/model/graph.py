@@ -81,26 +81,26 @@ class DetectionBoxes(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
-class KeepFirst(keras.layers.Layer):
-    """``x [B, T, ...] -> x[:, :count]``: the positive slots of the training ROIs.
+class LeadingPositives(keras.layers.Layer):
+    """``(x [B, T, ...], target_class_ids [B, T]) -> x[:, :n]``: the slots the mask head runs on.
 
-    DetectionTargetLayer puts the positive ROIs first and caps them at
-    ``int(TRAIN_ROIS_PER_IMAGE * ROI_POSITIVE_RATIO)``, so the mask head, whose loss counts
-    positives only, runs on that slice instead of every ROI (about 3x less mask-head work).
+    DetectionTargetLayer puts each image's positive ROIs first (at most :func:`positive_slots`),
+    so ``n`` = the largest positive count in the batch (at least 1) covers every positive. The
+    mask head, whose loss counts positives only, then runs on the real positives plus the
+    padding up to the batch's largest count, as torchvision's runs on its positives, instead
+    of on a fixed ``positive_slots`` per image (random weights: a few RoIs instead of 66). The
+    count is dynamic: the graph is never XLA-compiled (``jit_compile=False``).
+
+    numpy: ``n = max(1, (ids > 0).sum(axis=1).max()); x[:, :n]``.
     """
 
-    def __init__(self, count: int, **kwargs):
-        super().__init__(**kwargs)
-        self.count = int(count)
+    def call(self, x, target_class_ids):
+        positives = ops.sum(ops.cast(target_class_ids > 0, "int32"), axis=1)
+        count = ops.maximum(ops.max(positives), 1)
+        return x[:, :count]
 
-    def call(self, x):
-        return x[:, : self.count]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.count, *input_shape[2:])
-
-    def get_config(self):
-        return {**super().get_config(), "count": self.count}
+    def compute_output_shape(self, x_shape, target_class_ids_shape):
+        return (x_shape[0], None, *x_shape[2:])
 
 
 def positive_slots(config) -> int:
@@ -168,8 +168,9 @@ def build_training_graph(config) -> keras.Model:
     Outputs (dict): ``rpn_class_logits`` [B, A, 2], ``rpn_bbox`` [B, A, 4], ``rpn_rois``
     [B, POST_NMS_ROIS_TRAINING, 4], ``rois`` [B, T, 4], ``target_class_ids`` int32 [B, T],
     ``target_deltas`` [B, T, 4], ``target_masks`` [B, P, MH, MW], ``target_mask_valid`` [B, P],
-    ``mask_target_class_ids`` int32 [B, P] (P = :func:`positive_slots`: the mask branch runs on
-    the leading, possibly positive, ROIs only),
+    ``mask_target_class_ids`` int32 [B, P] (P = the batch's largest positive count, at most
+    :func:`positive_slots`: the mask branch runs on the leading, positive, ROIs only;
+    :class:`LeadingPositives`),
     ``mrcnn_class_logits`` [B, T, K], ``mrcnn_class`` [B, T, K], ``mrcnn_bbox`` [B, T, K, 4],
     ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K].
     """
@@ -194,8 +195,7 @@ def build_training_graph(config) -> keras.Model:
         use_mini_mask=bool(config.USE_MINI_MASK),
         name="proposal_targets",
     )([rpn_rois, gt_class_ids, gt_boxes, masks_f, gt_mask_valid])
-    p = positive_slots(config)
-    mask_rois = KeepFirst(p, name="mask_rois")(rois)
+    mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
     class_logits, class_probs, bbox, mask = _heads(
         rois, p2_p5, config, norm, PyramidROIAlign, mask_rois=mask_rois
     )
@@ -206,9 +206,13 @@ def build_training_graph(config) -> keras.Model:
         "rois": rois,
         "target_class_ids": target_class_ids,
         "target_deltas": target_deltas,
-        "target_masks": KeepFirst(p, name="mask_targets")(target_masks),
-        "target_mask_valid": KeepFirst(p, name="mask_targets_valid")(target_mask_valid),
-        "mask_target_class_ids": KeepFirst(p, name="mask_target_class_ids")(target_class_ids),
+        "target_masks": LeadingPositives(name="mask_targets")(target_masks, target_class_ids),
+        "target_mask_valid": LeadingPositives(name="mask_targets_valid")(
+            target_mask_valid, target_class_ids
+        ),
+        "mask_target_class_ids": LeadingPositives(name="mask_target_class_ids")(
+            target_class_ids, target_class_ids
+        ),
         "mrcnn_class_logits": class_logits,
         "mrcnn_class": class_probs,
         "mrcnn_bbox": bbox,

@@ -68,8 +68,9 @@ class MaskRCNNTrainer(keras.Model):
     weights. Data: batches ``(inputs,)`` from ``data.pipeline.make_dataset``.
 
     Besides the losses, the logs carry ``positive_rois``: the mean number of positive RoIs per
-    image among the TRAIN_ROIS_PER_IMAGE sampled (at most ``graph.positive_slots``), which says
-    how much of the mask head's fixed slots hold real work.
+    image among the TRAIN_ROIS_PER_IMAGE sampled (at most ``graph.positive_slots``), and
+    ``mask_rois``: the RoI slots per image the mask head ran on (the batch's largest positive
+    count, ``graph.LeadingPositives``); their gap is the mask head's padding.
     """
 
     def __init__(self, graph: keras.Model, config, **kwargs):
@@ -80,7 +81,7 @@ class MaskRCNNTrainer(keras.Model):
         self.loss_weights = {k: float(config.LOSS_WEIGHTS.get(k, 1.0)) for k in LOSS_NAMES}
         self.trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("loss",) + LOSS_NAMES + ("l2_loss", "positive_rois")
+            for name in ("loss",) + LOSS_NAMES + ("l2_loss", "positive_rois", "mask_rois")
         }
 
     def call(self, inputs, training=False):
@@ -102,6 +103,7 @@ class MaskRCNNTrainer(keras.Model):
         losses["loss"] = total + losses["l2_loss"]
         positive = tf.cast(outputs["target_class_ids"] > 0, tf.float32)  # [B, T]
         losses["positive_rois"] = tf.reduce_mean(tf.reduce_sum(positive, axis=1))
+        losses["mask_rois"] = tf.cast(tf.shape(outputs["mrcnn_mask"])[1], tf.float32)
         return losses
 
     def _update(self, losses):
@@ -127,7 +129,7 @@ class MaskRCNNTrainer(keras.Model):
 
     def batch_losses(self, data) -> dict[str, float]:
         """The losses of the current weights on one batch (inference mode, eager, no tracker
-        update): ``{"loss", "rpn_class_loss", ..., "l2_loss", "positive_rois"}``."""
+        update): ``{"loss", "rpn_class_loss", ..., "l2_loss", "positive_rois", "mask_rois"}``."""
         return {k: float(v) for k, v in self._mrcnn_losses(data, training=False).items()}
 
     def get_config(self):

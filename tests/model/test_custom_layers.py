@@ -7,7 +7,13 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mrcnn.model.graph import AnchorsConstant, CastFloat, DetectionBoxes, MetaActiveClasses
+from fashion_mrcnn.model.graph import (
+    AnchorsConstant,
+    CastFloat,
+    DetectionBoxes,
+    LeadingPositives,
+    MetaActiveClasses,
+)
 from fashion_mrcnn.model.heads import MergeRois, SplitRois
 from fashion_mrcnn.model.norm import FrozenBatchNorm, GroupNorm
 from fashion_mrcnn.ops.anchors import get_anchors
@@ -28,6 +34,28 @@ def test_merge_split_rois():
     np.testing.assert_array_equal(flat, x.reshape(6, 4, 4, 5))
     y = np.asarray(split(flat[..., :2], x))
     np.testing.assert_array_equal(y, x[..., :2])
+
+
+def _leading_positives_reference(x, ids):
+    n = max(1, int((ids > 0).sum(axis=1).max()))
+    return x[:, :n]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [[3, 1, 0, 0, 0], [2, 0, 0, 0, 0]],  # the largest count wins: 2 slots
+        [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],  # no positive: one slot, never an empty head
+        [[1, 2, 3, 4, 5], [6, 7, 8, 9, 1]],  # all positive: every slot
+    ],
+)
+def test_leading_positives(ids):
+    ids = np.asarray(ids, "int32")
+    x = RNG.normal(size=(2, 5, 3, 3)).astype("float32")
+    layer = _round_trip(LeadingPositives())
+    out = np.asarray(layer(x, ids))
+    np.testing.assert_array_equal(out, _leading_positives_reference(x, ids))
+    np.testing.assert_array_equal(np.asarray(layer(ids, ids)), _leading_positives_reference(ids, ids))
 
 
 def test_anchors_constant():
