@@ -13,7 +13,7 @@ from keras import ops
 
 from fashion_mrcnn.model.backbone import build_backbone
 from fashion_mrcnn.model.fpn import fpn_graph
-from fashion_mrcnn.model.heads import box_head_graph, mask_head_graph
+from fashion_mrcnn.model.heads import HasClass, box_head_graph, mask_head_graph
 from fashion_mrcnn.model.norm import config_norm
 from fashion_mrcnn.model.rpn import rpn_graph
 from fashion_mrcnn.ops.anchors import get_anchors
@@ -196,9 +196,10 @@ def build_training_graph(config) -> keras.Model:
         name="proposal_targets",
     )([rpn_rois, gt_class_ids, gt_boxes, masks_f, gt_mask_valid])
     mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
-    class_logits, class_probs, bbox, mask = _heads(
-        rois, p2_p5, config, norm, PyramidROIAlign, mask_rois=mask_rois
-    )
+    mask_ids = LeadingPositives(name="mask_target_class_ids")(target_class_ids, target_class_ids)
+    class_logits, class_probs, bbox = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
+    keep = HasClass(name="mask_positive")(mask_ids)
+    mask = _mask_branch(mask_rois, p2_p5, config, norm, PyramidROIAlign, keep)
     outputs = {
         "rpn_class_logits": rpn_logits,
         "rpn_bbox": rpn_bbox,
@@ -210,9 +211,7 @@ def build_training_graph(config) -> keras.Model:
         "target_mask_valid": LeadingPositives(name="mask_targets_valid")(
             target_mask_valid, target_class_ids
         ),
-        "mask_target_class_ids": LeadingPositives(name="mask_target_class_ids")(
-            target_class_ids, target_class_ids
-        ),
+        "mask_target_class_ids": mask_ids,
         "mrcnn_class_logits": class_logits,
         "mrcnn_class": class_probs,
         "mrcnn_bbox": bbox,
@@ -258,21 +257,16 @@ def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
     )
 
 
-def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls):
-    """ROI align at MASK_POOL_SIZE + mask head: ``mrcnn_mask [B, N, MH, MW, K]``."""
+def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls, keep=None):
+    """ROI align at MASK_POOL_SIZE + mask head on the ``keep`` rows: ``mrcnn_mask
+    [B, N, MH, MW, K]`` (zeros where not kept)."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     mask_pooled = roi_align_cls(
         [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
     )([boxes] + list(p2_p5))
-    return mask_head_graph(mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm)
-
-
-def _heads(rois, p2_p5, config, norm, roi_align_cls, mask_rois=None):
-    """Box head on ``rois`` and mask head on ``mask_rois`` (default: the same ROIs)."""
-    class_logits, class_probs, bbox = _box_branch(rois, p2_p5, config, norm, roi_align_cls)
-    mask_rois = rois if mask_rois is None else mask_rois
-    mask = _mask_branch(mask_rois, p2_p5, config, norm, roi_align_cls)
-    return class_logits, class_probs, bbox, mask
+    return mask_head_graph(
+        mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm, keep=keep
+    )
 
 
 def build_inference_graph(config) -> keras.Model:
@@ -300,7 +294,8 @@ def build_inference_graph(config) -> keras.Model:
         name="mrcnn_detection",
     )([rpn_rois, class_probs, bbox, meta])
     boxes = DetectionBoxes(name="detection_boxes")(detections)
-    mask = _mask_branch(boxes, p2_p5, config, norm, PyramidROIAlign)
+    real = HasClass(column=4, name="detection_real")(detections)
+    mask = _mask_branch(boxes, p2_p5, config, norm, PyramidROIAlign, real)
     outputs = {
         "detections": detections,
         "mrcnn_mask": mask,

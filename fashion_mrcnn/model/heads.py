@@ -18,26 +18,78 @@ from fashion_mrcnn.model.norm import norm_layer
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class MergeRois(keras.layers.Layer):
-    """``[B, N, *S] -> [B * N, *S]`` (fold the ROI axis into the batch axis)."""
+    """``[B, N, *S] -> [B * N, *S]`` (fold the ROI axis into the batch axis).
 
-    def call(self, x):
+    With ``keep`` (bool ``[B, N]``) only the kept rows: ``[K, *S]``, K = ``keep.sum()``, in
+    row-major order (numpy: ``x[keep]``), so a head runs on real RoIs only.
+    """
+
+    def call(self, x, keep=None):
+        if keep is not None:
+            import tensorflow as tf
+
+            return tf.boolean_mask(x, keep)
         shape = ops.shape(x)
         return ops.reshape(x, (-1,) + tuple(shape[2:]))
 
-    def compute_output_shape(self, input_shape):
-        return (None,) + tuple(input_shape[2:])
+    def compute_output_shape(self, x_shape, keep_shape=None):
+        return (None,) + tuple(x_shape[2:])
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class SplitRois(keras.layers.Layer):
-    """``(x [B * N, *S], reference [B, N, ...]) -> [B, N, *S]`` (undo :class:`MergeRois`)."""
+    """``(x [B * N, *S], reference [B, N, ...]) -> [B, N, *S]`` (undo :class:`MergeRois`).
 
-    def call(self, x, reference):
+    With ``keep``: ``x`` is ``[K, *S]`` (the kept rows) and the rows not kept are zeros (numpy:
+    ``out = zeros((B, N, *S)); out[keep] = x``).
+    """
+
+    def call(self, x, reference, keep=None):
         ref = ops.shape(reference)
+        if keep is not None:
+            import tensorflow as tf
+
+            shape = tf.concat([tf.shape(keep, out_type=tf.int64), tf.shape(x, tf.int64)[1:]], 0)
+            return tf.scatter_nd(tf.where(keep), x, shape)
         return ops.reshape(x, (ref[0], ref[1]) + tuple(ops.shape(x)[1:]))
 
-    def compute_output_shape(self, x_shape, reference_shape):
+    def compute_output_shape(self, x_shape, reference_shape, keep_shape=None):
         return tuple(reference_shape[:2]) + tuple(x_shape[1:])
+
+
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class HasClass(keras.layers.Layer):
+    """``ids [B, N] -> bool [B, N]``: ``ids > 0`` (a positive RoI, a real detection).
+
+    When no id is positive, row ``[0, 0]`` is kept all the same: a head then runs on one row
+    rather than none (TensorFlow's CPU convolution mis-shapes an empty batch). ``column``: read
+    the ids from ``x[..., column]`` (the detections' class column).
+
+    numpy: ``keep = ids > 0; keep[0, 0] |= not keep.any()``.
+    """
+
+    def __init__(self, column: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.column = None if column is None else int(column)
+
+    def call(self, x):
+        ids = x if self.column is None else x[..., self.column]
+        keep = ops.greater(ids, 0)
+        shape = ops.shape(keep)
+        first = ops.logical_and(
+            ops.expand_dims(ops.equal(ops.arange(shape[0]), 0), 1),
+            ops.expand_dims(ops.equal(ops.arange(shape[1]), 0), 0),
+        )
+        return ops.logical_or(keep, ops.logical_and(first, ops.logical_not(ops.any(keep))))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape if self.column is None else input_shape[:-1])
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(self.compute_output_shape(x.shape), dtype="bool")
+
+    def get_config(self):
+        return {**super().get_config(), "column": self.column}
 
 
 def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head: bool = True):
@@ -80,13 +132,15 @@ def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head:
     return logits, probs, bbox
 
 
-def mask_head_graph(pooled, num_classes: int, channels: int, norm: str):
+def mask_head_graph(pooled, num_classes: int, channels: int, norm: str, keep=None):
     """Mask head: 4 x (3x3 conv + norm + ReLU), 2x deconv, 1x1 sigmoid per class.
 
-    ``pooled``: ``[B, N, mp, mp, C]`` (mp = MASK_POOL_SIZE). Returns ``mrcnn_mask
-    [B, N, 2 mp, 2 mp, K]`` float32 probabilities in [0, 1].
+    ``pooled``: ``[B, N, mp, mp, C]`` (mp = MASK_POOL_SIZE); ``keep``: optional bool ``[B, N]``,
+    the rows worth a mask (positive RoIs, real detections): the convolutions run on those only,
+    as torchvision's mask head runs on its positives, and the other rows are zeros. Returns
+    ``mrcnn_mask [B, N, 2 mp, 2 mp, K]`` float32 probabilities in [0, 1].
     """
-    x = MergeRois(name="mrcnn_mask_merge")(pooled)
+    x = MergeRois(name="mrcnn_mask_merge")(pooled, keep)
     for i in range(1, 5):
         x = keras.layers.Conv2D(channels, 3, padding="same", name=f"mrcnn_mask_conv{i}")(x)
         x = norm_layer(norm, f"mrcnn_mask_bn{i}", channels)(x)
@@ -95,5 +149,5 @@ def mask_head_graph(pooled, num_classes: int, channels: int, norm: str):
         channels, 2, strides=2, activation="relu", name="mrcnn_mask_deconv"
     )(x)
     x = keras.layers.Conv2D(num_classes, 1, activation="sigmoid", name="mrcnn_mask")(x)
-    x = SplitRois(name="mrcnn_mask_split")(x, pooled)
+    x = SplitRois(name="mrcnn_mask_split")(x, pooled, keep)
     return keras.layers.Activation("linear", dtype="float32", name="mrcnn_mask_f32")(x)

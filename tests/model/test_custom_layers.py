@@ -14,7 +14,7 @@ from fashion_mrcnn.model.graph import (
     LeadingPositives,
     MetaActiveClasses,
 )
-from fashion_mrcnn.model.heads import MergeRois, SplitRois
+from fashion_mrcnn.model.heads import HasClass, MergeRois, SplitRois
 from fashion_mrcnn.model.norm import FrozenBatchNorm, GroupNorm
 from fashion_mrcnn.ops.anchors import get_anchors
 
@@ -34,6 +34,25 @@ def test_merge_split_rois():
     np.testing.assert_array_equal(flat, x.reshape(6, 4, 4, 5))
     y = np.asarray(split(flat[..., :2], x))
     np.testing.assert_array_equal(y, x[..., :2])
+    # only the kept rows go through (a head on real RoIs), the others come back as zeros
+    keep = np.array([[True, False, True], [False, False, True]])
+    rows = np.asarray(merge(x, keep))
+    np.testing.assert_array_equal(rows, x[keep])
+    back = np.asarray(split(rows[..., :2], x, keep))
+    want = np.zeros(x.shape[:-1] + (2,), "float32")
+    want[keep] = x[keep][..., :2]
+    np.testing.assert_array_equal(back, want)
+
+
+def test_has_class():
+    ids = np.array([[3, 0, -1], [0, 7, 0]], "int32")
+    np.testing.assert_array_equal(np.asarray(_round_trip(HasClass())(ids)), ids > 0)
+    det = RNG.normal(size=(2, 3, 6)).astype("float32")
+    det[..., 4] = ids
+    np.testing.assert_array_equal(np.asarray(_round_trip(HasClass(column=4))(det)), ids > 0)
+    # nothing positive: one row all the same, never an empty head
+    none = np.asarray(HasClass()(np.zeros((2, 3), "int32")))
+    assert none.sum() == 1 and none[0, 0]
 
 
 def _leading_positives_reference(x, ids):
@@ -55,7 +74,9 @@ def test_leading_positives(ids):
     layer = _round_trip(LeadingPositives())
     out = np.asarray(layer(x, ids))
     np.testing.assert_array_equal(out, _leading_positives_reference(x, ids))
-    np.testing.assert_array_equal(np.asarray(layer(ids, ids)), _leading_positives_reference(ids, ids))
+    np.testing.assert_array_equal(
+        np.asarray(layer(ids, ids)), _leading_positives_reference(ids, ids)
+    )
 
 
 def test_anchors_constant():
