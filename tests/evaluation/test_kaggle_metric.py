@@ -128,7 +128,7 @@ def test_bad_input_names_file_row_and_image(tmp_path):
     bad_class = pd.DataFrame(
         [("a", "1 2", "23.0")], columns=["ImageId", "EncodedPixels", "ClassId"]
     )
-    with pytest.raises(FashionDataError, match="23.0"):
+    with pytest.raises(FashionDataError, match=r"ClassId '23\.0' is not '<category>\[_<attribute>"):
         kaggle_metric(gt, bad_class)
     with pytest.raises(FashionDataError, match="missing column"):
         kaggle_metric(gt, bad_class.drop(columns="ClassId"))
