@@ -261,7 +261,7 @@ def validate_submission(
             problems.append(f"{where}: empty ImageId")
         match = CLASS_ID_RE.match(cls.strip())
         if not match:
-            problems.append(f"{where}: ClassId {cls!r} is not '{CLASS_ID_GRAMMAR}'")
+            problems.append(f"{where}: ClassId {cls!r} is not {CLASS_ID_GRAMMAR}")
         else:
             category_text, attr_texts = split_class_id(match.group(0))
             category, attrs = int(category_text), [int(a) for a in attr_texts]

@@ -1,6 +1,6 @@
 """The shared layer check: symbolic shapes, an eager call, a compiled model, a config round trip.
 
-Used by tests/layers/*; ``tests/layers/conftest.py`` puts this directory on ``sys.path``.
+Used by tests/layers/* as ``tests.layer_helper``.
 """
 
 from __future__ import annotations

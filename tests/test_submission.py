@@ -112,7 +112,7 @@ def test_validate_submission_finds_each_problem(tmp_path):
     assert "line 6 (image c.jpg): bad RLE" in text
     assert "line 7 (image c.jpg): bad RLE" in text and "past" in text
     assert "line 8 (image c.jpg): unknown category 46" in text
-    assert "line 9 (image c.jpg): ClassId '4_x'" in text
+    assert "line 9 (image c.jpg): ClassId '4_x' is not '<category>[_<attribute>...]'" in text
     assert "image d.jpg: missing" in text and "image c.jpg: not a test image" in text
     assert len(problems) == 7
     with pytest.raises(FashionDataError, match="7 problem"):

@@ -44,7 +44,9 @@ import pandas as pd
 from fashion_mrcnn.data.categories import load_label_descriptions
 from fashion_mrcnn.data.formats.kaggle_csv import (
     ATTRIBUTES_COLUMN,
+    ATTRIBUTES_FORM,
     CLASS_ID,
+    CLASS_ID_FORMS,
     ENCODED_PIXELS,
     GT_COLUMNS,
     IMAGE_ID,
@@ -292,7 +294,8 @@ def read_imaterialist(
 
     class_codes, classes_u = _per_unique(df["ClassId"], lambda t: parse_class_id(t, layout))
     ok_class = np.array([c is not None for c in classes_u] + [False], dtype=bool)[class_codes]
-    problems.add(~ok_class, lambda i: f"ClassId {df['ClassId'].iat[i]!r} is not parseable")
+    class_form = CLASS_ID_FORMS[layout][1]
+    problems.add(~ok_class, lambda i: f"ClassId {df['ClassId'].iat[i]!r} is not {class_form}")
     cat_u = np.array([c[0] if c else -1 for c in classes_u] + [-1], dtype=np.int64)
     cat_ids = cat_u[class_codes]
     if layout == 2019:
@@ -302,7 +305,8 @@ def read_imaterialist(
         attr_codes, attrs_parsed = _per_unique(df["AttributesIds"], parse_attribute_ids)
         ok_attr = np.array([a is not None for a in attrs_parsed] + [False], dtype=bool)[attr_codes]
         problems.add(
-            ~ok_attr, lambda i: f"AttributesIds {df['AttributesIds'].iat[i]!r} is not parseable"
+            ~ok_attr,
+            lambda i: f"AttributesIds {df['AttributesIds'].iat[i]!r} is not {ATTRIBUTES_FORM[1]}",
         )
         attrs_u = [a or [] for a in attrs_parsed]
     unknown = ok_class & ~np.isin(cat_ids, list(known_cats))

@@ -143,11 +143,16 @@ def norm_boxes(boxes: np.ndarray, shape) -> np.ndarray:
     """Pixel boxes [..., 4] (y2/x2 exclusive) -> normalised float32 [..., 4].
 
     Matterport's convention: ``(y1, x1, y2 - 1, x2 - 1) / (h - 1, w - 1)`` with (h, w) =
-    shape[:2], so a box covering the whole image becomes (0, 0, 1, 1).
+    shape[:2], so a box covering the whole image becomes (0, 0, 1, 1). A 1 px side has no
+    ``h - 1`` to divide by: there the pixel coordinates are kept (scale 1, no shift), so the one
+    box it holds, the whole side (0, 1), is (0, 1) as on any side, and :func:`denorm_boxes`
+    (whose scale there is 0) maps every value back to that whole side.
     """
     h, w = float(shape[0]), float(shape[1])
-    scale = np.array([h - 1, w - 1, h - 1, w - 1], dtype=np.float32)
-    shift = np.array([0, 0, 1, 1], dtype=np.float32)
+    side = np.array([h, w, h, w], dtype=np.float32)
+    one_px = side == 1
+    scale = np.where(one_px, 1, side - 1).astype(np.float32)
+    shift = np.where(one_px, 0, [0, 0, 1, 1]).astype(np.float32)
     return ((np.asarray(boxes, dtype=np.float32) - shift) / scale).astype(np.float32)
 
 
@@ -161,13 +166,15 @@ def denorm_boxes(boxes: np.ndarray, shape) -> np.ndarray:
 
 
 def norm_boxes_tf(boxes, shape):
-    """TensorFlow twin of :func:`norm_boxes`; shape is a [2+] tensor or sequence (h, w, ...)."""
+    """TensorFlow twin of :func:`norm_boxes` (a 1 px side included); shape is a [2+] tensor or
+    sequence (h, w, ...)."""
     import tensorflow as tf
 
     shape = tf.cast(shape, tf.float32)
-    h, w = shape[0], shape[1]
-    scale = tf.stack([h - 1, w - 1, h - 1, w - 1])
-    shift = tf.constant([0.0, 0.0, 1.0, 1.0])
+    side = tf.stack([shape[0], shape[1], shape[0], shape[1]])
+    one_px = tf.equal(side, 1.0)
+    scale = tf.where(one_px, 1.0, side - 1)
+    shift = tf.where(one_px, 0.0, tf.constant([0.0, 0.0, 1.0, 1.0]))
     return (tf.cast(boxes, tf.float32) - shift) / scale
 
 

@@ -173,7 +173,8 @@ def boxes_to_molded(
     boxes: [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive); original_shape:
     (H, W[, C]); molded_shape: (h, w[, C]); window: (y1, x1, y2, x2) pixels of the image inside
     the molded one. Returns float32 [N, (y1, x1, y2, x2)] normalised (``ops.boxes.norm_boxes``
-    convention) of the molded image. The inverse of :func:`unmold_boxes` up to its rounding.
+    convention) of the molded image. The inverse of :func:`unmold_boxes` up to its rounding. An
+    original side of 1 px (``norm_boxes`` keeps it finite) maps onto the window's whole side.
     """
     inner = norm_boxes(np.asarray(boxes, np.float32), original_shape)
     wy1, wx1, wy2, wx2 = norm_boxes(np.asarray(window, np.float32), molded_shape)

@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from app_helpers import train_overfit_run, write_scenes
+
+from tests.app.app_helpers import train_overfit_run, write_scenes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Screenshots for a person to look at (gitignored).
@@ -98,10 +99,9 @@ def live(engine, catalog_dir):
 @pytest.fixture(scope="session")
 def overlap_live():
     """The app over :class:`app_helpers.OverlapEngine` (overlapping garments, no TensorFlow)."""
-    from app_helpers import OverlapEngine
-
     from fashion_mrcnn.app.server import WebApp
     from fashion_mrcnn.app.serving import AppServer, bind
+    from tests.app.app_helpers import OverlapEngine
 
     server = AppServer(WebApp(OverlapEngine(), None, []), bind("127.0.0.1", 0)).start()
     yield server

@@ -124,7 +124,7 @@ def test_similar_items_share_the_category_and_the_scene_itself_comes_first(live,
 
 
 def test_a_photo_without_garments_gets_whole_photo_matches(live, app_data, monkeypatch):
-    from app_helpers import find_nothing
+    from tests.app.app_helpers import find_nothing
 
     find_nothing(monkeypatch, live.webapp.engine)
     status, result = _detect(live, app_data["scenes"][0]["path"])

@@ -11,7 +11,8 @@ import urllib.request
 
 import numpy as np
 import pytest
-from browser_helpers import (
+
+from tests.app.browser_helpers import (
     by,
     click_image_pixel,
     inner_pixel,
@@ -156,7 +157,7 @@ def test_a_6000px_photo_is_analysed_downscaled_with_a_notice(page, bad_files):
 def test_a_photo_without_garments_shows_items_like_the_whole_photo(
     page, live, app_data, monkeypatch
 ):
-    from app_helpers import find_nothing
+    from tests.app.app_helpers import find_nothing
 
     find_nothing(monkeypatch, live.webapp.engine)
     assert upload(page, app_data["scenes"][1]["path"]) == "done"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from app_helpers import OverlapEngine
-from browser_helpers import (
+
+from tests.app.app_helpers import OverlapEngine
+from tests.app.browser_helpers import (
     axe_violations,
     by,
     click_image_pixel,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from app_helpers import OverlapEngine, StandInEngine
-from browser_helpers import by, click_image_pixel, open_page, selected, upload, wait_for
+
+from tests.app.app_helpers import OverlapEngine, StandInEngine
+from tests.app.browser_helpers import by, click_image_pixel, open_page, selected, upload, wait_for
 
 W, H = 100, 200  # the uploaded photo
 

@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from app_helpers import OverlapEngine, StandInEngine
 from PIL import Image
 
 from fashion_mrcnn.app.server import Limits, WebApp, display_name, fit_side
 from fashion_mrcnn.app.serving import AppServer, bind
+from tests.app.app_helpers import OverlapEngine, StandInEngine
 
 
 def _png(size=(64, 48)) -> bytes:

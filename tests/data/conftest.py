@@ -86,6 +86,6 @@ def build():
 @pytest.fixture
 def voc_dir(tmp_path):
     """Three LabelImg files with their images (``voc_files.write_voc_dir``): (xml_dir, img_dir)."""
-    from voc_files import write_voc_dir
+    from tests.voc_files import write_voc_dir
 
     return write_voc_dir(tmp_path)

@@ -7,15 +7,15 @@ import re
 
 import numpy as np
 import pytest
-from coco_files import H, W
-from coco_files import all_kinds as _all_kinds
-from coco_files import write_coco_json as _coco
 from pycocotools import mask as mask_utils
 
 from fashion_mrcnn.data.coco import read_coco
 from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.records import instance_box, instance_mask
 from fashion_mrcnn.errors import FashionDataError
+from tests.data.coco_files import H, W
+from tests.data.coco_files import all_kinds as _all_kinds
+from tests.data.coco_files import write_coco_json as _coco
 
 # pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -61,7 +61,12 @@ def test_2020_layout_and_extensionless_ids(tmp_path, build):
     bad = build.write_csv(
         tmp_path / "bad.csv", [*HEADER_2019, "AttributesIds"], [["abc", text, 8, 6, "4_1", ""]]
     )
-    with pytest.raises(FashionDataError, match="row 1, image abc: ClassId '4_1'"):
+    with pytest.raises(FashionDataError, match="row 1, image abc: ClassId '4_1' is not a bare"):
+        read_imaterialist(bad, labels, images)
+    bad = build.write_csv(
+        tmp_path / "bad.csv", [*HEADER_2019, "AttributesIds"], [["abc", text, 8, 6, "4", "1;2"]]
+    )
+    with pytest.raises(FashionDataError, match="AttributesIds '1;2' is not comma-separated"):
         read_imaterialist(bad, labels, images)
 
 
@@ -100,7 +105,7 @@ BAD_ROWS = [
     (["b.png", "0 3", 5, 7, "3"], "row 2, image b.png: EncodedPixels first start 0 < 1"),
     (["b.png", "", 5, 7, "3"], "row 2, image b.png: empty EncodedPixels"),
     (["b.png", GOOD, 5, 7, "33"], "row 2, image b.png: category id 33 not in label"),
-    (["b.png", GOOD, 5, 7, "x_1"], "row 2, image b.png: ClassId 'x_1' is not parseable"),
+    (["b.png", GOOD, 5, 7, "x_1"], "row 2, image b.png: ClassId 'x_1' is not '<category>[_<attr"),
     (["b.png", GOOD, 0, 7, "3"], "row 2, image b.png: Height '0' is not a positive integer"),
     (["b.png", GOOD, 5, "7.5", "3"], "row 2, image b.png: Width '7.5' is not a positive"),
     (["b.png", GOOD, 7, 5, "3"], "row 2, image b.png: Height/Width differ between rows"),

@@ -6,11 +6,11 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from voc_files import voc_xml as _xml
-from voc_files import write_text as _write
 
 from fashion_mrcnn.data import voc
 from fashion_mrcnn.errors import FashionDataError, SkipReport
+from tests.voc_files import voc_xml as _xml
+from tests.voc_files import write_text as _write
 
 
 def test_read_voc_records_and_coordinates(voc_dir):

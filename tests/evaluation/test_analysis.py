@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analysis_case import Tiny, analysis_case
-from analysis_case import prediction as _pred
 
 from fashion_mrcnn.evaluation.analysis import (
     compare_runs,
@@ -16,6 +14,8 @@ from fashion_mrcnn.evaluation.analysis import (
 )
 from fashion_mrcnn.evaluation.matching import evaluate_dataset
 from fashion_mrcnn.viz.galleries import error_galleries
+from tests.analysis_case import Tiny, analysis_case
+from tests.analysis_case import prediction as _pred
 
 
 @pytest.fixture

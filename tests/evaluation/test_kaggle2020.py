@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from eval_helpers import box_mask, gt_frame, gt_frame_2020, pred_frame, pred_frame_2020
-from reference.kaggle2020 import score_2020
 
 from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import attribute_f1, kaggle_metric_2020
+from tests.evaluation.eval_helpers import (
+    box_mask,
+    gt_frame,
+    gt_frame_2020,
+    pred_frame,
+    pred_frame_2020,
+)
+from tests.reference.kaggle2020 import score_2020
 
 H, W = 20, 30
 A = box_mask(H, W, 0, 0, 10, 10)  # 100 px

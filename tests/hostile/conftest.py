@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hostile_inputs import World
+
+from tests.hostile.hostile_inputs import World
 
 
 @pytest.fixture(scope="session")

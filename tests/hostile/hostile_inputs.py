@@ -95,9 +95,8 @@ def bad_rle_train_data(tmp: Path, world: World) -> dict[str, Path]:
 def run_killed_while_saving(tmp: Path, world: World) -> dict[str, Path]:
     """A 2-epoch cpu-smoke run in ``tmp/out`` whose newest checkpoint was cut short (the
     process was killed while the file was copied)."""
-    from hostile_rows import TRAIN_SMOKE
-
     from fashion_mrcnn.cli import main
+    from tests.hostile.hostile_rows import TRAIN_SMOKE
 
     assert main(["train", str(world.synth), "--out", str(tmp / "out"), *TRAIN_SMOKE]) == 0
     newest = sorted((tmp / "out").glob("logs/*/mask_rcnn_*.h5"))[-1]

@@ -20,8 +20,8 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-import hostile_inputs as inp
-from hostile_inputs import VAL_IMAGE
+from tests.hostile import hostile_inputs as inp
+from tests.hostile.hostile_inputs import VAL_IMAGE
 
 RUN_META = ("--config", "{config}", "--classes", "{classes}")
 

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
-from hostile_rows import CLI_ROWS, SLOW_ROWS, Row
 
 from fashion_mrcnn.cli import main
+from tests.hostile.hostile_rows import CLI_ROWS, SLOW_ROWS, Row
 
 
 def run_cli(argv: list[str]) -> int:

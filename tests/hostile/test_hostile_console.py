@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import hostile_inputs as inp
-
 import fashion_mrcnn
+from tests.hostile import hostile_inputs as inp
 
 #: The folder holding the package under test (the child process must run the same code).
 PACKAGE_ROOT = Path(fashion_mrcnn.__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hostile_rows import row_counts
+from tests.hostile.hostile_rows import row_counts
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

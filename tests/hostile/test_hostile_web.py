@@ -15,9 +15,10 @@ import json
 import tempfile
 from pathlib import Path
 
-import hostile_inputs as inp
 import pytest
-from hostile_rows import WEB_ROWS, WebRow
+
+from tests.hostile import hostile_inputs as inp
+from tests.hostile.hostile_rows import WEB_ROWS, WebRow
 
 UPLOAD_LIMIT = 300_000
 

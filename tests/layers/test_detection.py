@@ -1,11 +1,11 @@
 """DetectionLayer against detections_np: class choice, refinement, window clip, per-class NMS."""
 
 import numpy as np
-from layer_helper import check_layer
-from reference.detection import detections_np
 
 from fashion_mrcnn.layers import DetectionLayer
 from fashion_mrcnn.ops.image import compose_image_meta
+from tests.layer_helper import check_layer
+from tests.reference.detection import detections_np
 
 STD = [0.1, 0.1, 0.2, 0.2]
 C = 6

@@ -2,11 +2,11 @@
 invariants with random sampling; zero-instance and crowd images."""
 
 import numpy as np
-from layer_helper import check_layer
-from reference.detection_target import detection_targets_np
 
 from fashion_mrcnn.layers import DetectionTargetLayer
 from fashion_mrcnn.ops.boxes import apply_deltas_np, box_iou_np
+from tests.layer_helper import check_layer
+from tests.reference.detection_target import detection_targets_np
 
 STD = [0.1, 0.1, 0.2, 0.2]
 T, G, N = 32, 6, 60

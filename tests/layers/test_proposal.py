@@ -1,11 +1,11 @@
 """ProposalLayer against the numpy pipeline (top-k, deltas, clip, NMS, pad)."""
 
 import numpy as np
-from layer_helper import check_layer
-from reference.proposal import proposals_np
 
 from fashion_mrcnn.layers import ProposalLayer
 from fashion_mrcnn.ops.anchors import get_anchors
+from tests.layer_helper import check_layer
+from tests.reference.proposal import proposals_np
 
 STD = [0.1, 0.1, 0.2, 0.2]
 

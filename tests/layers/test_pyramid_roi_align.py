@@ -2,11 +2,11 @@
 
 import numpy as np
 import tensorflow as tf
-from layer_helper import check_layer
-from reference.pyramid_roi_align import pyramid_roi_align_np
 
 from fashion_mrcnn.layers import PyramidROIAlign
 from fashion_mrcnn.ops.roi_align import roi_levels_np
+from tests.layer_helper import check_layer
+from tests.reference.pyramid_roi_align import pyramid_roi_align_np
 
 IMAGE = (512, 384, 3)  # level 5 needs images above ~320 px
 

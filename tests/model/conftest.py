@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from engine_helpers import SceneDataset, synthetic_scenes
 
 from fashion_mrcnn.data.synthetic import CATEGORY_IDS
+from tests.model.engine_helpers import SceneDataset, synthetic_scenes
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import textwrap
 
-from engine_helpers import run_script_result
+from tests.model.engine_helpers import run_script_result
 
 SCRIPT = textwrap.dedent(
     """

@@ -10,12 +10,12 @@ import sys
 import keras
 import numpy as np
 import pytest
-from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
-from torch_legacy_files import write_contiguous
 
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import efficientnet_lite as E
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
+from tests.model.engine_helpers import SceneDataset, smoke_config, synthetic_scenes
+from tests.model.torch_legacy_files import write_contiguous
 
 HAS_WEIGHTS = importlib.util.find_spec(E.WEIGHTS_PACKAGE) is not None
 needs_weights = pytest.mark.skipif(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from engine_helpers import smoke_config, synthetic_scenes
-
 from fashion_mrcnn.model.export import check_export, load_saved_model
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
+from tests.model.engine_helpers import smoke_config, synthetic_scenes
 
 
 def test_export_reload_same_detections(tmp_path):

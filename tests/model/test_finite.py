@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from engine_helpers import smoke_config
 
 from fashion_mrcnn.errors import NonFiniteOutputError, WeightsError
 from fashion_mrcnn.model.finite import BOXES, non_finite_outputs, predict_finite
 from fashion_mrcnn.model.weights import leaf_layers, save_checkpoint
 from fashion_mrcnn.ops.roi_align import roi_align_tf
+from tests.model.engine_helpers import smoke_config
 
 
 class _Crop(keras.layers.Layer):

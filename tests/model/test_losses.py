@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from reference import losses as R
 
 from fashion_mrcnn.model import losses as L
+from tests.reference import losses as R
 
 B, A, T, C, H = 2, 300, 16, 5, 7
 

@@ -9,7 +9,6 @@ import re
 import keras
 import numpy as np
 import pytest
-from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.constants import LOSS_NAMES
 from fashion_mrcnn.data.pipeline import make_dataset
@@ -20,6 +19,7 @@ from fashion_mrcnn.model.training import (
     compute_losses,
     graph_input_names,
 )
+from tests.model.engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 
 def _all_names(model):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.evaluation.matching import compute_overlaps_masks
 from fashion_mrcnn.ops.boxes import box_iou_np, extract_bboxes
+from tests.model.engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 EPOCHS = 12
 STEPS = 10

@@ -7,7 +7,8 @@ import json
 import textwrap
 
 import pytest
-from engine_helpers import run_script_result
+
+from tests.model.engine_helpers import run_script_result
 
 SCRIPT = textwrap.dedent(
     """

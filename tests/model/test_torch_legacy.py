@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from torch_legacy_files import op, write_legacy
 
 from fashion_mrcnn.errors import WeightsError
 from fashion_mrcnn.model.torch_legacy import read_state_dict
+from tests.model.torch_legacy_files import op, write_legacy
 
 
 def _sample(rng):

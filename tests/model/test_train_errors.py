@@ -19,13 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from engine_helpers import smoke_config
-from tf_log import project_lines
 
 from fashion_mrcnn.data.dataset import FashionDataset
 from fashion_mrcnn.data.imaterialist import read_imaterialist
 from fashion_mrcnn.data.synthetic import generate
 from fashion_mrcnn.errors import RLEError
+from tests.model.engine_helpers import smoke_config
+from tests.tf_log import project_lines
 
 #: Runs of the hanging command; before the fix about half of them hung.
 CLI_REPEATS = 5

@@ -13,7 +13,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 from fashion_mrcnn.constants import LOSS_NAMES, TRAINING_LOG
 from fashion_mrcnn.errors import NonFiniteLossError, TrainingDivergedError, WeightsError
@@ -25,6 +24,7 @@ from fashion_mrcnn.model.guard import (
 )
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
 from fashion_mrcnn.model.weights import leaf_layers, save_checkpoint
+from tests.model.engine_helpers import SceneDataset, smoke_config, synthetic_scenes
 
 
 # ----------------------------------------------------------------------------- divergence rule

@@ -77,6 +77,20 @@ def test_norm_denorm_round_trip():
     np.testing.assert_array_equal(B.denorm_boxes_tf(n, shape).numpy(), px)
 
 
+@pytest.mark.parametrize(
+    ("shape", "px"),
+    [((1, 640), [[0, 0, 1, 640], [0, 20, 1, 50]]), ((480, 1), [[0, 0, 480, 1], [10, 0, 30, 1]])],
+)
+def test_norm_denorm_of_a_one_pixel_side(shape, px):
+    """A 1 px side has no h - 1 to divide by; its one box, the whole side, is (0, 1) there too."""
+    px = np.array(px, np.int32)
+    n = B.norm_boxes(px, shape)
+    np.testing.assert_allclose(n[0], [0, 0, 1, 1])
+    np.testing.assert_array_equal(B.denorm_boxes(n, shape), px)
+    np.testing.assert_allclose(B.norm_boxes_tf(px, shape).numpy(), n, rtol=1e-6)
+    np.testing.assert_array_equal(B.denorm_boxes_tf(n, shape).numpy(), px)
+
+
 def test_extract_bboxes():
     masks = np.zeros((20, 30, 3), bool)
     masks[2:5, 7:11, 0] = True

@@ -149,6 +149,24 @@ def test_a_side_resized_to_one_pixel_unmolds_to_the_whole_side(shape):
     assert class_ids.tolist() == [1] and masks.shape == (*shape, 1) and masks.all()
 
 
+@pytest.mark.parametrize("shape", [(1, 600), (600, 1), (1, 40)])
+def test_a_one_pixel_original_side_maps_onto_the_whole_window(shape):
+    """An original side of 1 px has no (h - 1) to normalise by: the whole image still maps onto
+    the molded window (1 px for 1 x 600, 5 px for 1 x 40), and a box on its long side back."""
+    image = _gradient(*shape)
+    _, _, windows = T.mold_inputs([image], mean_pixel=MEAN, num_classes=3, **SQUARE)
+    window = windows[0]
+    whole = np.array([[0, 0, *shape]])
+    mapped = T.boxes_to_molded(whole, image.shape, (192, 192), window)
+    np.testing.assert_array_equal(denorm_boxes(mapped, (192, 192)), [window])
+    np.testing.assert_array_equal(T.unmold_boxes(mapped, image.shape, (192, 192), window), whole)
+    long_axis = int(np.argmax(shape))
+    half = whole.copy()  # the first half of the long side
+    half[0, 2 + long_axis] = shape[long_axis] // 2
+    mapped = T.boxes_to_molded(half, image.shape, (192, 192), window)
+    np.testing.assert_array_equal(T.unmold_boxes(mapped, image.shape, (192, 192), window), half)
+
+
 def test_resized_masks_unmold_back_onto_their_instances():
     """resize_image_and_masks (training, cache) and restore_masks agree with the image."""
     image, box = _with_box(97, 131)

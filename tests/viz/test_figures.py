@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import numpy as np
-from viz_helpers import CLASS_NAMES, png_ok, scene
 
 from fashion_mrcnn.viz import figures
+from tests.viz.viz_helpers import CLASS_NAMES, png_ok, scene
 
 
 def test_import_is_light():

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analysis_case import analysis_case, prediction
 from PIL import Image
 
 from fashion_mrcnn.evaluation.analysis import compare_runs, confusion_matrix, per_class_table
 from fashion_mrcnn.evaluation.matching import evaluate_dataset
 from fashion_mrcnn.viz.galleries import error_galleries
 from fashion_mrcnn.viz.plots import plot_confusion, plot_deltas, plot_sensitivity_vs_count
+from tests.analysis_case import analysis_case, prediction
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from viz_helpers import CLASS_NAMES, png_ok, scene
 
 from fashion_mrcnn.viz import figures, overlay
+from tests.viz.viz_helpers import CLASS_NAMES, png_ok, scene
 
 
 def test_draw_overlay_colours_instances():

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from viz_helpers import png_ok
 
 from fashion_mrcnn.viz import overlay, plots
+from tests.viz.viz_helpers import png_ok
 
 
 def test_analysis_plots(tmp_path):

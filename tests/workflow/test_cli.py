@@ -16,9 +16,9 @@ import sys
 
 import pandas as pd
 import pytest
-from tf_log import project_lines
 
 from fashion_mrcnn.cli import main
+from tests.tf_log import project_lines
 
 
 def run(*args: str) -> int:

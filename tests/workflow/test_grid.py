@@ -1,10 +1,10 @@
 """Grid files for tuning: the cartesian product and the errors naming file and key."""
 
 import pytest
-from notebook_files import write_grid as _grid
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.workflow import grid
+from tests.workflow.notebook_files import write_grid as _grid
 
 
 def test_grid_is_the_cartesian_product_in_file_order(tmp_path):

@@ -4,12 +4,12 @@ import sys
 
 import nbformat
 import pytest
-from notebook_files import cell_outputs as _outputs
-from notebook_files import write_notebook as _notebook
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.workflow import papermill_runner
 from fashion_mrcnn.workflow.papermill_runner import NotebookError
+from tests.workflow.notebook_files import cell_outputs as _outputs
+from tests.workflow.notebook_files import write_notebook as _notebook
 
 
 def test_parameters_are_injected_and_kernel_is_this_python(tmp_path):

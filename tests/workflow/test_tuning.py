@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from notebook_files import write_grid as _grid
-from notebook_files import write_notebook as _notebook
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.workflow import handoff, tuning
+from tests.workflow.notebook_files import write_grid as _grid
+from tests.workflow.notebook_files import write_notebook as _notebook
 
 
 def test_rank_trials_orders_by_mask_map_and_puts_missing_last():

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from voc_files import voc_xml
 
 from fashion_mrcnn.cli import main
+from tests.voc_files import voc_xml
 
 CLASSES = ("shirt", "shoe")
 

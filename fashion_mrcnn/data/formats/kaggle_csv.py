@@ -24,8 +24,9 @@ Grammar (ids are decimal integers):
 :func:`format_class_id` / :func:`format_attribute_ids` write them, :func:`parse_class_id` /
 :func:`parse_attribute_ids` read them (leniently: spaces around an id are ignored, ``None`` when
 malformed), :data:`CLASS_ID_RE` / :data:`CLASS_ID_FORMS` / :data:`ATTRIBUTES_FORM` are the
-patterns the validators report against, and :func:`to_2020_layout` turns a 2019 table into the
-2020 one. Plain Python: nothing here imports numpy or pandas.
+patterns the validators report against, with the words every error message uses for them
+(:data:`CLASS_ID_GRAMMAR` for the 2019 ``ClassId``), and :func:`to_2020_layout` turns a 2019
+table into the 2020 one. Plain Python: nothing here imports numpy or pandas.
 """
 
 from __future__ import annotations
@@ -76,13 +77,14 @@ _CLASS_SEP = "_"
 _ATTRIBUTES_SEP = ","
 _CATEGORY = r"\d+"
 _SUFFIXES = r"(?:_\d+)*"  # one "_<attribute id>" per attribute
-#: The 2019 ``ClassId`` grammar as submission checks write it in their messages.
-CLASS_ID_GRAMMAR = "<category>[_<attribute>...]"
+#: The 2019 ``ClassId`` grammar in words: the one wording of every error message about it (the
+#: reader, the submission check and the metric write ``ClassId '4_x' is not <this>``).
+CLASS_ID_GRAMMAR = "'<category>[_<attribute>...]' (e.g. '10' or '10_1_2')"
 #: The 2019 ``ClassId`` grammar: group 1 the category id, group 2 the ``_<attribute>`` suffixes.
 CLASS_ID_RE = re.compile(rf"^({_CATEGORY})({_SUFFIXES})$")
-#: layout -> (``ClassId`` pattern, for a full match; how the metric's error message describes it)
+#: layout -> (``ClassId`` pattern, for a full match; how an error message describes it)
 CLASS_ID_FORMS = {
-    2019: (_CATEGORY + _SUFFIXES, "'<category>' or '<category>_<attr>_...'"),
+    2019: (_CATEGORY + _SUFFIXES, CLASS_ID_GRAMMAR),
     2020: (_CATEGORY, "a bare category id (2020 keeps attributes in AttributesIds)"),
 }
 #: (``AttributesIds`` pattern, for a full match; how an error message describes it)

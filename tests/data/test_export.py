@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from coco_files import all_kinds as _all_kinds
-from coco_files import record_masks
-from coco_files import write_coco_json as _coco
 
 from fashion_mrcnn.data.coco import read_coco
 from fashion_mrcnn.data.export import records_to_kaggle_csv, write_coco
 from fashion_mrcnn.data.imaterialist import read_imaterialist
+from tests.data.coco_files import all_kinds as _all_kinds
+from tests.data.coco_files import record_masks
+from tests.data.coco_files import write_coco_json as _coco
 
 # pycocotools.decode trips a numpy-2 DeprecationWarning about the copy keyword.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

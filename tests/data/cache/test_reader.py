@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from cache_expected import expected_instances as _expected
 from PIL import Image
 
 from fashion_mrcnn.data import cache
 from fashion_mrcnn.data.dataset import FashionDataset
 from fashion_mrcnn.data.formats import rle
+from tests.data.cache.cache_expected import expected_instances as _expected
 
 
 def test_read_back_equals_resized_source(synth_dataset, tmp_path):

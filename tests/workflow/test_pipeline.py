@@ -3,11 +3,11 @@
 import json
 
 import pytest
-from notebook_files import write_notebook as _notebook
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.workflow import pipeline
 from fashion_mrcnn.workflow.papermill_runner import STAGES, NotebookError
+from tests.workflow.notebook_files import write_notebook as _notebook
 
 
 def test_run_pipeline_rejects_unknown_parameter(tmp_path):
