@@ -82,14 +82,14 @@ class DetectionBoxes(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class LeadingPositives(keras.layers.Layer):
-    """``(x [B, T, ...], target_class_ids [B, T]) -> x[:, :n]``: the slots the mask head runs on.
+    """``(x [B, T, ...], target_class_ids [B, T]) -> x[:, :n]``: the slots the mask branch sees.
 
     DetectionTargetLayer puts each image's positive ROIs first (at most :func:`positive_slots`),
-    so ``n`` = the largest positive count in the batch (at least 1) covers every positive. The
-    mask head, whose loss counts positives only, then runs on the real positives plus the
-    padding up to the batch's largest count, as torchvision's runs on its positives, instead
-    of on a fixed ``positive_slots`` per image (random weights: a few RoIs instead of 66). The
-    count is dynamic: the graph is never XLA-compiled (``jit_compile=False``).
+    so ``n`` = the largest positive count in the batch (at least 1) covers every positive.
+    RoIAlign then crops ``n`` boxes per image instead of a fixed ``positive_slots``, and the
+    mask head's convolutions run on the positives among them only (``heads.HasClass``), as
+    torchvision's run on its positives. The count is dynamic: the graph is never XLA-compiled
+    (``jit_compile=False``).
 
     numpy: ``n = max(1, (ids > 0).sum(axis=1).max()); x[:, :n]``.
     """
@@ -170,7 +170,8 @@ def build_training_graph(config) -> keras.Model:
     ``target_deltas`` [B, T, 4], ``target_masks`` [B, P, MH, MW], ``target_mask_valid`` [B, P],
     ``mask_target_class_ids`` int32 [B, P] (P = the batch's largest positive count, at most
     :func:`positive_slots`: the mask branch runs on the leading, positive, ROIs only;
-    :class:`LeadingPositives`),
+    :class:`LeadingPositives`), ``mask_head_rows`` bool [B, P] (the rows the mask head's
+    convolutions ran on: the positives, or one row when there is none),
     ``mrcnn_class_logits`` [B, T, K], ``mrcnn_class`` [B, T, K], ``mrcnn_bbox`` [B, T, K, 4],
     ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K].
     """
@@ -198,7 +199,7 @@ def build_training_graph(config) -> keras.Model:
     mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
     mask_ids = LeadingPositives(name="mask_target_class_ids")(target_class_ids, target_class_ids)
     class_logits, class_probs, bbox = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
-    keep = HasClass(name="mask_positive")(mask_ids)
+    keep = HasClass(name="mask_head_rows")(mask_ids)
     mask = _mask_branch(mask_rois, p2_p5, config, norm, PyramidROIAlign, keep)
     outputs = {
         "rpn_class_logits": rpn_logits,
@@ -212,6 +213,7 @@ def build_training_graph(config) -> keras.Model:
             target_mask_valid, target_class_ids
         ),
         "mask_target_class_ids": mask_ids,
+        "mask_head_rows": keep,
         "mrcnn_class_logits": class_logits,
         "mrcnn_class": class_probs,
         "mrcnn_bbox": bbox,

@@ -69,8 +69,8 @@ class MaskRCNNTrainer(keras.Model):
 
     Besides the losses, the logs carry ``positive_rois``: the mean number of positive RoIs per
     image among the TRAIN_ROIS_PER_IMAGE sampled (at most ``graph.positive_slots``), and
-    ``mask_rois``: the RoI slots per image the mask head ran on (the batch's largest positive
-    count, ``graph.LeadingPositives``); their gap is the mask head's padding.
+    ``mask_rois``: the RoIs per image the mask head's convolutions ran on (the positives, or
+    one row of the batch when there is none: ``graph`` output ``mask_head_rows``).
     """
 
     def __init__(self, graph: keras.Model, config, **kwargs):
@@ -103,7 +103,8 @@ class MaskRCNNTrainer(keras.Model):
         losses["loss"] = total + losses["l2_loss"]
         positive = tf.cast(outputs["target_class_ids"] > 0, tf.float32)  # [B, T]
         losses["positive_rois"] = tf.reduce_mean(tf.reduce_sum(positive, axis=1))
-        losses["mask_rois"] = tf.cast(tf.shape(outputs["mrcnn_mask"])[1], tf.float32)
+        rows = tf.reduce_sum(tf.cast(outputs["mask_head_rows"], tf.float32))
+        losses["mask_rois"] = rows / tf.cast(tf.shape(positive)[0], tf.float32)
         return losses
 
     def _update(self, losses):
