@@ -12,8 +12,9 @@ Both models, as configured here:
 - ResNet50-FPN, 47 classes (46 + background), random weights, square ``size`` x ``size`` input,
   2 intra-op and 2 inter-op threads; frozen BatchNorm (torchvision: ``FrozenBatchNorm2d``), every
   stage trainable; anchors 16..256 px on P2..P6 (one size per level), ratios 0.5 / 1 / 2.
-- RPN: 256 sampled anchors per image, up to half positive; NMS 0.7; 2000 proposals after NMS in
-  training and 1000 at inference.
+- RPN: a 3x3 conv of 256 channels (torchvision's ``RPNHead``; ours ``RPN_CONV_CHANNELS=256``,
+  Matterport's default is 512); 256 sampled anchors per image, up to half positive; NMS 0.7;
+  2000 proposals after NMS in training and 1000 at inference.
 - Box head on 200 sampled ROIs per image, 0.33 positive (IoU 0.5); mask head on the positives;
   28 x 28 mask targets; RoIAlign with one bilinear sample per bin (torchvision
   ``sampling_ratio=1``; ours ``crop_and_resize``).
@@ -93,6 +94,7 @@ def _ours_config(size: int, images_per_gpu: int, precision: str = "float32"):
         BACKBONE="resnet50",
         NORM="frozen_bn",
         RPN_ANCHOR_SCALES=ANCHOR_SIZES,
+        RPN_CONV_CHANNELS=256,  # torchvision's RPNHead: a 3x3 conv of the FPN width
         TRAIN_ROIS_PER_IMAGE=200,
         ROI_POSITIVE_RATIO=0.33,
         POST_NMS_ROIS_TRAINING=2000,

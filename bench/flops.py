@@ -17,6 +17,7 @@ so its positions are the sum over levels), the box-head RoIs for ``mrcnn_class*`
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
@@ -98,7 +99,7 @@ def keras_forward_flops(
 
 def pyramid_positions(image_size: int, strides=(4, 8, 16, 32, 64)) -> int:
     """Feature-map positions of P2..P6 for a square ``image_size`` input."""
-    return sum(-((-image_size // s) ** 2) for s in strides)
+    return sum(math.ceil(image_size / s) ** 2 for s in strides)
 
 
 def tf_gemm_flops_per_s(dtype: str = "float32", n: int = 4096, repeats: int = 5) -> float:
