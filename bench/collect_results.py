@@ -17,6 +17,7 @@ ORDER = [
     "engine_ops",
     "model",
     "vs_torchvision",
+    "profile_vs_tv",
     "precision",
     "convergence",
     "realdata",
