@@ -92,6 +92,38 @@ class HasClass(keras.layers.Layer):
         return {**super().get_config(), "column": self.column}
 
 
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class WindowConv(keras.layers.Conv2D):
+    """A ``Conv2D`` whose kernel covers its whole input (valid padding): ``x [N, kh, kw, C] ->
+    [N, 1, 1, F]``, computed as one matrix product of the flattened window and the flattened
+    kernel. The kernel keeps Conv2D's shape ``[kh, kw, C, F]`` (so Matterport's box head binds);
+    a 7 x 7 "convolution" over a 7 x 7 input ran 2-4x slower than the same product as a matmul
+    on oneDNN (``bench/results/profile_vs_tv.md``: box head 577 ms against torchvision's 206 ms
+    at 512 px, same FLOPs).
+
+    numpy: ``x.reshape(N, -1) @ kernel.reshape(-1, F) + bias``, then the activation.
+    """
+
+    def build(self, input_shape):
+        window = tuple(input_shape[1:3])
+        if window != tuple(self.kernel_size) or self.padding != "valid" or self.strides != (1, 1):
+            raise ValueError(
+                f"{self.name}: WindowConv needs a kernel covering its input, valid padding and "
+                f"stride 1; got input {window}, kernel {self.kernel_size}, {self.padding}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        kh, kw, c, f = (int(v) for v in self.kernel.shape)
+        flat = ops.reshape(inputs, (-1, kh * kw * c))
+        y = ops.matmul(flat, ops.reshape(self.kernel, (kh * kw * c, f)))
+        if self.use_bias:
+            y = y + self.bias
+        if self.activation is not None:
+            y = self.activation(y)
+        return ops.reshape(y, (-1, 1, 1, f))
+
+
 def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head: bool = True):
     """Classifier + box regression head.
 
@@ -104,10 +136,10 @@ def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head:
     pool = pooled.shape[2]
     x = MergeRois(name="mrcnn_class_merge")(pooled)
     if conv_head:
-        x = keras.layers.Conv2D(fc_size, (pool, pool), name="mrcnn_class_conv1")(x)
+        x = WindowConv(fc_size, (pool, pool), name="mrcnn_class_conv1")(x)
         x = norm_layer(norm, "mrcnn_class_bn1", fc_size)(x)
         x = keras.layers.Activation("relu")(x)
-        x = keras.layers.Conv2D(fc_size, 1, name="mrcnn_class_conv2")(x)
+        x = WindowConv(fc_size, 1, name="mrcnn_class_conv2")(x)
         x = norm_layer(norm, "mrcnn_class_bn2", fc_size)(x)
         x = keras.layers.Activation("relu")(x)
         x = keras.layers.Reshape((fc_size,), name="pool_squeeze")(x)

@@ -14,7 +14,7 @@ from fashion_mrcnn.model.graph import (
     LeadingPositives,
     MetaActiveClasses,
 )
-from fashion_mrcnn.model.heads import HasClass, MergeRois, SplitRois
+from fashion_mrcnn.model.heads import HasClass, MergeRois, SplitRois, WindowConv
 from fashion_mrcnn.model.norm import FrozenBatchNorm, GroupNorm
 from fashion_mrcnn.ops.anchors import get_anchors
 
@@ -42,6 +42,30 @@ def test_merge_split_rois():
     want = np.zeros(x.shape[:-1] + (2,), "float32")
     want[keep] = x[keep][..., :2]
     np.testing.assert_array_equal(back, want)
+
+
+@pytest.mark.parametrize("window", [7, 1])
+def test_window_conv_is_the_convolution_over_its_whole_input(window):
+    x = RNG.normal(size=(5, window, window, 6)).astype("float32")
+    layer = WindowConv(4, window, activation="relu", name="w")
+    conv = keras.layers.Conv2D(4, window, activation="relu")
+    out = np.asarray(layer(x))
+    conv(x)
+    conv.set_weights(layer.get_weights())
+    assert layer.kernel.shape == (window, window, 6, 4)  # Conv2D's layout: Matterport binds
+    np.testing.assert_allclose(out, np.asarray(conv(x)), rtol=1e-5, atol=1e-5)
+    kernel, bias = layer.get_weights()
+    want = np.maximum(x.reshape(5, -1) @ kernel.reshape(-1, 4) + bias, 0).reshape(5, 1, 1, 4)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    clone = _round_trip(layer)
+    clone.build(x.shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), out, rtol=1e-6)
+
+
+def test_window_conv_refuses_a_window_smaller_than_its_input():
+    with pytest.raises(ValueError, match="kernel covering its input"):
+        WindowConv(4, 3, name="w")(np.zeros((1, 7, 7, 2), "float32"))
 
 
 def test_has_class():
