@@ -18,6 +18,7 @@ ORDER = [
     "model",
     "vs_torchvision",
     "profile_vs_tv",
+    "speed_goals",
     "precision",
     "convergence",
     "realdata",
