@@ -132,7 +132,10 @@ def bad_files(tmp_path_factory, app_data) -> dict:
 
 def _browser_missing() -> str | None:
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        return f"Debian's chromium / chromium-driver not installed ({CHROMIUM}, {CHROMEDRIVER})"
+        return (
+            f"browser tests skipped: Debian's chromium / chromium-driver not installed "
+            f"({CHROMIUM}, {CHROMEDRIVER}); to run them: apt-get install chromium chromium-driver"
+        )
     try:
         import selenium  # noqa: F401
     except ImportError:
