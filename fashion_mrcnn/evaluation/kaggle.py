@@ -25,7 +25,10 @@ average and is left out of the mean (counted in the details).
 
 Layers, shared with the 2020 scorer (``kaggle2020``) and the policy table (``kaggle_report``):
 :func:`load_masks` reads and encodes both tables once, :func:`score_masks` scores them (with an
-optional second per-pair score, the 2020 attribute F1, that must also exceed each threshold).
+optional second per-pair score, the 2020 attribute F1, that must also exceed each threshold);
+:func:`load_ground_truth` decodes a ground truth once for scoring many prediction tables.
+Over 400 lines because the CSV reader, both sides' decoders and the scorer share the per-image
+mask records and the row-naming errors; splitting them would scatter one format's checks.
 The tables' columns and ``ClassId`` forms: :mod:`fashion_mrcnn.data.formats.kaggle_csv`.
 """
 
@@ -234,13 +237,17 @@ def _examples(ids, n: int = 3) -> str:
     return f"{len(ids)} images, e.g. {shown}" if ids else "no rows"
 
 
+def _require_rows(gt_df: pd.DataFrame, gt_label: str) -> None:
+    if gt_df.empty:
+        raise FashionDataError(f"{gt_label}: no data rows, only a header; nothing to score against")
+
+
 def _check_overlap(gt_df, gt_label: str, pred_df, pred_label: str, allow_empty: bool) -> None:
     """Refuse inputs whose score would be a meaningless 0: a ground truth without rows, or
     predictions with rows but no ImageId in common with it (a wrong file or an id format
     mismatch); also a prediction table without rows unless ``allow_empty``. Partial overlap and
     (allowed) empty predictions only log a warning with the counts."""
-    if gt_df.empty:
-        raise FashionDataError(f"{gt_label}: no data rows, only a header; nothing to score against")
+    _require_rows(gt_df, gt_label)
     gt_ids, pred_ids = set(gt_df["ImageId"]), set(pred_df["ImageId"])
     common = gt_ids & pred_ids
     if pred_df.empty and allow_empty:
@@ -275,28 +282,76 @@ class KaggleMasks:
     pred_images_not_in_gt: list[str]
 
 
-def load_masks(
-    gt, pred, layout: int = 2019, pred_size=None, allow_empty_predictions: bool = True
-) -> KaggleMasks:
-    """Read, check and RLE-encode a ground-truth and a prediction table (CSV path or frame);
-    ``layout`` 2020 also needs ``AttributesIds`` on both. Errors as in :func:`kaggle_metric`."""
-    gt_df, gt_label, gt_file = read_kaggle_csv(
-        gt, kaggle_csv.gt_columns(layout), "ground truth", layout
-    )
-    pred_df, pred_label, pred_file = read_kaggle_csv(
-        pred, kaggle_csv.pred_columns(layout), "predictions", layout
-    )
-    _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
-    gt_masks = _gt_masks(gt_df, gt_label, gt_file, pred_size)
+@dataclass(frozen=True)
+class KaggleGroundTruth:
+    """A ground-truth table read, checked and decoded once (:func:`load_ground_truth`), to score
+    many prediction tables against (``tune-postprocess`` scores every candidate on one).
+
+    ``frame``: the checked table; ``masks``: ImageId -> masks at ``pred_size`` (or their own size
+    when None); ``sizes``: ImageId -> ``(height, width)`` the predictions' RLE is decoded at."""
+
+    frame: pd.DataFrame
+    label: str
+    layout: int
+    pred_size: tuple[int, int] | None
+    masks: dict[str, ImageMasks]
+    sizes: dict[str, tuple[int, int]]
+
+
+def _decode_ground_truth(gt_df, label, is_file, layout, pred_size) -> KaggleGroundTruth:
+    pred_size = None if pred_size is None else (int(pred_size[0]), int(pred_size[1]))
+    masks = _gt_masks(gt_df, label, is_file, pred_size)
     if pred_size is None:
         first = gt_df.drop_duplicates("ImageId")
         shapes = zip(first["ImageId"], first["Height"], first["Width"])
         sizes = {k: (int(h), int(w)) for k, h, w in shapes}
     else:
-        sizes = {k: (int(pred_size[0]), int(pred_size[1])) for k in gt_masks}
-    pred_masks = _pred_masks(pred_df, pred_label, pred_file, sizes)
-    extra = sorted(set(pred_df["ImageId"]) - set(gt_masks))
-    return KaggleMasks(gt_masks, pred_masks, extra)
+        sizes = dict.fromkeys(masks, pred_size)
+    return KaggleGroundTruth(gt_df, label, layout, pred_size, masks, sizes)
+
+
+def load_ground_truth(gt, layout: int = 2019, pred_size=None) -> KaggleGroundTruth:
+    """Read, check and RLE-encode a ground-truth table (CSV path or frame) once, resized to
+    ``pred_size`` when given; pass the result as ``gt`` to :func:`kaggle_metric` or
+    ``kaggle2020.kaggle_metric_2020`` (same ``layout`` and ``pred_size``) as often as needed.
+    Errors as in :func:`kaggle_metric` (a table without rows included)."""
+    gt_df, label, is_file = read_kaggle_csv(
+        gt, kaggle_csv.gt_columns(layout), "ground truth", layout
+    )
+    _require_rows(gt_df, label)
+    return _decode_ground_truth(gt_df, label, is_file, layout, pred_size)
+
+
+def load_masks(
+    gt, pred, layout: int = 2019, pred_size=None, allow_empty_predictions: bool = True
+) -> KaggleMasks:
+    """Read, check and RLE-encode a ground-truth and a prediction table (CSV path or frame);
+    ``layout`` 2020 also needs ``AttributesIds`` on both. ``gt`` may be a
+    :class:`KaggleGroundTruth` of the same ``layout`` and ``pred_size``, then not decoded again.
+    Errors as in :func:`kaggle_metric`; ValueError for a prepared ``gt`` of another layout or
+    size."""
+    prepared = gt if isinstance(gt, KaggleGroundTruth) else None
+    if prepared is None:
+        gt_df, gt_label, gt_file = read_kaggle_csv(
+            gt, kaggle_csv.gt_columns(layout), "ground truth", layout
+        )
+    else:
+        size = None if pred_size is None else (int(pred_size[0]), int(pred_size[1]))
+        if (prepared.layout, prepared.pred_size) != (layout, size):
+            raise ValueError(
+                f"ground truth {prepared.label} was prepared for layout {prepared.layout} at "
+                f"pred_size {prepared.pred_size}; scored with layout {layout} at {size}"
+            )
+        gt_df, gt_label = prepared.frame, prepared.label
+    pred_df, pred_label, pred_file = read_kaggle_csv(
+        pred, kaggle_csv.pred_columns(layout), "predictions", layout
+    )
+    _check_overlap(gt_df, gt_label, pred_df, pred_label, allow_empty_predictions)
+    if prepared is None:
+        prepared = _decode_ground_truth(gt_df, gt_label, gt_file, layout, pred_size)
+    pred_masks = _pred_masks(pred_df, pred_label, pred_file, prepared.sizes)
+    extra = sorted(set(pred_df["ImageId"]) - set(prepared.masks))
+    return KaggleMasks(prepared.masks, pred_masks, extra)
 
 
 def score_masks(masks: KaggleMasks, thresholds=THRESHOLDS, gate=None, return_details=False):
@@ -375,7 +430,8 @@ def kaggle_metric(
 
     Args:
         gt: DataFrame or CSV path with ``ImageId, EncodedPixels, Height, Width, ClassId``
-            (masks at ``Height x Width``).
+            (masks at ``Height x Width``), or a :class:`KaggleGroundTruth` from
+            :func:`load_ground_truth` (layout 2019, the same ``pred_size``), not decoded again.
         pred: DataFrame or CSV path with ``ImageId, EncodedPixels, ClassId``; masks at the GT size,
             or at ``pred_size`` for every image when given.
         return_details: also return a dict with ``per_image`` and ``per_class`` DataFrames and the

@@ -64,7 +64,8 @@ def kaggle_metric_2020(
 
     Args:
         gt: DataFrame or CSV path with ``ImageId, EncodedPixels, Height, Width, ClassId,
-            AttributesIds`` (ClassId = category only).
+            AttributesIds`` (ClassId = category only), or a ``KaggleGroundTruth`` from
+            ``kaggle.load_ground_truth(gt, 2020, pred_size)``, not decoded again.
         pred: DataFrame or CSV path with ``ImageId, EncodedPixels, ClassId, AttributesIds``.
         return_details, pred_size, thresholds, allow_empty_predictions: as in
             :func:`fashion_mrcnn.evaluation.kaggle.kaggle_metric`; ``thresholds`` serve IoU and F1

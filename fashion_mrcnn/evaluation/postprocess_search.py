@@ -4,7 +4,9 @@ Inference runs once with permissive settings (:func:`cached_detections` keeps th
 ``detect()`` dicts on disk); every candidate :class:`PostprocessSetting` is then applied with
 :func:`~fashion_mrcnn.inference.postprocess.apply_postprocess`, written with the submission
 writer and scored with the project's Kaggle scorer (2019, or 2020 with attributes), without
-running the model again.
+running the model again. The ground truth is read, decoded and resized once per search
+(:func:`~fashion_mrcnn.evaluation.kaggle.load_ground_truth`); only the candidates' predictions
+are encoded and decoded for each.
 
 The search is a coordinate ascent, one parameter at a time with the others at their current
 best: global score threshold, class-wise box-NMS IoU, max instances, overlap policy, min area,
@@ -26,7 +28,7 @@ import pandas as pd
 
 from fashion_mrcnn.constants import KAGGLE_METRICS, OVERLAP_POLICIES
 from fashion_mrcnn.data.formats.kaggle_csv import to_2020_layout
-from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.kaggle import KaggleGroundTruth, kaggle_metric, load_ground_truth
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
 from fashion_mrcnn.submission import make_submission
@@ -46,24 +48,35 @@ DEFAULT_GRID = {
 CACHE_INDEX = "index.json"
 
 
+def prepare_ground_truth(
+    gt: pd.DataFrame, metric: str = "2019", size: tuple[int, int] = (512, 512)
+) -> KaggleGroundTruth:
+    """The ground-truth frame ``gt`` (2020 layout for ``metric="2020"``) read, checked and its
+    masks resized to ``size`` once, for :func:`score_setting`."""
+    return load_ground_truth(gt, int(metric), tuple(size))
+
+
 def score_setting(
     detections: Sequence[dict],
     image_ids: Sequence[str],
-    gt: pd.DataFrame,
+    gt: pd.DataFrame | KaggleGroundTruth,
     setting: PostprocessSetting,
     class_map,
     metric: str = "2019",
     size: tuple[int, int] = (512, 512),
 ) -> float:
     """Kaggle score of ``setting`` applied to cached ``detections`` (one ``detect()`` dict per
-    image of ``image_ids``) against the ground-truth frame ``gt`` (masks at their own size,
-    2020 layout for ``metric="2020"``); predictions are written at ``size`` as ``submit`` does."""
+    image of ``image_ids``) against the ground truth ``gt``: a frame (masks at their own size,
+    2020 layout for ``metric="2020"``, decoded on each call) or :func:`prepare_ground_truth`'s
+    result for the same ``metric`` and ``size``; predictions are written at ``size`` as
+    ``submit`` does."""
     predictions = [apply_postprocess(d, setting) for d in detections]
     submission = make_submission(
         predictions, list(image_ids), None, size=tuple(size), overlap=setting.overlap,
         class_map=class_map, placeholder=None,
     )  # fmt: skip
-    submission = submission[submission["ImageId"].isin(set(gt["ImageId"]))]
+    frame = gt.frame if isinstance(gt, KaggleGroundTruth) else gt
+    submission = submission[submission["ImageId"].isin(set(frame["ImageId"]))]
     if metric == "2020":
         submission = to_2020_layout(submission)
     return float(_SCORERS[metric](gt, submission, pred_size=tuple(size)))
@@ -90,12 +103,13 @@ def search_postprocess(
     if metric not in KAGGLE_METRICS:
         raise ValueError(f"metric must be one of {KAGGLE_METRICS}, got {metric!r}")
     grid = DEFAULT_GRID if grid is None else grid
+    prepared = prepare_ground_truth(gt, metric, size)  # decoded once, not per candidate
     scored: dict[str, tuple[PostprocessSetting, float]] = {}
 
     def score(setting: PostprocessSetting) -> float:
         key = setting.describe()
         if key not in scored:
-            value = score_setting(detections, image_ids, gt, setting, class_map, metric, size)
+            value = score_setting(detections, image_ids, prepared, setting, class_map, metric, size)
             scored[key] = (setting, value)
         return scored[key][1]
 

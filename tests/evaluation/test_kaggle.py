@@ -12,6 +12,7 @@ from fashion_mrcnn.evaluation.kaggle import (
     THRESHOLDS,
     class_scores,
     kaggle_metric,
+    load_ground_truth,
     max_matches,
 )
 from fashion_mrcnn.evaluation.kaggle_report import score_files
@@ -105,6 +106,25 @@ def test_pred_size_resizes_ground_truth_nearest():
     assert kaggle_metric(gt, pred_frame([("a", small, "5")]), pred_size=(20, 30)) == 1.0
     with pytest.raises(RLEError, match="past height"):
         kaggle_metric(gt, pred_frame([("a", big, "5")]), pred_size=(20, 30))
+
+
+def test_prepared_ground_truth_scores_as_the_table_and_refuses_another_size():
+    big = np.zeros((40, 60), dtype=bool)
+    big[8:24, 12:36] = True
+    gt = gt_frame([("a", big, "5"), ("a", box_mask(40, 60, 0, 0, 6, 6), "7"), ("b", big, "5")])
+    pred = pred_frame([("a", big[::2, ::2], "5"), ("b", box_mask(20, 30, 4, 6, 10, 20), "5")])
+    prepared = load_ground_truth(gt, 2019, (20, 30))
+    for _ in range(2):  # reusable: scoring does not consume or change it
+        got = kaggle_metric(prepared, pred, return_details=True, pred_size=(20, 30))
+        want = kaggle_metric(gt, pred, return_details=True, pred_size=(20, 30))
+        assert got[0] == want[0] and 0 < got[0] < 1
+        pd.testing.assert_frame_equal(got[1]["groups"], want[1]["groups"])
+    with pytest.raises(ValueError, match=r"at pred_size \(20, 30\); scored .* at \(40, 60\)"):
+        kaggle_metric(prepared, pred, pred_size=(40, 60))
+    with pytest.raises(ValueError, match=r"at pred_size \(20, 30\); scored .* at None"):
+        kaggle_metric(prepared, pred)
+    with pytest.raises(FashionDataError, match="ground truth: no data rows, only a header"):
+        load_ground_truth(gt_frame([]))
 
 
 def test_csv_files_and_score_files(tmp_path, capsys):

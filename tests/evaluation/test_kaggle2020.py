@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_mrcnn.errors import FashionDataError
-from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.kaggle import kaggle_metric, load_ground_truth
 from fashion_mrcnn.evaluation.kaggle2020 import attribute_f1, kaggle_metric_2020
 from tests.evaluation.eval_helpers import (
     box_mask,
@@ -110,6 +110,25 @@ def test_one_to_one_matching_with_attributes():
     the prediction can match the one whose attributes agree, and only once: TP 1, FN 1 -> 1/2."""
     gt = [("a", A, "1", (1,)), ("a", A, "1", (2,))]
     assert score(gt, [("a", A, "1", (2,))]) == pytest.approx(0.5)
+
+
+def test_prepared_ground_truth_scores_as_the_table_and_refuses_the_2019_layout():
+    big = box_mask(40, 60, 8, 12, 24, 36)
+    gt = gt_frame_2020(
+        [
+            ("a", big, "5", [1, 2]),
+            ("b", big, "5", []),
+            ("b", box_mask(40, 60, 0, 0, 6, 6), "7", [3]),
+        ]
+    )
+    pred = pred_frame_2020([("a", big[::2, ::2], "5", [1]), ("b", big[::2, ::2], "5", [9])])
+    prepared = load_ground_truth(gt, 2020, (20, 30))
+    got = kaggle_metric_2020(prepared, pred, return_details=True, pred_size=(20, 30))
+    want = kaggle_metric_2020(gt, pred, return_details=True, pred_size=(20, 30))
+    assert got[0] == want[0] and 0 < got[0] < 1  # "a" fails on F1 from t = 0.7 on
+    assert got[1]["groups"].equals(want[1]["groups"])
+    with pytest.raises(ValueError, match=r"prepared for layout 2020 .* scored with layout 2019"):
+        kaggle_metric(prepared, pred.drop(columns="AttributesIds"), pred_size=(20, 30))
 
 
 def test_csv_files_with_empty_attributes(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
+from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.evaluation.postprocess_search import (
     cached_detections,
     search_postprocess,
@@ -129,3 +130,102 @@ def test_metric_2020_scores_the_2020_layout(case):
         pd.DataFrame({"ImageId": ["a"], "EncodedPixels": ["1 2"], "ClassId": ["10_1_2"]})
     )
     assert sub[["ClassId", "AttributesIds"]].values.tolist() == [["10", "1,2"]]
+
+
+GT_SIZE = (48, 40)  # the ground truth's own size: resized to SIZE for scoring
+
+
+def _mixed_case(metric: str):
+    """Two images whose ground truth (at GT_SIZE, with attributes) is resized to SIZE, and
+    detections with near duplicates, false positives and attribute-carrying classes, so that
+    the candidates of a search score differently."""
+    boxes = {
+        "a": [((6, 5, 24, 20), "10", "1,2"), ((27, 22, 45, 38), "20", "")],
+        "b": [((3, 3, 30, 15), "20", "5"), ((33, 20, 48, 40), "10", "")],
+    }
+    rows = []
+    for image_id, items in boxes.items():
+        for (y1, x1, y2, x2), category, attrs in items:
+            mask = np.zeros(GT_SIZE, dtype=bool)
+            mask[y1:y2, x1:x2] = True
+            rows.append((image_id, encode(mask), *GT_SIZE, category, attrs))
+    gt = pd.DataFrame(
+        rows, columns=["ImageId", "EncodedPixels", "Height", "Width", "ClassId", "AttributesIds"]
+    )
+    if metric == "2019":
+        suffix = np.where(
+            gt["AttributesIds"] == "", "", "_" + gt["AttributesIds"].str.replace(",", "_")
+        )
+        gt = gt.assign(ClassId=gt["ClassId"] + suffix).drop(columns="AttributesIds")
+    dets = [
+        _detections(
+            [(4, 4, 16, 16), (4, 6, 16, 18), (18, 18, 30, 30), (0, 20, 4, 30)],
+            [1, 1, 2, 3],
+            [0.9, 0.7, 0.45, 0.15],
+        ),
+        _detections(
+            [(2, 2, 20, 12), (22, 16, 32, 32), (10, 10, 20, 20)], [2, 1, 2], [0.8, 0.35, 0.55]
+        ),
+    ]
+    return gt, dets, ["a", "b"]
+
+
+CLASS_MAP_ATTRS = {1: "10_1_2", 2: "20_5", 3: "20"}
+SEARCH_GRID = {
+    "score_threshold": (0.0, 0.2, 0.5),
+    "nms_iou": (None, 0.3),
+    "max_instances": (None, 1),
+    "overlap": ("all", "none"),
+    "min_area": (0, 100),
+    "class_thresholds": (0.0, 0.6),
+}
+
+
+@pytest.mark.parametrize("metric", ["2019", "2020"])
+def test_search_scores_equal_the_public_scorers_on_the_frame(metric, monkeypatch):
+    """Every candidate's score, computed on the ground truth decoded once, is exactly the score
+    of the public scorer called on the ground-truth frame (decoded afresh) for its submission."""
+    from fashion_mrcnn.evaluation import postprocess_search
+
+    gt, dets, ids = _mixed_case(metric)
+    seen = []
+    original = postprocess_search.score_setting
+
+    def spy(*args):
+        value = original(*args)
+        seen.append((args[3], value))
+        return value
+
+    monkeypatch.setattr(postprocess_search, "score_setting", spy)
+    table, _ = search_postprocess(dets, ids, gt, CLASS_MAP_ATTRS, metric, SIZE, SEARCH_GRID)
+    assert len(seen) == len(table) >= 10
+    public = {"2019": kaggle_metric, "2020": kaggle_metric_2020}[metric]
+    for setting, value in seen:
+        kept = [apply_postprocess(d, setting) for d in dets]
+        sub = make_submission(
+            kept, ids, None, size=SIZE, overlap=setting.overlap, class_map=CLASS_MAP_ATTRS,
+            placeholder=None,
+        )  # fmt: skip
+        if metric == "2020":
+            sub = to_2020_layout(sub)
+        assert value == public(gt, sub, pred_size=SIZE), setting.describe()
+    assert sorted(table["score"]) == sorted(v for _, v in seen)
+    assert len({v for _, v in seen}) >= 3  # the candidates really differ
+
+
+@pytest.mark.parametrize("metric", ["2019", "2020"])
+def test_search_decodes_the_ground_truth_once(metric, monkeypatch):
+    from fashion_mrcnn.evaluation import kaggle
+
+    gt, dets, ids = _mixed_case(metric)
+    calls = []
+    original = kaggle._gt_masks
+
+    def counting(*args, **kwargs):
+        calls.append(args[3])  # pred_size
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kaggle, "_gt_masks", counting)
+    table, _ = search_postprocess(dets, ids, gt, CLASS_MAP_ATTRS, metric, SIZE, SEARCH_GRID)
+    assert len(table) >= 10
+    assert calls == [SIZE]
