@@ -27,7 +27,7 @@ Layers, shared with the 2020 scorer (``kaggle2020``) and the policy table (``kag
 :func:`load_masks` reads and encodes both tables once, :func:`score_masks` scores them (with an
 optional second per-pair score, the 2020 attribute F1, that must also exceed each threshold);
 :func:`load_ground_truth` decodes a ground truth once for scoring many prediction tables.
-Over 400 lines because the CSV reader, both sides' decoders and the scorer share the per-image
+Over 400 lines: the CSV reader, both sides' decoders and the scorer share the per-image
 mask records and the row-naming errors; splitting them would scatter one format's checks.
 The tables' columns and ``ClassId`` forms: :mod:`fashion_mrcnn.data.formats.kaggle_csv`.
 """
