@@ -104,6 +104,7 @@ def scheduling_unit(nodeid: str) -> str:
     return parts[1] if len(parts) > 2 and parts[1] in SHARED_SESSION_FOLDERS else path
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without pytest-xdist (`-p no:xdist`) still starts
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
