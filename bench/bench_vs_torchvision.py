@@ -438,19 +438,24 @@ def _run_worker(python, which, paths, size, precision, args) -> dict:
         "--paths",
         *paths,
     ]
+    return run_worker_process(cmd, args.threads, f"{which} worker at {size} px in {precision}")
+
+
+def run_worker_process(cmd, threads: int, label: str) -> dict:
+    """Run a worker command (``bench/`` on its path, ``threads`` OpenMP threads, TensorFlow's
+    logs quiet) and return the JSON of its last ``RESULT`` line; exit naming ``label`` and
+    showing the worker's output tail when it fails."""
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="2",
-        OMP_NUM_THREADS=str(args.threads),
+        OMP_NUM_THREADS=str(threads),
         PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
     )
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-        raise SystemExit(
-            f"{which} worker at {size} px in {precision} failed (exit {proc.returncode})"
-        )
+        raise SystemExit(f"{label} failed (exit {proc.returncode})")
     return json.loads(lines[-1][len("RESULT ") :])
 
 

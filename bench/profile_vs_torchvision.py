@@ -30,7 +30,6 @@ import collections
 import datetime
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -240,19 +239,7 @@ def profile_torchvision(paths, size, threads, steps, precision) -> dict:
 def _run(python, which, paths, size, args) -> dict:
     cmd = [python, __file__, "--worker", which, "--size", str(size), "--threads", str(args.threads)]
     cmd += ["--steps", str(args.steps), "--precision", args.precision, "--paths", *paths]
-    here = str(Path(__file__).parent)
-    env = dict(
-        os.environ,
-        TF_CPP_MIN_LOG_LEVEL="2",
-        OMP_NUM_THREADS=str(args.threads),
-        PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]),
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-        raise SystemExit(f"{which} worker at {size} px failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT ") :])
+    return vs.run_worker_process(cmd, args.threads, f"{which} worker at {size} px")
 
 
 def _table(size, ours, tv) -> list[str]:
