@@ -28,7 +28,7 @@ import numpy as np
 
 # (stage, regex on the op's layer path) in order: the first match wins.
 STAGES = [
-    ("optimizer", r"(^|/)(SGD|sgd|LossScaleOptimizer|clip|optimizer)(/|_|$)"),
+    ("optimizer", r"(^|/)(SGD|sgd|clipped_momentum_sgd|LossScaleOptimizer|clip|optimizer)(/|_|$)"),
     ("losses", r"(l2_regular|_loss|losses|Mean|mean_metric|tracker)"),
     ("proposals", r"(^|/)(ROI|proposal_layer|anchors)(/|_\d|$)"),
     ("targets", r"(^|/)proposal_targets(/|_\d|$)"),

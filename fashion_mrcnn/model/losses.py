@@ -8,6 +8,8 @@ in float32. Their numpy references live with the tests (``tests/reference/losses
 
 from __future__ import annotations
 
+import numpy as np
+
 BCE_EPSILON = 1e-7
 
 
@@ -132,17 +134,20 @@ def l2_regularization(weights, weight_decay: float):
     whose name is not a normalisation ``gamma`` / ``beta``.
 
     weights: iterable of variables (Keras 3 ``.path`` or ``.name`` is checked). Returns a
-    float32 scalar (0.0 when nothing is regularised).
+    float32 scalar (0.0 when nothing is regularised). Computed as one ``tf.nn.l2_loss``
+    (``sum(w**2) / 2``) per weight and one dot product with the constant factors
+    ``2 * weight_decay / size(w)``: about two executor ops per weight forward and backward,
+    where the literal formula takes eleven (``bench/results/precision.md``).
     """
     tf = _tf()
-    terms = []
+    halves, factors = [], []
     for w in weights:
         name = str(getattr(w, "path", None) or getattr(w, "name", ""))
         leaf = name.split("/")[-1].split(":")[0]
         if leaf in ("gamma", "beta"):
             continue
-        v = tf.cast(w, tf.float32)
-        terms.append(tf.reduce_sum(tf.square(v)) / tf.cast(tf.size(v), tf.float32))
-    if not terms:
+        halves.append(tf.nn.l2_loss(tf.cast(w, tf.float32)))
+        factors.append(2.0 * float(weight_decay) / max(int(np.prod(w.shape)), 1))
+    if not halves:
         return tf.constant(0.0, tf.float32)
-    return float(weight_decay) * tf.add_n(terms)
+    return tf.reduce_sum(tf.stack(halves) * tf.constant(factors, tf.float32))

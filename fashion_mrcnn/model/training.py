@@ -26,6 +26,7 @@ import tensorflow as tf
 from fashion_mrcnn.constants import LOSS_NAMES, TRAINING_LOG
 from fashion_mrcnn.model import guard as G
 from fashion_mrcnn.model.finite import is_non_finite_boxes
+from fashion_mrcnn.model.optimizer import ClippedMomentumSGD
 from fashion_mrcnn.model.precision import needs_loss_scaling
 from fashion_mrcnn.model.schedule import LearningRateSchedule
 
@@ -140,7 +141,8 @@ class MaskRCNNTrainer(keras.Model):
 def make_optimizer(
     config, learning_rate: float, total_steps: int, start_step: int = 0, progress=None
 ):
-    """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM, the LR schedule
+    """SGD with momentum LEARNING_MOMENTUM, clipnorm GRADIENT_CLIP_NORM (Keras's SGD update in
+    fewer ops: ``model.optimizer``), the LR schedule
     (``total_steps`` long, continuing at ``start_step``; ``progress``: a time budget's
     ``TimeBudget.variable``, see ``model.schedule``), and a LossScaleOptimizer when
     MIXED_PRECISION is float16 (``model.precision``)."""
@@ -152,7 +154,7 @@ def make_optimizer(
         start_step,
         progress=progress,
     )
-    opt = keras.optimizers.SGD(
+    opt = ClippedMomentumSGD(
         learning_rate=schedule,
         momentum=config.LEARNING_MOMENTUM,
         clipnorm=config.GRADIENT_CLIP_NORM,
