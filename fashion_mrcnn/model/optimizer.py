@@ -42,7 +42,9 @@ class ClippedMomentumSGD(keras.optimizers.SGD):
         for refused in ("global_clipnorm", "clipvalue"):
             if kwargs.get(refused) is not None:
                 raise ValueError(f"ClippedMomentumSGD takes clipnorm only, not {refused}")
-        super().__init__(learning_rate=learning_rate, momentum=momentum, clipnorm=clipnorm, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate, momentum=momentum, clipnorm=clipnorm, **kwargs
+        )
 
     def _clip_gradients(self, grads):
         return grads  # clipped in update_step, as a factor on the rate

@@ -30,9 +30,15 @@ def _problem(seed=0, steps=3):
     return weights, grad_steps
 
 
-@pytest.mark.parametrize(("momentum", "nesterov", "clipnorm"), [
-    (0.9, False, 5.0), (0.9, True, 5.0), (0.0, False, 5.0), (0.9, False, None),
-])
+@pytest.mark.parametrize(
+    ("momentum", "nesterov", "clipnorm"),
+    [
+        (0.9, False, 5.0),
+        (0.9, True, 5.0),
+        (0.0, False, 5.0),
+        (0.9, False, None),
+    ],
+)
 def test_matches_keras_sgd_and_the_numpy_twin(momentum, nesterov, clipnorm):
     weights, grad_steps = _problem()
     kw = dict(learning_rate=0.05, momentum=momentum, nesterov=nesterov, clipnorm=clipnorm)

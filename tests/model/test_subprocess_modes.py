@@ -40,7 +40,11 @@ SCRIPT = textwrap.dedent(
     [
         # float16 has no fast CPU kernels (minutes here): behind the slow marker
         pytest.param(True, "mixed_float16", "LossScaleOptimizer", marks=pytest.mark.slow),
-        ("bfloat16", "mixed_bfloat16", "ClippedMomentumSGD"),  # no loss scaling: float32's exponent range
+        (
+            "bfloat16",
+            "mixed_bfloat16",
+            "ClippedMomentumSGD",
+        ),  # no loss scaling: float32's exponent range
     ],
 )
 def test_mixed_precision_train_and_detect(tmp_path, setting, policy, optimizer):
