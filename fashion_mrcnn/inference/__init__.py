@@ -6,6 +6,8 @@ No TensorFlow at import time (the model is passed in).
   ``tune-postprocess`` run.
 - :mod:`.postprocess`: ``PostprocessSetting``, ``apply_postprocess`` (a tuned setting, applied in
   one place), ``read_postprocess`` / ``write_postprocess`` (``postprocess.yaml``).
+- :mod:`.tta`: ``AugmentedModel`` (test-time flips and input sizes, checkpoint ensembles) and
+  ``merge_passes``, the rule that merges the passes' detections.
 - :mod:`.overlaps`: ``OVERLAP_POLICIES`` and ``remove_overlaps`` (a contested pixel goes to the
   highest-scoring mask).
 
@@ -22,8 +24,10 @@ from fashion_mrcnn.inference.postprocess import (
     read_postprocess,
     write_postprocess,
 )
+from fashion_mrcnn.inference.tta import AugmentedModel, merge_passes
 
 __all__ = [
+    "AugmentedModel",
     "OVERLAP_POLICIES",
     "POSTPROCESS_YAML",
     "PostprocessSetting",
@@ -31,6 +35,7 @@ __all__ = [
     "detect_batches",
     "detect_dataset",
     "detect_files",
+    "merge_passes",
     "read_postprocess",
     "remove_overlaps",
     "write_postprocess",

@@ -71,12 +71,23 @@ def unmold_mask(
     y1, x1, y2, x2 = (int(round(float(v))) for v in bbox[:4])
     if y2 <= y1 or x2 <= x1:
         return out
-    m = _resize_float(np.asarray(mask, dtype=np.float32), y2 - y1, x2 - x1) >= threshold
+    m = box_probabilities(mask, (y1, x1, y2, x2)) >= threshold
     cy1, cx1, cy2, cx2 = max(y1, 0), max(x1, 0), min(y2, height), min(x2, width)
     if cy2 <= cy1 or cx2 <= cx1:
         return out
     out[cy1:cy2, cx1:cx2] = m[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
     return out
+
+
+def box_probabilities(mask: np.ndarray, bbox: Sequence[int]) -> np.ndarray:
+    """The mask head's probabilities stretched over their box, before any threshold (what
+    :func:`unmold_mask` thresholds and pastes; test-time augmentation averages these).
+
+    mask: float [mh, mw]; bbox: (y1, x1, y2, x2) int pixels, y2/x2 exclusive, y2 > y1 and
+    x2 > x1 (not clipped). Returns float32 [y2 - y1, x2 - x1], bilinear.
+    """
+    y1, x1, y2, x2 = (int(v) for v in bbox[:4])
+    return _resize_float(np.asarray(mask, dtype=np.float32), y2 - y1, x2 - x1)
 
 
 def _roi_boxes_in_mask_frame_np(rois, gt_boxes, use_mini_mask):

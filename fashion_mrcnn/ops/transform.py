@@ -222,6 +222,38 @@ def paste_masks(
     return full
 
 
+def unmold_instances(
+    detections: np.ndarray,
+    mrcnn_mask: np.ndarray,
+    original_image_shape: Sequence[int],
+    image_shape: Sequence[int],
+    window,
+    min_confidence: float,
+):
+    """One image's raw inference outputs -> its instances on the original image, each mask
+    still the mask head's small probability map (:func:`unmold_detections` pastes them).
+
+    detections: float [D, (y1, x1, y2, x2, class_id, score)], boxes normalised of the molded
+    image, zero-padded rows (class 0); mrcnn_mask: float [D, MH, MW, NUM_CLASSES];
+    original_image_shape: (H, W[, C]); image_shape: the molded shape (h, w[, C]); window: (y1,
+    x1, y2, x2) pixels of the image inside the molded one. Rows of class 0 or with a score below
+    ``min_confidence`` are dropped, and so are boxes left without height or width once mapped
+    back.
+
+    Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
+    class_ids int32 [N], scores float32 [N], masks float32 [N, MH, MW] for each one's class)``.
+    """
+    class_ids = detections[:, 4].astype(np.int32)
+    scores = detections[:, 5].astype(np.float32)
+    keep = np.flatnonzero((class_ids > 0) & (scores >= min_confidence))
+    boxes = detections[keep, :4]
+    masks = mrcnn_mask[keep, :, :, class_ids[keep]].astype(np.float32)  # [N, MH, MW]
+    class_ids, scores = class_ids[keep], scores[keep]
+    boxes = unmold_boxes(boxes, original_image_shape, image_shape, window)
+    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[ok].astype(np.int32), class_ids[ok], scores[ok], masks[ok]
+
+
 def unmold_detections(
     detections: np.ndarray,
     mrcnn_mask: np.ndarray,
@@ -231,29 +263,17 @@ def unmold_detections(
     min_confidence: float,
     mask_threshold: float,
 ):
-    """One image's raw inference outputs -> its instances on the original image.
-
-    detections: float [D, (y1, x1, y2, x2, class_id, score)], boxes normalised of the molded
-    image, zero-padded rows (class 0); mrcnn_mask: float [D, MH, MW, NUM_CLASSES];
-    original_image_shape: (H, W[, C]); image_shape: the molded shape (h, w[, C]); window: (y1,
-    x1, y2, x2) pixels of the image inside the molded one. Rows of class 0 or with a score below
-    ``min_confidence`` are dropped, and so are boxes left without height or width once mapped
-    back; masks are thresholded at ``mask_threshold``.
+    """:func:`unmold_instances` with the masks pasted at the original size and thresholded at
+    ``mask_threshold`` (same arguments).
 
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
     class_ids int32 [N], scores float32 [N], masks bool [H, W, N])``.
     """
-    class_ids = detections[:, 4].astype(np.int32)
-    scores = detections[:, 5].astype(np.float32)
-    keep = np.flatnonzero((class_ids > 0) & (scores >= min_confidence))
-    boxes = detections[keep, :4]
-    masks = mrcnn_mask[keep, :, :, class_ids[keep]]  # [N, MH, MW]
-    class_ids, scores = class_ids[keep], scores[keep]
-    boxes = unmold_boxes(boxes, original_image_shape, image_shape, window)
-    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    boxes, class_ids, scores, masks = boxes[ok], class_ids[ok], scores[ok], masks[ok]
+    boxes, class_ids, scores, masks = unmold_instances(
+        detections, mrcnn_mask, original_image_shape, image_shape, window, min_confidence
+    )
     full = paste_masks(masks, boxes, original_image_shape, mask_threshold)
-    return boxes.astype(np.int32), class_ids, scores, full
+    return boxes, class_ids, scores, full
 
 
 def restore_boxes(boxes: np.ndarray, window, scale: float, original_shape) -> np.ndarray:
