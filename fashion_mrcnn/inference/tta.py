@@ -152,6 +152,27 @@ def merge_passes(
     }
 
 
+def parse_tta(tokens) -> tuple[bool, tuple[float, ...]]:
+    """A TTA spec -> ``(flip, scales)``: ``tokens`` are ``"flip"`` and input-size factors, as
+    ``--tta flip 0.8 1.2`` gives them (an empty spec or None: no TTA). ConfigError names a token
+    that is neither."""
+    from fashion_mrcnn.errors import ConfigError
+
+    flip, scales = False, []
+    for token in tokens or ():
+        text = str(token).strip().lower()
+        if text == "flip":
+            flip = True
+            continue
+        try:
+            scales.append(float(text))
+        except ValueError:
+            raise ConfigError(
+                f"--tta takes 'flip' and input-size factors such as 0.8 1.2, got {token!r}"
+            ) from None
+    return flip, tuple(scales)
+
+
 def scaled_dims(config, factor: float) -> tuple[int, int]:
     """(IMAGE_MIN_DIM, IMAGE_MAX_DIM) times ``factor``, each rounded to a multiple of 64 (at
     least 64): the input size of a scale pass."""

@@ -82,13 +82,30 @@ def _postprocess_arg(p) -> None:
     )
 
 
-def _weights_args(p, needs_weights: bool = True) -> None:
+def _weights_args(p, needs_weights: bool = True, ensemble: bool = False) -> None:
     p.add_argument(
         "--weights",
         required=needs_weights,
+        nargs="+" if ensemble else None,
+        metavar="CKPT",
         help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)"
-        + ("" if needs_weights else "; default: the starter model in weights/starter/"),
+        + ("" if needs_weights else "; default: the starter model in weights/starter/")
+        + (
+            "; several = an ensemble of checkpoints of one run config (the first one's run "
+            "folder gives the config and classes), merged as --tta's passes are"
+            if ensemble
+            else ""
+        ),
     )
+    if ensemble:
+        p.add_argument(
+            "--tta",
+            nargs="+",
+            metavar="VIEW",
+            help="test-time augmentation: 'flip' (the mirror image too) and/or input-size "
+            "factors such as 0.8 1.2; each view of each checkpoint is one pass, merged per class "
+            "by box voting and mask averaging (fashion_mrcnn/inference/tta.py)",
+        )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
     _allow_partial_arg(p)
@@ -188,7 +205,7 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("evaluate", help="mask mAP@0.5, COCO AP, per-class table")
     p.add_argument("data")
-    _weights_args(p)
+    _weights_args(p, ensemble=True)
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True)
     p.add_argument(
@@ -209,14 +226,14 @@ def register(subparsers) -> None:
         "error that stops the run (bad arguments, weights or classes).",
     )
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
-    _weights_args(p, needs_weights=False)
+    _weights_args(p, needs_weights=False, ensemble=True)
     p.add_argument("--out", required=True)
     _postprocess_arg(p)
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("submit", help="Kaggle submission CSV for a folder of test images")
     p.add_argument("images", help="test image folder")
-    _weights_args(p)
+    _weights_args(p, ensemble=True)
     p.add_argument("--out", required=True, help="submission CSV path")
     p.add_argument(
         "--size", type=positive_int, nargs=2, default=(512, 512), metavar=("H", "W"),
@@ -243,7 +260,7 @@ def register(subparsers) -> None:
         "--postprocess).",
     )
     p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
-    _weights_args(p)
+    _weights_args(p, ensemble=True)
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--metric", default="2019", choices=list(KAGGLE_METRICS))

@@ -14,17 +14,40 @@ from fashion_mrcnn.errors import SKIP_REPORT_FILE, ConfigError
 
 
 def _run_config(args):
-    """``(Config, categories)`` of ``--weights``'s run folder (``--config`` / ``--classes`` win)."""
+    """``(Config, categories)`` of ``--weights``'s run folder (``--config`` / ``--classes`` win;
+    with several checkpoints, the first one's)."""
     from fashion_mrcnn.workflow.rundir import read_run
 
-    return read_run(args.weights, args.config, getattr(args, "classes", None))
+    return read_run(_checkpoints(args)[0], args.config, getattr(args, "classes", None))
+
+
+def _checkpoints(args) -> list:
+    """``--weights`` as a list (one checkpoint, or an ensemble's)."""
+    weights = args.weights
+    return list(weights) if isinstance(weights, list | tuple) else [weights]
+
+
+def _tta(args):
+    """``--tta``'s views, checked (ConfigError on a bad token); None without it."""
+    from fashion_mrcnn.inference.tta import parse_tta
+
+    views = getattr(args, "tta", None)
+    parse_tta(views)
+    return views
 
 
 def _inference_model(config, args):
-    """The inference model for ``--weights`` (all layers must fit unless ``--allow-partial``)."""
+    """What ``detect`` runs on for ``--weights`` (all layers must fit unless
+    ``--allow-partial``): one checkpoint's model, or with several checkpoints or ``--tta`` an
+    ensemble / TTA model (``inference.tta``), whose passes are announced."""
     from fashion_mrcnn.workflow import stages
 
-    return stages.load_inference_model(config, args.weights, allow_partial=args.allow_partial)
+    model = stages.load_detector(
+        config, _checkpoints(args), _tta(args), allow_partial=args.allow_partial
+    )
+    if hasattr(model, "pass_count"):
+        print(f"test-time passes: {model.describe()} per image")
+    return model
 
 
 def _postprocess_file(args, config):
@@ -196,7 +219,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
-    args.weights = rundir.weights_or_starter(args.weights)
+    args.weights = [rundir.weights_or_starter(w) for w in _checkpoints(args)]
     config, categories = _run_config(args)
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
@@ -253,8 +276,9 @@ def cmd_tune_postprocess(args) -> int:
 
     config, categories = _run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
+    tta = _tta(args)  # a bad --tta token stops the command before any detection runs
     result = stages.tune_postprocess(
-        config, args.weights, dataset, args.out, metric=args.metric, top=args.top
+        config, _checkpoints(args), dataset, args.out, metric=args.metric, top=args.top, tta=tta
     )
     cache = "reused" if result["reused_cache"] else "written"
     print(f"detections cache {cache}: {Path(args.out) / rundir.DETECTIONS_DIR}")

@@ -234,6 +234,31 @@ def test_predict_skips_an_unreadable_image_reports_it_and_exits_1(trained, synth
     assert "1 unreadable image(s) skipped" in err and str(out / "skipped.csv") in err
 
 
+def test_ensembles_and_tta_from_every_detecting_command(trained, synth, tmp_path, capsys):
+    run_dir, checkpoint = trained
+    first = sorted(run_dir.glob("logs/*/mask_rcnn_*.h5"))[0]
+    out = tmp_path / "predict"
+    args = ("--weights", checkpoint, first, "--tta", "flip")
+    assert run("predict", synth / "train", *args, "--out", out) == 0
+    assert "test-time passes: 2 checkpoints x (flip): 4 passes per image" in capsys.readouterr().out
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 6
+    assert run("evaluate", synth, "--weights", checkpoint, "--tta", "flip", "1.5",
+               "--out", tmp_path / "eval") == 0  # fmt: skip
+    assert "1 checkpoint x (flip, scales 1.5): 4 passes" in capsys.readouterr().out
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["num_images"] >= 1
+    sub = tmp_path / "sub.csv"
+    assert run("submit", synth / "train", *args, "--out", sub, "--size", 64, 64) == 0
+    assert pd.read_csv(sub)["ImageId"].nunique() == 6
+    pp = ("tune-postprocess", synth, "--split", "val", "--out", tmp_path / "pp")
+    assert run(*pp, "--weights", checkpoint) == 0
+    assert run(*pp, "--weights", checkpoint, "--tta", "flip") == 0  # other passes: not reused
+    assert capsys.readouterr().out.count("detections cache written") == 2
+    code = run("submit", synth / "train", "--weights", checkpoint, "--tta", "flip", "mirror",
+               "--out", sub)  # fmt: skip
+    assert code == 2
+    _one_line_error(capsys, "--tta", "'mirror'")
+
+
 def test_submit_writes_valid_csv(trained, synth, tmp_path):
     _, checkpoint = trained
     out = tmp_path / "submission.csv"

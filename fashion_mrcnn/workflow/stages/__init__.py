@@ -13,8 +13,8 @@ The functions live by job; this package re-exports every public name:
   ``oversample``, ``explore``, ``check_ground_truth``, ``is_box_only``;
 - :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``,
   ``validation_steps_for``, ``train``, ``BUDGET_EPOCH_CAP``;
-- :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``predict``, ``submit``,
-  ``class_names_for``, ``category_ids_for``, ``class_map_for``;
+- :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``load_detector``, ``predict``,
+  ``submit``, ``class_names_for``, ``category_ids_for``, ``class_map_for``;
 - :mod:`.scoring`: ``evaluate``, ``kaggle_policies``, ``error_analysis``, ``compare``,
   ``tune_postprocess`` and their constants;
 - :mod:`.common`: the helpers they share.
@@ -39,6 +39,7 @@ from fashion_mrcnn.workflow.stages.infer import (
     class_map_for,
     class_names_for,
     inference_config,
+    load_detector,
     load_inference_model,
     predict,
     submit,
@@ -81,6 +82,7 @@ __all__ = [
     "inference_config",
     "is_box_only",
     "kaggle_policies",
+    "load_detector",
     "load_inference_model",
     "make_config",
     "open_dataset",

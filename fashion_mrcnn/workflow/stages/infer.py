@@ -36,8 +36,24 @@ def load_inference_model(config, weights, model_dir=None, allow_partial: bool = 
     return model
 
 
-def as_model(config, weights):
-    return weights if hasattr(weights, "detect") else load_inference_model(config, weights)
+def load_detector(config, weights, tta=None, allow_partial: bool = False):
+    """What ``detect`` runs on: one checkpoint's inference model, or with several checkpoints
+    (a list: an ensemble) or test-time views (``tta``: ``"flip"`` and input-size factors, e.g.
+    ``["flip", 1.2]``; ``inference.tta.parse_tta``) an ``inference.tta.AugmentedModel`` over
+    them (its merge rule: that module)."""
+    from fashion_mrcnn.inference.tta import AugmentedModel, parse_tta
+
+    paths = [weights] if isinstance(weights, str | Path) else list(weights)
+    flip, scales = parse_tta(tta)
+    models = [load_inference_model(config, w, allow_partial=allow_partial) for w in paths]
+    if len(models) == 1 and not flip and not scales:
+        return models[0]
+    return AugmentedModel(models, flip=flip, scales=scales)
+
+
+def as_model(config, weights, tta=None):
+    """``weights`` itself when it is a model (has ``detect``), else :func:`load_detector`."""
+    return weights if hasattr(weights, "detect") else load_detector(config, weights, tta)
 
 
 def predict(

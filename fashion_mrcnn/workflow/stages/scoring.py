@@ -208,7 +208,14 @@ SEARCH_MAX_INSTANCES = 200
 
 
 def tune_postprocess(
-    config, weights, dataset, out_dir, metric: str = "2019", size=(512, 512), top: int = 10
+    config,
+    weights,
+    dataset,
+    out_dir,
+    metric: str = "2019",
+    size=(512, 512),
+    top: int = 10,
+    tta=None,
 ) -> dict:
     """Search the post-processing setting that maximises the Kaggle ``metric`` on ``dataset``.
 
@@ -220,8 +227,9 @@ def tune_postprocess(
     its ``top`` rows, the ``best`` setting, its ``score``, the ``baseline`` score (no
     post-processing beyond the writer's overlap removal), the file paths and ``reused_cache``.
 
-    ``weights``: a checkpoint (loaded with the permissive settings), or an inference
-    ``MaskRCNN``, used with its own detection settings and never cached for reuse.
+    ``weights``: a checkpoint or a list of them (an ensemble), loaded with the permissive
+    settings, with the test-time views ``tta`` (``load_detector``) if given; or an
+    inference model, used with its own detection settings and never cached for reuse.
 
     Raises:
         FashionDataError: no image of ``dataset`` has a ground-truth mask.
@@ -250,8 +258,10 @@ def tune_postprocess(
             min(SEARCH_MAX_INSTANCES, int(config.POST_NMS_ROIS_INFERENCE)),
         ),
     )
-    if isinstance(weights, str | Path):  # a checkpoint: the cache is reused while it is unchanged
-        weights_key = [str(Path(weights).resolve()), Path(weights).stat().st_mtime]
+    if not hasattr(weights, "detect"):  # checkpoints: the cache is reused while they are unchanged
+        paths = [weights] if isinstance(weights, str | Path) else list(weights)
+        weights_key = [[str(Path(w).resolve()), Path(w).stat().st_mtime] for w in paths]
+        weights_key = weights_key[0] if len(paths) == 1 else weights_key
     else:  # a model object, with its own detection settings: never reuse a cache
         weights_key = ["model object", time.time()]
         search_config = weights.config
@@ -259,10 +269,11 @@ def tune_postprocess(
         "weights": weights_key,
         "min_confidence": search_config.DETECTION_MIN_CONFIDENCE,
         "max_instances": search_config.DETECTION_MAX_INSTANCES,
+        **({"tta": [str(v) for v in tta]} if tta else {}),
     }
 
     def run():
-        model = as_model(search_config, weights)
+        model = as_model(search_config, weights, tta)
         return detect_dataset(model, dataset, indices, progress=True)
 
     detections, reused = cached_detections(out_dir / DETECTIONS_DIR, key, image_ids, run)
