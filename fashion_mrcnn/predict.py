@@ -14,20 +14,24 @@ One record per image::
 Records are written one per line (JSON Lines) by :func:`write_jsonl`; :func:`predict_to_dir`
 appends each as soon as its image is done, so a failure later in a run loses nothing already
 predicted, and lists the files it could not read in ``skipped.csv`` beside the JSON Lines.
+With a ``shard`` it predicts only that shard's block of the inputs (:mod:`fashion_mrcnn.shards`)
+and, once done, writes the shard's manifest (``shard.json``) beside them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from fashion_mrcnn.data.formats.rle import encode
-from fashion_mrcnn.data.images import list_images
+from fashion_mrcnn.data.images import list_images, load_rgb
 from fashion_mrcnn.errors import SKIP_REPORT_FILE, FashionDataError, SkipReport
-from fashion_mrcnn.inference.detect import detect_files
+from fashion_mrcnn.inference.detect import detect_batches, detect_files
+from fashion_mrcnn.shards import Shard, manifest_path, write_manifest
 
 
 def _lookup(table, key: int, what: str):
@@ -159,6 +163,35 @@ def collect_inputs(inputs: str | Path | Iterable[str | Path]) -> list[Path]:
 #: The JSON Lines file inside ``predict_to_dir``'s output folder (the skip report beside it is
 #: ``errors.SKIP_REPORT_FILE``).
 JSONL_NAME = "predictions.jsonl"
+#: The folder of overlay PNGs inside ``predict_to_dir``'s output folder.
+OVERLAYS_DIR = "overlays"
+
+
+def overlay_names(paths: Sequence[Path]) -> list[str]:
+    """The overlay file name of each input: ``<stem>.png``, a stem already taken by an earlier
+    input getting ``_`` appended (same name in two folders). Decided over the whole input list,
+    so each shard of a sharded run names an image's overlay as the unsharded run does."""
+    used: set[str] = set()
+    names = []
+    for path in paths:
+        stem = Path(path).stem
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        names.append(f"{stem}.png")
+    return names
+
+
+@dataclass(frozen=True)
+class _Input:
+    """An input file and its place in the whole input list; reads as the file's path (in a skip
+    report)."""
+
+    index: int
+    path: Path
+
+    def __str__(self) -> str:
+        return str(self.path)
 
 
 def predict_to_dir(
@@ -172,6 +205,7 @@ def predict_to_dir(
     progress: bool = True,
     skipped: SkipReport | None = None,
     postprocess=None,
+    shard: Shard | None = None,
 ) -> list[dict]:
     """Predict on files / folders; write ``out_dir/predictions.jsonl`` and, with ``overlays``,
     ``out_dir/overlays/<image stem>.png`` (masks, boxes and labels drawn by
@@ -184,23 +218,35 @@ def predict_to_dir(
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped. ``postprocess``: an
     ``inference.postprocess.PostprocessSetting`` applied to each image's detections first.
+    ``shard``: predict only this shard's block of the inputs (``shards.Shard.select``; an empty
+    block writes an empty ``predictions.jsonl``) and, when the block is done, write its manifest
+    ``out_dir/shard.json`` (``written``: ``records`` and ``skipped`` counts); a run without a
+    shard removes a ``shard.json`` left in ``out_dir`` by an earlier sharded run.
     """
     from fashion_mrcnn.inference.postprocess import apply_postprocess
     from fashion_mrcnn.viz.overlay import draw_overlay, save_image
 
     out_dir = Path(out_dir)
-    paths = collect_inputs(inputs)
-    if not paths:
+    all_paths = collect_inputs(inputs)
+    if not all_paths:
         raise FileNotFoundError(f"no images found in {inputs}")
+    names = overlay_names(all_paths)
+    order = [_Input(k, p) for k, p in enumerate(all_paths)]
+    if shard is not None:
+        order = shard.select(order)
     out_dir.mkdir(parents=True, exist_ok=True)
     report_path = out_dir / SKIP_REPORT_FILE
     report_path.unlink(missing_ok=True)  # a report from an earlier run would mislead
+    manifest = manifest_path(out_dir, folder=True)
+    manifest.unlink(missing_ok=True)  # written again only when this run finishes
     records = []
-    used: set[str] = set()
     jsonl_path = out_dir / JSONL_NAME
     with jsonl_path.open("w") as jsonl:
         try:
-            for path, image, result in detect_files(model, paths, progress, skipped):
+            for item, image, result in detect_batches(
+                model, order, lambda item: load_rgb(item.path), progress, skipped
+            ):
+                path = item.path
                 if postprocess is not None:
                     result = apply_postprocess(result, postprocess)
                 record = detection_to_record(
@@ -210,15 +256,11 @@ def predict_to_dir(
                 jsonl.flush()
                 records.append(record)
                 if overlays:
-                    stem = path.stem
-                    while stem in used:  # same stem from two folders: keep both overlays
-                        stem += "_"
-                    used.add(stem)
                     picture = draw_overlay(
                         image, result["rois"], result["masks"], result["class_ids"], class_names,
                         result["scores"], min_side=OVERLAY_MIN_SIDE,
                     )  # fmt: skip
-                    save_image(picture, out_dir / "overlays" / f"{stem}.png")
+                    save_image(picture, out_dir / OVERLAYS_DIR / names[item.index])
         except BaseException:
             if not records:  # an empty file would read as "no garments in these photos"
                 jsonl.close()
@@ -227,4 +269,7 @@ def predict_to_dir(
         finally:
             if skipped is not None and len(skipped):
                 skipped.write(report_path)
+    if shard is not None:
+        written = {"records": len(records), "skipped": len(skipped) if skipped is not None else 0}
+        write_manifest(manifest, "predict", shard, [str(p) for p in all_paths], written)
     return records

@@ -31,6 +31,7 @@ from fashion_mrcnn.errors import FashionDataError, RLEError
 from fashion_mrcnn.inference.detect import detect_files
 from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES, remove_overlaps
 from fashion_mrcnn.ops.image import resize_masks_nearest
+from fashion_mrcnn.shards import Shard
 
 SUBMISSION_COLUMNS = list(PRED_COLUMNS)
 PLACEHOLDER = ("1 1", "23")  # Kaggle's sample_submission row for an image without predictions
@@ -187,18 +188,22 @@ def predict_submission(
     out_csv: str | Path,
     progress: bool = True,
     postprocess: Callable[[dict], dict] | None = None,
+    shard: Shard | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
     ``ImageId`` is the file name. ``postprocess``: ``detect() dict -> detect() dict`` applied to
     each image's detections first (e.g. ``inference.postprocess.apply_postprocess`` bound to a
-    setting; ``None``: none). ``kwargs`` go to :func:`make_submission` (size, overlap, min_area,
-    attributes, class_map, placeholder).
+    setting; ``None``: none). ``shard``: only that shard's block of the folder's images
+    (:mod:`fashion_mrcnn.shards`; the caller writes its manifest). ``kwargs`` go to
+    :func:`make_submission` (size, overlap, min_area, attributes, class_map, placeholder).
     """
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
+    if shard is not None:
+        paths = shard.select(paths)
     predictions = [result for _, _, result in detect_files(model, paths, progress)]
     if postprocess is not None:
         predictions = [postprocess(p) for p in predictions]

@@ -8,7 +8,8 @@
 - :mod:`.papermill_runner` (one notebook), :mod:`.pipeline` (stages 00-05 in order),
   :mod:`.kernelspec` (the kernel they run on), :mod:`.handoff` (artifacts between stages),
   :mod:`.display` (artifacts shown in a notebook), :mod:`.overrides` (``--set`` parameters);
-- :mod:`.commands`: the model sub-commands of ``fashion-mrcnn``; :mod:`.demo`: ``make demo``.
+- :mod:`.commands`: the model sub-commands of ``fashion-mrcnn``; :mod:`.demo`: ``make demo``;
+  :mod:`.merge_shards`: the outputs of ``predict`` / ``submit --shard I/N`` joined into one.
 
 ``register(subparsers)`` adds the model commands to the ``fashion-mrcnn`` parser.
 """

@@ -1,7 +1,7 @@
 """The argument parsers of the model sub-commands of ``fashion-mrcnn`` (train, evaluate, predict,
-submit, tune-postprocess, demo, tune, pipeline, cache, weights), and the argument types and
-options the data sub-commands share (``positive_int``, ``--on-error`` / ``--skip-report``). Each
-sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
+submit, merge-shards, tune-postprocess, demo, tune, pipeline, cache, weights), and the argument
+types and options the data sub-commands share (``positive_int``, ``--on-error`` /
+``--skip-report``). Each sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fashion_mrcnn.workflow.commands import (
     cmd_cache,
     cmd_demo,
     cmd_evaluate,
+    cmd_merge_shards,
     cmd_pipeline,
     cmd_predict,
     cmd_submit,
@@ -72,7 +73,29 @@ def _int_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def shard_arg(text: str):
+    """argparse type: ``I/N`` -> ``shards.Shard`` (1-based)."""
+    from fashion_mrcnn.shards import Shard
+
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # ----------------------------------------------------------------------------- parser
+def _shard_arg(p, manifest: str) -> None:
+    p.add_argument(
+        "--shard",
+        type=shard_arg,
+        metavar="I/N",
+        help="process shard I of N only (1-based, 1 <= I <= N): the I-th of N contiguous blocks "
+        "of the images in the order the unsharded run takes them, so N machines given the same "
+        f"inputs split them with no overlap and no gap; writes {manifest}, which merge-shards "
+        "reads",
+    )
+
+
 def _postprocess_arg(p) -> None:
     p.add_argument(
         "--postprocess",
@@ -229,6 +252,7 @@ def register(subparsers) -> None:
     _weights_args(p, needs_weights=False, ensemble=True)
     p.add_argument("--out", required=True)
     _postprocess_arg(p)
+    _shard_arg(p, "OUT/shard.json")
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser("submit", help="Kaggle submission CSV for a folder of test images")
@@ -248,7 +272,25 @@ def register(subparsers) -> None:
     )
     p.add_argument("--min-area", type=non_negative_int, default=0)
     _postprocess_arg(p)
+    _shard_arg(p, "OUT.shard.json beside the CSV")
     p.set_defaults(func=cmd_submit)
+
+    p = subparsers.add_parser(
+        "merge-shards",
+        help="join the outputs of predict / submit --shard I/N into the unsharded output",
+        description="Checks that the shards are the N shards of one run (same inputs, N and "
+        "settings; every shard once; no overlap, no gap) and that each output holds what its "
+        "manifest lists, then writes into OUT exactly what the unsharded command writes. Exit "
+        "status: 0, or 1 when images were skipped (predict) or the merged CSV has problems "
+        "(submit), as the unsharded command; 2 when the shards do not make up one run.",
+    )
+    p.add_argument(
+        "shards", nargs="+", metavar="SHARD", help="a predict --out folder or a submit --out CSV"
+    )
+    p.add_argument(
+        "--out", required=True, help="merged output: a folder (predict) or a CSV path (submit)"
+    )
+    p.set_defaults(func=cmd_merge_shards)
 
     p = subparsers.add_parser(
         "tune-postprocess",

@@ -1,5 +1,5 @@
-"""Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, tune-postprocess,
-demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
+"""Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, merge-shards,
+tune-postprocess, demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
 tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
 The argument parsers are in ``workflow.command_args``.
@@ -233,8 +233,11 @@ def cmd_predict(args) -> int:
         names,
         category_ids=stages.category_ids_for(categories),
         postprocess=postprocess,
+        shard=args.shard,
     )
     print(f"{result['images']} images, {result['instances']} instances -> {result['jsonl']}")
+    if args.shard is not None:
+        print(f"shard {args.shard}: manifest {result['manifest']}")
     if result["skipped"]:
         print(
             f"fashion-mrcnn predict: {result['skipped']} unreadable image(s) skipped, "
@@ -264,11 +267,33 @@ def cmd_submit(args) -> int:
         overlap=args.overlap,
         min_area=args.min_area,
         postprocess=postprocess,
+        shard=args.shard,
     )
     print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
+    if args.shard is not None:
+        print(f"shard {args.shard}: manifest {result['manifest']}")
     for problem in result["problems"]:
         print(f"problem: {problem}")
     return 1 if result["problems"] else 0
+
+
+def cmd_merge_shards(args) -> int:
+    from fashion_mrcnn.workflow.merge_shards import merge_shards
+
+    result = merge_shards(args.out, args.shards)
+    print(
+        f"{result['shards']} {result['command']} shards of {result['images']} images -> {args.out}"
+    )
+    if result["command"] == "predict" and result["skipped"]:
+        print(
+            f"fashion-mrcnn merge-shards: {result['skipped']} unreadable image(s) skipped, "
+            f"listed in {result['skip_report']}",
+            file=sys.stderr,
+        )
+        return 1
+    for problem in result.get("problems", []):
+        print(f"problem: {problem}")
+    return 1 if result.get("problems") else 0
 
 
 def cmd_tune_postprocess(args) -> int:

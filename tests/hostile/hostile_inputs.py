@@ -211,6 +211,20 @@ def grid_yaml(tmp: Path, world: World) -> dict[str, Path]:
     return {"grid": path}
 
 
+def one_of_two_predict_shards(tmp: Path, world: World) -> dict[str, Path]:
+    """The output of ``predict --shard 1/2`` over the scenes (no image had a detection), alone."""
+    from fashion_mrcnn.shards import Shard, manifest_path, write_manifest
+
+    shard = tmp / "shard1"
+    shard.mkdir()
+    images = [str(p) for p in sorted((world.synth / "train").glob("*.jpg"))]
+    records = [{"image": i, "width": SIZE, "height": SIZE, "instances": []} for i in images[:3]]
+    (shard / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    written = {"records": len(records), "skipped": 0}
+    write_manifest(manifest_path(shard, folder=True), "predict", Shard(1, 2), images, written)
+    return {"shard": shard}
+
+
 def empty_dir(tmp: Path, world: World) -> dict[str, Path]:
     (tmp / "empty").mkdir()
     return {"empty": tmp / "empty"}

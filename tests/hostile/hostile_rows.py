@@ -149,6 +149,10 @@ CLI_ROWS = [
     Row("predict-without-classes", ("predict", "{synth}/train", "--weights", "{tmp}/x.h5",
         "--out", "{out}", "--config", "{config}"), 2, "predict needs class names",
         absent=("{out}",)),
+    Row("predict-shard-out-of-range", ("predict", "{synth}/train", "--weights", "{tmp}/x.h5",
+        "--out", "{out}", "--shard", "3/2"), 2,
+        "argument --shard: shard I must be between 1 and N = 2 (1-based), got 3/2",
+        one_line=False, absent=("{out}",)),
     # ------------------------------------------------------------------ submit
     Row("submit-size-zero-negative", ("submit", "{synth}/train", "--weights", "{tmp}/x.h5",
         "--out", "{out}/s.csv", "--size", "0", "-5"), 2,
@@ -163,6 +167,14 @@ CLI_ROWS = [
         "class_thresholds key 999 is not a class id of the model (it has classes 1..7)",
         inp.postprocess_yaml("class_thresholds: {999: 0.1, -3: 2}\n"), absent=("{out}",),
         item="4"),
+    Row("submit-shard-malformed", ("submit", "{synth}/train", "--weights", "{tmp}/x.h5",
+        "--out", "{out}/s.csv", "--shard", "1of2"), 2,
+        "argument --shard: expected I/N with whole numbers 1 <= I <= N (e.g. 1/4), got '1of2'",
+        one_line=False, absent=("{out}",)),
+    # ------------------------------------------------------------------ merge-shards
+    Row("merge-shards-missing-shard", ("merge-shards", "{shard}", "--out", "{out}"), 2,
+        "missing shard(s) 2/2: got 1 of 2", inp.one_of_two_predict_shards, absent=("{out}",),
+        keep=("{shard}/shard.json", "{shard}/predictions.jsonl")),
     # ------------------------------------------------------------------ train (refused up front)
     Row("train-data-without-images", ("train", "{data}", "--out", "{out}"), 2,
         "train.csv row 1, image synth_00000.jpg: image file", inp.csv_only,

@@ -57,15 +57,24 @@ def as_model(config, weights, tta=None):
 
 
 def predict(
-    config, weights, inputs, out_dir, class_names, category_ids=None, postprocess=None
+    config,
+    weights,
+    inputs,
+    out_dir,
+    class_names,
+    category_ids=None,
+    postprocess=None,
+    shard=None,
 ) -> dict:
     """Predictions for files / folders: ``predictions.jsonl`` and an overlay PNG per image.
 
     Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
     them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
-    YAML path) applied to every image's detections."""
+    YAML path) applied to every image's detections. ``shard``: a ``shards.Shard``: only its block
+    of the inputs, and its manifest ``shard.json`` (``manifest``; None without a shard)."""
     from fashion_mrcnn.errors import SKIP_REPORT_FILE, SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, predict_to_dir
+    from fashion_mrcnn.shards import manifest_path
 
     postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
     model = as_model(config, weights)
@@ -73,7 +82,7 @@ def predict(
     skipped = SkipReport("predict")
     records = predict_to_dir(
         model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped,
-        postprocess=postprocess,
+        postprocess=postprocess, shard=shard,
     )  # fmt: skip
     return {
         "jsonl": str(out_dir / JSONL_NAME),
@@ -82,6 +91,7 @@ def predict(
         "overlays": str(out_dir / "overlays"),
         "skipped": len(skipped),
         "skip_report": str(out_dir / SKIP_REPORT_FILE) if len(skipped) else None,
+        "manifest": None if shard is None else str(manifest_path(out_dir, folder=True)),
     }
 
 
@@ -96,14 +106,20 @@ def submit(
     overlap: str = "all",
     min_area: int = 0,
     postprocess=None,
+    shard=None,
 ) -> dict:
     """Predict every image of ``images_dir``, write the Kaggle CSV and validate it.
 
     ``class_map`` maps internal class ids to iMaterialist ClassId strings (see
     :func:`class_map_for`). ``postprocess``: a ``PostprocessSetting`` (or its YAML path) applied
-    to every image's detections; its overlap policy then replaces ``overlap``.
+    to every image's detections; its overlap policy then replaces ``overlap``. ``shard``: a
+    ``shards.Shard``: only its block of the images (the CSV is validated against that block),
+    then its manifest ``<out_csv>.shard.json`` (``manifest``; None without a shard), whose
+    settings (size, overlap, attributes, min area) a merge requires equal across shards.
     """
+    from fashion_mrcnn.data.images import list_images
     from fashion_mrcnn.inference.postprocess import apply_postprocess
+    from fashion_mrcnn.shards import manifest_path, write_manifest
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
     postprocess = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
@@ -112,6 +128,8 @@ def submit(
     model = as_model(config, weights)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
+    manifest = manifest_path(out_csv, folder=False)
+    manifest.unlink(missing_ok=True)  # written again only when this run finishes
     frame = predict_submission(
         model,
         images_dir,
@@ -124,13 +142,21 @@ def submit(
         postprocess=None
         if postprocess is None
         else partial(apply_postprocess, setting=postprocess),
+        shard=shard,
     )
-    problems = validate_submission(out_csv, images_dir, size=tuple(size), overlap=overlap)
+    expected = images_dir if shard is None else shard.select(list_images(images_dir))
+    problems = validate_submission(out_csv, expected, size=tuple(size), overlap=overlap)
+    if shard is not None:
+        names = [p.name for p in list_images(images_dir)]
+        settings = {"size": [int(v) for v in size], "overlap": overlap,
+                    "attributes": attributes, "min_area": int(min_area)}  # fmt: skip
+        write_manifest(manifest, "submit", shard, names, {"rows": len(frame)}, settings)
     return {
         "csv": str(out_csv),
         "rows": len(frame),
         "images": int(frame["ImageId"].nunique()),
         "problems": problems,
+        "manifest": None if shard is None else str(manifest),
     }
 
 
