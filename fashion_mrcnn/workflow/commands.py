@@ -2,7 +2,8 @@
 tune-postprocess, demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
 tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
-The argument parsers are in ``workflow.command_args``.
+The argument parsers are in ``workflow.command_args``; what ``--weights``, ``--tta`` and
+``--postprocess`` load, in ``workflow.run_inputs``.
 """
 
 from __future__ import annotations
@@ -11,52 +12,7 @@ import sys
 from pathlib import Path
 
 from fashion_mrcnn.errors import SKIP_REPORT_FILE, ConfigError
-
-
-def _run_config(args):
-    """``(Config, categories)`` of ``--weights``'s run folder (``--config`` / ``--classes`` win;
-    with several checkpoints, the first one's)."""
-    from fashion_mrcnn.workflow.rundir import read_run
-
-    return read_run(_checkpoints(args)[0], args.config, getattr(args, "classes", None))
-
-
-def _checkpoints(args) -> list:
-    """``--weights`` as a list (one checkpoint, or an ensemble's)."""
-    weights = args.weights
-    return list(weights) if isinstance(weights, list | tuple) else [weights]
-
-
-def _tta(args):
-    """``--tta``'s views, checked (ConfigError on a bad token); None without it."""
-    from fashion_mrcnn.inference.tta import parse_tta
-
-    views = getattr(args, "tta", None)
-    parse_tta(views)
-    return views
-
-
-def _inference_model(config, args):
-    """What ``detect`` runs on for ``--weights`` (all layers must fit unless
-    ``--allow-partial``): one checkpoint's model, or with several checkpoints or ``--tta`` an
-    ensemble / TTA model (``inference.tta``), whose passes are announced."""
-    from fashion_mrcnn.workflow import stages
-
-    model = stages.load_detector(
-        config, _checkpoints(args), _tta(args), allow_partial=args.allow_partial
-    )
-    if hasattr(model, "pass_count"):
-        print(f"test-time passes: {model.describe()} per image")
-    return model
-
-
-def _postprocess_file(args, config):
-    """``--postprocess`` read and checked against the model's classes, before the model loads."""
-    if args.postprocess is None:
-        return None
-    from fashion_mrcnn.inference.postprocess import read_postprocess
-
-    return read_postprocess(args.postprocess, int(config.NUM_CLASSES))
+from fashion_mrcnn.workflow import run_inputs as R
 
 
 def _categories_ids(categories):
@@ -196,11 +152,11 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
-    config, categories = _run_config(args)
+    config, categories = R.run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
     stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
-    result = run(config, _inference_model(config, args), dataset, args.out)
+    result = run(config, R.detector(config, args), dataset, args.out)
     if result.get("box_only"):
         keys = ("box_map50", "num_images", "num_predictions", "num_gt")
     else:
@@ -219,15 +175,15 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
-    args.weights = [rundir.weights_or_starter(w) for w in _checkpoints(args)]
-    config, categories = _run_config(args)
+    args.weights = [rundir.weights_or_starter(w) for w in R.checkpoints(args)]
+    config, categories = R.run_config(args)
     if categories is None:
         raise ConfigError("predict needs class names: pass --classes classes.json")
     names = stages.class_names_for(categories)
-    postprocess = _postprocess_file(args, config)
+    postprocess = R.postprocess_file(args, config)
     result = stages.predict(
         config,
-        _inference_model(config, args),
+        R.detector(config, args),
         args.inputs,
         args.out,
         names,
@@ -251,14 +207,14 @@ def cmd_predict(args) -> int:
 def cmd_submit(args) -> int:
     from fashion_mrcnn.workflow import stages
 
-    config, categories = _run_config(args)
+    config, categories = R.run_config(args)
     if categories is None:
         raise ConfigError("submit needs the training categories: pass --classes classes.json")
     class_map = {k: str(v) for k, v in stages.category_ids_for(categories).items()}
-    postprocess = _postprocess_file(args, config)
+    postprocess = R.postprocess_file(args, config)
     result = stages.submit(
         config,
-        _inference_model(config, args),
+        R.detector(config, args),
         args.images,
         args.out,
         class_map,
@@ -299,11 +255,11 @@ def cmd_merge_shards(args) -> int:
 def cmd_tune_postprocess(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
-    config, categories = _run_config(args)
+    config, categories = R.run_config(args)
     dataset = _open_data(args, args.split, _categories_ids(categories))
-    tta = _tta(args)  # a bad --tta token stops the command before any detection runs
+    tta = R.tta_views(args)  # a bad --tta token stops the command before any detection runs
     result = stages.tune_postprocess(
-        config, _checkpoints(args), dataset, args.out, metric=args.metric, top=args.top, tta=tta
+        config, R.checkpoints(args), dataset, args.out, metric=args.metric, top=args.top, tta=tta
     )
     cache = "reused" if result["reused_cache"] else "written"
     print(f"detections cache {cache}: {Path(args.out) / rundir.DETECTIONS_DIR}")

@@ -70,6 +70,8 @@ def test_help_of_every_command(capsys):
         "evaluate",
         "predict",
         "submit",
+        "tune-postprocess",
+        "merge-shards",
         "demo",
         "tune",
         "pipeline",
