@@ -31,7 +31,13 @@ from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.data.images import list_images, load_rgb
 from fashion_mrcnn.errors import SKIP_REPORT_FILE, FashionDataError, SkipReport
 from fashion_mrcnn.inference.detect import detect_batches, detect_files
+from fashion_mrcnn.inference.tta import detector_identity
 from fashion_mrcnn.shards import Shard, manifest_path, write_manifest
+
+
+def _setting_dict(postprocess):
+    """A post-processing setting as a manifest records it (None: no setting)."""
+    return None if postprocess is None else postprocess.to_dict()
 
 
 def _lookup(table, key: int, what: str):
@@ -271,5 +277,6 @@ def predict_to_dir(
                 skipped.write(report_path)
     if shard is not None:
         written = {"records": len(records), "skipped": len(skipped) if skipped is not None else 0}
-        write_manifest(manifest, "predict", shard, [str(p) for p in all_paths], written)
+        settings = {"model": detector_identity(model), "postprocess": _setting_dict(postprocess)}
+        write_manifest(manifest, "predict", shard, [str(p) for p in all_paths], written, settings)
     return records

@@ -286,3 +286,34 @@ class AugmentedModel:
                 )
             )
         return results
+
+
+def detector_identity(model) -> dict:
+    """What decides a detector's output, for checking that shards of one run used the same:
+    the sha256 of each checkpoint file it loaded (None for weights not read from a file), the
+    test-time views and the detection settings. Works for a ``MaskRCNN`` and an
+    :class:`AugmentedModel`."""
+    import hashlib
+    from pathlib import Path
+
+    def digest(path):
+        if path is None or not Path(path).is_file():
+            return None
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    models = getattr(model, "models", [model])
+    cfg = model.config
+    return {
+        "checkpoints_sha256": [digest(getattr(m, "weights_path", None)) for m in models],
+        "flip": bool(getattr(model, "flip", False)),
+        "scales": list(getattr(model, "scales", ())),
+        "detection": [
+            float(cfg.DETECTION_MIN_CONFIDENCE),
+            int(cfg.DETECTION_MAX_INSTANCES),
+            float(cfg.MASK_THRESHOLD),
+        ],
+    }

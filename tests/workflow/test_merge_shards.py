@@ -8,6 +8,7 @@ Nothing in the outputs depends on the time of the run, so whole files are compar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 
@@ -120,13 +121,19 @@ def test_sharded_submit_merges_into_the_unsharded_csv(world, tmp_path):
     assert not (tmp_path / "merged.csv.shard.json").exists()
     manifest = json.loads((tmp_path / "part2.csv.shard.json").read_text())
     assert manifest["items"] == [p.name for p in sorted(images.glob("*.jpg"))][2:4]
+    model = manifest["settings"].pop("model")
     assert manifest["settings"] == {"size": [64, 64], "overlap": "all", "attributes": "keep",
-                                    "min_area": 0}  # fmt: skip
-    # a shard written with other settings does not join the others
-    other = tmp_path / "other.csv"
-    args = ("--out", other, "--shard", "3/3", "--min-area", 5)
-    assert run("submit", images, *weights, *args) == 0
-    assert run("merge-shards", parts[0], parts[1], other, "--out", tmp_path / "m2.csv") == 2
+                                    "min_area": 0, "postprocess": None}  # fmt: skip
+    assert model["checkpoints_sha256"] == [
+        hashlib.sha256(world["weights"].read_bytes()).hexdigest()
+    ]
+    assert (model["flip"], model["scales"], model["detection"]) == (False, [], [0.0, 5, 0.5])
+    # a shard written with other settings, or by another detector, does not join the others
+    for n, extra in enumerate((("--min-area", 5), ("--tta", "flip"))):
+        other = tmp_path / f"other{n}.csv"
+        assert run("submit", images, *weights, "--out", other, "--shard", "3/3", *extra) == 0
+        merged2 = tmp_path / f"m{n}.csv"
+        assert run("merge-shards", parts[0], parts[1], other, "--out", merged2) == 2
 
 
 def _edit_manifest(folder, **changes) -> None:

@@ -119,6 +119,7 @@ def submit(
     """
     from fashion_mrcnn.data.images import list_images
     from fashion_mrcnn.inference.postprocess import apply_postprocess
+    from fashion_mrcnn.inference.tta import detector_identity
     from fashion_mrcnn.shards import manifest_path, write_manifest
     from fashion_mrcnn.submission import predict_submission, validate_submission
 
@@ -149,7 +150,9 @@ def submit(
     if shard is not None:
         names = [p.name for p in list_images(images_dir)]
         settings = {"size": [int(v) for v in size], "overlap": overlap,
-                    "attributes": attributes, "min_area": int(min_area)}  # fmt: skip
+                    "attributes": attributes, "min_area": int(min_area),
+                    "model": detector_identity(model),
+                    "postprocess": None if postprocess is None else postprocess.to_dict()}  # fmt: skip
         write_manifest(manifest, "submit", shard, names, {"rows": len(frame)}, settings)
     return {
         "csv": str(out_csv),
