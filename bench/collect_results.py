@@ -13,6 +13,7 @@ ORDER = [
     "rle",
     "index",
     "kaggle_metric",
+    "levers",
     "synthetic",
     "engine_ops",
     "model",
