@@ -173,9 +173,11 @@ def multilevel_crop_and_resize_xla(
     normalised (the sampling grid of :func:`crop_and_resize_np`, per level); box_indices: int
     [N], each box's image; levels: int [N], each box's index into ``feature_maps``; out_size:
     (ph, pw). Returns float32 [N, ph, pw, C], equal to ``tf.image.crop_and_resize`` of each box
-    on its level up to float rounding (the weights form ``sum w_y w_x v`` in place of the
-    kernel's nested lerps), gradients into the features included (none into the boxes or
-    indices).
+    on its level up to float rounding, gradients into the features included (none into the
+    boxes or indices): the weights form ``sum w_y w_x v`` replaces the kernel's nested lerps,
+    and in a graph Grappler's ``x / (ph - 1) -> x * (1 / (ph - 1))`` and XLA's fused
+    multiply-adds move some sampling positions by one float32 ulp (eager, the positions are the
+    kernel's, bit for bit).
 
     How: the levels are flattened and stacked into one table [sum_l B * H_l * W_l, C]; every
     output cell reads its 4 corner rows from the table by one ``tf.gather_nd`` and blends them
