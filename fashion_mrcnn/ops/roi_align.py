@@ -91,6 +91,38 @@ def crop_and_resize_np(
     return out.reshape(len(boxes), ph, pw, c).astype(np.float32)
 
 
+def crop_and_resize_grad_np(
+    image_shape: Sequence[int],
+    boxes: np.ndarray,
+    box_indices: np.ndarray,
+    grads: np.ndarray,
+) -> np.ndarray:
+    """The gradient of :func:`crop_and_resize_np` (and of both TF crops) with respect to the
+    image, in float64: each output cell's gradient spread over its 4 taps by the bilinear
+    weights; samples outside the image pass none.
+
+    image_shape: (B, H, W, C); boxes: float [N, 4] normalised; box_indices: int [N]; grads:
+    float [N, ph, pw, C], the gradient of the crops. Returns float64 [B, H, W, C].
+    """
+    _, h, w, _ = (int(v) for v in image_shape)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    grads = np.asarray(grads, dtype=np.float64)
+    ph, pw = grads.shape[1:3]
+    ys = _sample_coords(boxes[:, 0], boxes[:, 2], ph, h)  # [N, ph]
+    xs = _sample_coords(boxes[:, 1], boxes[:, 3], pw, w)  # [N, pw]
+    valid = ((ys >= 0) & (ys <= h - 1))[:, :, None] & ((xs >= 0) & (xs <= w - 1))[:, None, :]
+    ys, xs = np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)
+    fy, fx = ys - np.floor(ys), xs - np.floor(xs)
+    b = np.asarray(box_indices, dtype=np.int64)[:, None, None]
+    out = np.zeros(tuple(int(v) for v in image_shape), dtype=np.float64)
+    for rows, wy in ((np.floor(ys), 1 - fy), (np.ceil(ys), fy)):
+        for cols, wx in ((np.floor(xs), 1 - fx), (np.ceil(xs), fx)):
+            weight = wy[:, :, None] * wx[:, None, :] * valid  # [N, ph, pw]
+            at = (b, rows.astype(np.int64)[:, :, None], cols.astype(np.int64)[:, None, :])
+            np.add.at(out, at, weight[..., None] * grads)
+    return out
+
+
 def roi_align_tf(feature_maps, boxes, box_indices, out_size):
     """``tf.image.crop_and_resize`` with gradients stopped through the boxes.
 
@@ -177,7 +209,8 @@ def multilevel_crop_and_resize_xla(
     boxes or indices): the weights form ``sum w_y w_x v`` replaces the kernel's nested lerps,
     and in a graph Grappler's ``x / (ph - 1) -> x * (1 / (ph - 1))`` and XLA's fused
     multiply-adds move some sampling positions by one float32 ulp (eager, the positions are the
-    kernel's, bit for bit).
+    kernel's, bit for bit). Its gradient is deterministic; CropAndResize's CPU gradient is not
+    (threads add into shared pixels unlocked, tensorflow/tensorflow#42033).
 
     How: the levels are flattened and stacked into one table [sum_l B * H_l * W_l, C]; every
     output cell reads its 4 corner rows from the table by one ``tf.gather_nd`` and blends them
