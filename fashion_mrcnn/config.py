@@ -104,7 +104,9 @@ class Config:
     RECIPE = "finetune"  # | "scratch": presets.RECIPES (its LR settings applied by preset())
     MASK_HEAD_CHANNELS = 256
     BOX_HEAD_CONV = True  # True: Matterport's 7x7 / 1x1 conv box head; False: two FC layers
-    ROI_ALIGN = "crop_and_resize"  # | "xla": PyramidROIAlign's crop (XLA compiles "xla")
+    # PyramidROIAlign's crop: "crop_and_resize" (fastest uncompiled on CPU) | "xla" (one gather
+    # over all levels: XLA compiles it, as needed under jit_compile or on a TPU; ops.roi_align)
+    ROI_ALIGN = "crop_and_resize"
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
     BACKBONE_WEIGHTS = None  # None | "imagenet" | path to a weights file
 
