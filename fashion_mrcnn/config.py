@@ -7,8 +7,8 @@ configuration is validated there too, so a bad value fails before any model is b
 
 ``to_yaml`` / ``from_yaml`` round-trip every upper-case attribute; ``Config.preset(name)``
 builds a configuration from a named size preset ("cpu-smoke", "cpu-small", "colab-t4", "full";
-see :mod:`fashion_mrcnn.presets`). The allowed backbones, norms, resize modes, LR schedules and
-loss names come from :mod:`fashion_mrcnn.constants`.
+see :mod:`fashion_mrcnn.presets`). The allowed backbones, norms, resize modes, LR schedules,
+RoI Align methods and loss names come from :mod:`fashion_mrcnn.constants`.
 
 Over 400 lines: one class, Matterport's ~90 settings each with its comment, and the validation
 of each; splitting the checks from the settings they check would put one fact in two places.
@@ -31,6 +31,7 @@ from fashion_mrcnn.constants import (
     NORMS,
     RECIPE_NAMES,
     RESIZE_MODES,
+    ROI_ALIGN_METHODS,
 )
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.model.precision import check_setting
@@ -103,6 +104,9 @@ class Config:
     RECIPE = "finetune"  # | "scratch": presets.RECIPES (its LR settings applied by preset())
     MASK_HEAD_CHANNELS = 256
     BOX_HEAD_CONV = True  # True: Matterport's 7x7 / 1x1 conv box head; False: two FC layers
+    # PyramidROIAlign's crop: "crop_and_resize" (fastest uncompiled on CPU) | "xla" (one gather
+    # over all levels: XLA compiles it, as needed under jit_compile or on a TPU; ops.roi_align)
+    ROI_ALIGN = "crop_and_resize"
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
     BACKBONE_WEIGHTS = None  # None | "imagenet" | path to a weights file
 
@@ -307,7 +311,11 @@ class Config:
             raise ConfigError(
                 f"IMAGE_RESIZE_MODE must be one of {RESIZE_MODES}, got {self.IMAGE_RESIZE_MODE!r}"
             )
-        for name, choices in (("RECIPE", RECIPE_NAMES), ("LR_SCHEDULE", LR_SCHEDULES)):
+        for name, choices in (
+            ("RECIPE", RECIPE_NAMES),
+            ("LR_SCHEDULE", LR_SCHEDULES),
+            ("ROI_ALIGN", ROI_ALIGN_METHODS),
+        ):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         check_setting(self.MIXED_PRECISION)  # False, "float16", "bfloat16", "auto" (True = float16)

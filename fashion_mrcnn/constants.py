@@ -25,6 +25,9 @@ NORMS = ("frozen_bn", "bn", "gn")
 RESIZE_MODES = ("square", "pad64", "crop", "none")
 #: ``Config.LR_SCHEDULE`` values (``model.schedule.LearningRateSchedule`` kinds).
 LR_SCHEDULES = ("constant", "cosine", "step")
+#: ``Config.ROI_ALIGN`` values (``layers.PyramidROIAlign`` methods): ``tf.image.crop_and_resize``
+#: per FPN level, or one gather over all levels that XLA compiles (``ops.roi_align``).
+ROI_ALIGN_METHODS = ("crop_and_resize", "xla")
 #: ``Config.RECIPE`` values (``presets.RECIPES``): from scratch, or fine-tuning from weights.
 RECIPE_NAMES = ("scratch", "finetune")
 

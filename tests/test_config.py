@@ -53,6 +53,12 @@ def test_unknown_and_derived_kwargs_rejected():
         Config(BATCH_SIZE=4)
 
 
+def test_roi_align_method_is_checked():
+    assert Config().ROI_ALIGN == "crop_and_resize" and Config(ROI_ALIGN="xla").ROI_ALIGN == "xla"
+    with pytest.raises(ConfigError, match="ROI_ALIGN"):
+        Config(ROI_ALIGN="CropAndResize")
+
+
 def test_train_bn_maps_onto_norm():
     assert Config(TRAIN_BN=None).NORM == "bn"
     assert Config(NORM="gn").TRAIN_BN is None

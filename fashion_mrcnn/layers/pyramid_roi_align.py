@@ -1,14 +1,21 @@
 """PyramidROIAlign: pool each box from the FPN level that matches its size.
 
 Its numpy reference (level assignment + ``ops.roi_align.crop_and_resize_np``) is
-``tests/reference/pyramid_roi_align.py``.
+``tests/reference/pyramid_roi_align.py``. Two crops give the same values (float rounding
+apart): ``method="crop_and_resize"`` (``tf.image.crop_and_resize`` per level, the boxes of a
+level picked by ``tf.where`` and put back by ``tf.scatter_nd``) and ``method="xla"``
+(``ops.roi_align.multilevel_crop_and_resize_xla``: every box from its level in one gather, static
+shapes, compiled by XLA).
 """
 
 from __future__ import annotations
 
 import keras
 
+from fashion_mrcnn.constants import ROI_ALIGN_METHODS
+from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.ops.roi_align import (
+    multilevel_crop_and_resize_xla,
     roi_align_tf,
     roi_levels_tf,
 )
@@ -26,16 +33,32 @@ class PyramidROIAlign(keras.layers.Layer):
     level to ``pool_shape`` (``tf.image.crop_and_resize``, one sample per cell). Zero-area
     (padding) boxes go to level 2. Gradients flow into the feature maps, not the boxes.
 
+    ``method``: ``"crop_and_resize"`` raises ``tf.errors.InvalidArgumentError`` naming
+    ``ops.roi_align.NON_FINITE_BOXES`` on a NaN / inf box; ``"xla"`` (XLA compiles it) gives
+    that box a NaN output instead (``Config.ROI_ALIGN``).
+
     Inputs: ``[boxes [B, N, 4] normalised, P2, P3, P4, P5 ([B, h_l, w_l, C])]``.
     Output: float32 [B, N, pool_h, pool_w, C], in box order.
     """
 
-    def __init__(self, pool_shape, image_shape, canonical_size: float = 224.0, **kwargs):
+    def __init__(
+        self,
+        pool_shape,
+        image_shape,
+        canonical_size: float = 224.0,
+        method: str = "crop_and_resize",
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
+        if method not in ROI_ALIGN_METHODS:
+            raise ConfigError(
+                f"PyramidROIAlign method must be one of {ROI_ALIGN_METHODS}, got {method!r}"
+            )
         self.pool_shape = [int(v) for v in pool_shape]
         self.image_shape = [int(v) for v in image_shape]
         self.canonical_size = float(canonical_size)
+        self.method = method
 
     def call(self, inputs):
         import tensorflow as tf
@@ -43,6 +66,8 @@ class PyramidROIAlign(keras.layers.Layer):
         boxes = tf.cast(inputs[0], tf.float32)
         feature_maps = inputs[1:]
         levels = roi_levels_tf(boxes, self.image_shape, self.canonical_size)  # [B, N]
+        if self.method == "xla":
+            return self._gathered(tf, boxes, levels, feature_maps)
         batch = tf.shape(boxes)[0]
         n = tf.shape(boxes)[1]
         channels = feature_maps[0].shape[-1]
@@ -60,6 +85,21 @@ class PyramidROIAlign(keras.layers.Layer):
         out = tf.scatter_nd(tf.concat(positions, 0), tf.concat(pooled, 0), shape)
         return tf.ensure_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
 
+    def _gathered(self, tf, boxes, levels, feature_maps):
+        """``method="xla"``: all B * N boxes from their levels in one crop, in box order."""
+        batch, n = tf.shape(boxes)[0], tf.shape(boxes)[1]
+        channels = feature_maps[0].shape[-1]
+        image_of_box = tf.reshape(tf.broadcast_to(tf.range(batch)[:, None], [batch, n]), [-1])
+        crops = multilevel_crop_and_resize_xla(
+            [tf.cast(fm, tf.float32) for fm in feature_maps],
+            tf.reshape(boxes, [-1, 4]),
+            image_of_box,
+            tf.reshape(levels, [-1]) - LEVELS[0],
+            self.pool_shape,
+        )
+        out = tf.reshape(crops, tf.concat([[batch, n], tf.shape(crops)[1:]], axis=0))
+        return tf.ensure_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
+
     def compute_output_shape(self, input_shape):
         boxes_shape, fm_shape = input_shape[0], input_shape[1]
         return (boxes_shape[0], boxes_shape[1], *self.pool_shape, fm_shape[-1])
@@ -74,5 +114,6 @@ class PyramidROIAlign(keras.layers.Layer):
             pool_shape=self.pool_shape,
             image_shape=self.image_shape,
             canonical_size=self.canonical_size,
+            method=self.method,
         )
         return config

@@ -248,7 +248,10 @@ def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
     """ROI align at POOL_SIZE + box head: ``(class_logits, class_probs, bbox)``."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     pooled = roi_align_cls(
-        [config.POOL_SIZE, config.POOL_SIZE], image_shape, name="roi_align_classifier"
+        [config.POOL_SIZE, config.POOL_SIZE],
+        image_shape,
+        method=config.ROI_ALIGN,
+        name="roi_align_classifier",
     )([rois] + list(p2_p5))
     return box_head_graph(
         pooled,
@@ -264,7 +267,10 @@ def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls, keep=None):
     [B, N, MH, MW, K]`` (zeros where not kept)."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     mask_pooled = roi_align_cls(
-        [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE], image_shape, name="roi_align_mask"
+        [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE],
+        image_shape,
+        method=config.ROI_ALIGN,
+        name="roi_align_mask",
     )([boxes] + list(p2_p5))
     return mask_head_graph(
         mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm, keep=keep

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_mrcnn.constants import LOSS_NAMES
+from fashion_mrcnn.constants import LOSS_NAMES, ROI_ALIGN_METHODS
 from fashion_mrcnn.data.pipeline import make_dataset
 from fashion_mrcnn.errors import NonFiniteLossError
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
@@ -98,9 +98,10 @@ PINNED = {  # re-pinned 2026-12-06: cpu-smoke's RPN conv went from 512 to 128 fi
 }
 
 
-def test_seeded_model_pins_first_losses(tmp_path):
+@pytest.mark.parametrize("roi_align", ROI_ALIGN_METHODS)
+def test_seeded_model_pins_first_losses(tmp_path, roi_align):
     keras.utils.set_random_seed(1234)
-    cfg = smoke_config()
+    cfg = smoke_config(ROI_ALIGN=roi_align)
     model = MaskRCNN("training", cfg, tmp_path)
     ds = SceneDataset(synthetic_scenes(2, seed=11), cfg.NUM_CLASSES)
     losses = _losses(model, _batch(ds, cfg, seed=0))
