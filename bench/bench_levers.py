@@ -3,7 +3,7 @@ post-processing, test-time augmentation, a checkpoint ensemble, and all of them.
 
     .venv/bin/python bench/bench_levers.py --run RUN --data DATA [--split val] \\
         [--tune-data TUNE --tune-split train] [--checkpoints 3 --spacing 1] [--tta flip 1.25] \\
-        [--out DIR] [--size 512 512]
+        [--out DIR] [--size 512 512] [--detectors plain tta ensemble ensemble+tta]
 
 ``RUN`` is a ``train`` (or demo ``train/``) folder: ``train_config.yaml``, ``classes.json`` and
 its checkpoints under ``logs/*/``. The detectors:
@@ -57,6 +57,12 @@ def main(argv=None) -> None:
     ap.add_argument("--spacing", type=int, default=1, help="epochs between ensemble checkpoints")
     ap.add_argument("--tta", nargs="+", default=["flip", "1.25"])
     ap.add_argument("--size", type=int, nargs=2, default=(512, 512))
+    ap.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["plain", "tta", "ensemble", "ensemble+tta"],
+        choices=["plain", "tta", "ensemble", "ensemble+tta"],
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench_levers"))
     args = ap.parse_args(argv)
 
@@ -109,11 +115,12 @@ def main(argv=None) -> None:
     tune_gt, tune_ids = gt_of(tuning, tune_indices, 2019)
 
     detectors = {
-        "plain": ([ckpts[-1]], None),
-        f"TTA ({' '.join(args.tta)})": ([ckpts[-1]], args.tta),
-        f"ensemble of {len(ckpts)}": (ckpts, None),
-        f"ensemble of {len(ckpts)} + TTA": (ckpts, args.tta),
+        "plain": ("plain", [ckpts[-1]], None),
+        f"TTA ({' '.join(args.tta)})": ("tta", [ckpts[-1]], args.tta),
+        f"ensemble of {len(ckpts)}": ("ensemble", ckpts, None),
+        f"ensemble of {len(ckpts)} + TTA": ("ensemble+tta", ckpts, args.tta),
     }
+    detectors = {k: v[1:] for k, v in detectors.items() if v[0] in args.detectors}
     rows = []
     for name, (weights, tta) in detectors.items():
         model = stages.load_detector(search_config, weights, tta)
