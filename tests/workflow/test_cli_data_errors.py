@@ -162,7 +162,7 @@ def test_cache_raise_mode_stops_with_one_line(broken, tmp_path, capsys):
 
 def test_train_and_evaluate_pass_the_policy_to_open_dataset(broken, tmp_path, capsys, monkeypatch):
     from fashion_mrcnn.config import Config
-    from fashion_mrcnn.workflow import commands, stages
+    from fashion_mrcnn.workflow import run_inputs, stages
 
     ids = ["good0.jpg", "good1.jpg", "good2.jpg", "good3.jpg"]
     splits = {"train": [*ids[:3], "trunc.jpg", "empty.jpg", "small.jpg"], "val": ids[3:]}
@@ -205,7 +205,7 @@ def test_train_and_evaluate_pass_the_policy_to_open_dataset(broken, tmp_path, ca
 
     monkeypatch.setattr(stages, "evaluate", fake_evaluate)
     # the weights are not what this test is about: no model is built or loaded
-    monkeypatch.setattr(commands, "_inference_model", lambda config, args: "model")
+    monkeypatch.setattr(run_inputs, "detector", lambda config, args: "model")
     config = Config.preset("cpu-smoke", NUM_CLASSES=47).to_yaml(tmp_path / "cfg.yaml")
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
