@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,16 +25,12 @@ def graph(layer):
     return lambda inputs: fn([tf.constant(x) for x in inputs])
 
 
-def timed(fn, repeats):
-    """'median wall ms (median process CPU ms)': CPU time shows the cost on a busy machine."""
-    fn()  # warm up (tracing, caches)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return f"{statistics.median(wall) * 1000:8.2f} ms wall ({statistics.median(cpu) * 1000:.2f} ms CPU)"
+def timed_text(fn, repeats):
+    """'median wall ms (median process CPU ms)' of ``fn`` (``bench_setup.timed``)."""
+    from bench_setup import timed
+
+    wall, cpu = timed(fn, repeats)
+    return f"{wall:8.2f} ms wall ({cpu:.2f} ms CPU)"
 
 
 def main():
@@ -62,7 +56,7 @@ def main():
     y1x1 = rng.uniform(0, 512, (50, 2)) * (1 - size / 512)
     gt_px = np.concatenate([y1x1, y1x1 + size], 1).astype(np.float32)
     ids = rng.integers(1, 47, 50).astype(np.int32)
-    ms = timed(
+    ms = timed_text(
         lambda: build_rpn_targets(px, ids, gt_px, c, rng=np.random.default_rng(1)), args.repeats
     )
     print(f"build_rpn_targets  anchors={len(px)} gt=50            {ms}")
@@ -76,7 +70,7 @@ def main():
         c.POST_NMS_ROIS_TRAINING, c.RPN_NMS_THRESHOLD, c.PRE_NMS_LIMIT, c.RPN_BBOX_STD_DEV
     )
     g_prop = graph(prop)
-    ms = timed(lambda: g_prop([probs, deltas, anchors]), args.repeats)
+    ms = timed_text(lambda: g_prop([probs, deltas, anchors]), args.repeats)
     print(f"ProposalLayer      B=2 pre={c.PRE_NMS_LIMIT} post={c.POST_NMS_ROIS_TRAINING}  {ms}")
     proposals = np.asarray(prop([probs, deltas, anchors]))
 
@@ -91,13 +85,13 @@ def main():
         c.TRAIN_ROIS_PER_IMAGE, c.ROI_POSITIVE_RATIO, c.MASK_SHAPE, c.BBOX_STD_DEV, True
     )
     g_dtl = graph(dtl)
-    ms = timed(lambda: g_dtl([proposals, gt_ids, gt_boxes, masks, valid]), args.repeats)
+    ms = timed_text(lambda: g_dtl([proposals, gt_ids, gt_boxes, masks, valid]), args.repeats)
     print(f"DetectionTarget    B=2 N={proposals.shape[1]} G={g} T={c.TRAIN_ROIS_PER_IMAGE}   {ms}")
 
     fms = [rng.normal(size=(b, 512 // s, 512 // s, 256)).astype(np.float32) for s in (4, 8, 16, 32)]
     align = PyramidROIAlign([7, 7], c.IMAGE_SHAPE)
     g_align = graph(align)
-    ms = timed(lambda: g_align([proposals[:, :1000]] + fms), args.repeats)
+    ms = timed_text(lambda: g_align([proposals[:, :1000]] + fms), args.repeats)
     print(f"PyramidROIAlign    B=2 N=1000 7x7 C=256           {ms}")
 
     n, k = 1000, c.NUM_CLASSES
@@ -109,7 +103,7 @@ def main():
     )
     det = DetectionLayer(c.BBOX_STD_DEV, 0.05, c.DETECTION_MAX_INSTANCES, c.DETECTION_NMS_THRESHOLD)
     g_det = graph(det)
-    ms = timed(lambda: g_det([proposals[:, :n], cls, bbox, meta]), args.repeats)
+    ms = timed_text(lambda: g_det([proposals[:, :n], cls, bbox, meta]), args.repeats)
     print(f"DetectionLayer     B=2 N=1000 C={k} min_conf=0.05     {ms}")
 
 

@@ -23,19 +23,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-class _Scenes:
-    def __init__(self, scenes, num_classes):
-        self.scenes, self.num_classes = scenes, num_classes
-        self.image_ids = np.arange(len(scenes))
-        self.image_info = [{"source": "synthetic"} for _ in scenes]
-
-    def load_image(self, i):
-        return self.scenes[i][0]
-
-    def load_mask(self, i):
-        return self.scenes[i][1], self.scenes[i][2]
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -59,10 +46,9 @@ def main(argv=None) -> None:
         bench_pipeline()
         return
 
-    import tensorflow as tf
+    from bench_setup import SceneDataset, tensorflow
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf = tensorflow(args.threads)
     from fashion_mrcnn.config import FashionConfig
     from fashion_mrcnn.data.pipeline import make_dataset
     from fashion_mrcnn.data.synthetic import render_scene
@@ -106,7 +92,7 @@ def main(argv=None) -> None:
             train.set_trainable("all", verbose=0)
             trainer = MaskRCNNTrainer(train.keras_model, tcfg)
             trainer.compile(optimizer=make_optimizer(tcfg, 1e-3, 100), jit_compile=False)
-            it = iter(make_dataset(_Scenes(scenes, tcfg.NUM_CLASSES), tcfg, seed=0))
+            it = iter(make_dataset(SceneDataset(scenes, tcfg.NUM_CLASSES), tcfg, seed=0))
             batch = next(it)
             t0 = time.perf_counter()
             trainer.train_on_batch(batch[0])

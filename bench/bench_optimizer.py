@@ -47,25 +47,16 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
-    import keras
-    import tensorflow as tf
+    from bench_setup import synthetic_config, tensorflow
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from fashion_mrcnn.data.synthetic import CATEGORY_IDS
+    tf = tensorflow(args.threads)
+    import keras
+
     from fashion_mrcnn.model.losses import l2_regularization
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.optimizer import ClippedMomentumSGD
-    from fashion_mrcnn.workflow.stages import make_config
 
-    cfg = make_config(
-        args.preset,
-        num_classes=1 + len(CATEGORY_IDS),
-        IMAGE_MIN_DIM=args.size,
-        IMAGE_MAX_DIM=args.size,
-        BACKBONE_WEIGHTS=None,
-        MIXED_PRECISION=False,
-    )
+    cfg = synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None, MIXED_PRECISION=False)
     with tempfile.TemporaryDirectory() as tmp:
         model = MaskRCNN("training", cfg, tmp)
         model.set_trainable("all", verbose=0)

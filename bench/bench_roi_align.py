@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,18 +26,6 @@ def random_boxes(rng, batch, n):
     return np.concatenate([y1x1, y1x1 + size], axis=-1).astype(np.float32)
 
 
-def timed(fn, repeats):
-    """(median wall ms, median process CPU ms) after one warm-up call."""
-    fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
@@ -48,10 +34,9 @@ def main():
     parser.add_argument("--batch", type=int, default=2)
     args = parser.parse_args()
 
-    import tensorflow as tf
+    from bench_setup import tensorflow, timed
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf = tensorflow(args.threads)
     from fashion_mrcnn.layers import PyramidROIAlign
 
     rng = np.random.default_rng(0)

@@ -24,8 +24,6 @@ import re
 import sys
 import tempfile
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 UNSUPPORTED = re.compile(
@@ -113,36 +111,21 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
-    import tensorflow as tf
-    from bench_model import _Scenes
+    from bench_setup import SceneDataset, synthetic_config, synthetic_scenes, tensorflow
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf = tensorflow(args.threads)
     from fashion_mrcnn.data.pipeline import make_dataset
-    from fashion_mrcnn.data.synthetic import CATEGORY_IDS, render_scene
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.training import MaskRCNNTrainer, graph_input_names, make_optimizer
-    from fashion_mrcnn.workflow.stages import make_config
 
-    cfg = make_config(
-        "cpu-smoke",
-        num_classes=1 + len(CATEGORY_IDS),
-        IMAGE_MIN_DIM=args.size,
-        IMAGE_MAX_DIM=args.size,
-        ROI_ALIGN=args.roi_align,
-    )
-    rng = np.random.default_rng(0)
-    lookup = {c: i + 1 for i, c in enumerate(CATEGORY_IDS)}
-    scenes = []
-    for _ in range(2):
-        image, masks, cats = render_scene(rng, args.size)
-        scenes.append((image, masks, np.array([lookup[int(c)] for c in cats], np.int32)))
+    cfg = synthetic_config("cpu-smoke", args.size, ROI_ALIGN=args.roi_align)
+    scenes = synthetic_scenes(args.size, 2)
     print(
         f"cpu-smoke size={args.size} ROI_ALIGN={args.roi_align} batch={cfg.BATCH_SIZE} "
         f"python={sys.version.split()[0]} tf={tf.__version__}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        batch = next(iter(make_dataset(_Scenes(scenes, cfg.NUM_CLASSES), cfg, seed=0)))[0]
+        batch = next(iter(make_dataset(SceneDataset(scenes, cfg.NUM_CLASSES), cfg, seed=0)))[0]
         infer = MaskRCNN("inference", cfg, tmp)
         inputs = {k: batch[k] for k in ("input_image", "input_image_meta")}
         call = tf.function(lambda x: infer.keras_model(x, training=False), jit_compile=True)

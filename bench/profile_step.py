@@ -90,40 +90,29 @@ def main(argv=None) -> None:
     )
     args = ap.parse_args(argv)
 
-    import tensorflow as tf
     import yaml
-    from bench_model import _Scenes  # the in-memory dataset bench_model times with
+    from bench_setup import SceneDataset, synthetic_config, synthetic_scenes, tensorflow
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf = tensorflow(args.threads)
     from fashion_mrcnn.data.pipeline import make_dataset
-    from fashion_mrcnn.data.synthetic import CATEGORY_IDS, render_scene
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.precision import mixed_precision_setting
     from fashion_mrcnn.model.training import MaskRCNNTrainer, make_optimizer
-    from fashion_mrcnn.workflow.stages import make_config
 
-    cfg = make_config(
+    cfg = synthetic_config(
         args.preset,
-        num_classes=1 + len(CATEGORY_IDS),
-        IMAGE_MIN_DIM=args.size,
-        IMAGE_MAX_DIM=args.size,
+        args.size,
         MIXED_PRECISION=mixed_precision_setting(args.precision),
         **{k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)},
     )
-    rng = np.random.default_rng(0)
-    lookup = {c: i + 1 for i, c in enumerate(CATEGORY_IDS)}
-    scenes = []
-    for _ in range(8):
-        image, masks, cats = render_scene(rng, args.size)
-        scenes.append((image, masks, np.array([lookup[int(c)] for c in cats], np.int32)))
+    scenes = synthetic_scenes(args.size, 8)
 
     with tempfile.TemporaryDirectory() as tmp:
         model = MaskRCNN("training", cfg, tmp)
         model.set_trainable("all", verbose=0)
         trainer = MaskRCNNTrainer(model.keras_model, cfg)
         trainer.compile(optimizer=make_optimizer(cfg, 1e-3, 1000), jit_compile=False)
-        batches = iter(make_dataset(_Scenes(scenes, cfg.NUM_CLASSES), cfg, seed=0).repeat())
+        batches = iter(make_dataset(SceneDataset(scenes, cfg.NUM_CLASSES), cfg, seed=0).repeat())
         for _ in range(3):  # trace, then settle
             trainer.train_on_batch(next(batches)[0])
         inputs = [next(batches)[0] for _ in range(args.steps)]

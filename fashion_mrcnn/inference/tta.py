@@ -16,8 +16,8 @@ The merge rule, per image and per class (box voting with mask averaging, :func:`
 
 1. the detections of all P passes are pooled, each with its box in original pixels, its score
    and its mask as probabilities (before any threshold); every pass keeps detections down to
-   ``graph.DETECTION_SCORE_FLOOR`` (0.05; lower if ``min_confidence`` is), so that an instance
-   one pass scores just under the threshold still counts;
+   the detection layer's floor (``graph.detection_score_floor``), so that an instance one pass
+   scores just under the threshold still counts;
 2. highest score first, a detection not yet taken opens a group; from every other pass the
    group takes that pass's untaken detection of the same class with the highest box IoU with
    it, if that IoU is at least ``iou_threshold`` (0.55): a pass votes once per instance;
@@ -264,9 +264,9 @@ class AugmentedModel:
         cfg = self.config
         min_confidence = cfg.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
         mask_threshold = cfg.MASK_THRESHOLD if mask_threshold is None else mask_threshold
-        from fashion_mrcnn.model.graph import DETECTION_SCORE_FLOOR
+        from fashion_mrcnn.model.graph import detection_score_floor
 
-        floor = min(float(min_confidence), DETECTION_SCORE_FLOOR)
+        floor = detection_score_floor(min_confidence)
         results = []
         for image in images:
             image = np.asarray(image)

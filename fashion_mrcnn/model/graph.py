@@ -25,6 +25,12 @@ from fashion_mrcnn.ops.image import parse_image_meta_tf
 DETECTION_SCORE_FLOOR = 0.05
 
 
+def detection_score_floor(min_confidence: float) -> float:
+    """The lowest score the detection layer keeps for a model asked for ``min_confidence``:
+    ``DETECTION_SCORE_FLOOR``, or ``min_confidence`` where that is lower."""
+    return min(float(min_confidence), DETECTION_SCORE_FLOOR)
+
+
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class AnchorsConstant(keras.layers.Layer):
     """Holds the pyramid anchors of the molded image as a constant.
@@ -296,7 +302,7 @@ def build_inference_graph(config) -> keras.Model:
     _, class_probs, bbox = _box_branch(rpn_rois, p2_p5, config, norm, PyramidROIAlign)
     detections = DetectionLayer(
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
-        min_confidence=min(float(config.DETECTION_MIN_CONFIDENCE), DETECTION_SCORE_FLOOR),
+        min_confidence=detection_score_floor(config.DETECTION_MIN_CONFIDENCE),
         max_instances=config.DETECTION_MAX_INSTANCES,
         nms_threshold=config.DETECTION_NMS_THRESHOLD,
         name="mrcnn_detection",
