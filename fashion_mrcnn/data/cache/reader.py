@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.cache.layout import MANIFEST, example_spec, load_verified
 from fashion_mrcnn.data.dataset import Dataset
 from fashion_mrcnn.data.formats import tfrecord as tfr
@@ -25,9 +26,8 @@ def read_cache(cache_dir: str | Path, verify: bool = True):
     ``scale`` float32; ``original_shape`` int32 [2]. Order: shard order, images in pack order.
     """
     tf = tfr.tf_module()
-    cache_dir = Path(cache_dir)
     manifest = load_verified(cache_dir, verify)
-    files = [str(cache_dir / s["file"]) for s in manifest["shards"]]
+    files = [storage.join(cache_dir, s["file"]) for s in manifest["shards"]]
     spec = example_spec()
 
     def parse(raw):
@@ -64,7 +64,7 @@ class CachedDataset(Dataset):
 
     def __init__(self, cache_dir: str | Path, verify: bool = True) -> None:
         super().__init__()
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = str(cache_dir)
         manifest = load_verified(self.cache_dir, verify)
         self.manifest = manifest
         self.categories = manifest.get("categories", [])
@@ -79,19 +79,19 @@ class CachedDataset(Dataset):
         self._shards: dict[int, list[dict]] = {}
         for s, shard in enumerate(manifest["shards"]):
             for j, image_id in enumerate(shard["image_ids"]):
-                path = self.cache_dir / shard["file"]
+                path = storage.join(self.cache_dir, shard["file"])
                 self.add_image(self.source, image_id, str(path), shard=s, offset=j)
         self.prepare()
         if self.class_names != manifest["class_names"]:
             raise FashionDataError(
-                f"{self.cache_dir / MANIFEST}: categories do not match class_names; repack"
+                f"{storage.join(self.cache_dir, MANIFEST)}: categories do not match class_names; repack"
             )
 
     def _example(self, i: int) -> dict:
         info = self.image_info[i]
         s = info["shard"]
         if s not in self._shards:
-            path = self.cache_dir / self.manifest["shards"][s]["file"]
+            path = storage.join(self.cache_dir, self.manifest["shards"][s]["file"])
             self._shards[s] = list(tfr.read_examples(path, example_spec()))
         return self._shards[s][info["offset"]]
 
@@ -126,4 +126,4 @@ class CachedDataset(Dataset):
     def image_reference(self, image_id: int) -> str:
         info = self.image_info[image_id]
         shard = self.manifest["shards"][info["shard"]]["file"]
-        return f"{self.cache_dir / shard} (cached image {info['id']}, record {info['offset']})"
+        return f"{storage.join(self.cache_dir, shard)} (cached image {info['id']}, record {info['offset']})"
