@@ -4,11 +4,13 @@ are read and written alike.
 
 Paths are plain strings here. A path with a scheme (``gs://bucket/run``) must not go through
 ``pathlib``, which folds its ``//`` into one slash: :func:`join` keeps it. Local paths may be
-``pathlib.Path`` objects on the way in. Every function imports TensorFlow (lazily, on first call).
+``pathlib.Path`` objects on the way in, and go through ``os`` / ``pathlib`` (same behaviour,
+and no TensorFlow import for local data); a URL imports TensorFlow on first use.
 """
 
 from __future__ import annotations
 
+import glob as _glob
 import os
 import posixpath
 from collections.abc import Iterator
@@ -70,11 +72,11 @@ def parent(path: PathLike) -> str:
 
 
 def exists(path: PathLike) -> bool:
-    return _gfile().exists(str(path))
+    return _gfile().exists(str(path)) if is_url(path) else os.path.exists(path)
 
 
 def is_dir(path: PathLike) -> bool:
-    return _gfile().isdir(str(path))
+    return _gfile().isdir(str(path)) if is_url(path) else os.path.isdir(path)
 
 
 def is_file(path: PathLike) -> bool:
@@ -84,28 +86,42 @@ def is_file(path: PathLike) -> bool:
 
 def makedirs(path: PathLike) -> str:
     """Create ``path`` and its parents (no error when it exists); return it as a string."""
-    _gfile().makedirs(str(path))
+    if is_url(path):
+        _gfile().makedirs(str(path))
+    else:
+        os.makedirs(path, exist_ok=True)
     return str(path)
 
 
 def glob(folder: PathLike, pattern: str) -> list[str]:
     """Sorted paths in ``folder`` whose name matches ``pattern`` (``*``, ``?``, ``[...]``)."""
-    return sorted(_gfile().glob(join(folder, pattern)))
+    if is_url(folder):
+        return sorted(_gfile().glob(join(folder, pattern)))
+    return sorted(_glob.glob(join(_glob.escape(str(folder)), pattern)))
 
 
 def remove(path: PathLike) -> None:
-    _gfile().remove(str(path))
+    if is_url(path):
+        _gfile().remove(str(path))
+    else:
+        os.remove(path)
 
 
 def replace(src: PathLike, dst: PathLike) -> None:
     """Rename ``src`` to ``dst``, replacing ``dst``: atomic on a local disk (``os.replace``);
     a copy and a delete on object stores such as Cloud Storage."""
-    _gfile().rename(str(src), str(dst), overwrite=True)
+    if is_url(src) or is_url(dst):
+        _gfile().rename(str(src), str(dst), overwrite=True)
+    else:
+        os.replace(src, dst)
 
 
 def open_file(path: PathLike, mode: str = "r"):
-    """A file object (``tf.io.gfile.GFile``) for ``path``; ``mode`` as for ``open``."""
-    return _gfile().GFile(str(path), mode)
+    """A file object for ``path`` (``tf.io.gfile.GFile`` for a URL); ``mode`` as for ``open``
+    (text modes are UTF-8)."""
+    if is_url(path):
+        return _gfile().GFile(str(path), mode)
+    return open(path, mode, encoding=None if "b" in mode else "utf-8")
 
 
 def read_text(path: PathLike) -> str:
