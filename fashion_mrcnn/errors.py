@@ -8,6 +8,7 @@ skipped in a :class:`SkipReport` instead of raising; nothing is ever dropped sil
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,14 +98,18 @@ class SkipReport:
     def __bool__(self) -> bool:  # an empty report is still a report object
         return True
 
-    def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["item", "reason"])
-            writer.writerows(self.items)
-        return path
+    def write(self, path: str | Path) -> str | Path:
+        """Write ``item,reason`` rows to ``path`` (local or a ``tf.io.gfile`` URL); return it."""
+        from fashion_mrcnn import storage
+
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["item", "reason"])
+        writer.writerows(self.items)
+        storage.makedirs(storage.parent(path))
+        with storage.open_file(path, "w") as f:
+            f.write(text.getvalue())
+        return storage.as_path(path)
 
     def __str__(self) -> str:
         if not self.items:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.formats.json_file import read_json_file
 from fashion_mrcnn.data.splits import SPLITS_NAME
 from fashion_mrcnn.errors import FashionDataError
@@ -28,8 +30,12 @@ def images_dir_for(root: str | Path) -> Path:
     return root
 
 
-def find_splits(path: str | Path) -> Path | None:
-    """``splits.json`` beside ``path`` (a data directory or file) or one level up; else None."""
+def find_splits(path: str | Path) -> Path | str | None:
+    """``splits.json`` beside ``path`` (a data directory or file) or one level up; else None.
+    A URL (a shard cache on ``gs://``) is a folder: its own ``splits.json`` only."""
+    if storage.is_url(path):
+        candidate = storage.join(path, SPLITS_NAME)
+        return candidate if storage.is_file(candidate) else None
     path = Path(path)
     base = path if path.is_dir() else path.parent
     for candidate in (base / SPLITS_NAME, base.parent / SPLITS_NAME):
@@ -40,8 +46,14 @@ def find_splits(path: str | Path) -> Path | None:
 
 def read_splits(split_path: str | Path) -> dict[str, list[str]]:
     """``{split name: [image ids]}`` from a ``splits.json``; errors name the file."""
-    split_path = Path(split_path)
-    splits = read_json_file(split_path, SPLITS_NAME)
+    if storage.is_url(split_path):
+        try:
+            splits = json.loads(storage.read_text(split_path))
+        except json.JSONDecodeError as exc:
+            raise FashionDataError(f"{split_path}: invalid JSON ({exc})") from exc
+    else:
+        split_path = Path(split_path)
+        splits = read_json_file(split_path, SPLITS_NAME)
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise FashionDataError(f"{split_path}: expected {{split name: [image ids]}}")
     return {str(k): [str(i) for i in v] for k, v in splits.items()}
@@ -83,10 +95,21 @@ def open_path(
     ``train/`` or ``images/``), an iMaterialist CSV (labels beside it or one level up), a COCO /
     Fashionpedia JSON or a directory holding exactly one, or a folder of LabelImg VOC XML files.
     Images are looked for with :func:`images_dir_for` unless ``images_dir`` is given.
-    ``categories`` keeps only those source category ids (iMaterialist and COCO).
+    ``categories`` keeps only those source category ids (iMaterialist, COCO and caches).
+    A folder holding a shard cache's ``manifest.json`` (``fashion-mrcnn cache``; local or a
+    ``tf.io.gfile`` URL such as ``gs://bucket/cache``) opens as a ``CachedDataset``, its
+    checksums verified first.
     """
     from fashion_mrcnn.data.dataset import FashionDataset
 
+    cache = _shard_cache(path)
+    if cache is not None:
+        return cache if categories is None else cache.keep_categories(categories)
+    if storage.is_url(path):
+        raise FashionDataError(
+            f"{path}: from a URL only a shard cache can be read (pack one with "
+            "`fashion-mrcnn cache DATA --out URL`); copy other data to a local disk"
+        )
     path = Path(path)
     if not path.exists():
         raise FashionDataError(f"{path}: no such file or directory")
@@ -125,3 +148,17 @@ def open_path(
             **kwargs,
         )
     raise FashionDataError(f"{path}: expected a directory, a .csv or a .json file")
+
+
+def _shard_cache(path: str | Path):
+    """A ``CachedDataset`` when ``path`` is a shard cache folder, else None."""
+    from fashion_mrcnn.data.cache.layout import MANIFEST, load_manifest
+
+    if not storage.is_file(storage.join(path, MANIFEST)):
+        return None
+    manifest = load_manifest(path)
+    if not isinstance(manifest, dict) or "shards" not in manifest:
+        return None  # another tool's manifest.json: not ours to read
+    from fashion_mrcnn.data.cache.reader import CachedDataset
+
+    return CachedDataset(path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.formats import coco_rle, rle
 from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 from fashion_mrcnn.errors import FashionDataError, SkipReport
@@ -162,7 +163,7 @@ def stats_for_paths(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    paths = [Path(p) for p in paths]
+    paths = [storage.as_path(p) for p in paths]
     if not paths:
         raise FashionDataError("stats: no data path given")
     datasets: dict = {}
@@ -175,13 +176,18 @@ def stats_for_paths(
         split_path = Path(split_file) if split_file else find_splits(path)
         parts = apply_splits(dataset, split_path) if split_path else {"all": dataset}
         for name, ds in parts.items():
-            key = name if len(paths) == 1 else f"{path.name}:{name}"
+            key = name if len(paths) == 1 else f"{storage.name(path)}:{name}"
             datasets[key] = ds
     header = "Data: " + ", ".join(str(p) for p in paths)
     if split_file or any(find_splits(p) for p in paths):
         header += f" (splits: {split_file or ', '.join(str(find_splits(p)) for p in paths)})"
     tables = format_stats(dataset_stats(datasets))  # the annotations' errors come first
-    notes = [n for ds in opened if on_error == "raise" for n in _check_image_files(ds.records)]
+    notes = [
+        n
+        for ds in opened
+        if on_error == "raise" and not getattr(ds, "images_verified", False)
+        for n in _check_image_files(ds.records)
+    ]
     text = "\n".join([header, *notes]) + "\n\n" + tables
     if report_path is not None:
         skipped.write(report_path)

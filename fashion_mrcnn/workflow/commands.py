@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.errors import SKIP_REPORT_FILE, ConfigError
 from fashion_mrcnn.workflow import run_inputs as R
 
@@ -35,7 +36,7 @@ def _open_data(args, split, categories=None, announce: bool = True):
     goes to ``--skip-report``, else (skip mode, or duplicates dropped) to ``OUT/skipped.csv``."""
     from fashion_mrcnn.workflow import stages
 
-    default = Path(args.out) / SKIP_REPORT_FILE  # when no --skip-report is given
+    default = storage.as_path(storage.join(args.out, SKIP_REPORT_FILE))  # no --skip-report
     report_path = args.skip_report or (default if args.on_error == "skip" else None)
     dataset = stages.open_dataset(
         args.data,
@@ -316,6 +317,8 @@ def cmd_pipeline(args) -> int:
 
 def cmd_cache(args) -> int:
     from fashion_mrcnn.data.cache import pack_dataset, verify_cache
+    from fashion_mrcnn.data.paths import find_splits
+    from fashion_mrcnn.data.splits import SPLITS_NAME
 
     if args.verify:
         verify_cache(args.out)
@@ -326,6 +329,10 @@ def cmd_cache(args) -> int:
     dataset = _open_data(args, args.split)
     manifest = pack_dataset(dataset, args.out, image_size=args.size, shard_size=args.shard_size)
     print(f"manifest: {manifest}")
+    splits = find_splits(args.data)
+    if splits is not None and not args.split:  # the whole set packed: its splits apply as they are
+        storage.write_text(storage.join(args.out, SPLITS_NAME), storage.read_text(splits))
+        print(f"splits: {splits} copied beside the manifest (train with --split as on the data)")
     return 0
 
 

@@ -326,11 +326,22 @@ def test_predict_without_classes_is_a_clear_error(trained, synth, tmp_path, caps
         (trained[0] / "classes.bak").rename(trained[0] / "classes.json")
 
 
-def test_cache_pack_and_verify(synth, tmp_path, capsys):
+def test_cache_pack_and_verify_then_read_as_data(synth, tmp_path, capsys):
     assert run("cache", synth, "--out", tmp_path / "cache", "--size", 64, "--shard-size", 4) == 0
     assert len(list((tmp_path / "cache").glob("shard-*.tfrecord"))) == 2
+    assert (tmp_path / "cache" / "splits.json").read_text() == (synth / "splits.json").read_text()
     assert run("cache", "--out", tmp_path / "cache", "--verify") == 0
     assert "verified" in capsys.readouterr().out
+    # the cache is data for every command: the same per-split class counts as its source
+    assert run("stats", synth) == 0
+    source_tables = capsys.readouterr().out.split("\n", 1)[1]
+    assert run("stats", tmp_path / "cache") == 0
+    cache_tables = capsys.readouterr().out.split("\n", 1)[1]
+    assert "val inst" in cache_tables
+    assert (
+        cache_tables.split("Instances per image")[0]
+        == source_tables.split("Instances per image")[0]
+    )
 
 
 def test_weights_download_from_local_url(tmp_path, capsys):

@@ -1,5 +1,8 @@
 """A resumable, checksummed shard cache of a resized dataset (for Colab and other slow disks).
 
+The folder may be local or any ``tf.io.gfile`` path (``gs://bucket/cache`` on Colab, Kaggle and
+Vertex AI): every read and write goes through :mod:`fashion_mrcnn.storage`.
+
 ``pack_dataset`` resizes every image of a dataset once (aspect kept, long side = ``image_size``,
 zero-padded and centred to ``image_size x image_size``: ``ops.image.resize_image`` "square" with
 ``min_dim = max_dim = image_size``) and writes TFRecord shards ``shard-00000-of-000NN.tfrecord``

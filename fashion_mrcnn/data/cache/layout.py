@@ -1,12 +1,15 @@
-"""The shard cache's on-disk layout: manifest, shard names, the Example spec, checksums."""
+"""The shard cache's on-disk layout: manifest, shard names, the Example spec, checksums.
+
+Every file operation goes through :mod:`fashion_mrcnn.storage` (``tf.io.gfile``), so a cache
+folder may be local, ``gs://...`` or ``ram://...``; folders are strings or local ``Path``s."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.formats.tfrecord import tf_module
 from fashion_mrcnn.errors import FashionDataError
 
@@ -14,12 +17,11 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
 
-def sha256(path: Path) -> str:
+def sha256(path: str | Path) -> str:
     """Hex sha256 of a file (read in 1 MiB blocks)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    for block in storage.read_blocks(path):
+        h.update(block)
     return h.hexdigest()
 
 
@@ -28,25 +30,26 @@ def shard_name(index: int, total: int) -> str:
     return f"shard-{index:05d}-of-{total:05d}.tfrecord"
 
 
-def load_manifest(out_dir: Path) -> dict | None:
+def load_manifest(out_dir: str | Path) -> dict | None:
     """The cache folder's manifest, or None when it has none; invalid JSON raises
     FashionDataError naming the file."""
-    path = out_dir / MANIFEST
-    if not path.is_file():
+    path = storage.join(out_dir, MANIFEST)
+    if not storage.is_file(path):
         return None
     try:
-        return json.loads(path.read_text())
+        return json.loads(storage.read_text(path))
     except json.JSONDecodeError as exc:
         raise FashionDataError(f"{path}: invalid manifest JSON ({exc})") from exc
 
 
-def write_manifest(out_dir: Path, manifest: dict) -> Path:
-    """Write the manifest atomically (temporary file, then ``os.replace``); return its path."""
-    path = out_dir / MANIFEST
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+def write_manifest(out_dir: str | Path, manifest: dict) -> str | Path:
+    """Write the manifest through a temporary file and a rename (atomic on a local disk);
+    return its path (``storage.as_path``)."""
+    path = storage.join(out_dir, MANIFEST)
+    tmp = path + ".tmp"
+    storage.write_text(tmp, json.dumps(manifest, indent=1) + "\n")
+    storage.replace(tmp, path)
+    return storage.as_path(path)
 
 
 def verify_cache(cache_dir: str | Path) -> dict:
@@ -55,18 +58,17 @@ def verify_cache(cache_dir: str | Path) -> dict:
     Raises:
         FashionDataError: naming the manifest or the bad shard (missing, checksum mismatch).
     """
-    cache_dir = Path(cache_dir)
     manifest = load_manifest(cache_dir)
     if manifest is None:
         raise FashionDataError(f"{cache_dir}: no {MANIFEST}; not a shard cache")
     if not manifest.get("complete"):
         raise FashionDataError(
-            f"{cache_dir / MANIFEST}: cache is incomplete ({len(manifest['shards'])} shards "
+            f"{storage.join(cache_dir, MANIFEST)}: cache is incomplete ({len(manifest['shards'])} shards "
             "written); run pack_dataset again to resume"
         )
     for shard in manifest["shards"]:
-        path = cache_dir / shard["file"]
-        if not path.is_file():
+        path = storage.join(cache_dir, shard["file"])
+        if not storage.is_file(path):
             raise FashionDataError(f"{path}: shard file missing")
         digest = sha256(path)
         if digest != shard["sha256"]:
@@ -77,7 +79,7 @@ def verify_cache(cache_dir: str | Path) -> dict:
     return manifest
 
 
-def load_verified(cache_dir: Path, verify: bool) -> dict:
+def load_verified(cache_dir: str | Path, verify: bool) -> dict:
     """The manifest of a cache (every checksum checked first when ``verify``); FashionDataError
     when there is none."""
     manifest = verify_cache(cache_dir) if verify else load_manifest(cache_dir)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.cache.layout import MANIFEST, example_spec, load_verified
-from fashion_mrcnn.data.dataset import Dataset
+from fashion_mrcnn.data.dataset import FashionDataset
 from fashion_mrcnn.data.formats import tfrecord as tfr
-from fashion_mrcnn.data.formats.rle import decode_rles_np, decode_rles_tf
+from fashion_mrcnn.data.formats.rle import decode_rles_tf
 from fashion_mrcnn.errors import FashionDataError
 
 __all__ = ["CachedDataset", "read_cache"]
@@ -25,9 +26,8 @@ def read_cache(cache_dir: str | Path, verify: bool = True):
     ``scale`` float32; ``original_shape`` int32 [2]. Order: shard order, images in pack order.
     """
     tf = tfr.tf_module()
-    cache_dir = Path(cache_dir)
     manifest = load_verified(cache_dir, verify)
-    files = [str(cache_dir / s["file"]) for s in manifest["shards"]]
+    files = [storage.join(cache_dir, s["file"]) for s in manifest["shards"]]
     spec = example_spec()
 
     def parse(raw):
@@ -53,47 +53,87 @@ def read_cache(cache_dir: str | Path, verify: bool = True):
     return tf.data.TFRecordDataset(files).map(parse)
 
 
-class CachedDataset(Dataset):
-    """A prepared Matterport-style dataset reading a shard cache (numpy path, no tf.data).
+class CachedDataset(FashionDataset):
+    """A ``FashionDataset`` over a shard cache: the CLI, the notebooks and the training pipeline
+    take it wherever they take data on disk (``data.paths.open_path`` opens a cache folder as
+    one), so subsets, splits, sampling and class counts work as for the source data.
+
+    Its records describe the cached images (``height`` / ``width`` = the cache's ``image_size``,
+    masks as Kaggle RLE at that size, ``path`` = the shard file); the JPEG bytes of every image
+    are held in memory from the start (one read of each shard).
 
     ``load_image(i)`` -> uint8 [S, S, 3]; ``load_mask(i)`` -> (bool [S, S, N], int32 [N]);
-    ``load_instances(i)`` -> dict(masks, class_ids, box_only, iscrowd, attribute_ids, window,
-    scale, original_shape). Class names and ids are those of the packed dataset. Shards are read
-    on first use and kept in memory.
+    ``load_instances(i)`` -> ``FashionDataset.load_instances`` plus ``window``, ``scale`` and
+    ``original_shape`` (cached image -> source image, ``ops.transform.restore_boxes``).
+    Categories and class names are those of the packed dataset. ``images_verified``: every
+    shard's checksum was checked when it was opened (``verify``).
     """
 
     def __init__(self, cache_dir: str | Path, verify: bool = True) -> None:
-        super().__init__()
-        self.cache_dir = Path(cache_dir)
-        manifest = load_verified(self.cache_dir, verify)
-        self.manifest = manifest
-        self.categories = manifest.get("categories", [])
-        self.source = manifest.get("source") or "cache"
+        cache_dir = str(cache_dir)
+        manifest = load_verified(cache_dir, verify)
         names = manifest["class_names"][1:]
-        if len(self.categories) == len(names):  # source ids and full names of the packed set
-            classes = [(int(c["id"]), str(c["name"])) for c in self.categories]
-        else:
-            classes = list(enumerate(names, start=1))
-        for cid, name in classes:
-            self.add_class(self.source, cid, name)
-        self._shards: dict[int, list[dict]] = {}
-        for s, shard in enumerate(manifest["shards"]):
-            for j, image_id in enumerate(shard["image_ids"]):
-                path = self.cache_dir / shard["file"]
-                self.add_image(self.source, image_id, str(path), shard=s, offset=j)
-        self.prepare()
+        categories = [dict(c) for c in manifest.get("categories", [])]
+        by_class_id = len(categories) != len(names)  # packed from a set without categories:
+        if by_class_id:  # its internal class ids serve as category ids
+            categories = [{"id": k, "name": n} for k, n in enumerate(names, start=1)]
+        source = manifest.get("source") or "cache"
+        records, examples = [], {}
+        for shard in manifest["shards"]:
+            path = storage.join(cache_dir, shard["file"])
+            for j, ex in enumerate(tfr.read_examples(path, example_spec())):
+                records.append(_record(ex, path, j, source, by_class_id))
+                examples[records[-1]["image_id"]] = ex
+        self._setup(cache_dir, manifest, examples, records, categories, source)
+        self.images_verified = verify  # every shard's checksum matched its manifest
+
+    images_verified = False
+
+    def _setup(self, cache_dir, manifest, examples, records, categories, source) -> None:
+        self.cache_dir, self.manifest, self._examples = cache_dir, manifest, examples
+        super().__init__(records, categories, source=source)
         if self.class_names != manifest["class_names"]:
             raise FashionDataError(
-                f"{self.cache_dir / MANIFEST}: categories do not match class_names; repack"
+                f"{storage.join(cache_dir, MANIFEST)}: categories do not match class_names; repack"
             )
 
+    def subset(self, image_indices) -> CachedDataset:
+        """A ``CachedDataset`` over the records of ``image_indices`` (the images stay shared)."""
+        out = object.__new__(type(self))
+        out.images_verified = self.images_verified
+        out._setup(
+            self.cache_dir,
+            self.manifest,
+            self._examples,
+            [self.record(int(i)) for i in image_indices],
+            self.categories,
+            self.source,
+        )
+        return out
+
+    def keep_categories(self, keep) -> CachedDataset:
+        """A ``CachedDataset`` with only the instances and categories of source ids ``keep``."""
+        wanted = {int(c) for c in keep}
+        kept = [k for k, c in enumerate(self.categories) if int(c["id"]) in wanted]
+        records = [
+            {**r, "instances": [i for i in r["instances"] if int(i["category_id"]) in wanted]}
+            for r in self.records
+        ]
+        out = object.__new__(type(self))
+        out.images_verified = self.images_verified
+        names = ["BG"] + [self.class_names[k + 1] for k in kept]
+        out._setup(
+            self.cache_dir,
+            {**self.manifest, "class_names": names},
+            self._examples,
+            records,
+            [self.categories[k] for k in kept],
+            self.source,
+        )
+        return out
+
     def _example(self, i: int) -> dict:
-        info = self.image_info[i]
-        s = info["shard"]
-        if s not in self._shards:
-            path = self.cache_dir / self.manifest["shards"][s]["file"]
-            self._shards[s] = list(tfr.read_examples(path, example_spec()))
-        return self._shards[s][info["offset"]]
+        return self._examples[self.record(i)["image_id"]]
 
     def load_image(self, image_id: int) -> np.ndarray:
         from PIL import Image
@@ -103,27 +143,47 @@ class CachedDataset(Dataset):
 
     def load_instances(self, image_id: int) -> dict:
         ex = self._example(image_id)
-        h, w = int(ex["image/height"]), int(ex["image/width"])
-        class_ids = ex["instances/class_id"].astype(np.int32)
-        counts = ex["instances/attribute_count"].astype(int)
-        flat = ex["instances/attribute_ids"].astype(int).tolist()
-        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         return {
-            "masks": decode_rles_np(list(ex["instances/rle"]), h, w),
-            "class_ids": class_ids,
-            "box_only": ex["instances/box_only"].astype(bool),
-            "iscrowd": class_ids < 0,
-            "attribute_ids": [flat[bounds[k] : bounds[k + 1]] for k in range(len(counts))],
+            **super().load_instances(image_id),
             "window": tuple(int(v) for v in ex["image/window"]),
             "scale": float(ex["image/scale"]),
             "original_shape": (int(ex["image/original_height"]), int(ex["image/original_width"])),
         }
 
-    def load_mask(self, image_id: int) -> tuple[np.ndarray, np.ndarray]:
-        out = self.load_instances(image_id)
-        return out["masks"], out["class_ids"]
-
     def image_reference(self, image_id: int) -> str:
-        info = self.image_info[image_id]
-        shard = self.manifest["shards"][info["shard"]]["file"]
-        return f"{self.cache_dir / shard} (cached image {info['id']}, record {info['offset']})"
+        rec = self.record(image_id)
+        return f"{rec['path']} (cached image {rec['image_id']}, record {rec['record']})"
+
+
+def _record(ex: dict, shard_path: str, offset: int, source: str, by_class_id: bool) -> dict:
+    """The record of one cached Example (``records`` layout, docs/DESIGN.md); with
+    ``by_class_id`` the instances' category ids are their internal class ids."""
+    image_id = ex["image/id"].decode()
+    class_ids = ex["instances/class_id"].astype(int)
+    categories = np.abs(class_ids) if by_class_id else ex["instances/category_id"]
+    counts = ex["instances/attribute_count"].astype(int)
+    flat = ex["instances/attribute_ids"].astype(int).tolist()
+    bounds = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+    where = f"{shard_path} record {offset}"
+    instances = [
+        {
+            "category_id": int(category),
+            "segmentation": {"kind": "kaggle_rle", "data": code.decode()},
+            "attribute_ids": flat[bounds[k] : bounds[k + 1]],
+            "box_only": bool(box_only),
+            "iscrowd": bool(class_ids[k] < 0),
+            "origin": f"{where}, instance {k}",
+        }
+        for k, (category, code, box_only) in enumerate(
+            zip(
+                categories,
+                ex["instances/rle"],
+                ex["instances/box_only"],
+                strict=True,
+            )
+        )
+    ]
+    size = ex["image/height"], ex["image/width"]
+    return {"image_id": image_id, "path": shard_path, "height": int(size[0]),
+            "width": int(size[1]), "source": source, "instances": instances,
+            "record": offset}  # fmt: skip

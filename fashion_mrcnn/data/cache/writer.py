@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.data.cache.layout import (
     FORMAT_VERSION,
     MANIFEST,
@@ -103,13 +103,14 @@ def pack_dataset(
     jpeg_quality: int = 95,
     max_shards: int | None = None,
     progress: bool = False,
-) -> Path:
-    """Pack a prepared dataset into resized TFRecord shards; return the manifest path.
+) -> str | Path:
+    """Pack a prepared dataset into resized TFRecord shards; return the manifest path (a
+    ``Path`` for a local folder, else a string).
 
     Args:
         dataset: a prepared ``Dataset`` / ``FashionDataset`` (``image_ids``, ``image_info``,
             ``class_names``, ``load_image``, ``load_instances`` or ``load_mask``).
-        out_dir: the cache folder (created).
+        out_dir: the cache folder (created): local, ``gs://...`` or any ``tf.io.gfile`` path.
         image_size: side of the cached square images (long side scaled to it, then padded).
         shard_size: images per shard.
         resume: keep shards already listed in a compatible manifest whose sha256 matches;
@@ -126,8 +127,7 @@ def pack_dataset(
         raise ValueError(
             f"need image_size >= 8 and shard_size >= 1, got {image_size}, {shard_size}"
         )
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = storage.makedirs(out_dir)
     ids = [int(i) for i in dataset.image_ids]
     image_names = [str(dataset.image_info[i]["id"]) for i in ids]
     total = max(1, math.ceil(len(ids) / shard_size))
@@ -147,25 +147,25 @@ def pack_dataset(
         mismatched = [k for k, v in settings.items() if old.get(k) != v]
         if mismatched or old.get("class_names") != manifest["class_names"]:
             raise FashionDataError(
-                f"{out_dir / MANIFEST}: cache was packed with different "
+                f"{storage.join(out_dir, MANIFEST)}: cache was packed with different "
                 f"{mismatched or ['class_names']}; use resume=False or another folder"
             )
     kept = {}
     for shard in (old or {}).get("shards", []):
-        path = out_dir / shard["file"]
-        if path.is_file() and sha256(path) == shard["sha256"]:
+        path = storage.join(out_dir, shard["file"])
+        if storage.is_file(path) and sha256(path) == shard["sha256"]:
             kept[shard["index"]] = shard
-    for stale in out_dir.glob("shard-*.tmp"):
-        stale.unlink()
+    for stale in storage.glob(out_dir, "shard-*.tmp"):
+        storage.remove(stale)
     if not resume:  # a fresh pack: old shards (maybe of another shard count) must not linger
-        for old_shard in out_dir.glob("shard-*-of-*.tfrecord"):
-            old_shard.unlink()
+        for old_shard in storage.glob(out_dir, "shard-*-of-*.tfrecord"):
+            storage.remove(old_shard)
     written = 0
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(ids), desc=f"packing {out_dir.name}")
+        bar = tqdm(total=len(ids), desc=f"packing {storage.name(out_dir)}")
     for s in range(total):
         lo, hi = s * shard_size, min(len(ids), (s + 1) * shard_size)
         name = shard_name(s, total)
@@ -177,7 +177,7 @@ def pack_dataset(
             continue
         if prev is not None:
             raise FashionDataError(
-                f"{out_dir / name}: shard holds other images than the dataset's {lo}..{hi - 1}; "
+                f"{storage.join(out_dir, name)}: shard holds other images than the dataset's {lo}..{hi - 1}; "
                 "use resume=False"
             )
         if max_shards is not None and written >= max_shards:
@@ -193,10 +193,11 @@ def pack_dataset(
                     bar.update(1)
                 yield example
 
-        tmp = out_dir / (name + ".tmp")
+        tmp = storage.join(out_dir, name + ".tmp")
         tfr.write_examples(tmp, examples())
-        os.replace(tmp, out_dir / name)
-        manifest["shards"].append({"index": s, "file": name, "sha256": sha256(out_dir / name),
+        storage.replace(tmp, storage.join(out_dir, name))
+        manifest["shards"].append({"index": s, "file": name,
+                                   "sha256": sha256(storage.join(out_dir, name)),
                                    "num_images": hi - lo, "image_ids": image_names[lo:hi],
                                    "empty_instances_dropped": dropped})  # fmt: skip
         written += 1

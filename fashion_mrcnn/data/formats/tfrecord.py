@@ -12,6 +12,8 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from fashion_mrcnn import storage
+
 __all__ = [
     "bytes_feature",
     "bytes_list_feature",
@@ -76,10 +78,10 @@ def make_example(features: dict) -> bytes:
 def write_examples(path: str | Path, examples: Iterable[bytes]) -> int:
     """Write serialised Examples to a TFRecord file (uncompressed); return how many."""
     tf = tf_module()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = str(path)
+    storage.makedirs(storage.parent(path))
     n = 0
-    with tf.io.TFRecordWriter(str(path)) as writer:
+    with tf.io.TFRecordWriter(path) as writer:
         for example in examples:
             writer.write(example)
             n += 1

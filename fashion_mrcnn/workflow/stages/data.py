@@ -51,15 +51,17 @@ def open_dataset(
         data: an iMaterialist directory (``train.csv`` + ``label_descriptions.json`` +
             ``train/`` or ``images/``), an iMaterialist CSV, a COCO / Fashionpedia JSON (images in
             ``images/`` beside it or one level up, or ``images_dir``), or a folder of LabelImg
-            VOC XML files (images beside them or ``images_dir``).
+            VOC XML files (images beside them or ``images_dir``), or a shard cache folder
+            (``fashion-mrcnn cache``; local or a ``gs://`` URL).
         split: a split name from the ``splits.json`` beside the data (``"train"``, ``"val"``);
             ``None`` keeps every image.
         categories: keep only these source category ids (e.g. the 27 main garments).
         on_error / report_path: the loaders' bad-input policy and skip-report CSV.
     """
+    from fashion_mrcnn import storage
     from fashion_mrcnn.data.paths import apply_splits, find_splits, open_path
 
-    path = Path(data)
+    path = storage.as_path(data)  # a URL (a shard cache on gs://) stays a string
     dataset = open_path(
         path,
         categories=categories,

@@ -100,3 +100,48 @@ def test_pack_real_street_photos(ccp_dir, tmp_path):
         np.testing.assert_array_equal(inst["masks"], masks)
         np.testing.assert_array_equal(inst["class_ids"], class_ids)
         assert np.abs(cached.load_image(i).astype(int) - image).mean() < 4
+
+
+def test_a_cache_folder_opens_as_data_with_its_splits_and_categories(synth_dataset, tmp_path):
+    """``open_path`` / ``open_dataset`` read a cache like the data it was packed from: the same
+    records by image id (instances, categories, attributes), splits from the splits.json
+    beside the manifest, subsets and a category filter that keep the images in the shards."""
+    from fashion_mrcnn.data.paths import open_path
+    from fashion_mrcnn.workflow.stages import open_dataset
+
+    out = tmp_path / "cache"
+    cache.pack_dataset(synth_dataset, out, image_size=64, shard_size=5)
+    opened = open_path(out)
+    assert isinstance(opened, cache.CachedDataset) and opened.images_verified
+    assert opened.class_counts() == synth_dataset.class_counts()
+    ids = [info["id"] for info in synth_dataset.image_info]
+    (out / "splits.json").write_text(json.dumps({"train": ids[:8], "val": ids[8:]}))
+    val = open_dataset(out, split="val")
+    assert isinstance(val, cache.CachedDataset) and [i["id"] for i in val.image_info] == ids[8:]
+    np.testing.assert_array_equal(val.load_mask(1)[0], opened.load_mask(9)[0])
+    assert val.load_instances(1)["attribute_ids"] == opened.load_instances(9)["attribute_ids"]
+    counts = synth_dataset.class_counts()
+    k = next(k for k, name in enumerate(synth_dataset.class_names[1:]) if counts[name][0])
+    only = open_path(out, categories=[int(synth_dataset.categories[k]["id"])])
+    assert only.class_names == ["BG", synth_dataset.class_names[k + 1]]
+    assert only.class_counts() == {only.class_names[1]: counts[only.class_names[1]]}
+    (out / "manifest.json").write_text(json.dumps({"images": []}))  # not a cache manifest
+    with pytest.raises(Exception, match="annotations|categories|images|COCO"):
+        open_path(out)
+
+
+def test_a_cache_on_a_url_opens_with_its_splits_and_other_urls_are_refused(synth_dataset):
+    import uuid
+
+    from fashion_mrcnn import storage
+    from fashion_mrcnn.errors import FashionDataError
+    from fashion_mrcnn.workflow.stages import open_dataset
+
+    remote = f"ram://open-{uuid.uuid4().hex}/cache"
+    cache.pack_dataset(synth_dataset, remote, image_size=48, shard_size=6)
+    ids = [info["id"] for info in synth_dataset.image_info]
+    storage.write_text(storage.join(remote, "splits.json"), json.dumps({"val": ids[3:5]}))
+    val = open_dataset(remote, split="val")
+    assert [i["id"] for i in val.image_info] == ids[3:5] and val.load_image(0).shape == (48, 48, 3)
+    with pytest.raises(FashionDataError, match="only a shard cache"):
+        open_dataset(f"ram://open-{uuid.uuid4().hex}/train.csv")
