@@ -58,7 +58,7 @@ class CachedDataset(Dataset):
 
     ``load_image(i)`` -> uint8 [S, S, 3]; ``load_mask(i)`` -> (bool [S, S, N], int32 [N]);
     ``load_instances(i)`` -> dict(masks, class_ids, box_only, iscrowd, attribute_ids, window,
-    scale, original_shape). Class names and ids are those of the packed dataset. Shards are read
+    scale, original_shape); ``load_attributes(i)`` -> (class ids, attribute id lists). Class names and ids are those of the packed dataset. Shards are read
     on first use and kept in memory.
     """
 
@@ -101,19 +101,27 @@ class CachedDataset(Dataset):
         ex = self._example(image_id)
         return np.asarray(Image.open(io.BytesIO(ex["image/encoded"])).convert("RGB"))
 
+    def load_attributes(self, image_id: int) -> tuple[list[int], list[list[int]]]:
+        """``(internal class ids [N] (crowds positive), attribute id lists [N])`` of one image,
+        without decoding its masks (``data.attributes`` scans a training set with it)."""
+        ex = self._example(image_id)
+        counts = ex["instances/attribute_count"].astype(int)
+        flat = ex["instances/attribute_ids"].astype(int).tolist()
+        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        attrs = [flat[bounds[k] : bounds[k + 1]] for k in range(len(counts))]
+        return [abs(int(c)) for c in ex["instances/class_id"]], attrs
+
     def load_instances(self, image_id: int) -> dict:
         ex = self._example(image_id)
         h, w = int(ex["image/height"]), int(ex["image/width"])
         class_ids = ex["instances/class_id"].astype(np.int32)
-        counts = ex["instances/attribute_count"].astype(int)
-        flat = ex["instances/attribute_ids"].astype(int).tolist()
-        bounds = np.concatenate([[0], np.cumsum(counts)]).astype(int)
+        _, attrs = self.load_attributes(image_id)
         return {
             "masks": decode_rles_np(list(ex["instances/rle"]), h, w),
             "class_ids": class_ids,
             "box_only": ex["instances/box_only"].astype(bool),
             "iscrowd": class_ids < 0,
-            "attribute_ids": [flat[bounds[k] : bounds[k + 1]] for k in range(len(counts))],
+            "attribute_ids": attrs,
             "window": tuple(int(v) for v in ex["image/window"]),
             "scale": float(ex["image/scale"]),
             "original_shape": (int(ex["image/original_height"]), int(ex["image/original_width"])),
