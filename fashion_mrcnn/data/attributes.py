@@ -11,7 +11,8 @@ attribute head has ``NUM_ATTRIBUTES`` sigmoid outputs; output ``k`` is source id
   the internal classes with at least one instance carrying attributes); what ``train
   --attributes`` applies.
 - :func:`multi_hot`: per-instance id lists -> the head's multi-hot targets.
-- :func:`ids_of`: one row of head probabilities -> the source ids and scores above a threshold.
+- :func:`ids_of`: one row of head probabilities -> the source ids and scores above a threshold;
+  :func:`detection_attributes`: the attribute entries of a ``detect()`` dict.
 
 Ids outside the vocabulary (an attribute the training set never showed) are left out of the
 targets: the head has no output for them.
@@ -25,7 +26,13 @@ import numpy as np
 
 from fashion_mrcnn.errors import FashionDataError
 
-__all__ = ["attribute_settings", "dataset_attributes", "ids_of", "multi_hot"]
+__all__ = [
+    "attribute_settings",
+    "dataset_attributes",
+    "detection_attributes",
+    "ids_of",
+    "multi_hot",
+]
 
 
 def _image_attributes(dataset, image_id: int) -> tuple[list[int], list[list[int]]]:
@@ -102,3 +109,26 @@ def ids_of(
         (int(vocabulary[k]), float(probs[k])) for k in np.flatnonzero(probs >= threshold)
     )
     return [a for a, _ in pairs], [s for _, s in pairs]
+
+
+def detection_attributes(probs, class_ids, config) -> dict:
+    """The attribute entries of one image's ``detect()`` dict from the head's probabilities.
+
+    probs: float [N, A] (NUM_ATTRIBUTES outputs, in ``config.attribute_ids()`` order);
+    class_ids: int [N] internal. Returns ``attribute_probs`` float32 [N, A], and per instance the
+    source ids scoring at least DETECTION_ATTRIBUTE_THRESHOLD, ``attribute_ids`` (N lists, by
+    increasing id), with their ``attribute_scores`` (N lists of floats); both empty for a class
+    outside ATTRIBUTE_CLASS_IDS when that is given (the head never learnt those classes).
+    """
+    class_ids = np.asarray(class_ids).reshape(-1)
+    probs = np.asarray(probs, dtype=np.float32).reshape(len(class_ids), -1)
+    vocabulary = config.attribute_ids()
+    carriers = {int(c) for c in config.ATTRIBUTE_CLASS_IDS}
+    ids, scores = [], []
+    for p, c in zip(probs, class_ids, strict=True):
+        found = ([], [])
+        if not carriers or int(c) in carriers:
+            found = ids_of(p, vocabulary, config.DETECTION_ATTRIBUTE_THRESHOLD)
+        ids.append(found[0])
+        scores.append(found[1])
+    return {"attribute_ids": ids, "attribute_scores": scores, "attribute_probs": probs}

@@ -242,9 +242,7 @@ def build_training_graph(config) -> keras.Model:
     rois, target_class_ids, target_deltas, target_masks, target_mask_valid = targets[:5]
     mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
     mask_ids = LeadingPositives(name="mask_target_class_ids")(target_class_ids, target_class_ids)
-    class_logits, class_probs, bbox, *attr = _box_branch(
-        rois, p2_p5, config, norm, PyramidROIAlign
-    )
+    class_logits, class_probs, bbox, *attr = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
     keep = HasClass(name="mask_head_rows")(mask_ids)
     mask = _mask_branch(mask_rois, p2_p5, config, norm, PyramidROIAlign, keep)
     outputs = {

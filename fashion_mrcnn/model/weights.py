@@ -38,7 +38,6 @@ import keras
 import numpy as np
 
 from fashion_mrcnn.errors import WeightsError
-from fashion_mrcnn.model.heads import ATTRIBUTE_LAYERS
 from fashion_mrcnn.model.downloads import (  # noqa: F401 (re-exported: weights.download...)
     COCO_URL,
     IMAGENET_RESNET50_URL,
@@ -46,6 +45,7 @@ from fashion_mrcnn.model.downloads import (  # noqa: F401 (re-exported: weights.
     download_coco_weights,
     download_imagenet_resnet50,
 )
+from fashion_mrcnn.model.heads import ATTRIBUTE_LAYERS
 
 HEAD_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask")
 
