@@ -45,7 +45,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 def cmd_synth(args: argparse.Namespace) -> int:
     from fashion_mrcnn.data.synthetic import generate
 
-    out = generate(args.out, n_images=args.images, size=args.size, seed=args.seed)
+    out = generate(
+        args.out, n_images=args.images, size=args.size, seed=args.seed, attributes=args.attributes
+    )
     print(f"synthetic scenes written to {out}")
     return 0
 
@@ -155,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--attributes",
+        action="store_true",
+        help="write each garment's attributes (pattern; length of skirts and dresses) into its "
+        "ClassId (10_7_61), for `train --attributes`",
+    )
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser(

@@ -24,9 +24,10 @@ import numpy as np
 import yaml
 
 from fashion_mrcnn.constants import (
+    ATTRIBUTE_LOSS,
     BACKBONES,
     IMAGE_META_FIXED_SIZE,
-    LOSS_NAMES,
+    LOSS_WEIGHT_NAMES,
     LR_SCHEDULES,
     NORMS,
     RECIPE_NAMES,
@@ -87,7 +88,7 @@ class Config:
     LEARNING_RATE = 0.001
     LEARNING_MOMENTUM = 0.9
     WEIGHT_DECAY = 0.0001
-    LOSS_WEIGHTS = {k: 1.0 for k in LOSS_NAMES}
+    LOSS_WEIGHTS = {k: 1.0 for k in LOSS_WEIGHT_NAMES}
     USE_RPN_ROIS = True
     # False: frozen BN (Matterport default); None: trainable BN; True: BN in training mode
     # everywhere. Kept for compatibility and mapped onto NORM in ``__init__``.
@@ -109,6 +110,16 @@ class Config:
     ROI_ALIGN = "crop_and_resize"
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
     BACKBONE_WEIGHTS = None  # None | "imagenet" | path to a weights file
+    # Attribute head (Attribute-Mask R-CNN, Fashionpedia): multi-label sigmoid outputs on the box
+    # head's shared features. 0 = no head (the graph is Matterport's). ATTRIBUTE_IDS: the source
+    # attribute id of each head output (the vocabulary; empty = output k is attribute id k);
+    # ATTRIBUTE_CLASS_IDS: the internal class ids whose instances carry attributes (only their
+    # positive RoIs count in the loss, only their detections get attributes; empty = all).
+    # ``data.attributes.attribute_settings(dataset)`` derives all three from a training set.
+    NUM_ATTRIBUTES = 0
+    ATTRIBUTE_IDS: list = []
+    ATTRIBUTE_CLASS_IDS: list = []
+    DETECTION_ATTRIBUTE_THRESHOLD = 0.5  # detect() reports attributes scoring at least this
 
     def __init__(self, **overrides: Any) -> None:
         settable = set(self.setting_names())
@@ -122,6 +133,9 @@ class Config:
                 )
             setattr(self, key, value)
         self._reconcile_norm()
+        if isinstance(self.LOSS_WEIGHTS, dict) and ATTRIBUTE_LOSS not in self.LOSS_WEIGHTS:
+            # a configuration written before the attribute head: its loss gets the default weight
+            self.LOSS_WEIGHTS = {**self.LOSS_WEIGHTS, ATTRIBUTE_LOSS: 1.0}
         self.BATCH_SIZE = self.IMAGES_PER_GPU * self.GPU_COUNT
         if self.IMAGE_RESIZE_MODE == "crop":
             side = self.IMAGE_MIN_DIM
@@ -290,17 +304,56 @@ class Config:
                 f"MASK_SHAPE {list(self.MASK_SHAPE)} must be twice MASK_POOL_SIZE "
                 f"({self.MASK_POOL_SIZE}) in each side: the mask head upsamples once by 2"
             )
-        if not isinstance(self.LOSS_WEIGHTS, dict) or set(self.LOSS_WEIGHTS) != set(LOSS_NAMES):
+        if not isinstance(self.LOSS_WEIGHTS, dict) or set(self.LOSS_WEIGHTS) != set(
+            LOSS_WEIGHT_NAMES
+        ):
             keys = sorted(self.LOSS_WEIGHTS) if isinstance(self.LOSS_WEIGHTS, dict) else None
-            raise ConfigError(f"LOSS_WEIGHTS keys must be exactly {list(LOSS_NAMES)}, got {keys}")
+            raise ConfigError(
+                f"LOSS_WEIGHTS keys must be exactly {list(LOSS_WEIGHT_NAMES)} "
+                f"({ATTRIBUTE_LOSS} may be left out: weight 1), got {keys}"
+            )
         for key, weight in self.LOSS_WEIGHTS.items():
             if not isinstance(weight, numbers.Real) or weight < 0:
                 raise ConfigError(f"LOSS_WEIGHTS[{key!r}] must be a number >= 0, got {weight!r}")
+        self._validate_attributes()
         for name in ("RPN_BBOX_STD_DEV", "BBOX_STD_DEV", "MEAN_PIXEL"):
             size = 4 if name != "MEAN_PIXEL" else self.IMAGE_CHANNEL_COUNT
             if np.shape(getattr(self, name)) != (size,):
                 raise ConfigError(f"{name} must have {size} values, got {getattr(self, name)!r}")
         return self
+
+    def _validate_attributes(self) -> None:
+        n = self.NUM_ATTRIBUTES
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+            raise ConfigError(f"NUM_ATTRIBUTES must be an integer >= 0 (0 = no head), got {n!r}")
+        for name in ("ATTRIBUTE_IDS", "ATTRIBUTE_CLASS_IDS"):
+            ids = getattr(self, name)
+            if not isinstance(ids, (list, tuple)) or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in ids
+            ):
+                raise ConfigError(f"{name} must be a list of integer ids, got {ids!r}")
+            if len(set(int(v) for v in ids)) != len(ids):
+                raise ConfigError(f"{name} repeats an id: {list(ids)}")
+        if self.ATTRIBUTE_IDS and len(self.ATTRIBUTE_IDS) != n:
+            raise ConfigError(
+                f"ATTRIBUTE_IDS has {len(self.ATTRIBUTE_IDS)} ids but NUM_ATTRIBUTES is {n}: give "
+                "one source attribute id per head output (or none: output k is attribute id k)"
+            )
+        bad = [int(c) for c in self.ATTRIBUTE_CLASS_IDS if not 0 < int(c) < self.NUM_CLASSES]
+        if bad:
+            raise ConfigError(
+                f"ATTRIBUTE_CLASS_IDS {bad} are not internal class ids 1..{self.NUM_CLASSES - 1}"
+            )
+        t = self.DETECTION_ATTRIBUTE_THRESHOLD
+        if not isinstance(t, numbers.Real) or not 0 <= t <= 1:
+            raise ConfigError(f"DETECTION_ATTRIBUTE_THRESHOLD must be in [0, 1], got {t!r}")
+
+    def attribute_ids(self) -> list[int]:
+        """The source attribute id of each attribute head output ``[NUM_ATTRIBUTES]`` (the
+        vocabulary: ATTRIBUTE_IDS, or ``0 .. NUM_ATTRIBUTES - 1`` when it is empty)."""
+        if self.ATTRIBUTE_IDS:
+            return [int(v) for v in self.ATTRIBUTE_IDS]
+        return list(range(int(self.NUM_ATTRIBUTES)))
 
     def _validate_choices(self) -> None:
         if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:

@@ -15,6 +15,12 @@ LOSS_NAMES = (
     "mrcnn_bbox_loss",
     "mrcnn_mask_loss",
 )
+#: The attribute head's loss (Attribute-Mask R-CNN, Fashionpedia): a key of
+#: ``Config.LOSS_WEIGHTS`` (optional there: a configuration written before it gets weight 1), and a
+#: metric / log column only for models with the head (``NUM_ATTRIBUTES > 0``).
+ATTRIBUTE_LOSS = "mrcnn_attr_loss"
+#: Every key ``Config.LOSS_WEIGHTS`` may hold.
+LOSS_WEIGHT_NAMES = LOSS_NAMES + (ATTRIBUTE_LOSS,)
 
 # --- configuration choices ---------------------------------------------------------------------
 #: ``Config.BACKBONE`` values (a callable is accepted too).

@@ -21,9 +21,11 @@ from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.data.formats.kaggle_csv import (
     CLASS_ID_GRAMMAR,
     CLASS_ID_RE,
+    LAYOUTS,
     PRED_COLUMNS,
     format_class_id,
     split_class_id,
+    to_2020_layout,
 )
 from fashion_mrcnn.data.formats.rle import encode, parse_runs
 from fashion_mrcnn.data.images import list_images
@@ -135,6 +137,7 @@ def make_submission(
     class_map: Mapping | Sequence | Callable | None = None,
     placeholder: tuple[str, str] | None = PLACEHOLDER,
     attribute_categories: Iterable[int] = ATTRIBUTE_CATEGORIES,
+    layout: int = 2019,
 ) -> pd.DataFrame:
     """Build (and write) a Kaggle submission from per-image detections.
 
@@ -157,10 +160,17 @@ def make_submission(
         placeholder: ``(EncodedPixels, ClassId)`` written for an image without any mask (Kaggle's
             sample: ``("1 1", "23")``); ``None`` writes no row for such images.
         attribute_categories: categories removed by ``"drop_attribute_categories"``.
+        layout: 2019 (attribute ids as ``ClassId`` suffixes, ``"10_1_2"``) or 2020 (FGVC7:
+            ``ClassId`` ``"10"`` and ``AttributesIds`` ``"1,2"``;
+            ``data.formats.kaggle_csv.to_2020_layout``). The attribute ids are each
+            prediction's ``attribute_ids`` (a model with the attribute head gives them).
 
     Returns:
-        DataFrame with columns ``ImageId, EncodedPixels, ClassId``.
+        DataFrame with columns ``ImageId, EncodedPixels, ClassId`` (and ``AttributesIds`` in the
+        2020 layout).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if len(predictions) != len(image_ids):
         raise ValueError(f"{len(predictions)} predictions but {len(image_ids)} image ids")
     if len(set(image_ids)) != len(image_ids):
@@ -175,6 +185,8 @@ def make_submission(
             found = [(str(image_id), str(placeholder[0]), str(placeholder[1]))]
         rows.extend(found)
     df = pd.DataFrame(rows, columns=SUBMISSION_COLUMNS)
+    if layout == 2020:
+        df = to_2020_layout(df)
     if out_csv is not None:
         out_csv = Path(out_csv)
         out_csv.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,8 @@ def test_matterport_defaults_and_derived():
     assert c.RPN_ANCHOR_SCALES == (32, 64, 128, 256, 512)
     assert c.POST_NMS_ROIS_TRAINING == 2000 and c.POST_NMS_ROIS_INFERENCE == 1000
     np.testing.assert_allclose(c.BBOX_STD_DEV, [0.1, 0.1, 0.2, 0.2])
-    assert set(c.LOSS_WEIGHTS) == set(LOSS_NAMES)
+    assert set(c.LOSS_WEIGHTS) == set(LOSS_NAMES) | {"mrcnn_attr_loss"}
+    assert c.NUM_ATTRIBUTES == 0 and c.ATTRIBUTE_IDS == []
     assert c.NORM == "frozen_bn" and c.TRAIN_BN is False
     assert c.MASK_THRESHOLD == 0.5 and c.LR_SCHEDULE == "constant"
 

@@ -203,3 +203,26 @@ def test_ccp_submission_round_trip_scores_one_and_drop_policy_by_hand(ccp_dir, t
         expected.append(len(cats - ATTRIBUTE_CATEGORIES) / len(cats))
     got = kaggle_metric(gt, tmp_path / "drop.csv", pred_size=(512, 512))
     assert got == pytest.approx(np.mean(expected)) and got < 1.0
+
+
+def test_attribute_ids_reach_both_kaggle_layouts(tmp_path):
+    """A detect() dict's attribute_ids become ClassId suffixes (2019) or AttributesIds (2020),
+    and the 2020 file scores 1.0 against the ground truth it was made from."""
+    from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
+
+    preds = [_pred([(0, 0, 8, 8), (8, 8, 16, 16)], [1, 2], [0.9, 0.8], attribute_ids=[[7, 3], []])]
+    class_map = {1: 10, 2: 31}
+    df19 = make_submission(preds, ["a.jpg"], None, size=(16, 16), class_map=class_map)
+    assert df19["ClassId"].tolist() == ["10_3_7", "31"]
+    df20 = make_submission(preds, ["a.jpg"], tmp_path / "s20.csv", size=(16, 16),
+                           class_map=class_map, layout=2020)  # fmt: skip
+    assert df20["ClassId"].tolist() == ["10", "31"]
+    assert df20["AttributesIds"].tolist() == ["3,7", ""]
+    gt = df20.assign(Height=16, Width=16)
+    assert kaggle_metric_2020(gt, tmp_path / "s20.csv") == pytest.approx(1.0)
+    wrong = [dict(preds[0], attribute_ids=[[7], []])]
+    make_submission(wrong, ["a.jpg"], tmp_path / "w20.csv", size=(16, 16), class_map=class_map,
+                    layout=2020)  # fmt: skip
+    assert kaggle_metric_2020(gt, tmp_path / "w20.csv") < 1.0
+    with pytest.raises(ValueError, match="layout"):
+        make_submission(preds, ["a.jpg"], None, class_map=class_map, layout=2021)

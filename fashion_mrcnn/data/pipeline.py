@@ -18,6 +18,13 @@ names (shapes per image, B = BATCH_SIZE in front):
 - ``input_gt_masks`` uint8 [mh, mw, G]: 0/1; mini masks (MINI_MASK_SHAPE) when USE_MINI_MASK,
   else full-size [H, W, G]
 - ``input_gt_mask_valid`` float32 [G]: 1 when the instance has a real mask, 0 for box-only
+
+With the attribute head (``NUM_ATTRIBUTES`` A > 0; :func:`input_names`), two more:
+
+- ``input_gt_attributes`` uint8 [G, A]: multi-hot of each instance's attributes over the head's
+  outputs (``data.attributes.multi_hot`` with ``Config.attribute_ids()``)
+- ``input_gt_attribute_valid`` float32 [G]: 1 when the instance's class carries attributes
+  (``ATTRIBUTE_CLASS_IDS``; every class when it is empty), else 0 (no attribute loss)
 """
 
 from __future__ import annotations
@@ -41,18 +48,33 @@ INPUT_NAMES = (
     "input_gt_masks",
     "input_gt_mask_valid",
 )
+#: The inputs added by the attribute head (``NUM_ATTRIBUTES > 0``).
+ATTRIBUTE_INPUT_NAMES = ("input_gt_attributes", "input_gt_attribute_valid")
+
+
+def input_names(config) -> tuple[str, ...]:
+    """The batch keys for ``config``: INPUT_NAMES, then ATTRIBUTE_INPUT_NAMES with the head."""
+    return INPUT_NAMES + (ATTRIBUTE_INPUT_NAMES if int(config.NUM_ATTRIBUTES) > 0 else ())
 
 
 def _load_instances(dataset, image_id):
-    """(masks bool [H, W, N], class_ids int32 [N], box_only bool [N]) from a Dataset."""
+    """(masks bool [H, W, N], class_ids int32 [N], box_only bool [N], attribute id lists [N])
+    from a Dataset (no attribute for a dataset without ``load_instances`` or without them)."""
     if hasattr(dataset, "load_instances"):
         inst = dataset.load_instances(image_id)
         masks, class_ids = inst["masks"], inst["class_ids"]
         box_only = np.asarray(inst.get("box_only", np.zeros(len(class_ids), bool)), dtype=bool)
+        attrs = inst.get("attribute_ids") or [[] for _ in range(len(class_ids))]
     else:
         masks, class_ids = dataset.load_mask(image_id)
         box_only = np.zeros(len(class_ids), dtype=bool)
-    return np.asarray(masks, dtype=bool), np.asarray(class_ids, dtype=np.int32), box_only
+        attrs = [[] for _ in range(len(class_ids))]
+    if len(attrs) != len(class_ids):
+        raise FashionDataError(
+            f"image {image_id}: {len(attrs)} attribute lists for {len(class_ids)} instances"
+        )
+    masks = np.asarray(masks, dtype=bool)
+    return masks, np.asarray(class_ids, dtype=np.int32), box_only, [list(a) for a in attrs]
 
 
 def _active_class_ids(dataset, image_id, num_classes):
@@ -81,9 +103,16 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
     int32 [N, (y1, x1, y2, x2)] pixels of the resized image, y2/x2 exclusive; masks bool
     [H, W, N] or [mh, mw, N] mini masks (USE_MINI_MASK); mask_valid float32 [N] (0 = box-only).
     """
+    return _prepare_gt(dataset, config, image_id, augmentation, rng)[:6]
+
+
+def _prepare_gt(dataset, config, image_id, augmentation=None, rng=None):
+    """:func:`load_image_gt`'s six values, then the attribute id lists [N] of the instances
+    kept (in the same order)."""
     rng = np.random.default_rng() if rng is None else rng
     image = np.asarray(dataset.load_image(image_id))
-    masks, class_ids, box_only = _load_instances(dataset, image_id)
+    masks, class_ids, box_only, attrs = _load_instances(dataset, image_id)
+    index = np.arange(len(class_ids))  # each kept instance's position in the loaded lists
     if image.ndim != 3 or image.shape[2] != 3:
         raise FashionDataError(f"image {image_id}: expected RGB [H, W, 3], got {image.shape}")
     if masks.shape[:2] != image.shape[:2] or masks.shape[2] != len(class_ids):
@@ -95,7 +124,7 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
     if augmentation is not None:
         image, masks, keep = augmentation(image=image, masks=masks, rng=rng)
         keep = np.asarray(keep, dtype=np.int64)
-        class_ids, box_only = class_ids[keep], box_only[keep]
+        class_ids, box_only, index = class_ids[keep], box_only[keep], index[keep]
     image, masks, window, scale = resize_image_and_masks(
         image,
         masks,
@@ -108,14 +137,15 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
     boxes = extract_bboxes(masks)
     nonempty = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     boxes, masks = boxes[nonempty], masks[:, :, nonempty]
-    class_ids, box_only = class_ids[nonempty], box_only[nonempty]
+    class_ids, box_only, index = class_ids[nonempty], box_only[nonempty], index[nonempty]
     if len(class_ids) > config.MAX_GT_INSTANCES:
         pick = np.sort(rng.choice(len(class_ids), config.MAX_GT_INSTANCES, replace=False))
-        boxes, masks, class_ids, box_only = (
+        boxes, masks, class_ids, box_only, index = (
             boxes[pick],
             masks[:, :, pick],
             class_ids[pick],
             box_only[pick],
+            index[pick],
         )
     if config.USE_MINI_MASK:
         masks = minimize_mask(boxes, masks, config.MINI_MASK_SHAPE)
@@ -128,7 +158,25 @@ def load_image_gt(dataset, config, image_id, augmentation=None, rng=None):
         _active_class_ids(dataset, image_id, config.NUM_CLASSES),
     )
     mask_valid = (~box_only).astype(np.float32)
-    return image, meta.astype(np.float32), class_ids, boxes, masks, mask_valid
+    kept_attrs = [attrs[int(k)] for k in index]
+    return image, meta.astype(np.float32), class_ids, boxes, masks, mask_valid, kept_attrs
+
+
+def attribute_targets(class_ids, attribute_ids, config):
+    """One image's attribute inputs: ``(multi-hot uint8 [N, A], valid float32 [N])``.
+
+    class_ids: int [N] internal (negative = crowd); attribute_ids: N lists of source ids. Valid
+    is 1 for a class in ATTRIBUTE_CLASS_IDS (every class when it is empty).
+    """
+    from fashion_mrcnn.data.attributes import multi_hot
+
+    hot = multi_hot(attribute_ids, config.attribute_ids())
+    classes = np.abs(np.asarray(class_ids, dtype=np.int64).reshape(-1))
+    if config.ATTRIBUTE_CLASS_IDS:
+        valid = np.isin(classes, np.asarray(config.ATTRIBUTE_CLASS_IDS, dtype=np.int64))
+    else:
+        valid = np.ones(len(classes), dtype=bool)
+    return hot, valid.astype(np.float32)
 
 
 def _pad(array, size, axis=0):
@@ -147,11 +195,15 @@ def training_example(dataset, config, image_id, anchors, augmentation=None, rng=
     from fashion_mrcnn.data.targets import build_rpn_targets
 
     rng = np.random.default_rng() if rng is None else rng
-    image, meta, class_ids, boxes, masks, mask_valid = load_image_gt(
+    image, meta, class_ids, boxes, masks, mask_valid, attrs = _prepare_gt(
         dataset, config, image_id, augmentation, rng
     )
     rpn_match, rpn_bbox = build_rpn_targets(anchors, class_ids, boxes, config, rng=rng)
     g = config.MAX_GT_INSTANCES
+    extra = ()
+    if int(config.NUM_ATTRIBUTES) > 0:
+        hot, valid = attribute_targets(class_ids, attrs, config)
+        extra = (_pad(hot, g), _pad(valid, g))
     return (
         mold_image(image, config).astype(np.float32),
         meta,
@@ -161,7 +213,7 @@ def training_example(dataset, config, image_id, anchors, augmentation=None, rng=
         _pad(norm_boxes(boxes, image.shape[:2]).reshape(-1, 4).astype(np.float32), g),
         _pad(masks.astype(np.uint8), g, axis=2),
         _pad(mask_valid, g),
-    )
+    ) + extra
 
 
 def _shapes(config, num_anchors):
@@ -177,7 +229,7 @@ def _shapes(config, num_anchors):
         (g, 4),
         (mh, mw, g),
         (g,),
-    )
+    ) + (((g, int(config.NUM_ATTRIBUTES)), (g,)) if int(config.NUM_ATTRIBUTES) > 0 else ())
 
 
 def make_dataset(
@@ -217,7 +269,8 @@ def make_dataset(
         tf.float32,
         tf.uint8,
         tf.float32,
-    )
+    ) + ((tf.uint8, tf.float32) if int(config.NUM_ATTRIBUTES) > 0 else ())
+    names = input_names(config)
 
     def load(counter, image_id):
         rng = np.random.default_rng([int(seed), int(counter)])
@@ -242,7 +295,7 @@ def make_dataset(
         out = tf.numpy_function(load, [counter, image_id], dtypes, stateful=False)
         for t, s in zip(out, shapes):
             t.set_shape(s)
-        return (dict(zip(INPUT_NAMES, out)),)
+        return (dict(zip(names, out, strict=True)),)
 
     ds = tf.data.Dataset.from_tensor_slices(ids)
     if shuffle:

@@ -26,10 +26,20 @@ class DetectionLayer(keras.layers.Layer):
     Inputs: ``[rois [B, N, 4] normalised, mrcnn_class [B, N, C] probabilities,
     mrcnn_bbox [B, N, C, 4] deltas (std-dev units), image_meta [B, 12 + C]]``.
     Output: float32 [B, max_instances, (y1, x1, y2, x2, class_id, score)], boxes normalised,
-    by decreasing score.
+    by decreasing score. With ``return_rows``, a second output: int32 [B, max_instances], the
+    ROI (index into N) each detection came from, -1 on padding rows (the attribute head's
+    probabilities are gathered with it: ``model.graph.GatherRows``).
     """
 
-    def __init__(self, bbox_std_dev, min_confidence, max_instances, nms_threshold, **kwargs):
+    def __init__(
+        self,
+        bbox_std_dev,
+        min_confidence,
+        max_instances,
+        nms_threshold,
+        return_rows: bool = False,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         kwargs.setdefault("name", "mrcnn_detection")
         super().__init__(**kwargs)
@@ -37,6 +47,7 @@ class DetectionLayer(keras.layers.Layer):
         self.min_confidence = float(min_confidence)
         self.max_instances = int(max_instances)
         self.nms_threshold = float(nms_threshold)
+        self.return_rows = bool(return_rows)
 
     def _one_image(self, args):
         import tensorflow as tf
@@ -68,23 +79,31 @@ class DetectionLayer(keras.layers.Layer):
             ],
             axis=1,
         )
-        return tf.pad(det, [[0, self.max_instances - count], [0, 0]])
+        det = tf.pad(det, [[0, self.max_instances - count], [0, 0]])
+        if not self.return_rows:
+            return det
+        pad = [[0, self.max_instances - count]]
+        rows = tf.pad(tf.cast(keep, tf.int32), pad, constant_values=-1)
+        return det, rows
 
     def call(self, inputs):
         import tensorflow as tf
 
         rois, probs, bbox, meta = (tf.cast(x, tf.float32) for x in inputs)
-        return tf.map_fn(
-            self._one_image,
-            (rois, probs, bbox, meta),
-            fn_output_signature=tf.TensorSpec([self.max_instances, 6], tf.float32),
-        )
+        signature = tf.TensorSpec([self.max_instances, 6], tf.float32)
+        if self.return_rows:
+            signature = (signature, tf.TensorSpec([self.max_instances], tf.int32))
+        return tf.map_fn(self._one_image, (rois, probs, bbox, meta), fn_output_signature=signature)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], self.max_instances, 6)
+        shape = (input_shape[0][0], self.max_instances, 6)
+        return [shape, shape[:2]] if self.return_rows else shape
 
     def compute_output_spec(self, inputs):
-        return keras.KerasTensor((inputs[0].shape[0], self.max_instances, 6), dtype="float32")
+        det = keras.KerasTensor((inputs[0].shape[0], self.max_instances, 6), dtype="float32")
+        if not self.return_rows:
+            return det
+        return [det, keras.KerasTensor(det.shape[:2], dtype="int32")]
 
     def get_config(self):
         config = super().get_config()
@@ -93,5 +112,6 @@ class DetectionLayer(keras.layers.Layer):
             min_confidence=self.min_confidence,
             max_instances=self.max_instances,
             nms_threshold=self.nms_threshold,
+            return_rows=self.return_rows,
         )
         return config

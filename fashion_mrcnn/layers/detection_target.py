@@ -35,6 +35,12 @@ class DetectionTargetLayer(keras.layers.Layer):
     ``rois [B, T, 4]``, ``target_class_ids [B, T] int32``, ``target_deltas [B, T, 4]``,
     ``target_masks [B, T, MH, MW]``, ``target_mask_valid [B, T]``. All are constants for the
     optimiser (no gradient).
+
+    With ``num_attributes`` A > 0 (the attribute head), two more inputs, ``gt_attributes
+    [B, G, A]`` (multi-hot) and ``gt_attribute_valid [B, G]`` (1 when the instance's class
+    carries attributes), and two more outputs, ``target_attributes [B, T, A]`` and
+    ``target_attribute_weight [B, T]``: each positive ROI's matched GT's rows (zeros for
+    negatives and padding).
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class DetectionTargetLayer(keras.layers.Layer):
         positive_iou: float = 0.5,
         negative_iou: float = 0.5,
         crowd_iou: float = CROWD_IOU,
+        num_attributes: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
@@ -64,11 +71,12 @@ class DetectionTargetLayer(keras.layers.Layer):
         self.positive_iou = float(positive_iou)
         self.negative_iou = float(negative_iou)
         self.crowd_iou = float(crowd_iou)
+        self.num_attributes = int(num_attributes)
 
     def _one_image(self, args):
         import tensorflow as tf
 
-        proposals, gt_class_ids, gt_boxes, gt_masks, gt_mask_valid = args
+        proposals, gt_class_ids, gt_boxes, gt_masks, gt_mask_valid = args[:5]
         t = self.train_rois_per_image
         proposals = tf.boolean_mask(proposals, tf.reduce_any(tf.not_equal(proposals, 0), axis=1))
         crowd_boxes = tf.boolean_mask(gt_boxes, gt_class_ids < 0)
@@ -105,18 +113,23 @@ class DetectionTargetLayer(keras.layers.Layer):
         rois = tf.concat([pos_rois, tf.gather(proposals, neg)], axis=0)
         pad = t - tf.shape(rois)[0]
         pad_pos = t - tf.shape(pos)[0]
-        return (
+        out = (
             tf.pad(rois, [[0, pad], [0, 0]]),
             tf.pad(tf.gather(class_ids, gi), [[0, pad_pos]]),
             tf.pad(deltas, [[0, pad_pos], [0, 0]]),
             tf.pad(target_masks, [[0, pad_pos], [0, 0], [0, 0]]),
             tf.pad(tf.gather(valid, gi), [[0, pad_pos]]),
         )
+        if self.num_attributes:
+            attrs = tf.gather(tf.gather(args[5], real), gi)  # [P, A] of each positive's GT
+            weight = tf.gather(tf.gather(args[6], real), gi)
+            out += (tf.pad(attrs, [[0, pad_pos], [0, 0]]), tf.pad(weight, [[0, pad_pos]]))
+        return out
 
     def call(self, inputs):
         import tensorflow as tf
 
-        proposals, gt_class_ids, gt_boxes, gt_masks, gt_mask_valid = inputs
+        proposals, gt_class_ids, gt_boxes, gt_masks, gt_mask_valid = inputs[:5]
         t = self.train_rois_per_image
         mh, mw = self.mask_shape
         signature = (
@@ -126,27 +139,31 @@ class DetectionTargetLayer(keras.layers.Layer):
             tf.TensorSpec([t, mh, mw], tf.float32),
             tf.TensorSpec([t], tf.float32),
         )
-        outputs = tf.map_fn(
-            self._one_image,
-            (
-                tf.cast(proposals, tf.float32),
-                tf.cast(gt_class_ids, tf.int32),
-                tf.cast(gt_boxes, tf.float32),
-                tf.cast(gt_masks, tf.float32),
-                tf.cast(gt_mask_valid, tf.float32),
-            ),
-            fn_output_signature=signature,
+        elems = (
+            tf.cast(proposals, tf.float32),
+            tf.cast(gt_class_ids, tf.int32),
+            tf.cast(gt_boxes, tf.float32),
+            tf.cast(gt_masks, tf.float32),
+            tf.cast(gt_mask_valid, tf.float32),
         )
+        if self.num_attributes:
+            a = self.num_attributes
+            signature += (tf.TensorSpec([t, a], tf.float32), tf.TensorSpec([t], tf.float32))
+            elems += (tf.cast(inputs[5], tf.float32), tf.cast(inputs[6], tf.float32))
+        outputs = tf.map_fn(self._one_image, elems, fn_output_signature=signature)
         return [tf.stop_gradient(o) for o in outputs]
 
     def compute_output_shape(self, input_shape):
         b = input_shape[0][0]
         t = self.train_rois_per_image
-        return [(b, t, 4), (b, t), (b, t, 4), (b, t, *self.mask_shape), (b, t)]
+        shapes = [(b, t, 4), (b, t), (b, t, 4), (b, t, *self.mask_shape), (b, t)]
+        if self.num_attributes:
+            shapes += [(b, t, self.num_attributes), (b, t)]
+        return shapes
 
     def compute_output_spec(self, inputs):
         shapes = self.compute_output_shape([inputs[0].shape])
-        dtypes = ["float32", "int32", "float32", "float32", "float32"]
+        dtypes = ["float32", "int32", "float32", "float32", "float32", "float32", "float32"]
         return [keras.KerasTensor(s, dtype=d) for s, d in zip(shapes, dtypes)]
 
     def get_config(self):
@@ -162,5 +179,6 @@ class DetectionTargetLayer(keras.layers.Layer):
             positive_iou=self.positive_iou,
             negative_iou=self.negative_iou,
             crowd_iou=self.crowd_iou,
+            num_attributes=self.num_attributes,
         )
         return config

@@ -13,7 +13,12 @@ from keras import ops
 
 from fashion_mrcnn.model.backbone import build_backbone
 from fashion_mrcnn.model.fpn import fpn_graph
-from fashion_mrcnn.model.heads import HasClass, box_head_graph, mask_head_graph
+from fashion_mrcnn.model.heads import (
+    HasClass,
+    attribute_head_graph,
+    box_head_graph,
+    mask_head_graph,
+)
 from fashion_mrcnn.model.norm import config_norm
 from fashion_mrcnn.model.rpn import rpn_graph
 from fashion_mrcnn.ops.anchors import get_anchors
@@ -109,6 +114,23 @@ class LeadingPositives(keras.layers.Layer):
         return (x_shape[0], None, *x_shape[2:])
 
 
+@keras.saving.register_keras_serializable(package="fashion_mrcnn")
+class GatherRows(keras.layers.Layer):
+    """``(x [B, N, A], rows int32 [B, D]) -> [B, D, A]``: row ``rows[b, d]`` of ``x[b]``, zeros
+    where ``rows[b, d] < 0`` (the detections' padding).
+
+    numpy: ``out[b, d] = x[b, rows[b, d]] if rows[b, d] >= 0 else 0``.
+    """
+
+    def call(self, x, rows):
+        rows = ops.cast(rows, "int32")
+        taken = ops.take_along_axis(x, ops.expand_dims(ops.maximum(rows, 0), -1), axis=1)
+        return taken * ops.cast(ops.expand_dims(rows >= 0, -1), x.dtype)
+
+    def compute_output_shape(self, x_shape, rows_shape):
+        return (x_shape[0], rows_shape[1], x_shape[2])
+
+
 def positive_slots(config) -> int:
     """How many leading training ROIs can be positive (the mask head's ROI count)."""
     return max(1, int(config.TRAIN_ROIS_PER_IMAGE * config.ROI_POSITIVE_RATIO))
@@ -180,6 +202,11 @@ def build_training_graph(config) -> keras.Model:
     convolutions ran on: the positives, or one row when there is none),
     ``mrcnn_class_logits`` [B, T, K], ``mrcnn_class`` [B, T, K], ``mrcnn_bbox`` [B, T, K, 4],
     ``mrcnn_mask`` [B, P, MH, MW, K], ``active_class_ids`` [B, K].
+
+    With the attribute head (NUM_ATTRIBUTES A > 0; else the graph is exactly the one above):
+    inputs ``input_gt_attributes`` uint8 [G, A] and ``input_gt_attribute_valid`` [G]
+    (``data.pipeline``), outputs ``target_attributes`` [B, T, A], ``target_attribute_weight``
+    [B, T], ``mrcnn_attr_logits`` [B, T, A] and ``mrcnn_attr`` [B, T, A] (sigmoid).
     """
     from fashion_mrcnn.layers import DetectionTargetLayer, PyramidROIAlign
 
@@ -190,21 +217,38 @@ def build_training_graph(config) -> keras.Model:
     gt_boxes = keras.Input((g, 4), name="input_gt_boxes")
     gt_masks = keras.Input(_gt_mask_shape(config) + (g,), dtype="uint8", name="input_gt_masks")
     gt_mask_valid = keras.Input((g,), name="input_gt_mask_valid")
+    n_attr = int(config.NUM_ATTRIBUTES)
+    attr_inputs = {}
+    if n_attr:
+        attr_inputs = {
+            "input_gt_attributes": keras.Input(
+                (g, n_attr), dtype="uint8", name="input_gt_attributes"
+            ),
+            "input_gt_attribute_valid": keras.Input((g,), name="input_gt_attribute_valid"),
+        }
 
     p2_p5, rpn_logits, rpn_probs, rpn_bbox = _features(image, config)
     rpn_rois = _proposals(image, rpn_probs, rpn_bbox, config, config.POST_NMS_ROIS_TRAINING)
     masks_f = CastFloat(name="gt_masks_float")(gt_masks)
-    rois, target_class_ids, target_deltas, target_masks, target_mask_valid = DetectionTargetLayer(
+    target_inputs = [rpn_rois, gt_class_ids, gt_boxes, masks_f, gt_mask_valid]
+    if n_attr:
+        target_inputs += [
+            CastFloat(name="gt_attributes_float")(attr_inputs["input_gt_attributes"]),
+            attr_inputs["input_gt_attribute_valid"],
+        ]
+    targets = DetectionTargetLayer(
         train_rois_per_image=config.TRAIN_ROIS_PER_IMAGE,
         roi_positive_ratio=config.ROI_POSITIVE_RATIO,
         mask_shape=[int(v) for v in config.MASK_SHAPE],
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
         use_mini_mask=bool(config.USE_MINI_MASK),
+        num_attributes=n_attr,
         name="proposal_targets",
-    )([rpn_rois, gt_class_ids, gt_boxes, masks_f, gt_mask_valid])
+    )(target_inputs)
+    rois, target_class_ids, target_deltas, target_masks, target_mask_valid = targets[:5]
     mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
     mask_ids = LeadingPositives(name="mask_target_class_ids")(target_class_ids, target_class_ids)
-    class_logits, class_probs, bbox = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
+    class_logits, class_probs, bbox, *attr = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
     keep = HasClass(name="mask_head_rows")(mask_ids)
     mask = _mask_branch(mask_rois, p2_p5, config, norm, PyramidROIAlign, keep)
     outputs = {
@@ -226,6 +270,13 @@ def build_training_graph(config) -> keras.Model:
         "mrcnn_mask": mask,
         "active_class_ids": MetaActiveClasses(name="active_class_ids")(meta),
     }
+    if n_attr:
+        outputs.update(
+            target_attributes=targets[5],
+            target_attribute_weight=targets[6],
+            mrcnn_attr_logits=attr[0],
+            mrcnn_attr=attr[1],
+        )
     inputs = {
         "input_image": image,
         "input_image_meta": meta,
@@ -233,6 +284,7 @@ def build_training_graph(config) -> keras.Model:
         "input_gt_boxes": gt_boxes,
         "input_gt_masks": gt_masks,
         "input_gt_mask_valid": gt_mask_valid,
+        **attr_inputs,
     }
     return keras.Model(inputs, outputs, name="mask_rcnn")
 
@@ -251,7 +303,8 @@ def _proposals(image, rpn_probs, rpn_bbox, config, proposal_count):
 
 
 def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
-    """ROI align at POOL_SIZE + box head: ``(class_logits, class_probs, bbox)``."""
+    """ROI align at POOL_SIZE + box head: ``(class_logits, class_probs, bbox)``, then, with the
+    attribute head (NUM_ATTRIBUTES > 0), ``attr_logits, attr_probs [B, N, A]``."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     pooled = roi_align_cls(
         [config.POOL_SIZE, config.POOL_SIZE],
@@ -259,13 +312,20 @@ def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
         method=config.ROI_ALIGN,
         name="roi_align_classifier",
     )([rois] + list(p2_p5))
-    return box_head_graph(
+    n_attr = int(config.NUM_ATTRIBUTES)
+    heads = box_head_graph(
         pooled,
         config.NUM_CLASSES,
         config.FPN_CLASSIF_FC_LAYERS_SIZE,
         norm,
         conv_head=bool(config.BOX_HEAD_CONV),
+        return_features=bool(n_attr),
     )
+    if not n_attr:
+        return heads
+    logits, probs, bbox, features = heads
+    attr = attribute_head_graph(features, pooled, n_attr, config.FPN_CLASSIF_FC_LAYERS_SIZE)
+    return (logits, probs, bbox, *attr)
 
 
 def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls, keep=None):
@@ -291,7 +351,9 @@ def build_inference_graph(config) -> keras.Model:
     zero-padded (D = DETECTION_MAX_INSTANCES; scores >= min(DETECTION_MIN_CONFIDENCE,
     DETECTION_SCORE_FLOOR)), ``mrcnn_mask`` [B, D, MH, MW, K], ``mrcnn_class`` [B, N, K],
     ``mrcnn_bbox`` [B, N, K, 4], ``rpn_rois`` [B, N, 4] (N = POST_NMS_ROIS_INFERENCE),
-    ``rpn_class`` [B, A, 2], ``rpn_bbox`` [B, A, 4].
+    ``rpn_class`` [B, A, 2], ``rpn_bbox`` [B, A, 4]; with the attribute head (NUM_ATTRIBUTES
+    A > 0) also ``mrcnn_attr`` [B, D, A]: each detection's attribute probabilities (those of
+    the ROI it came from; zeros on padding rows).
     """
     from fashion_mrcnn.layers import DetectionLayer, PyramidROIAlign
 
@@ -299,14 +361,18 @@ def build_inference_graph(config) -> keras.Model:
     image, meta = _image_input(config)
     p2_p5, _, rpn_probs, rpn_bbox = _features(image, config)
     rpn_rois = _proposals(image, rpn_probs, rpn_bbox, config, config.POST_NMS_ROIS_INFERENCE)
-    _, class_probs, bbox = _box_branch(rpn_rois, p2_p5, config, norm, PyramidROIAlign)
+    _, class_probs, bbox, *attr = _box_branch(rpn_rois, p2_p5, config, norm, PyramidROIAlign)
     detections = DetectionLayer(
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
         min_confidence=detection_score_floor(config.DETECTION_MIN_CONFIDENCE),
         max_instances=config.DETECTION_MAX_INSTANCES,
         nms_threshold=config.DETECTION_NMS_THRESHOLD,
+        return_rows=bool(attr),
         name="mrcnn_detection",
     )([rpn_rois, class_probs, bbox, meta])
+    if attr:
+        detections, rows = detections
+        attr_det = GatherRows(name="mrcnn_attr_detections")(attr[1], rows)
     boxes = DetectionBoxes(name="detection_boxes")(detections)
     real = HasClass(column=4, name="detection_real")(detections)
     mask = _mask_branch(boxes, p2_p5, config, norm, PyramidROIAlign, real)
@@ -319,4 +385,6 @@ def build_inference_graph(config) -> keras.Model:
         "rpn_class": rpn_probs,
         "rpn_bbox": rpn_bbox,
     }
+    if attr:
+        outputs["mrcnn_attr"] = attr_det
     return keras.Model({"input_image": image, "input_image_meta": meta}, outputs, name="mask_rcnn")

@@ -5,7 +5,9 @@ batch (``[B, N, ...] -> [B * N, ...]``) around ordinary layers carrying the same
 shapes, so ``mask_rcnn_coco.h5`` binds: ``mrcnn_class_conv1`` kernel ``[pool, pool, C, fc]``,
 ``mrcnn_class_conv2`` ``[1, 1, fc, fc]``, ``mrcnn_class_logits`` ``[fc, K]``, ``mrcnn_bbox_fc``
 ``[fc, 4K]``, ``mrcnn_mask_conv1..4`` ``[3, 3, C, ch]``, ``mrcnn_mask_deconv`` ``[2, 2, ch, ch]``,
-``mrcnn_mask`` ``[1, 1, ch, K]``.
+``mrcnn_mask`` ``[1, 1, ch, K]``. The optional attribute head (:func:`attribute_head_graph`,
+Attribute-Mask R-CNN) adds ``mrcnn_attr_fc`` ``[fc, fc]`` and ``mrcnn_attr_logits`` ``[fc, A]``
+(:data:`ATTRIBUTE_LAYERS`), absent from Matterport's files.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import keras
 from keras import ops
 
 from fashion_mrcnn.model.norm import norm_layer
+
+#: The attribute head's weighted layers (a weights file made without the head lacks them).
+ATTRIBUTE_LAYERS = ("mrcnn_attr_fc", "mrcnn_attr_logits")
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -124,14 +129,23 @@ class WindowConv(keras.layers.Conv2D):
         return ops.reshape(y, (-1, 1, 1, f))
 
 
-def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head: bool = True):
+def box_head_graph(
+    pooled,
+    num_classes: int,
+    fc_size: int,
+    norm: str,
+    conv_head: bool = True,
+    return_features: bool = False,
+):
     """Classifier + box regression head.
 
     ``pooled``: ``[B, N, pool, pool, C]`` ROI-aligned features. Returns
     ``mrcnn_class_logits [B, N, K]``, ``mrcnn_class [B, N, K]`` (softmax), ``mrcnn_bbox
     [B, N, K, 4]`` deltas ``(dy, dx, log dh, log dw)`` divided by BBOX_STD_DEV, all float32.
     ``conv_head`` True is Matterport's pool x pool conv + 1x1 conv; False flattens and uses two
-    Dense layers with the same names (kernel ``[pool * pool * C, fc]``).
+    Dense layers with the same names (kernel ``[pool * pool * C, fc]``). ``return_features``
+    adds a fourth value, the shared features ``[B * N, fc]`` (ROIs folded into the batch) that
+    the class and box layers read (the attribute head's input).
     """
     pool = pooled.shape[2]
     x = MergeRois(name="mrcnn_class_merge")(pooled)
@@ -161,7 +175,27 @@ def box_head_graph(pooled, num_classes: int, fc_size: int, norm: str, conv_head:
     bbox = keras.layers.Reshape((num_classes, 4), name="mrcnn_bbox_reshape")(bbox)
     bbox = SplitRois(name="mrcnn_bbox_split")(bbox, pooled)
     bbox = keras.layers.Activation("linear", dtype="float32", name="mrcnn_bbox")(bbox)
+    if return_features:
+        return logits, probs, bbox, x
     return logits, probs, bbox
+
+
+def attribute_head_graph(features, pooled, num_attributes: int, fc_size: int):
+    """Attribute head (Attribute-Mask R-CNN, Fashionpedia): multi-label attributes per ROI.
+
+    ``features``: the box head's shared features ``[B * N, fc]`` (``box_head_graph(...,
+    return_features=True)``); ``pooled``: its ``[B, N, ...]`` input (for the ROI axis). One FC
+    layer with ReLU, then one logit per attribute. Returns ``mrcnn_attr_logits [B, N, A]`` and
+    ``mrcnn_attr [B, N, A]`` (sigmoid), float32.
+    """
+    x = keras.layers.Dense(fc_size, activation="relu", name="mrcnn_attr_fc")(features)
+    logits = keras.layers.Dense(num_attributes, name="mrcnn_attr_logits")(x)
+    logits = SplitRois(name="mrcnn_attr_logits_split")(logits, pooled)
+    logits = keras.layers.Activation("linear", dtype="float32", name="mrcnn_attr_logits_f32")(
+        logits
+    )
+    probs = keras.layers.Activation("sigmoid", dtype="float32", name="mrcnn_attr")(logits)
+    return logits, probs
 
 
 def mask_head_graph(pooled, num_classes: int, channels: int, norm: str, keep=None):

@@ -1,4 +1,4 @@
-"""The five Mask R-CNN losses (Matterport names) as TensorFlow functions.
+"""The five Mask R-CNN losses (Matterport names) and the attribute head's, as TensorFlow functions.
 
 Every loss returns a float32 scalar and is exactly 0.0 (finite, with finite gradients) when it
 has nothing to average over: no non-neutral anchors, no positive anchors, no positive ROIs,
@@ -126,6 +126,25 @@ def mrcnn_mask_loss(target_masks, target_class_ids, pred_masks, target_mask_vali
     target = tf.boolean_mask(tf.cast(target_masks, tf.float32), counted)
     p = tf.clip_by_value(pred, BCE_EPSILON, 1.0 - BCE_EPSILON)
     bce = -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))
+    return _mean_or_zero_tf(bce)
+
+
+def mrcnn_attr_loss(target_attributes, target_attribute_weight, target_class_ids, pred_logits):
+    """Binary cross-entropy of the attribute head on positive ROIs whose class carries
+    attributes (Attribute-Mask R-CNN).
+
+    target_attributes: [B, T, A] 0/1 (the matched GT's multi-hot); target_attribute_weight:
+    [B, T] (1 when the matched GT's class carries attributes); target_class_ids: int [B, T];
+    pred_logits: [B, T, A] (before the sigmoid; the loss takes logits for stability). Mean over
+    the A outputs of every counted ROI; 0.0 when no positive ROI carries attributes.
+    """
+    tf = _tf()
+    counted = tf.logical_and(
+        tf.cast(target_class_ids, tf.int32) > 0, tf.cast(target_attribute_weight, tf.float32) > 0
+    )
+    labels = tf.boolean_mask(tf.cast(target_attributes, tf.float32), counted)
+    logits = tf.boolean_mask(tf.cast(pred_logits, tf.float32), counted)
+    bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     return _mean_or_zero_tf(bce)
 
 

@@ -12,6 +12,9 @@ r = infer.detect([image])[0]   # rois, class_ids, scores, masks
 The methods keep Matterport's names; the work is done by the graph, the layer presets, the
 trainer, the weight files, the checkpoint names and the image transform, in their own modules
 (``graph``, ``trainable``, ``training``, ``weights``, ``checkpoints``, ``ops.transform``).
+
+Over 400 lines: Matterport's one class and its method names, each method a thin delegation with
+its docstring; the attribute head's detect outputs pushed it just past the limit.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fashion_mrcnn.data import attributes as A
 from fashion_mrcnn.errors import ConfigError, WeightsError
 from fashion_mrcnn.model import checkpoints as C
 from fashion_mrcnn.model import efficientnet_lite
@@ -318,12 +322,10 @@ class MaskRCNN:
         mask_threshold=None,
     ):
         """One image's raw detections -> (boxes int32 [N, 4] px of the original image,
-        class_ids int32 [N], scores float32 [N], masks bool [H, W, N]).
-
-        detections: [D, (y1, x1, y2, x2, class_id, score)] normalised, zero-padded;
-        mrcnn_mask: [D, MH, MW, K]; window: pixel window of the image in the molded image.
-        ``min_confidence`` / ``mask_threshold`` default to DETECTION_MIN_CONFIDENCE /
-        MASK_THRESHOLD (``ops.transform.unmold_detections``).
+        class_ids int32 [N], scores float32 [N], masks bool [H, W, N]). detections: [D, (y1, x1,
+        y2, x2, class_id, score)] normalised, zero-padded; mrcnn_mask: [D, MH, MW, K]; window:
+        pixel window of the image in the molded image. ``min_confidence`` / ``mask_threshold``
+        default to DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD (``ops.transform.unmold_detections``).
         """
         return T.unmold_detections(
             detections,
@@ -364,6 +366,7 @@ class MaskRCNN:
             print(f"Processing {len(molded_images)} molded images")
         raw = self.run_molded(molded_images, image_metas)
         meta = parse_image_meta(np.asarray(image_metas))
+        floor = self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
         results = []
         for i in range(len(molded_images)):
             rois, class_ids, scores, masks = self.unmold_detections(
@@ -375,7 +378,13 @@ class MaskRCNN:
                 min_confidence,
                 mask_threshold,
             )
-            results.append({"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks})
+            result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
+            if "mrcnn_attr" in raw:  # the head's outputs of the kept detections (same rows)
+                frame = (meta["original_image_shape"][i], molded_images[i].shape, meta["window"][i])
+                rows = T.kept_detection_rows(raw["detections"][i], *frame, floor)
+                attrs = raw["mrcnn_attr"][i][rows]
+                result.update(A.detection_attributes(attrs, class_ids, self.config))
+            results.append(result)
         return results
 
     def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None):
@@ -383,10 +392,10 @@ class MaskRCNN:
 
         Returns one dict per image: ``rois`` int32 [N, (y1, x1, y2, x2)] pixels of the original
         image (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool
-        [H, W, N]. ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE /
-        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The
-        images are molded (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does
-        (original shapes and windows read back from the image meta rows).
+        [H, W, N] (with the attribute head: ``data.attributes.detection_attributes``'s entries).
+        ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD
+        (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The images are molded
+        (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does.
         """
         images = list(images)
         if not images:

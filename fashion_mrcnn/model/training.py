@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fashion_mrcnn.constants import LOSS_NAMES, TRAINING_LOG
+from fashion_mrcnn.constants import ATTRIBUTE_LOSS, LOSS_NAMES, TRAINING_LOG
 from fashion_mrcnn.model import guard as G
 from fashion_mrcnn.model.finite import is_non_finite_boxes
 from fashion_mrcnn.model.optimizer import ClippedMomentumSGD
@@ -34,11 +34,12 @@ from fashion_mrcnn.model.schedule import LearningRateSchedule
 def compute_losses(outputs: dict, batch: dict) -> dict:
     """The five losses (scalars) from the training graph's output dict and the batch it ran on
     (the RPN targets ``input_rpn_match`` [B, A] and ``input_rpn_bbox`` [B, R, 4] come from the
-    batch: the graph does not read them)."""
+    batch: the graph does not read them); plus ``mrcnn_attr_loss`` when the graph has the
+    attribute head."""
     from fashion_mrcnn.model import losses as L
 
     rpn_match = batch["input_rpn_match"]
-    return {
+    losses = {
         "rpn_class_loss": L.rpn_class_loss(rpn_match, outputs["rpn_class_logits"]),
         "rpn_bbox_loss": L.rpn_bbox_loss(batch["input_rpn_bbox"], rpn_match, outputs["rpn_bbox"]),
         "mrcnn_class_loss": L.mrcnn_class_loss(
@@ -54,6 +55,14 @@ def compute_losses(outputs: dict, batch: dict) -> dict:
             outputs["target_mask_valid"],
         ),
     }
+    if "mrcnn_attr_logits" in outputs:
+        losses[ATTRIBUTE_LOSS] = L.mrcnn_attr_loss(
+            outputs["target_attributes"],
+            outputs["target_attribute_weight"],
+            outputs["target_class_ids"],
+            outputs["mrcnn_attr_logits"],
+        )
+    return losses
 
 
 def graph_input_names(graph: keras.Model) -> list[str]:
@@ -79,10 +88,12 @@ class MaskRCNNTrainer(keras.Model):
         self.graph = graph
         self.graph_inputs = graph_input_names(graph)
         self.config = config
-        self.loss_weights = {k: float(config.LOSS_WEIGHTS.get(k, 1.0)) for k in LOSS_NAMES}
+        # the attribute head's loss is logged (and weighted) only for a model with the head
+        self.loss_names = LOSS_NAMES + ((ATTRIBUTE_LOSS,) if config.NUM_ATTRIBUTES else ())
+        self.loss_weights = {k: float(config.LOSS_WEIGHTS.get(k, 1.0)) for k in self.loss_names}
         self.trackers = {
             name: keras.metrics.Mean(name=name)
-            for name in ("loss",) + LOSS_NAMES + ("l2_loss", "positive_rois", "mask_rois")
+            for name in ("loss",) + self.loss_names + ("l2_loss", "positive_rois", "mask_rois")
         }
 
     def call(self, inputs, training=False):
@@ -100,7 +111,7 @@ class MaskRCNNTrainer(keras.Model):
         from fashion_mrcnn.model.losses import l2_regularization
 
         losses["l2_loss"] = l2_regularization(self.trainable_variables, self.config.WEIGHT_DECAY)
-        total = tf.add_n([self.loss_weights[k] * losses[k] for k in LOSS_NAMES])
+        total = tf.add_n([self.loss_weights[k] * losses[k] for k in self.loss_names])
         losses["loss"] = total + losses["l2_loss"]
         positive = tf.cast(outputs["target_class_ids"] > 0, tf.float32)  # [B, T]
         losses["positive_rois"] = tf.reduce_mean(tf.reduce_sum(positive, axis=1))

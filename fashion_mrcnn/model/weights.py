@@ -19,6 +19,10 @@ which is partial by design narrow ``required`` (``MaskRCNN``'s backbone loader a
 backbone layers of the ImageNet / BACKBONE_WEIGHTS file). ``allow_partial=True`` loads whatever
 fits and reports the rest, but a file sharing no layer with the model is still refused. Arrays
 holding NaN or inf are refused too (a checkpoint of diverged training), naming file and layer.
+
+The attribute head's layers (``heads.ATTRIBUTE_LAYERS``) are never required from a file that
+holds none of them (Matterport's files, checkpoints of models without the head): they keep their
+initial values and the report lists them as ``initialised``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from fashion_mrcnn.model.downloads import (  # noqa: F401 (re-exported: weights.
     download_coco_weights,
     download_imagenet_resnet50,
 )
+from fashion_mrcnn.model.heads import ATTRIBUTE_LAYERS
 
 HEAD_LAYERS = ("mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask")
 
@@ -54,7 +59,9 @@ class LoadReport:
     file; ``unused``: layers in the file with no layer of that name in the model; ``partial``:
     layers where only some file weights fitted (BatchNorm file weights into a GroupNorm layer:
     gamma/beta loaded, moving statistics dropped); ``not_loaded``: required layers absent from
-    the file that ``allow_partial`` let through (they keep their initial values).
+    the file that ``allow_partial`` let through (they keep their initial values);
+    ``initialised``: the attribute head's layers, absent from a file made without the head
+    (they keep their initial values; not an error).
     """
 
     path: str = ""
@@ -64,6 +71,7 @@ class LoadReport:
     unused: list[str] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)
     not_loaded: list[str] = field(default_factory=list)
+    initialised: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [
@@ -76,6 +84,7 @@ class LoadReport:
             ("unused", self.unused),
             ("partial (GroupNorm: gamma/beta only)", self.partial),
             ("NOT LOADED (allow_partial: initial values kept)", self.not_loaded),
+            ("initialised (the attribute head: not in the file)", self.initialised),
         ):
             if names:
                 lines.append(f"  {label}: {_shown(names)}")
@@ -219,7 +228,13 @@ def load_weights(
             f"({_shown(report.missing, 5)})"
         )
     needed = model_layers if required is None else required
-    absent = [n for n in needed if n in report.missing and n not in exclude]
+    if not any(n in file_layers for n in ATTRIBUTE_LAYERS):  # a file made without the head
+        report.initialised = [n for n in ATTRIBUTE_LAYERS if n in report.missing]
+    absent = [
+        n
+        for n in needed
+        if n in report.missing and n not in exclude and n not in report.initialised
+    ]
     if absent and not report.loaded:
         raise WeightsError(
             f"{path}: none of the model's {len(model_layers)} weighted layers "

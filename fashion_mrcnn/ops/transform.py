@@ -243,15 +243,27 @@ def unmold_instances(
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
     class_ids int32 [N], scores float32 [N], masks float32 [N, MH, MW] for each one's class)``.
     """
+    rows = kept_detection_rows(
+        detections, original_image_shape, image_shape, window, min_confidence
+    )
+    class_ids = detections[rows, 4].astype(np.int32)
+    masks = mrcnn_mask[rows, :, :, class_ids].astype(np.float32)  # [N, MH, MW]
+    boxes = unmold_boxes(detections[rows, :4], original_image_shape, image_shape, window)
+    return boxes.astype(np.int32), class_ids, detections[rows, 5].astype(np.float32), masks
+
+
+def kept_detection_rows(
+    detections: np.ndarray, original_image_shape, image_shape, window, min_confidence: float
+) -> np.ndarray:
+    """int64 [N]: the rows of ``detections`` that :func:`unmold_instances` keeps, in its order
+    (same arguments): class > 0, score >= ``min_confidence``, a box with height and width once
+    mapped back. Per-detection outputs beside ``detections`` (the attribute head's) follow them.
+    """
     class_ids = detections[:, 4].astype(np.int32)
     scores = detections[:, 5].astype(np.float32)
     keep = np.flatnonzero((class_ids > 0) & (scores >= min_confidence))
-    boxes = detections[keep, :4]
-    masks = mrcnn_mask[keep, :, :, class_ids[keep]].astype(np.float32)  # [N, MH, MW]
-    class_ids, scores = class_ids[keep], scores[keep]
-    boxes = unmold_boxes(boxes, original_image_shape, image_shape, window)
-    ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    return boxes[ok].astype(np.int32), class_ids[ok], scores[ok], masks[ok]
+    boxes = unmold_boxes(detections[keep, :4], original_image_shape, image_shape, window)
+    return keep[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
 
 
 def unmold_detections(

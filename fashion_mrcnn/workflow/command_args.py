@@ -208,6 +208,13 @@ def register(subparsers) -> None:
         action="store_true",
         help="flip, crop, rotation, sharpen/blur (default: horizontal flips only)",
     )
+    p.add_argument(
+        "--attributes",
+        action="store_true",
+        help="add the attribute head (Attribute-Mask R-CNN): NUM_ATTRIBUTES, ATTRIBUTE_IDS and "
+        "ATTRIBUTE_CLASS_IDS from the attributes the training data's instances carry (saved in "
+        "the run's config, so detect / predict / submit report attribute ids)",
+    )
     p.add_argument("--init-weights", help="Matterport .h5 (e.g. mask_rcnn_coco.h5) or checkpoint")
     p.add_argument(
         "--exclude-heads",

@@ -56,3 +56,32 @@ def test_nothing_confident_gives_all_zeros():
     probs[..., 0] = 1.0  # everything background
     out = np.asarray(DetectionLayer(STD, 0.5, 10, 0.3)([rois, probs, bbox, meta]))
     assert out.shape == (1, 10, 6) and not out.any()
+
+
+def test_return_rows_names_the_roi_of_each_detection():
+    inputs = make_inputs(2)
+    kwargs = dict(
+        bbox_std_dev=STD, min_confidence=0.3, max_instances=20, nms_threshold=0.3, return_rows=True
+    )
+    out, rows = check_layer(DetectionLayer, kwargs, inputs, [(2, 20, 6), (2, 20)])
+    np.testing.assert_allclose(out, detections_np(*inputs, STD, 0.3, 20, 0.3), atol=1e-5)
+    rois, probs = inputs[0], inputs[1]
+    found = out[..., 4] > 0
+    assert found.sum() > 5 and rows.dtype == np.int32
+    np.testing.assert_array_equal(rows[~found], -1)
+    for b, d in zip(*np.nonzero(found)):
+        r = rows[b, d]
+        cls = int(out[b, d, 4])
+        assert np.argmax(probs[b, r]) == cls and probs[b, r, cls] == out[b, d, 5]
+        assert np.any(rois[b, r] != 0)
+
+
+def test_gather_rows_takes_each_detections_roi():
+    from fashion_mrcnn.model.graph import GatherRows
+
+    x = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+    rows = np.array([[4, 0, -1], [2, -1, -1]], np.int32)
+    out = np.asarray(GatherRows()(x, rows))
+    want = np.zeros((2, 3, 3), np.float32)
+    want[0, 0], want[0, 1], want[1, 0] = x[0, 4], x[0, 0], x[1, 2]
+    np.testing.assert_array_equal(out, want)

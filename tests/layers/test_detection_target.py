@@ -131,3 +131,50 @@ def test_detection_targets_np_sampling_and_padding():
         proposals, [3, 1], gt_boxes, masks, [1, 0], 10, 0.5, (7, 7), STD, True, add_gt_boxes=False
     )
     assert (without[1] > 0).sum() == 2
+
+
+def _attribute_inputs(inputs, num_attributes=5, seed=7):
+    """Random multi-hot GT attributes [B, G, A] and per-GT weights [B, G] (one GT of each image
+    of a class without attributes)."""
+    rng = np.random.default_rng(seed)
+    b = inputs[0].shape[0]
+    hot = (rng.random((b, G, num_attributes)) > 0.6).astype(np.uint8)
+    weight = np.ones((b, G), np.float32)
+    weight[:, 1] = 0.0
+    return [hot, weight]
+
+
+def test_attribute_targets_match_numpy_reference():
+    inputs = make_inputs(0)
+    inputs += _attribute_inputs(inputs)
+    shapes = [(2, T, 4), (2, T), (2, T, 4), (2, T, 14, 14), (2, T), (2, T, 5), (2, T)]
+    kw = {**KW, "deterministic": True, "num_attributes": 5}
+    outs = check_layer(DetectionTargetLayer, kw, inputs, shapes)
+    for b in range(2):
+        expected = detection_targets_np(
+            *(x[b] for x in inputs[:5]),
+            T,
+            0.33,
+            (14, 14),
+            STD,
+            use_mini_mask=True,
+            gt_attributes=inputs[5][b],
+            gt_attribute_valid=inputs[6][b],
+        )
+        np.testing.assert_array_equal(outs[1][b], expected[1])
+        np.testing.assert_array_equal(outs[5][b], expected[5])
+        np.testing.assert_array_equal(outs[6][b], expected[6])
+        pos = expected[1] > 0
+        assert expected[5][pos].any() and not outs[5][b][~pos].any()
+        assert (expected[6][pos] == 0).any() and (expected[6][pos] == 1).any()
+
+
+def test_attribute_targets_keep_the_class_targets_unchanged():
+    inputs = make_inputs(4)
+    plain = DetectionTargetLayer(**{**KW, "deterministic": True})(inputs)
+    extra = _attribute_inputs(inputs, num_attributes=3)
+    layer = DetectionTargetLayer(**{**KW, "deterministic": True, "num_attributes": 3})
+    with_attrs = layer(inputs + extra)
+    assert len(plain) == 5 and len(with_attrs) == 7
+    for a, b in zip(plain, with_attrs[:5]):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -94,3 +94,30 @@ def run_script_result(script_text: str, tmp_path, *args: str) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+class AttributeSceneDataset(SceneDataset):
+    """:class:`SceneDataset` whose instances carry attribute ids: ``scenes`` are ``(image,
+    masks, class_ids, attribute_ids)`` with attribute_ids a list of N lists of source ids."""
+
+    def load_mask(self, i):
+        return self.scenes[i][1], self.scenes[i][2]
+
+    def load_instances(self, i):
+        return {**super().load_instances(i), "attribute_ids": self.scenes[i][3]}
+
+
+def attribute_scenes(n, size=128, seed=0, min_instances=1, max_instances=4):
+    """``n`` rendered scenes with internal class ids 1..7 and the generator's attribute ids."""
+    from fashion_mrcnn.data.synthetic import render_scene_with_attributes
+
+    lookup = {c: i + 1 for i, c in enumerate(CATEGORY_IDS)}
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for _ in range(n):
+        image, masks, cats, attrs = render_scene_with_attributes(
+            rng, size, min_instances=min_instances, max_instances=max_instances
+        )
+        ids = np.array([lookup[int(c)] for c in cats], np.int32)
+        scenes.append((image, masks, ids, attrs))
+    return scenes

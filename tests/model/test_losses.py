@@ -155,3 +155,46 @@ def test_l2_regularization_skips_gamma_beta():
     expected += 1e-4 * (0.0 + 1.0)
     np.testing.assert_allclose(float(L.l2_regularization(weights, 1e-4)), expected, rtol=1e-5)
     assert float(L.l2_regularization([bn.gamma, bn.beta], 1e-4)) == 0.0
+
+
+def _attribute_batch(seed=3, n_attr=6):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, C, (B, T)).astype(np.int32)
+    ids[:, -3:] = 0
+    return dict(
+        target=(rng.random((B, T, n_attr)) > 0.7).astype(np.float32),
+        weight=(rng.random((B, T)) > 0.4).astype(np.float32),
+        ids=ids,
+        logits=rng.normal(0, 3, (B, T, n_attr)).astype(np.float32),
+    )
+
+
+def test_attribute_loss_matches_numpy():
+    d = _attribute_batch()
+    args = (d["target"], d["weight"], d["ids"], d["logits"])
+    got = float(L.mrcnn_attr_loss(*args))
+    assert got > 0
+    np.testing.assert_allclose(got, R.mrcnn_attr_loss_np(*args), rtol=1e-5)
+    # only positive ROIs with weight 1 count: changing any other row changes nothing
+    other = ~((d["ids"] > 0) & (d["weight"] > 0))
+    logits = d["logits"].copy()
+    logits[other] = 50.0
+    assert float(L.mrcnn_attr_loss(d["target"], d["weight"], d["ids"], logits)) == pytest.approx(
+        got, rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("case", ["no_positive", "no_weight"])
+def test_attribute_loss_is_zero_without_counted_rois_with_finite_gradients(case):
+    d = _attribute_batch()
+    if case == "no_positive":
+        d["ids"][:] = 0
+    else:
+        d["weight"][:] = 0
+    logits = tf.Variable(d["logits"])
+    with tf.GradientTape() as tape:
+        loss = L.mrcnn_attr_loss(d["target"], d["weight"], d["ids"], logits)
+    grad = tape.gradient(loss, logits)
+    assert float(loss) == 0.0
+    assert R.mrcnn_attr_loss_np(d["target"], d["weight"], d["ids"], d["logits"]) == 0.0
+    assert grad is None or np.isfinite(np.asarray(grad)).all()

@@ -447,3 +447,43 @@ def test_backbone_file_needs_only_backbone_layers(tmp_path, monkeypatch):
             Config(BACKBONE="resnet50", BACKBONE_WEIGHTS=str(imagenet), **base),
             tmp_path,
         )
+
+
+def test_attribute_head_trains_a_step_and_detect_gives_attributes(tmp_path, eager):
+    from fashion_mrcnn.constants import ATTRIBUTE_LOSS
+    from fashion_mrcnn.data.attributes import attribute_settings
+    from tests.model.engine_helpers import AttributeSceneDataset, attribute_scenes
+
+    scenes = attribute_scenes(2, seed=3, min_instances=3, max_instances=6)
+    ds = AttributeSceneDataset(scenes, 1 + 7)
+    settings = attribute_settings(ds)
+    assert settings["NUM_ATTRIBUTES"] >= 2 and 0 < len(settings["ATTRIBUTE_CLASS_IDS"]) < 7
+    cfg = smoke_config(**settings)
+    model = MaskRCNN("training", cfg, tmp_path)
+    head = model.keras_model.get_layer("mrcnn_attr_logits")
+    before = np.asarray(head.kernel).copy()
+    hist = model.train(ds, None, 0.01, epochs=1, layers="all", steps_per_epoch=1, verbose=0)
+    loss = hist.history[ATTRIBUTE_LOSS][0]
+    assert np.isfinite(loss) and loss > 0.1  # about log 2 from an untrained head
+    assert not np.allclose(np.asarray(head.kernel), before)  # the gradient reached the head
+
+    infer = MaskRCNN(
+        "inference", cfg.replace(IMAGES_PER_GPU=1, DETECTION_MIN_CONFIDENCE=0.0), tmp_path
+    )
+    infer.load_weights(model.find_last())
+    results = infer.detect([s[0] for s in scenes], min_confidence=0.0)
+    vocabulary = set(settings["ATTRIBUTE_IDS"])
+    carriers = set(settings["ATTRIBUTE_CLASS_IDS"])
+    for r in results:
+        n = len(r["class_ids"])
+        assert n > 0
+        assert r["attribute_probs"].shape == (n, settings["NUM_ATTRIBUTES"])
+        assert len(r["attribute_ids"]) == len(r["attribute_scores"]) == n
+        for c, ids, scores, probs in zip(
+            r["class_ids"], r["attribute_ids"], r["attribute_scores"], r["attribute_probs"]
+        ):
+            assert len(ids) == len(scores) and set(ids) <= vocabulary
+            assert all(s >= cfg.DETECTION_ATTRIBUTE_THRESHOLD for s in scores)
+            assert (probs >= 0).all() and (probs <= 1).all()
+            if int(c) not in carriers:
+                assert ids == []

@@ -314,3 +314,42 @@ def test_non_finite_model_is_never_saved_and_native_nan_refused(tmp_path):
     with pytest.raises(WeightsError, match=r"nan\.weights\.h5: layer .*NaN / inf"):
         load_native(_tiny_model(5), tmp_path / "nan.weights.h5")
     load_native(_tiny_model(5), tmp_path / "m.weights.h5")
+
+
+def _tiny_attribute_model(num_classes, num_attributes=4):
+    """:func:`_tiny_model` plus the attribute head on the box head's shared features."""
+    from fashion_mrcnn.model.heads import attribute_head_graph
+
+    image = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(image)
+    x = keras.layers.BatchNormalization(name="bn_conv1")(x)
+    rpn_out = build_rpn_model(1, 3, 8)(x)
+    pooled = keras.layers.Reshape((1, 16, 16, 8))(x)
+    pooled = keras.layers.Cropping3D(((0, 0), (0, 9), (0, 9)))(pooled)
+    *heads, features = box_head_graph(pooled, num_classes, 32, "frozen_bn", return_features=True)
+    attr = attribute_head_graph(features, pooled, num_attributes, 32)
+    return keras.Model(image, list(rpn_out) + heads + list(attr))
+
+
+def test_file_without_the_attribute_head_loads_and_names_the_initialised_layers(tmp_path, capsys):
+    from fashion_mrcnn.model.heads import ATTRIBUTE_LAYERS
+
+    path = tmp_path / "matterport.h5"
+    written = _write_matterport_h5(path, 5, np.random.default_rng(8), extra_layer=False)
+    model = _tiny_attribute_model(5)
+    head = _value(model, "mrcnn_attr_logits", "kernel").copy()
+    report = load_weights(model, path)  # no allow_partial needed
+    assert sorted(report.initialised) == sorted(ATTRIBUTE_LAYERS)
+    assert report.not_loaded == [] and "mrcnn_class_logits" in report.loaded
+    out = capsys.readouterr().out
+    assert "initialised (the attribute head" in out and "mrcnn_attr_logits" in out
+    np.testing.assert_array_equal(_value(model, "mrcnn_attr_logits", "kernel"), head)
+    np.testing.assert_array_equal(
+        _value(model, "mrcnn_class_logits", "kernel"), written["mrcnn_class_logits/kernel"]
+    )
+    # a file that has the head but lost one of its layers is incomplete, not head-less
+    full = tmp_path / "with_head.h5"
+    save_checkpoint(_tiny_attribute_model(5), full)
+    _drop_layer(full, "mrcnn_attr_fc")
+    with pytest.raises(WeightsError, match="mrcnn_attr_fc"):
+        load_weights(_tiny_attribute_model(5), full, verbose=0)

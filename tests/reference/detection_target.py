@@ -25,6 +25,8 @@ def detection_targets_np(
     positive_iou: float = 0.5,
     negative_iou: float = 0.5,
     crowd_iou: float = CROWD_IOU,
+    gt_attributes: np.ndarray | None = None,
+    gt_attribute_valid: np.ndarray | None = None,
 ):
     """Numpy reference of ``DetectionTargetLayer`` for one image.
 
@@ -42,7 +44,9 @@ def detection_targets_np(
 
     Returns rois float32 [T, 4], class_ids int32 [T], deltas float32 [T, 4] (divided by
     bbox_std_dev), masks float32 [T, MH, MW] (0/1), mask_valid float32 [T]; positives first,
-    then negatives, then padding.
+    then negatives, then padding. Given ``gt_attributes`` [G, A] and ``gt_attribute_valid`` [G],
+    also attributes float32 [T, A] and attribute_weight float32 [T]: each positive's matched
+    GT's rows, zeros elsewhere.
     """
     t = int(train_rois_per_image)
     proposals = np.asarray(proposals, dtype=np.float32).reshape(-1, 4)
@@ -94,4 +98,12 @@ def detection_targets_np(
             use_mini_mask,
         )
         mask_valid[:p] = gt_mask_valid[real[gi]]
-    return rois, class_ids, deltas, masks, mask_valid
+    if gt_attributes is None:
+        return rois, class_ids, deltas, masks, mask_valid
+    gt_attributes = np.asarray(gt_attributes, dtype=np.float32)
+    attributes = np.zeros((t, gt_attributes.shape[1]), dtype=np.float32)
+    weight = np.zeros(t, dtype=np.float32)
+    for k in range(p):  # the GT each positive matched, by its row among the real GT
+        attributes[k] = gt_attributes[real[best_gt[pos[k]]]]
+        weight[k] = np.asarray(gt_attribute_valid, dtype=np.float32)[real[best_gt[pos[k]]]]
+    return rois, class_ids, deltas, masks, mask_valid, attributes, weight

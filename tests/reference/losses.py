@@ -71,3 +71,12 @@ def mrcnn_mask_loss_np(target_masks, target_class_ids, pred_masks, target_mask_v
     target = np.asarray(target_masks, dtype=np.float64)[b, t]
     p = np.clip(pred, BCE_EPSILON, 1 - BCE_EPSILON)
     return _mean_or_zero_np(-(target * np.log(p) + (1 - target) * np.log(1 - p)))
+
+
+def mrcnn_attr_loss_np(target_attributes, target_attribute_weight, target_class_ids, pred_logits):
+    """Numpy twin of :func:`mrcnn_attr_loss` (sigmoid cross-entropy from the logits)."""
+    counted = (np.asarray(target_class_ids) > 0) & (np.asarray(target_attribute_weight) > 0)
+    z = np.asarray(pred_logits, dtype=np.float64)[counted]
+    y = np.asarray(target_attributes, dtype=np.float64)[counted]
+    # -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), written without overflow
+    return _mean_or_zero_np(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
