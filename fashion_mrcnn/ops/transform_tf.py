@@ -75,9 +75,7 @@ def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     scale = scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=min_scale)
-    size = tf.maximum(
-        tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float64) * scale), tf.int32), 1
-    )
+    size = tf.maximum(tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float64) * scale), tf.int32), 1)
     pixels = tf.cast(image, tf.float32)
     resized = tf.cond(
         scale > 1.0,
@@ -174,6 +172,7 @@ def paste_masks_tf(masks, boxes, original_shape, threshold: float):
     height = tf.cast(original_shape[0], tf.int32)
     width = tf.cast(original_shape[1], tf.int32)
     boxes = tf.cast(boxes, tf.int32)
+
     def paste_each():
         return tf.map_fn(
             lambda args: _paste_one(args[0], args[1], height, width, threshold),
@@ -209,7 +208,9 @@ def unmold_detections_tf(
     scores = tf.gather(scores, keep)
     masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), keep)  # [N, MH, MW, K]
     masks = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
-    boxes = unmold_boxes_tf(tf.gather(detections[:, :4], keep), original_shape, molded_shape, window)
+    boxes = unmold_boxes_tf(
+        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
+    )
     ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
     boxes, class_ids, scores, masks = (tf.gather(t, ok) for t in (boxes, class_ids, scores, masks))
     full = paste_masks_tf(masks, boxes, original_shape, mask_threshold)

@@ -1,5 +1,5 @@
 """The argument parsers of the model sub-commands of ``fashion-mrcnn`` (train, evaluate, predict,
-submit, merge-shards, tune-postprocess, demo, tune, pipeline, cache, weights), and the argument
+submit, merge-shards, tune-postprocess, export, demo, tune, pipeline, cache, weights), and the argument
 types and options the data sub-commands share (``positive_int``, ``--on-error`` /
 ``--skip-report``). Each sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
 """
@@ -21,6 +21,7 @@ from fashion_mrcnn.workflow.commands import (
     cmd_cache,
     cmd_demo,
     cmd_evaluate,
+    cmd_export,
     cmd_merge_shards,
     cmd_pipeline,
     cmd_predict,
@@ -309,6 +310,29 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, default=10, help="rows of the ranked table to print")
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_tune_postprocess)
+
+    p = subparsers.add_parser(
+        "export",
+        help="SavedModel that serves encoded images with TensorFlow alone",
+        description="Writes a TensorFlow SavedModel whose serving_default signature takes "
+        "image_bytes (string [1]: one JPEG / PNG file's bytes) and returns the instances on the "
+        "original image: boxes, class_ids, class_names, scores, masks (uint8 [1, N, H, W]) and "
+        "num_detections. Decoding, resizing, the model and unmolding all run in the graph "
+        "(README: Serving the exported model).",
+    )
+    _weights_args(p)
+    p.add_argument("--out", required=True, help="SavedModel folder to write")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        help="score threshold fixed in the graph (default: the run's DETECTION_MIN_CONFIDENCE)",
+    )
+    p.add_argument(
+        "--mask-threshold",
+        type=float,
+        help="mask probability threshold fixed in the graph (default: the run's MASK_THRESHOLD)",
+    )
+    p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
     p.add_argument("--out", default="out/demo")

@@ -55,11 +55,15 @@ def test_mold_square_tf_matches_numpy_within_one_grey_level(shape, dims):
 
 def test_compose_image_meta_tf_matches_numpy():
     got = TT.compose_image_meta_tf(
-        tf.constant([60, 150, 3]), tf.constant([128, 128, 3]), tf.constant([38, 0, 89, 128]),
-        tf.constant(128 / 150, tf.float64), 8,
+        tf.constant([60, 150, 3]),
+        tf.constant([128, 128, 3]),
+        tf.constant([38, 0, 89, 128]),
+        tf.constant(128 / 150, tf.float64),
+        8,
     )
-    want = compose_image_meta(0, (60, 150, 3), (128, 128, 3), (38, 0, 89, 128), 128 / 150,
-                              np.zeros(8))
+    want = compose_image_meta(
+        0, (60, 150, 3), (128, 128, 3), (38, 0, 89, 128), 128 / 150, np.zeros(8)
+    )
     np.testing.assert_array_equal(got.numpy(), want)
 
 
@@ -72,8 +76,9 @@ def test_unmold_boxes_tf_matches_numpy(original, window):
     boxes = np.sort(rng.uniform(-0.1, 1.1, (200, 2, 2)), axis=1).reshape(200, 4)
     boxes = boxes[:, [0, 2, 1, 3]].astype(np.float32)  # y1 x1 y2 x2, y1 <= y2, x1 <= x2
     want = T.unmold_boxes(boxes, original, (128, 128), window)
-    got = TT.unmold_boxes_tf(tf.constant(boxes), tf.constant(original), tf.constant([128, 128]),
-                             tf.constant(window))
+    got = TT.unmold_boxes_tf(
+        tf.constant(boxes), tf.constant(original), tf.constant([128, 128]), tf.constant(window)
+    )
     np.testing.assert_array_equal(got.numpy(), want)
 
 
@@ -125,8 +130,13 @@ def test_unmold_detections_tf_matches_numpy():
     original, molded, window = (60, 150, 3), (128, 128, 3), (38, 0, 89, 128)
     want = T.unmold_detections(detections, mrcnn_mask, original, molded, window, 0.4, 0.5)
     got = TT.unmold_detections_tf(
-        tf.constant(detections), tf.constant(mrcnn_mask), tf.constant(original),
-        tf.constant(molded), tf.constant(window), 0.4, 0.5,
+        tf.constant(detections),
+        tf.constant(mrcnn_mask),
+        tf.constant(original),
+        tf.constant(molded),
+        tf.constant(window),
+        0.4,
+        0.5,
     )
     assert 0 < len(want[0]) < d - 5
     for g, w in zip(got[:3], want[:3], strict=True):
