@@ -142,16 +142,13 @@ def _paste_one(mask, box, height, width, threshold):
     import tensorflow as tf
 
     y1, x1, y2, x2 = box[0], box[1], box[2], box[3]
-    empty = tf.logical_or(y2 <= y1, x2 <= x1)
     size = tf.maximum(tf.stack([y2 - y1, x2 - x1]), 1)  # an empty box pastes nothing (below)
     probs = tf.image.resize(tf.cast(mask, tf.float32)[:, :, None], size, method="bilinear")
     inside = probs[:, :, 0] >= threshold
     cy1 = tf.clip_by_value(y1, 0, height)
     cx1 = tf.clip_by_value(x1, 0, width)
-    cy2 = tf.clip_by_value(y2, cy1, height)
+    cy2 = tf.clip_by_value(y2, cy1, height)  # y2 <= y1: no row (cy2 = cy1)
     cx2 = tf.clip_by_value(x2, cx1, width)
-    cy2 = tf.where(empty, cy1, cy2)
-    cx2 = tf.where(empty, cx1, cx2)
     part = inside[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
     part = tf.cast(part, tf.uint8)
     full = tf.pad(part, [[cy1, height - cy2], [cx1, width - cx2]])

@@ -1,6 +1,6 @@
 """The argument parsers of the model sub-commands of ``fashion-mrcnn`` (train, evaluate, predict,
-submit, merge-shards, tune-postprocess, export, demo, tune, pipeline, cache, weights), and the argument
-types and options the data sub-commands share (``positive_int``, ``--on-error`` /
+submit, merge-shards, tune-postprocess, export, demo, tune, pipeline, cache, weights), and the
+argument types and options the data sub-commands share (``positive_int``, ``--on-error`` /
 ``--skip-report``). Each sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
 """
 

@@ -121,7 +121,7 @@ def test_unmold_detections_tf_matches_numpy():
     class_ids = rng.integers(0, k, d)
     class_ids[-5:] = 0  # zero padding rows
     scores = rng.uniform(0, 1, d)
-    scores[3] = 0.4  # exactly at min_confidence: kept
+    scores[3], class_ids[3] = 0.4, 1  # exactly at min_confidence: kept
     corners[4] = (0.5, 0.5, 0.5, 0.5)  # no extent: dropped
     detections = np.concatenate([corners, class_ids[:, None], scores[:, None]], 1).astype(
         np.float32
