@@ -103,7 +103,7 @@ def decode_image_tf(data):
 
     JPEG is decoded with the accurate integer IDCT (libjpeg's default, which PIL and so
     ``data.images`` use); PNG, BMP and GIF (first frame) through ``tf.io.decode_image``. Unlike
-    ``data.images.load_image``, the EXIF orientation is not applied: send upright pixels.
+    ``data.images.load_rgb``, the EXIF orientation is not applied: send upright pixels.
     """
     import tensorflow as tf
 

@@ -313,25 +313,14 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "export",
-        help="SavedModel that serves encoded images with TensorFlow alone",
-        description="Writes a TensorFlow SavedModel whose serving_default signature takes "
-        "image_bytes (string [1]: one JPEG / PNG file's bytes) and returns the instances on the "
-        "original image: boxes, class_ids, class_names, scores, masks (uint8 [1, N, H, W]) and "
-        "num_detections. Decoding, resizing, the model and unmolding all run in the graph "
-        "(README: Serving the exported model).",
+        help="SavedModel serving encoded images with TensorFlow alone",
+        description="image_bytes (one JPEG / PNG) in; boxes, class_ids, class_names, scores, "
+        "masks, num_detections out (README: Serving the exported model)",
     )
     _weights_args(p)
     p.add_argument("--out", required=True, help="SavedModel folder to write")
-    p.add_argument(
-        "--min-confidence",
-        type=float,
-        help="score threshold fixed in the graph (default: the run's DETECTION_MIN_CONFIDENCE)",
-    )
-    p.add_argument(
-        "--mask-threshold",
-        type=float,
-        help="mask probability threshold fixed in the graph (default: the run's MASK_THRESHOLD)",
-    )
+    p.add_argument("--min-confidence", type=float, help="default: DETECTION_MIN_CONFIDENCE")
+    p.add_argument("--mask-threshold", type=float, help="default: MASK_THRESHOLD")
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
