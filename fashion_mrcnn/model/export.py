@@ -1,9 +1,17 @@
-"""Export the inference graph as a TensorFlow SavedModel (serving without this package's code).
+"""Export the model as a TensorFlow SavedModel that serves without this package's code.
 
-The SavedModel's default endpoint ``serve`` takes ``input_image`` float32 [B, H, W, 3] (molded:
-RGB minus MEAN_PIXEL, resized as ``MaskRCNN.mold_inputs`` does) and ``input_image_meta`` float32
-[B, IMAGE_META_SIZE] and returns the inference graph's output dict (``detections``, ``mrcnn_mask``,
-...). Unmolding stays in Python (``MaskRCNN.unmold_detections``).
+Two exports:
+
+- :func:`export_serving_model` (``fashion-mrcnn export``): the serving signature takes encoded
+  image bytes and does everything ``MaskRCNN.detect`` does in the graph: decode, mold
+  (``ops.transform_tf``), the model, unmold (boxes in original pixels, the min-confidence filter,
+  masks pasted at the original size). Its inputs and outputs: :data:`SERVING_INPUT`,
+  :data:`SERVING_OUTPUTS` and the README's "Serving the exported model".
+- :func:`export_saved_model`: the raw inference graph. Its endpoint ``serve`` takes
+  ``input_image`` float32 [B, H, W, 3] (molded: RGB minus MEAN_PIXEL, resized as
+  ``MaskRCNN.mold_inputs`` does) and ``input_image_meta`` float32 [B, IMAGE_META_SIZE] and returns
+  the inference graph's output dict (``detections``, ``mrcnn_mask``, ...); unmolding stays with
+  the caller (``MaskRCNN.unmold_detections``). For callers that batch molded images themselves.
 """
 
 from __future__ import annotations
@@ -76,3 +84,136 @@ def check_export(model, path: str | Path, molded_images, image_metas, atol: floa
     if diff > atol:
         raise AssertionError(f"reloaded SavedModel differs from the Keras model by {diff} > {atol}")
     return diff
+
+
+# ---------------------------------------------------------------------------- serving export
+#: The serving signature's one input: string [1], the encoded bytes of one image (JPEG, PNG,
+#: BMP or GIF's first frame; any size; grey and RGBA are read as RGB).
+SERVING_INPUT = "image_bytes"
+
+#: The serving signature's outputs, each with a leading batch axis of 1 (N instances, the
+#: original image's H x W): boxes int32 [1, N, (y1, x1, y2, x2)] pixels of the original (y2/x2
+#: exclusive); class_ids int32 [1, N]; class_names string [1, N]; scores float32 [1, N]; masks
+#: uint8 [1, N, H, W] (0 / 1); num_detections int32 [1] (= N).
+SERVING_OUTPUTS = ("boxes", "class_ids", "class_names", "scores", "masks", "num_detections")
+
+
+def decode_image_tf(data):
+    """Encoded image bytes (string scalar) -> uint8 [H, W, 3] RGB.
+
+    JPEG is decoded with the accurate integer IDCT (libjpeg's default, which PIL and so
+    ``data.images`` use); PNG, BMP and GIF (first frame) through ``tf.io.decode_image``. Unlike
+    ``data.images.load_rgb``, the EXIF orientation is not applied: send upright pixels.
+    """
+    import tensorflow as tf
+
+    image = tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False),
+    )
+    return tf.ensure_shape(image, (None, None, 3))
+
+
+def serving_function(keras_model, config, class_names, min_confidence, mask_threshold):
+    """The serving graph as a Python function ``f(image_bytes string [1]) -> dict`` of
+    :data:`SERVING_OUTPUTS` (for ``tf.function`` / ``ExportArchive``): decode, mold (square mode,
+    ``ops.transform_tf``), image meta, ``keras_model`` (the inference graph of ``config``),
+    unmold at ``min_confidence`` / ``mask_threshold``. More than one image per call fails with
+    an InvalidArgumentError saying so."""
+    import tensorflow as tf
+
+    from fashion_mrcnn.ops.transform_tf import (
+        compose_image_meta_tf,
+        mold_square_tf,
+        unmold_detections_tf,
+    )
+
+    names = tf.constant([str(n) for n in class_names])
+    side = int(config.IMAGE_MAX_DIM)
+    molded_shape = tf.constant([side, side, 3], tf.int32)
+
+    def serve(image_bytes):
+        tf.debugging.assert_equal(
+            tf.size(image_bytes), 1, message="this SavedModel takes one image per request"
+        )
+        image = decode_image_tf(tf.reshape(image_bytes, [-1])[0])
+        original_shape = tf.shape(image)
+        molded, window, scale = mold_square_tf(
+            image,
+            min_dim=config.IMAGE_MIN_DIM,
+            max_dim=side,
+            min_scale=config.IMAGE_MIN_SCALE,
+            mean_pixel=[float(v) for v in config.MEAN_PIXEL],
+        )
+        meta = compose_image_meta_tf(
+            original_shape, molded_shape, window, scale, int(config.NUM_CLASSES)
+        )
+        out = keras_model(
+            {"input_image": molded[None], "input_image_meta": meta[None]}, training=False
+        )
+        boxes, class_ids, scores, masks = unmold_detections_tf(
+            out["detections"][0],
+            out["mrcnn_mask"][0],
+            original_shape,
+            molded_shape,
+            window,
+            float(min_confidence),
+            float(mask_threshold),
+        )
+        return {
+            "boxes": boxes[None],
+            "class_ids": class_ids[None],
+            "class_names": tf.gather(names, class_ids)[None],
+            "scores": scores[None],
+            "masks": tf.cast(masks, tf.uint8)[None],
+            "num_detections": tf.shape(boxes)[:1],
+        }
+
+    return serve
+
+
+def export_serving_model(
+    model, path: str | Path, class_names, min_confidence=None, mask_threshold=None
+) -> Path:
+    """Write a SavedModel whose default signature (``serving_default``, also the endpoint
+    ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS`.
+
+    model: an inference-mode ``MaskRCNN`` whose IMAGE_RESIZE_MODE is "square"; class_names:
+    NUM_CLASSES names, index = class id ("BG" first); ``min_confidence`` / ``mask_threshold``
+    default to DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD and are fixed in the graph (scores
+    below the graph's own floor, ``graph.DETECTION_SCORE_FLOOR``, never come out). ConfigError
+    for another mode or a wrong number of names.
+    """
+    import keras
+    import tensorflow as tf
+
+    config = model.config
+    if getattr(model, "mode", None) != "inference":
+        raise ConfigError("export_serving_model needs an inference-mode MaskRCNN")
+    if config.IMAGE_RESIZE_MODE != "square":
+        raise ConfigError(
+            f"the serving export molds in IMAGE_RESIZE_MODE 'square' only (every image then "
+            f"fits the graph's fixed input), got {config.IMAGE_RESIZE_MODE!r}"
+        )
+    class_names = [str(n) for n in class_names]
+    if len(class_names) != int(config.NUM_CLASSES):
+        raise ConfigError(
+            f"{len(class_names)} class names for a model of NUM_CLASSES={config.NUM_CLASSES} "
+            f"(BG first): {class_names}"
+        )
+    serve = serving_function(
+        model.keras_model,
+        config,
+        class_names,
+        config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+        config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
+    )
+    archive = keras.export.ExportArchive()
+    archive.track(model.keras_model)
+    archive.add_endpoint(
+        "serve", serve, input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)]
+    )
+    path = Path(path)
+    archive.write_out(str(path), verbose=False)
+    return path

@@ -2,6 +2,7 @@
 
 Modules: ``boxes`` (IoU, deltas, clipping, normalisation), ``anchors``, ``nms``, ``roi_align``,
 ``masks``, ``image`` (resize / mold / image meta), ``transform`` (the molded <-> original image
-mapping, both directions). TensorFlow is imported only inside the ``*_tf`` functions, so the
+mapping, both directions), ``transform_tf`` (its TensorFlow twins, for the serving graph; the
+numpy twins are ``transform``'s). TensorFlow is imported only inside the ``*_tf`` functions, so the
 numpy helpers load without it.
 """

@@ -10,7 +10,8 @@ Also re-exports the box and mask helpers that ``docs/DESIGN.md`` lists under ``o
 Image meta layout (one float32 row per image, length ``12 + NUM_CLASSES``), owned by
 ``constants.IMAGE_META_LAYOUT``: ``[image_id, original_shape (3), molded_shape (3), window (4,
 pixels y1 x1 y2 x2 of the real image inside the molded one), scale, active_class_ids
-(NUM_CLASSES)]``. Only :func:`compose_image_meta` writes a row and only :func:`parse_image_meta` /
+(NUM_CLASSES)]``. Only :func:`compose_image_meta` (and its graph twin
+``ops.transform_tf.compose_image_meta_tf``) writes a row and only :func:`parse_image_meta` /
 :func:`parse_image_meta_tf` read one.
 
 :func:`resize_masks_nearest` is the package's one nearest-neighbour mask resize.

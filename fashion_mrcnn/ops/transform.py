@@ -30,6 +30,8 @@ their own conventions: :func:`unmold_boxes` works in normalised coordinates and 
 pixels (as Matterport's ``unmold_detections``); :func:`restore_boxes` divides pixel coordinates by
 ``scale`` and clips, in float. The "crop" resize mode (training only) keeps no crop offset in
 ``window``, so its results cannot be mapped back.
+
+:mod:`fashion_mrcnn.ops.transform_tf` holds the TensorFlow twins (the serving graph's).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The argument parsers of the model sub-commands of ``fashion-mrcnn`` (train, evaluate, predict,
-submit, merge-shards, tune-postprocess, demo, tune, pipeline, cache, weights), and the argument
-types and options the data sub-commands share (``positive_int``, ``--on-error`` /
+submit, merge-shards, tune-postprocess, export, demo, tune, pipeline, cache, weights), and the
+argument types and options the data sub-commands share (``positive_int``, ``--on-error`` /
 ``--skip-report``). Each sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
 """
 
@@ -21,6 +21,7 @@ from fashion_mrcnn.workflow.commands import (
     cmd_cache,
     cmd_demo,
     cmd_evaluate,
+    cmd_export,
     cmd_merge_shards,
     cmd_pipeline,
     cmd_predict,
@@ -316,6 +317,18 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, default=10, help="rows of the ranked table to print")
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_tune_postprocess)
+
+    p = subparsers.add_parser(
+        "export",
+        help="SavedModel serving encoded images with TensorFlow alone",
+        description="image_bytes (one JPEG / PNG) in; boxes, class_ids, class_names, scores, "
+        "masks, num_detections out (README: Serving the exported model)",
+    )
+    _weights_args(p)
+    p.add_argument("--out", required=True, help="SavedModel folder to write")
+    p.add_argument("--min-confidence", type=float, help="default: DETECTION_MIN_CONFIDENCE")
+    p.add_argument("--mask-threshold", type=float, help="default: MASK_THRESHOLD")
+    p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
     p.add_argument("--out", default="out/demo")

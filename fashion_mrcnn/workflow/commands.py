@@ -1,5 +1,5 @@
 """Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, merge-shards,
-tune-postprocess, demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
+tune-postprocess, export, demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
 tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
 The argument parsers are in ``workflow.command_args``; what ``--weights``, ``--tta`` and
@@ -276,6 +276,33 @@ def cmd_tune_postprocess(args) -> int:
     print(result["top"].drop(columns="step").to_string(index=False, float_format="{:.5f}".format))
     print(f"without post-processing: {result['baseline']:.5f}; best: {result['score']:.5f}")
     print(f"table: {result['csv']}\nbest setting: {result['yaml']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from fashion_mrcnn.model.export import SERVING_INPUT, SERVING_OUTPUTS, export_serving_model
+    from fashion_mrcnn.workflow import stages
+
+    for name in ("min_confidence", "mask_threshold"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ConfigError(f"--{name.replace('_', '-')} must lie in [0, 1], got {value}")
+    config, categories = R.run_config(args)
+    if categories is None:
+        raise ConfigError("export needs class names: pass --classes classes.json")
+    names = stages.class_names_for(categories)
+    model = R.detector(config, args)
+    out = export_serving_model(
+        model,
+        args.out,
+        names,
+        min_confidence=args.min_confidence,
+        mask_threshold=args.mask_threshold,
+    )
+    print(
+        f"SavedModel: {out} (signature serving_default: {SERVING_INPUT} string [1] -> "
+        f"{', '.join(SERVING_OUTPUTS)})"
+    )
     return 0
 
 

@@ -72,6 +72,7 @@ def test_help_of_every_command(capsys):
         "submit",
         "tune-postprocess",
         "merge-shards",
+        "export",
         "demo",
         "tune",
         "pipeline",
@@ -324,6 +325,39 @@ def test_predict_without_classes_is_a_clear_error(trained, synth, tmp_path, caps
         assert "classes.json" in capsys.readouterr().err
     finally:
         (trained[0] / "classes.bak").rename(trained[0] / "classes.json")
+
+
+def test_export_bad_threshold_or_no_classes_exits_2(trained, tmp_path, capsys):
+    _, checkpoint = trained
+    code = run("export", "--weights", checkpoint, "--out", tmp_path, "--min-confidence", 1.5)
+    assert code == 2
+    _one_line_error(capsys, "--min-confidence", "[0, 1]")
+    (trained[0] / "classes.json").rename(trained[0] / "classes.bak")
+    try:
+        assert run("export", "--weights", checkpoint, "--out", tmp_path / "saved") == 2
+        assert "classes.json" in capsys.readouterr().err
+    finally:
+        (trained[0] / "classes.bak").rename(trained[0] / "classes.json")
+    assert not (tmp_path / "saved").exists()
+
+
+@pytest.mark.slow  # about 20 s: the export traces the whole graph
+def test_export_writes_a_savedmodel_that_serves_image_bytes(trained, synth, tmp_path, capsys):
+    import tensorflow as tf
+
+    run_dir, checkpoint = trained
+    out = tmp_path / "saved"
+    assert run("export", "--weights", checkpoint, "--out", out, "--min-confidence", 0) == 0
+    assert "serving_default" in capsys.readouterr().out
+    names = ["BG"] + [c["name"] for c in json.loads((run_dir / "classes.json").read_text())]
+    image = sorted((synth / "train").glob("*.jpg"))[0]
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+    got = {k: v.numpy() for k, v in serve(image_bytes=tf.constant([image.read_bytes()])).items()}
+    n = int(got["num_detections"][0])
+    assert n > 0
+    assert got["masks"].shape == (1, n, 64, 64) and got["masks"].dtype == "uint8"
+    assert got["boxes"].shape == (1, n, 4) and (got["scores"] >= 0).all()
+    assert [s.decode() for s in got["class_names"][0]] == [names[c] for c in got["class_ids"][0]]
 
 
 def test_cache_pack_and_verify_then_read_as_data(synth, tmp_path, capsys):

@@ -1,0 +1,214 @@
+"""TensorFlow twins of :mod:`fashion_mrcnn.ops.transform` for a serving graph: mold one decoded
+image and unmold its detections inside the graph, so an exported model needs no Python of ours.
+
+Each function names its numpy twin (tests/ops/test_transform_tf.py compares them on random
+inputs and states the tolerance):
+
+- :func:`scale_for_square_tf` / :func:`mold_square_tf`: ``ops.image.resize_image`` ("square"
+  mode) + ``ops.image.mold_image``, i.e. ``ops.transform.mold``. The scale, the resized size, the
+  window and the padding are the same integers; the pixels come from ``tf.image.resize``
+  (bilinear when enlarging, area when shrinking, as cv2's INTER_LINEAR / INTER_AREA there) rounded
+  back to uint8, which differ from cv2's fixed-point results by a grey level or so (measured in
+  the test);
+- :func:`compose_image_meta_tf`: ``ops.image.compose_image_meta`` (image id 0, no active-class
+  flag), same float32 row;
+- :func:`unmold_boxes_tf`: ``ops.transform.unmold_boxes``;
+- :func:`paste_masks_tf`: ``ops.transform.paste_masks`` (bilinear resize to the box, threshold,
+  clip, paste), but laid out ``[N, H, W]`` (the serving layout) instead of ``[H, W, N]``;
+- :func:`unmold_detections_tf`: ``ops.transform.unmold_detections`` (min-confidence filter,
+  boxes back to original pixels, empty boxes dropped, masks pasted).
+
+Only the "square" resize mode is molded here: it is the one whose molded size is the graph's
+fixed input size for every image. TensorFlow is imported inside the functions, as in
+``ops.boxes``.
+"""
+
+from __future__ import annotations
+
+from fashion_mrcnn.constants import IMAGE_META_LAYOUT
+
+__all__ = [
+    "scale_for_square_tf",
+    "mold_square_tf",
+    "compose_image_meta_tf",
+    "unmold_boxes_tf",
+    "paste_masks_tf",
+    "unmold_detections_tf",
+]
+
+
+def scale_for_square_tf(height, width, *, min_dim, max_dim, min_scale):
+    """The resize scale ``ops.image.resize_image`` picks in "square" mode, float64 scalar.
+
+    height, width: int scalars (the original size). Up so the short side reaches ``min_dim``
+    (never down for it), at least ``min_scale``, then capped so the rounded long side fits
+    ``max_dim``. Computed in float64 and rounded half to even, as Python's ``round`` is, so the
+    sizes equal the numpy path's.
+    """
+    import tensorflow as tf
+
+    h = tf.cast(height, tf.float64)
+    w = tf.cast(width, tf.float64)
+    scale = tf.constant(1.0, tf.float64)
+    if min_dim:
+        scale = tf.maximum(scale, float(min_dim) / tf.minimum(h, w))
+    if min_scale:
+        scale = tf.where(scale < float(min_scale), tf.constant(float(min_scale), tf.float64), scale)
+    if max_dim:
+        image_max = tf.maximum(h, w)
+        too_big = tf.round(image_max * scale) > float(max_dim)
+        scale = tf.where(too_big, float(max_dim) / image_max, scale)
+    return scale
+
+
+def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
+    """Mold one image in "square" mode: resize keeping the aspect ratio, zero-pad centred to
+    ``max_dim x max_dim``, subtract the mean pixel (numpy twin: ``ops.transform.mold``).
+
+    image: uint8 [H, W, 3] (H, W dynamic). Returns ``(molded float32 [max_dim, max_dim, 3],
+    window int32 [(y1, x1, y2, x2)] pixels of the resized image inside the molded one, scale
+    float64 scalar)``. The resized pixels are ``tf.image.resize``'s (bilinear when enlarging, area
+    when shrinking), rounded to uint8 as cv2 does.
+    """
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    scale = scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=min_scale)
+    size = tf.maximum(tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float64) * scale), tf.int32), 1)
+    pixels = tf.cast(image, tf.float32)
+    resized = tf.cond(
+        scale > 1.0,
+        lambda: tf.image.resize(pixels, size, method="bilinear"),
+        lambda: tf.image.resize(pixels, size, method="area"),
+    )
+    resized = tf.round(tf.clip_by_value(resized, 0.0, 255.0))  # uint8 values, as cv2 returns
+    top = (max_dim - size[0]) // 2
+    left = (max_dim - size[1]) // 2
+    padded = tf.pad(
+        resized,
+        [[top, max_dim - size[0] - top], [left, max_dim - size[1] - left], [0, 0]],
+    )
+    padded = tf.ensure_shape(padded, (max_dim, max_dim, 3))
+    window = tf.stack([top, left, top + size[0], left + size[1]])
+    molded = padded - tf.constant(mean_pixel, tf.float32)
+    return molded, window, scale
+
+
+def compose_image_meta_tf(original_shape, molded_shape, window, scale, num_classes: int):
+    """One image meta row, float32 [12 + num_classes] (numpy twin:
+    ``ops.image.compose_image_meta`` with image id 0 and every active-class flag 0).
+
+    original_shape: int [3] (H, W, C); molded_shape: int [3]; window: int [4] (y1, x1, y2, x2);
+    scale: float scalar. The column order is ``constants.IMAGE_META_LAYOUT``'s.
+    """
+    import tensorflow as tf
+
+    fields = {
+        "image_id": tf.zeros([1], tf.float32),
+        "original_image_shape": tf.cast(original_shape, tf.float32),
+        "image_shape": tf.cast(molded_shape, tf.float32),
+        "window": tf.cast(window, tf.float32),
+        "scale": tf.reshape(tf.cast(scale, tf.float32), [1]),
+    }
+    parts = [fields[name] for name in IMAGE_META_LAYOUT]
+    return tf.concat(parts + [tf.zeros([int(num_classes)], tf.float32)], axis=0)
+
+
+def unmold_boxes_tf(boxes, original_shape, molded_shape, window):
+    """Normalised boxes of the molded image -> int32 pixel boxes of the original (numpy twin:
+    ``ops.transform.unmold_boxes``, same conventions: rounded, not clipped, a 1 px window side
+    spans the original's whole side).
+
+    boxes: float [N, (y1, x1, y2, x2)]; original_shape, molded_shape: int [2+]; window: int [4].
+    Returns int32 [N, 4].
+    """
+    import tensorflow as tf
+
+    from fashion_mrcnn.ops.boxes import denorm_boxes_tf, norm_boxes_tf
+
+    w = norm_boxes_tf(tf.cast(window, tf.float32), molded_shape)
+    extent = tf.stack([w[2] - w[0], w[3] - w[1], w[2] - w[0], w[3] - w[1]])
+    flat = tf.equal(extent, 0.0)
+    shift = tf.stack([w[0], w[1], w[0], w[1]])
+    boxes = (tf.cast(boxes, tf.float32) - shift) / tf.where(flat, 1.0, extent)
+    boxes = tf.where(flat, tf.constant([0.0, 0.0, 1.0, 1.0]), boxes)
+    return denorm_boxes_tf(boxes, original_shape)
+
+
+def _paste_one(mask, box, height, width, threshold):
+    """One mask [mh, mw] resized bilinearly to its box, thresholded, clipped and pasted:
+    bool [height, width] (numpy twin: ``ops.masks.unmold_mask``)."""
+    import tensorflow as tf
+
+    y1, x1, y2, x2 = box[0], box[1], box[2], box[3]
+    size = tf.maximum(tf.stack([y2 - y1, x2 - x1]), 1)  # an empty box pastes nothing (below)
+    probs = tf.image.resize(tf.cast(mask, tf.float32)[:, :, None], size, method="bilinear")
+    inside = probs[:, :, 0] >= threshold
+    cy1 = tf.clip_by_value(y1, 0, height)
+    cx1 = tf.clip_by_value(x1, 0, width)
+    cy2 = tf.clip_by_value(y2, cy1, height)  # y2 <= y1: no row (cy2 = cy1)
+    cx2 = tf.clip_by_value(x2, cx1, width)
+    part = inside[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
+    part = tf.cast(part, tf.uint8)
+    full = tf.pad(part, [[cy1, height - cy2], [cx1, width - cx2]])
+    return tf.cast(full, tf.bool)
+
+
+def paste_masks_tf(masks, boxes, original_shape, threshold: float):
+    """Paste the mask head's small masks into full-size masks of the original image (numpy twin:
+    ``ops.transform.paste_masks``, which returns them as [H, W, N]).
+
+    masks: float [N, mh, mw] probabilities; boxes: int [N, (y1, x1, y2, x2)] pixels of the
+    original (y2/x2 exclusive, may reach past it: clipped); original_shape: int [2+] (H, W).
+    Returns bool [N, H, W]. One instance at a time (``tf.map_fn``), so the peak memory is the
+    output's.
+    """
+    import tensorflow as tf
+
+    height = tf.cast(original_shape[0], tf.int32)
+    width = tf.cast(original_shape[1], tf.int32)
+    boxes = tf.cast(boxes, tf.int32)
+
+    def paste_each():
+        return tf.map_fn(
+            lambda args: _paste_one(args[0], args[1], height, width, threshold),
+            (tf.cast(masks, tf.float32), boxes),
+            fn_output_signature=tf.TensorSpec([None, None], tf.bool),
+        )
+
+    n = tf.shape(boxes)[0]
+    return tf.cond(n > 0, paste_each, lambda: tf.zeros([0, height, width], tf.bool))
+
+
+def unmold_detections_tf(
+    detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold
+):
+    """One image's raw inference outputs -> its instances on the original image (numpy twin:
+    ``ops.transform.unmold_detections``).
+
+    detections: float [D, (y1, x1, y2, x2, class_id, score)] normalised of the molded image,
+    zero-padded rows of class 0; mrcnn_mask: float [D, MH, MW, K]; original_shape, molded_shape:
+    int [2+]; window: int [4]. Rows of class 0 or scoring below ``min_confidence`` are dropped,
+    and so are boxes without height or width once mapped back.
+
+    Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
+    class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``.
+    """
+    import tensorflow as tf
+
+    detections = tf.cast(detections, tf.float32)
+    class_ids = tf.cast(detections[:, 4], tf.int32)
+    scores = detections[:, 5]
+    keep = tf.where((class_ids > 0) & (scores >= min_confidence))[:, 0]
+    class_ids = tf.gather(class_ids, keep)
+    scores = tf.gather(scores, keep)
+    masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), keep)  # [N, MH, MW, K]
+    masks = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
+    boxes = unmold_boxes_tf(
+        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
+    )
+    ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
+    boxes, class_ids, scores, masks = (tf.gather(t, ok) for t in (boxes, class_ids, scores, masks))
+    full = paste_masks_tf(masks, boxes, original_shape, mask_threshold)
+    return boxes, class_ids, scores, full
