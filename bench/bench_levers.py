@@ -15,7 +15,9 @@ its checkpoints under ``logs/*/``. The detectors:
 - ensemble + TTA.
 
 Each detector runs once on the scored images with the permissive settings ``tune-postprocess``
-uses (score >= 0.05, up to 200 instances), timed per image. Each is then scored twice:
+uses (score >= 0.05, up to 200 instances) and its soft masks (``detect(..., soft_masks=True)``,
+so the search can tune the mask threshold as ``tune-postprocess`` does; the time per image
+includes them), timed per image. Each is then scored twice:
 
 - without post-processing: the config's own detection threshold and instance cap;
 - with post-processing: the setting ``search_postprocess`` finds for that detector (2019 metric)
@@ -126,9 +128,9 @@ def main(argv=None) -> None:
         model = stages.load_detector(search_config, weights, tta)
         detect_dataset(model, scored, indices[:1])  # trace the graphs before timing
         t0 = time.perf_counter()
-        dets = detect_dataset(model, scored, indices)
+        dets = detect_dataset(model, scored, indices, soft_masks=True)
         per_image = (time.perf_counter() - t0) / len(indices)
-        tune_dets = detect_dataset(model, tuning, tune_indices)
+        tune_dets = detect_dataset(model, tuning, tune_indices, soft_masks=True)
         _, best = search_postprocess(tune_dets, tune_ids, tune_gt, class_map, "2019",
                                      tuple(args.size))  # fmt: skip
         for pp_name, setting in (("no", plain_setting), ("tuned", best)):

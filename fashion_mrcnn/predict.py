@@ -223,7 +223,8 @@ def predict_to_dir(
     cannot be read (raising its :class:`FashionDataError`); a ``SkipReport`` records such files
     and goes on; they are then listed in ``out_dir/skipped.csv`` (``item,reason``), which is
     removed when nothing was skipped. ``postprocess``: an
-    ``inference.postprocess.PostprocessSetting`` applied to each image's detections first.
+    ``inference.postprocess.PostprocessSetting`` applied to each image's detections first (with
+    a ``mask_threshold``, ``detect`` is asked for the soft masks it binarises).
     ``shard``: predict only this shard's block of the inputs (``shards.Shard.select``; an empty
     block writes an empty ``predictions.jsonl``) and, when the block is done, write its manifest
     ``out_dir/shard.json`` (``written``: ``records`` and ``skipped`` counts); a run without a
@@ -249,8 +250,9 @@ def predict_to_dir(
     jsonl_path = out_dir / JSONL_NAME
     with jsonl_path.open("w") as jsonl:
         try:
+            soft = postprocess is not None and postprocess.needs_soft_masks
             for item, image, result in detect_batches(
-                model, order, lambda item: load_rgb(item.path), progress, skipped
+                model, order, lambda item: load_rgb(item.path), progress, skipped, soft
             ):
                 path = item.path
                 if postprocess is not None:

@@ -201,24 +201,28 @@ def predict_submission(
     progress: bool = True,
     postprocess: Callable[[dict], dict] | None = None,
     shard: Shard | None = None,
+    soft_masks: bool = False,
     **kwargs,
 ) -> pd.DataFrame:
     """Run ``model.detect`` over every image in ``images_dir`` and write the submission.
 
     ``ImageId`` is the file name. ``postprocess``: ``detect() dict -> detect() dict`` applied to
     each image's detections first (e.g. ``inference.postprocess.apply_postprocess`` bound to a
-    setting; ``None``: none). ``shard``: only that shard's block of the folder's images
-    (:mod:`fashion_mrcnn.shards`; the caller writes its manifest). ``kwargs`` go to
-    :func:`make_submission` (size, overlap, min_area, attributes, class_map, placeholder).
+    setting; ``None``: none), as each image is done. ``shard``: only that shard's block of the
+    folder's images (:mod:`fashion_mrcnn.shards`; the caller writes its manifest).
+    ``soft_masks``: ask ``detect`` for soft masks too (what a setting's ``mask_threshold``
+    binarises; ``apply_postprocess`` consumes them). ``kwargs`` go to :func:`make_submission`
+    (size, overlap, min_area, attributes, class_map, placeholder).
     """
     paths = list_images(images_dir)
     if not paths:
         raise FileNotFoundError(f"no images in {images_dir}")
     if shard is not None:
         paths = shard.select(paths)
-    predictions = [result for _, _, result in detect_files(model, paths, progress)]
-    if postprocess is not None:
-        predictions = [postprocess(p) for p in predictions]
+    predictions = [
+        result if postprocess is None else postprocess(result)
+        for _, _, result in detect_files(model, paths, progress, soft_masks=soft_masks)
+    ]
     return make_submission(predictions, [p.name for p in paths], out_csv, **kwargs)
 
 

@@ -167,3 +167,35 @@ def test_predict_to_dir_applies_the_postprocess_setting(tmp_path, images):
                              overlays=False, postprocess=setting)  # fmt: skip
     assert [[i["class_name"] for i in r["instances"]] for r in records] == [["dress"]] * 3
     assert records[0]["instances"][0]["attributes"] == [1, 5]
+
+
+class SoftModel(FakeModel):
+    """FakeModel with soft masks on request: each instance's box at 0.6, its top row at 0.3."""
+
+    def detect(self, images, soft_masks=False):
+        self.soft_asked = soft_masks
+        out = super().detect(images)
+        for result in out if soft_masks else ():
+            soft = np.where(result["masks"], np.uint8(120), np.uint8(0))
+            for k, (y1, _, _, _) in enumerate(result["rois"]):
+                soft[y1, :, k] = np.where(result["masks"][y1, :, k], 60, 0)
+            result["soft_masks"] = soft
+        return out
+
+
+def test_predict_to_dir_asks_for_soft_masks_when_the_setting_has_a_mask_threshold(tmp_path, images):
+    """At 0.5 the top row of each mask (0.3) goes; without a mask threshold detect is called as
+    before and its masks are written."""
+    from fashion_mrcnn.inference.postprocess import PostprocessSetting
+
+    model = SoftModel()
+    setting = PostprocessSetting(overlap="none", mask_threshold=0.5)
+    records = predict_to_dir(model, images[:1], tmp_path / "pp", CLASS_NAMES, progress=False,
+                             overlays=False, postprocess=setting)  # fmt: skip
+    assert model.soft_asked
+    mask = decode(records[0]["instances"][0]["mask_rle"], 40, 30)
+    assert mask.sum() == 19 * 15 and not mask[0].any()  # the dress's box: 20 x 15 px
+    records = predict_to_dir(model, images[:1], tmp_path / "pp", CLASS_NAMES, progress=False,
+                             overlays=False, postprocess=PostprocessSetting(overlap="none"))  # fmt: skip
+    assert not model.soft_asked
+    assert decode(records[0]["instances"][0]["mask_rle"], 40, 30).sum() == 20 * 15

@@ -169,6 +169,38 @@ def test_predict_submission_runs_every_image(tmp_path):
     ]
 
 
+def test_predict_submission_binarises_soft_masks_at_the_setting_s_mask_threshold(tmp_path):
+    """Soft masks on request (0.4 on the mask's left half, 0.8 on its right half): the setting's
+    0.6 keeps the right half; ``detect`` is asked for them only with ``soft_masks``."""
+    from functools import partial
+
+    from PIL import Image
+
+    from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
+
+    class SoftModel(_FakeModel):
+        def detect(self, images, soft_masks=False):
+            out = super().detect(images)
+            for result in out if soft_masks else ():
+                soft = result["masks"].astype(np.uint8) * 160
+                soft[:, : soft.shape[1] // 4] //= 2
+                result["soft_masks"] = soft
+            return out
+
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(tmp_path / "x.jpg")
+    setting = PostprocessSetting(mask_threshold=0.6)
+    df = predict_submission(SoftModel(), tmp_path, None, size=(16, 16), class_map=lambda c: c,
+                            postprocess=partial(apply_postprocess, setting=setting),
+                            soft_masks=True, progress=False)  # fmt: skip
+    expected = np.zeros((16, 16), bool)
+    expected[:8, 4:8] = True
+    assert df["EncodedPixels"].tolist() == [encode(expected)]
+    with pytest.raises(ValueError, match="soft_masks=True"):
+        predict_submission(SoftModel(), tmp_path, None, size=(16, 16), class_map=lambda c: c,
+                           postprocess=partial(apply_postprocess, setting=setting),
+                           progress=False)  # fmt: skip
+
+
 @pytest.mark.realdata
 def test_ccp_submission_round_trip_scores_one_and_drop_policy_by_hand(ccp_dir, tmp_path):
     from fashion_mrcnn.data.dataset import FashionDataset

@@ -9,10 +9,22 @@ running the model again. The ground truth is read, decoded and resized once per 
 are encoded and decoded for each.
 
 The search is a coordinate ascent, one parameter at a time with the others at their current
-best: global score threshold, class-wise box-NMS IoU, max instances, overlap policy, min area,
-then each class's own score threshold (in class-id order, after the global one is fixed). A
-value replaces the current one only when it scores strictly higher. The mask threshold is not
-searched: ``detect`` returns masks already binarised by the model.
+best: global score threshold, class-wise box-NMS IoU, max instances, overlap policy, mask
+threshold, min area, then each class's own score threshold (in class-id order, after the global
+one is fixed). A value replaces the current one only when it scores strictly higher, so the
+starting setting ``PostprocessSetting()`` (no mask threshold: ``detect``'s masks, binarised at
+the config's ``MASK_THRESHOLD``) stays unless a candidate beats it.
+
+The mask threshold re-binarises the soft masks ``detect(..., soft_masks=True)`` returns (uint8
+levels of 1/200, ``ops.masks``), which the cache keeps. Detections without them (a cache written
+before soft masks were kept, or a detector that does not return them) cannot be re-thresholded:
+the search then leaves the mask threshold out and says so (:data:`MASK_THRESHOLD_SKIPPED`, logged
+as a warning; ``tune-postprocess`` prints it).
+
+The cache (:func:`cached_detections`) records in its index whether it holds soft masks. A cache
+written before this, for the same key and images, is reused, not run again (inference is the
+expensive part), with a warning naming it: the search then skips the mask threshold; delete the
+folder to run inference again with soft masks and search it.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ from fashion_mrcnn.data.formats.kaggle_csv import to_2020_layout
 from fashion_mrcnn.evaluation.kaggle import KaggleGroundTruth, kaggle_metric, load_ground_truth
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.inference.postprocess import PostprocessSetting, apply_postprocess
+from fashion_mrcnn.ops.masks import SOFT_MASK_LEVELS
 from fashion_mrcnn.submission import make_submission
 
 log = logging.getLogger(__name__)
@@ -43,9 +56,24 @@ DEFAULT_GRID = {
     "max_instances": (None, 5, 10, 20, 50),
     "overlap": OVERLAP_POLICIES,
     "min_area": (0, 16, 64, 256, 1024),
+    "mask_threshold": (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
     "class_thresholds": SCORE_GRID,
 }
 CACHE_INDEX = "index.json"
+#: How the cache stores soft masks (its index's ``soft_masks``; absent in older caches).
+SOFT_MASK_FORMAT = f"uint8 levels floor(p * {SOFT_MASK_LEVELS})"
+#: Why a search leaves the mask threshold out.
+MASK_THRESHOLD_SKIPPED = (
+    "mask threshold not searched: the detections have no soft masks (a detections cache "
+    "written before they were kept, or a detector that does not return them); the masks stay "
+    "as detect binarised them"
+)
+
+
+def has_soft_masks(detections: Sequence[dict]) -> bool:
+    """True when every detection dict carries ``soft_masks`` (the mask threshold can be
+    searched)."""
+    return all("soft_masks" in d for d in detections)
 
 
 def prepare_ground_truth(
@@ -92,7 +120,9 @@ def search_postprocess(
     grid: Mapping[str, Sequence] | None = None,
 ) -> tuple[pd.DataFrame, PostprocessSetting]:
     """Coordinate-ascent search (see the module doc) over ``grid`` (default
-    :data:`DEFAULT_GRID`; a key left out is not searched).
+    :data:`DEFAULT_GRID`; a key left out is not searched). ``mask_threshold`` is searched only
+    when every detection has ``soft_masks`` (:func:`has_soft_masks`); otherwise a warning says
+    :data:`MASK_THRESHOLD_SKIPPED`.
 
     Returns:
         ``(table, best)``: every setting scored, one row each (its fields, ``class_thresholds``
@@ -124,7 +154,11 @@ def search_postprocess(
             if value_score > best_score:
                 best, best_score = candidate, value_score
 
-    for name in ("score_threshold", "nms_iou", "max_instances", "overlap", "min_area"):
+    if "mask_threshold" in grid and not has_soft_masks(detections):
+        log.warning(MASK_THRESHOLD_SKIPPED)
+        grid = {k: v for k, v in grid.items() if k != "mask_threshold"}
+    names = ("score_threshold", "nms_iou", "max_instances", "overlap", "mask_threshold", "min_area")
+    for name in names:
         if name in grid:
             current = best
             ascend(lambda v, n=name, c=current: replace(c, **{n: v}), grid[name])
@@ -146,9 +180,8 @@ def search_postprocess(
 
 # ----------------------------------------------------------------------------- cache
 def _save(path: Path, detection: dict) -> None:
-    np.savez_compressed(
-        path, **{k: np.asarray(detection[k]) for k in ("rois", "class_ids", "scores", "masks")}
-    )
+    keys = ("rois", "class_ids", "scores", "masks", "soft_masks")
+    np.savez_compressed(path, **{k: np.asarray(detection[k]) for k in keys if k in detection})
 
 
 def _load(path: Path) -> dict:
@@ -164,7 +197,14 @@ def cached_detections(
 ) -> tuple[list[dict], bool]:
     """Raw detections of ``image_ids``, from ``cache_dir`` when it was written for the same
     ``key`` (weights, data, split, detection settings) and images, else from ``run()`` (one
-    ``detect()`` dict per image, in order), then saved there.
+    ``detect()`` dict per image, in order, with ``soft_masks`` when the detector gives them),
+    then saved there (``soft_masks`` too: the index records :data:`SOFT_MASK_FORMAT`, or null
+    when the detections had none).
+
+    A cache of the same key and images written before soft masks were kept (no ``soft_masks``
+    in its index) is reused as it is, with a warning naming the folder: its detections have no
+    ``soft_masks``, so the search skips the mask threshold (module doc). A cache whose soft
+    masks are in another format is run again.
 
     Returns:
         ``(detections, reused)``.
@@ -178,8 +218,16 @@ def cached_detections(
         except json.JSONDecodeError:
             found = None
             log.warning("%s: unreadable cache index; running inference again", index_path)
-        if found == wanted:
-            return [_load(cache_dir / f"{k:06d}.npz") for k in range(len(image_ids))], True
+        if isinstance(found, dict) and found.get("soft_masks") in (SOFT_MASK_FORMAT, None):
+            soft = found.pop("soft_masks", None)
+            if found == wanted:
+                if soft is None:
+                    log.warning(
+                        "%s: reused; it holds no soft masks (written before they were kept); %s. "
+                        "Delete the folder to run inference again and search it",
+                        cache_dir, MASK_THRESHOLD_SKIPPED,
+                    )  # fmt: skip
+                return [_load(cache_dir / f"{k:06d}.npz") for k in range(len(image_ids))], True
         if found is not None:
             log.warning("%s: cached for other weights / data / settings; re-running", cache_dir)
     detections = list(run())
@@ -189,5 +237,6 @@ def cached_detections(
     index_path.unlink(missing_ok=True)
     for k, detection in enumerate(detections):
         _save(cache_dir / f"{k:06d}.npz", detection)
+    wanted["soft_masks"] = SOFT_MASK_FORMAT if has_soft_masks(detections) else None
     index_path.write_text(json.dumps(wanted, indent=1) + "\n")  # last: marks the cache complete
     return detections, False

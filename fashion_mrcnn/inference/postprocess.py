@@ -5,8 +5,11 @@
 ``submit`` and ``predict`` read it with ``--postprocess FILE``. All three call
 :func:`apply_postprocess`, so the setting that was scored is the setting that is applied.
 
-Masks: the model's ``detect`` returns binary masks (already thresholded at 0.5 inside the
-model), so the mask threshold is not part of the setting (not searchable on cached detections).
+Masks: ``detect`` returns binary masks thresholded at the config's ``MASK_THRESHOLD`` (0.5,
+Matterport's); with ``soft_masks=True`` it also returns them before the threshold (``soft_masks``
+uint8 [H, W, N], ``ops.masks``). A setting's ``mask_threshold`` (None: keep ``detect``'s masks)
+re-binarises those soft masks, so a detection dict it is applied to must carry them:
+:attr:`PostprocessSetting.needs_soft_masks` tells ``predict`` / ``submit`` to ask for them.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import numpy as np
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.inference.overlaps import OVERLAP_POLICIES, remove_overlaps
+from fashion_mrcnn.ops.masks import threshold_soft_masks
 from fashion_mrcnn.ops.nms import per_class_nms_np
 
 POSTPROCESS_YAML = "postprocess.yaml"
 _PER_INSTANCE_KEYS = ("rois", "class_ids", "scores")
+_MASK_KEYS = ("masks", "soft_masks")  # [H, W, N]: instances on the last axis
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class PostprocessSetting:
             only masks of the same class are made disjoint; ``"none"``: overlaps stay.
         min_area: drop masks with fewer pixels (at the detection's resolution, after the overlap
             removal); masks left empty are always dropped.
+        mask_threshold: binarise the detections' ``soft_masks`` at this probability, in (0, 1]
+            (``ops.masks.threshold_soft_masks``), before anything else looks at a mask;
+            ``None``: keep ``detect``'s binary masks (the config's ``MASK_THRESHOLD``, 0.5).
     """
 
     score_threshold: float = 0.0
@@ -48,6 +56,7 @@ class PostprocessSetting:
     max_instances: int | None = None
     overlap: str = "all"
     min_area: int = 0
+    mask_threshold: float | None = None
 
     def __post_init__(self):
         if not 0.0 <= float(self.score_threshold) <= 1.0:  # NaN fails too
@@ -72,6 +81,15 @@ class PostprocessSetting:
             raise ConfigError(f"max_instances must be >= 1 or null, got {self.max_instances!r}")
         if int(self.min_area) < 0:
             raise ConfigError(f"min_area must be >= 0, got {self.min_area!r}")
+        if self.mask_threshold is not None and not 0.0 < float(self.mask_threshold) <= 1.0:
+            raise ConfigError(
+                f"mask_threshold must be in (0, 1] or null, got {self.mask_threshold!r}"
+            )
+
+    @property
+    def needs_soft_masks(self) -> bool:
+        """True when applying the setting needs ``detect(..., soft_masks=True)``'s soft masks."""
+        return self.mask_threshold is not None
 
     def threshold_of(self, class_ids: np.ndarray) -> np.ndarray:
         """float [N] score threshold of each detection's class."""
@@ -101,7 +119,7 @@ def _take(detections: dict, idx: np.ndarray) -> dict:
     n = len(np.asarray(detections["class_ids"]).reshape(-1))
     out = {}
     for key, value in detections.items():
-        if key == "masks":
+        if key in _MASK_KEYS:
             out[key] = np.asarray(value)[:, :, idx]
         elif key in _PER_INSTANCE_KEYS:
             out[key] = np.asarray(value)[idx]
@@ -118,12 +136,27 @@ def apply_postprocess(detections: dict, setting: PostprocessSetting) -> dict:
     Args:
         detections: ``rois`` int [N, (y1, x1, y2, x2)] pixels, ``class_ids`` int [N],
             ``scores`` float [N], ``masks`` bool [H, W, N]; other per-instance lists follow.
+            ``soft_masks`` uint8 [H, W, N] (``detect(..., soft_masks=True)``): needed when the
+            setting has a ``mask_threshold``, else ignored.
 
     Returns:
-        A new dict of the same layout with K <= N detections in descending score order. Steps:
-        score thresholds (per class, else global) -> class-wise box NMS -> max instances ->
-        overlap removal -> min area.
+        A new dict of the same layout with K <= N detections in descending score order, without
+        ``soft_masks`` (consumed here; the binary ``masks`` are what is written). Steps: mask
+        threshold (when set) -> score thresholds (per class, else global) -> class-wise box NMS
+        -> max instances -> overlap removal -> min area.
+
+    Raises:
+        ValueError: the setting has a ``mask_threshold`` and ``detections`` no ``soft_masks``.
     """
+    if setting.mask_threshold is not None:
+        if "soft_masks" not in detections:
+            raise ValueError(
+                f"the setting's mask_threshold {setting.mask_threshold} re-binarises soft masks, "
+                "and these detections have none: detect with soft_masks=True"
+            )
+        masks = threshold_soft_masks(detections["soft_masks"], setting.mask_threshold)
+        detections = {**detections, "masks": masks}
+    detections = {k: v for k, v in detections.items() if k != "soft_masks"}
     class_ids = np.asarray(detections["class_ids"]).reshape(-1)
     scores = np.asarray(detections["scores"], dtype=np.float64).reshape(-1)
     idx = np.flatnonzero(scores >= setting.threshold_of(class_ids))
@@ -165,8 +198,9 @@ def read_postprocess(path: str | Path, num_classes: int | None = None) -> Postpr
     Raises:
         ConfigError naming the file, the key and the value: missing file, not YAML, not a
         mapping, an unknown key, a value of the wrong type or out of its range (thresholds in
-        [0, 1], ``nms_iou`` in (0, 1], ``max_instances`` >= 1, ``min_area`` >= 0), a class id
-        the model does not have.
+        [0, 1], ``nms_iou`` and ``mask_threshold`` in (0, 1], ``max_instances`` >= 1,
+        ``min_area`` >= 0), a class id the model does not have. A file without
+        ``mask_threshold`` (written before it was searched) keeps ``detect``'s masks.
     """
     import yaml
 
@@ -189,7 +223,7 @@ def read_postprocess(path: str | Path, num_classes: int | None = None) -> Postpr
         for key, cast in (("score_threshold", float), ("min_area", int), ("overlap", str)):
             if key in values:
                 values[key] = _cast(key, values[key], cast)
-        for key, cast in (("nms_iou", float), ("max_instances", int)):
+        for key, cast in (("nms_iou", float), ("max_instances", int), ("mask_threshold", float)):
             if values.get(key) is not None:
                 values[key] = _cast(key, values[key], cast)
         return PostprocessSetting(**values)

@@ -25,7 +25,9 @@ The merge rule, per image and per class (box voting with mask averaging, :func:`
    missed the instance counts 0, so an instance every pass finds keeps its mean score and one
    found by a single pass of two is halved); its box is the score-weighted mean of the boxes;
    its mask is the mean of the members' probability maps (each pasted on the union of their
-   boxes, 0 outside its own box), thresholded at ``mask_threshold``;
+   boxes, 0 outside its own box), thresholded at ``mask_threshold`` (``detect(...,
+   soft_masks=True)`` also returns that mean before the threshold, as ``MaskRCNN.detect``
+   returns its probabilities);
 4. instances scoring under ``min_confidence`` are dropped and the best
    ``DETECTION_MAX_INSTANCES`` kept, by score.
 
@@ -74,12 +76,12 @@ def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area + areas - inter, 1e-9)
 
 
-def _mean_mask(boxes: np.ndarray, masks: list[np.ndarray], image_shape, threshold: float):
-    """The members' probability maps averaged on the union of their boxes and thresholded:
-    bool [H, W]."""
+def _mean_probabilities(boxes: np.ndarray, masks: list[np.ndarray]):
+    """The members' probability maps averaged on the union of their boxes (each 0 outside its
+    own box): ``(canvas float32 [uy2 - uy1, ux2 - ux1], (uy1, ux1, uy2, ux2))``, the union box
+    in pixels of the original image (may reach past it)."""
     from fashion_mrcnn.ops.masks import box_probabilities
 
-    height, width = int(image_shape[0]), int(image_shape[1])
     uy1, ux1 = int(boxes[:, 0].min()), int(boxes[:, 1].min())
     uy2, ux2 = int(boxes[:, 2].max()), int(boxes[:, 3].max())
     canvas = np.zeros((uy2 - uy1, ux2 - ux1), np.float32)
@@ -88,10 +90,18 @@ def _mean_mask(boxes: np.ndarray, masks: list[np.ndarray], image_shape, threshol
             mask, (y1, x1, y2, x2)
         )
     canvas /= len(masks)
-    out = np.zeros((height, width), dtype=bool)
+    return canvas, (uy1, ux1, uy2, ux2)
+
+
+def _on_image(values: np.ndarray, union, image_shape, dtype) -> np.ndarray:
+    """``values`` [uy2 - uy1, ux2 - ux1] of the union box pasted into zeros [H, W] of
+    ``dtype``, clipped to the image."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    uy1, ux1, uy2, ux2 = union
+    out = np.zeros((height, width), dtype=dtype)
     cy1, cx1, cy2, cx2 = max(uy1, 0), max(ux1, 0), min(uy2, height), min(ux2, width)
     if cy2 > cy1 and cx2 > cx1:
-        out[cy1:cy2, cx1:cx2] = canvas[cy1 - uy1 : cy2 - uy1, cx1 - ux1 : cx2 - ux1] >= threshold
+        out[cy1:cy2, cx1:cx2] = values[cy1 - uy1 : cy2 - uy1, cx1 - ux1 : cx2 - ux1]
     return out
 
 
@@ -102,13 +112,17 @@ def merge_passes(
     mask_threshold: float,
     max_instances: int,
     iou_threshold: float = MERGE_IOU,
+    soft_masks: bool = False,
 ) -> dict:
     """Merge the detections of ``len(passes)`` passes over one image (the module's rule).
 
     image_shape: (H, W[, C]) of the original image. Returns ``detect``'s dict: ``rois`` int32
     [N, 4], ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool [H, W, N], by
-    descending score.
+    descending score; with ``soft_masks``, also ``soft_masks`` uint8 [H, W, N]: each instance's
+    mean probability map before the threshold, quantised (``ops.masks.quantise_probabilities``).
     """
+    from fashion_mrcnn.ops.masks import quantise_probabilities
+
     count = len(passes)
     boxes = np.concatenate([p.boxes for p in passes]).reshape(-1, 4).astype(np.int64)
     class_ids = np.concatenate([p.class_ids for p in passes]).astype(np.int32)
@@ -138,18 +152,23 @@ def merge_passes(
     h, w = int(image_shape[0]), int(image_shape[1])
     out_boxes = np.zeros((len(groups), 4), np.int32)
     out_masks = np.zeros((h, w, len(groups)), bool)
+    out_soft = np.zeros((h, w, len(groups) if soft_masks else 0), np.uint8)
     for k, (_, _, members) in enumerate(groups):
         weights = scores[members] / scores[members].sum()
         out_boxes[k] = np.round((boxes[members] * weights[:, None]).sum(axis=0))
-        out_masks[:, :, k] = _mean_mask(
-            boxes[members], [masks[j] for j in members], image_shape, mask_threshold
-        )
-    return {
+        canvas, union = _mean_probabilities(boxes[members], [masks[j] for j in members])
+        out_masks[:, :, k] = _on_image(canvas >= mask_threshold, union, image_shape, bool)
+        if soft_masks:
+            out_soft[:, :, k] = _on_image(
+                quantise_probabilities(canvas), union, image_shape, np.uint8
+            )
+    merged = {
         "rois": out_boxes,
         "class_ids": np.array([g[1] for g in groups], np.int32),
         "scores": np.array([g[0] for g in groups], np.float32),
         "masks": out_masks,
     }
+    return {**merged, "soft_masks": out_soft} if soft_masks else merged
 
 
 def parse_tta(tokens) -> tuple[bool, tuple[float, ...]]:
@@ -258,9 +277,10 @@ class AugmentedModel:
         head = f"{n} checkpoint{'s' if n > 1 else ''}"
         return f"{head}{' x (' + ', '.join(parts) + ')' if parts else ''}: {self.pass_count} passes"
 
-    def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None):
+    def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None, soft_masks=False):
         """``MaskRCNN.detect`` over the merged passes: one dict per image (``rois``,
-        ``class_ids``, ``scores``, ``masks`` bool [H, W, N])."""
+        ``class_ids``, ``scores``, ``masks`` bool [H, W, N]; with ``soft_masks``, also
+        ``soft_masks`` uint8 [H, W, N], the mean probabilities before the threshold)."""
         cfg = self.config
         min_confidence = cfg.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
         mask_threshold = cfg.MASK_THRESHOLD if mask_threshold is None else mask_threshold
@@ -283,6 +303,7 @@ class AugmentedModel:
                     float(min_confidence),
                     float(mask_threshold),
                     int(cfg.DETECTION_MAX_INSTANCES),
+                    soft_masks=soft_masks,
                 )
             )
         return results

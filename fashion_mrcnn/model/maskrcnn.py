@@ -356,8 +356,9 @@ class MaskRCNN:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def detect_molded(
-        self, molded_images, image_metas, verbose=0, min_confidence=None, mask_threshold=None
-    ):
+        self, molded_images, image_metas, verbose=0, min_confidence=None, mask_threshold=None,
+        soft_masks=False,
+    ):  # fmt: skip
         """Detect on already-molded images; the original shape and window come from
         ``image_metas``. Returns the same dicts as :meth:`detect`."""
         from fashion_mrcnn.ops.image import parse_image_meta
@@ -366,36 +367,35 @@ class MaskRCNN:
             print(f"Processing {len(molded_images)} molded images")
         raw = self.run_molded(molded_images, image_metas)
         meta = parse_image_meta(np.asarray(image_metas))
-        floor = self.config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        cfg = self.config
+        min_confidence = cfg.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
         results = []
         for i in range(len(molded_images)):
-            rois, class_ids, scores, masks = self.unmold_detections(
-                raw["detections"][i],
-                raw["mrcnn_mask"][i],
-                meta["original_image_shape"][i],
-                np.asarray(molded_images[i]).shape,
-                meta["window"][i],
-                min_confidence,
-                mask_threshold,
-            )
+            one = (raw["detections"][i], raw["mrcnn_mask"][i], meta["original_image_shape"][i],
+                   np.asarray(molded_images[i]).shape, meta["window"][i], min_confidence)  # fmt: skip
+            rois, class_ids, scores, masks = self.unmold_detections(*one, mask_threshold)
             result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
+            if soft_masks:  # the same instances before the threshold
+                result["soft_masks"] = T.unmold_soft_masks(*one)
             if "mrcnn_attr" in raw:  # the head's outputs of the kept detections (same rows)
-                frame = (meta["original_image_shape"][i], molded_images[i].shape, meta["window"][i])
-                rows = T.kept_detection_rows(raw["detections"][i], *frame, floor)
+                rows = T.kept_detection_rows(one[0], *one[2:5], min_confidence)
                 attrs = raw["mrcnn_attr"][i][rows]
-                result.update(A.detection_attributes(attrs, class_ids, self.config))
+                result.update(A.detection_attributes(attrs, class_ids, cfg))
             results.append(result)
         return results
 
-    def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None):
+    def detect(self, images, verbose=0, min_confidence=None, mask_threshold=None, soft_masks=False):
         """Detect instances in any number of RGB images (uint8 [H, W, 3], sizes may differ).
 
         Returns one dict per image: ``rois`` int32 [N, (y1, x1, y2, x2)] pixels of the original
         image (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool
-        [H, W, N] (with the attribute head: ``data.attributes.detection_attributes``'s entries).
-        ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD
-        (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The images are molded
-        (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does.
+        [H, W, N] (with the attribute head: ``data.attributes.detection_attributes``'s entries);
+        with ``soft_masks``, also ``soft_masks`` uint8 [H, W, N]: the masks before the
+        threshold, as levels ``floor(probability * 200)`` (``ops.masks`` says why uint8).
+        ``min_confidence`` / ``mask_threshold`` override DETECTION_MIN_CONFIDENCE /
+        MASK_THRESHOLD (the graph keeps scores down to ``graph.DETECTION_SCORE_FLOOR``). The
+        images are molded (:meth:`mold_inputs`), then detected on as :meth:`detect_molded` does
+        (original shapes and windows read back from the image meta rows).
         """
         images = list(images)
         if not images:
@@ -403,4 +403,4 @@ class MaskRCNN:
         if verbose:
             print(f"Processing {len(images)} images")
         molded, metas, _ = self.mold_inputs(images)
-        return self.detect_molded(molded, metas, 0, min_confidence, mask_threshold)
+        return self.detect_molded(molded, metas, 0, min_confidence, mask_threshold, soft_masks)

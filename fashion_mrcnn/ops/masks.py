@@ -1,7 +1,17 @@
-"""Instance-mask helpers: mini masks, pasting predicted masks back, mask targets for ROIs.
+"""Instance-mask helpers: mini masks, pasting predicted masks back (binary or soft), mask
+targets for ROIs.
 
 Pixel boxes are ``[N, (y1, x1, y2, x2)]`` with y2/x2 exclusive; normalised boxes follow
 ``ops.boxes.norm_boxes``. Masks are stacked on the last axis, ``[H, W, N]``, like Matterport's.
+
+Soft masks (``detect(..., soft_masks=True)``) keep the mask head's probabilities at the
+original image size, quantised to uint8 levels: level ``q = floor(p * SOFT_MASK_LEVELS)``,
+0 .. 200, so a level stands for ``p`` in ``[q / 200, (q + 1) / 200)``. uint8 rather than
+float16: a quarter of float32's memory and cache size (float16 takes half), and exact at the
+thresholds that matter: ``q >= 100`` holds exactly when ``p >= 0.5`` (float16 rounds 0.4999 up to
+0.5), so :func:`threshold_soft_masks` at 0.5 gives the binary masks bit for bit; any threshold
+that is a multiple of 0.005 (the search's grid) is met exactly, up to the float32 rounding of the
+threshold itself, and others round up to the next multiple.
 """
 
 from __future__ import annotations
@@ -12,6 +22,9 @@ import cv2
 import numpy as np
 
 from fashion_mrcnn.ops.roi_align import crop_and_resize_np
+
+#: Soft masks are uint8 levels ``floor(probability * SOFT_MASK_LEVELS)`` (module doc).
+SOFT_MASK_LEVELS = 200
 
 
 def _resize_float(mask: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -66,17 +79,49 @@ def unmold_mask(
     image_shape: (H, W[, C]). The mask is resized bilinearly to the box, thresholded at
     ``threshold`` and pasted. Returns bool [H, W].
     """
+    return _paste_in_box(mask, bbox, image_shape, lambda p: p >= threshold, bool)
+
+
+def unmold_soft_mask(mask: np.ndarray, bbox: Sequence[int], image_shape: Sequence[int]):
+    """:func:`unmold_mask` before the threshold: the probabilities resized to the box, quantised
+    (:func:`quantise_probabilities`) and pasted. Returns uint8 [H, W] soft-mask levels, 0 outside
+    the box."""
+    return _paste_in_box(mask, bbox, image_shape, quantise_probabilities, np.uint8)
+
+
+def _paste_in_box(mask, bbox, image_shape, transform, dtype) -> np.ndarray:
+    """``transform(box_probabilities(mask, bbox))`` pasted into zeros [H, W] of ``dtype``, the
+    box rounded and clipped to the image (an empty box: all zeros)."""
     height, width = int(image_shape[0]), int(image_shape[1])
-    out = np.zeros((height, width), dtype=bool)
+    out = np.zeros((height, width), dtype=dtype)
     y1, x1, y2, x2 = (int(round(float(v))) for v in bbox[:4])
     if y2 <= y1 or x2 <= x1:
         return out
-    m = box_probabilities(mask, (y1, x1, y2, x2)) >= threshold
+    m = transform(box_probabilities(mask, (y1, x1, y2, x2)))
     cy1, cx1, cy2, cx2 = max(y1, 0), max(x1, 0), min(y2, height), min(x2, width)
     if cy2 <= cy1 or cx2 <= cx1:
         return out
     out[cy1:cy2, cx1:cx2] = m[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1]
     return out
+
+
+def quantise_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities (float, any shape, in [0, 1]) -> uint8 soft-mask levels
+    ``floor(p * SOFT_MASK_LEVELS)`` (module doc), same shape."""
+    p = np.asarray(probabilities, dtype=np.float64)  # float32 * 200 is exact in float64
+    return np.clip(np.floor(p * SOFT_MASK_LEVELS), 0, SOFT_MASK_LEVELS).astype(np.uint8)
+
+
+def threshold_soft_masks(soft_masks: np.ndarray, threshold: float) -> np.ndarray:
+    """Soft masks (uint8 levels, any shape, e.g. [H, W, N]) -> bool masks ``p >= threshold``.
+
+    threshold: in (0, 1]; a threshold between two levels rounds up to the next one (module doc).
+    ValueError outside (0, 1]: at 0, the pixels outside the box would be kept too.
+    """
+    if not 0.0 < float(threshold) <= 1.0:
+        raise ValueError(f"a soft-mask threshold must be in (0, 1], got {threshold!r}")
+    level = int(np.ceil(round(float(threshold) * SOFT_MASK_LEVELS, 6)))  # 0.3 * 200 = 60.0..01
+    return np.asarray(soft_masks) >= level
 
 
 def box_probabilities(mask: np.ndarray, bbox: Sequence[int]) -> np.ndarray:

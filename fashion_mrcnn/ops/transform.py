@@ -19,7 +19,9 @@ Inverse (molded -> original):
 
 - :func:`unmold_detections`: the inference graph's detections (normalised boxes of the molded
   image) and mask-head output -> pixel boxes and full-size masks of the original, through
-  :func:`unmold_boxes` and :func:`paste_masks`;
+  :func:`unmold_boxes` and :func:`paste_masks`; :func:`unmold_soft_masks`: the same
+  instances' masks before the threshold, as uint8 soft-mask levels (:func:`paste_soft_masks`,
+  ``ops.masks`` says why uint8);
 - :func:`restore_boxes` / :func:`restore_masks`: pixel boxes / masks on a resized image (the
   cache's) -> the original image.
 
@@ -48,7 +50,7 @@ from fashion_mrcnn.ops.image import (
     resize_mask,
     resize_masks_nearest,
 )
-from fashion_mrcnn.ops.masks import unmold_mask
+from fashion_mrcnn.ops.masks import unmold_mask, unmold_soft_mask
 
 __all__ = [
     "mold",
@@ -57,7 +59,9 @@ __all__ = [
     "boxes_to_molded",
     "unmold_boxes",
     "paste_masks",
+    "paste_soft_masks",
     "unmold_detections",
+    "unmold_soft_masks",
     "restore_boxes",
     "restore_masks",
 ]
@@ -224,6 +228,19 @@ def paste_masks(
     return full
 
 
+def paste_soft_masks(
+    masks: np.ndarray, boxes: np.ndarray, original_shape: Sequence[int]
+) -> np.ndarray:
+    """:func:`paste_masks` before the threshold (same arguments but ``threshold``): each mask
+    resized bilinearly to its box and quantised (``ops.masks.unmold_soft_mask``). Returns uint8
+    [H, W, N] soft-mask levels (``ops.masks.SOFT_MASK_LEVELS``), 0 outside each box."""
+    h, w = int(original_shape[0]), int(original_shape[1])
+    full = np.zeros((h, w, len(boxes)), dtype=np.uint8)
+    for i in range(len(boxes)):
+        full[:, :, i] = unmold_soft_mask(masks[i], boxes[i], (h, w))
+    return full
+
+
 def unmold_instances(
     detections: np.ndarray,
     mrcnn_mask: np.ndarray,
@@ -288,6 +305,24 @@ def unmold_detections(
     )
     full = paste_masks(masks, boxes, original_image_shape, mask_threshold)
     return boxes, class_ids, scores, full
+
+
+def unmold_soft_masks(
+    detections: np.ndarray,
+    mrcnn_mask: np.ndarray,
+    original_image_shape: Sequence[int],
+    image_shape: Sequence[int],
+    window,
+    min_confidence: float,
+) -> np.ndarray:
+    """The masks of :func:`unmold_detections`'s instances (same arguments but
+    ``mask_threshold``, same instances in the same order) before the threshold: uint8 [H, W, N]
+    soft-mask levels (:func:`paste_soft_masks`). ``ops.masks.threshold_soft_masks(soft, t)``
+    equals ``unmold_detections``' masks at ``mask_threshold=t`` (exactly at 0.5)."""
+    boxes, _, _, masks = unmold_instances(
+        detections, mrcnn_mask, original_image_shape, image_shape, window, min_confidence
+    )
+    return paste_soft_masks(masks, boxes, original_image_shape)
 
 
 def restore_boxes(boxes: np.ndarray, window, scale: float, original_shape) -> np.ndarray:

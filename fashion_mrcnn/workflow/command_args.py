@@ -102,7 +102,7 @@ def _postprocess_arg(p) -> None:
         "--postprocess",
         metavar="FILE",
         help="postprocess.yaml from tune-postprocess: score thresholds, NMS, max instances, "
-        "overlap policy and min area applied to every image's detections",
+        "overlap policy, mask threshold and min area applied to every image's detections",
     )
 
 
@@ -304,8 +304,9 @@ def register(subparsers) -> None:
         "tune-postprocess",
         help="search post-processing on the Kaggle metric of a validation split",
         description="Runs the model once on the split (permissive settings, cached in "
-        "OUT/detections), then searches score thresholds (global, then per class), class-wise "
-        "box NMS, max instances, overlap policy and min area on the Kaggle metric. Writes "
+        "OUT/detections, soft masks included), then searches score thresholds (global, then per "
+        "class), class-wise box NMS, max instances, overlap policy, mask threshold and min area "
+        "on the Kaggle metric. Writes "
         "OUT/postprocess_search.csv and OUT/postprocess.yaml (for submit / predict "
         "--postprocess).",
     )

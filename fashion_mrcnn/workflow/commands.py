@@ -275,6 +275,8 @@ def cmd_tune_postprocess(args) -> int:
     print(f"iMaterialist {args.metric} score by post-processing setting (best first):")
     print(result["top"].drop(columns="step").to_string(index=False, float_format="{:.5f}".format))
     print(f"without post-processing: {result['baseline']:.5f}; best: {result['score']:.5f}")
+    for note in result["notes"]:
+        print(f"note: {note}")
     print(f"table: {result['csv']}\nbest setting: {result['yaml']}")
     return 0
 

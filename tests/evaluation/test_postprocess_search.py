@@ -1,6 +1,11 @@
-"""Post-processing search on hand-made cached detections (numpy / pandas, no model)."""
+"""Post-processing search on hand-made cached detections (numpy / pandas, no model): the
+coordinate ascent, the mask threshold on soft masks (and its skip on detections without them),
+the detections cache (soft masks kept; an older cache without them reused, the skip said)."""
 
 from __future__ import annotations
+
+import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -10,6 +15,9 @@ from fashion_mrcnn.data.formats.rle import encode
 from fashion_mrcnn.evaluation.kaggle import kaggle_metric
 from fashion_mrcnn.evaluation.kaggle2020 import kaggle_metric_2020
 from fashion_mrcnn.evaluation.postprocess_search import (
+    CACHE_INDEX,
+    MASK_THRESHOLD_SKIPPED,
+    SOFT_MASK_FORMAT,
     cached_detections,
     search_postprocess,
     to_2020_layout,
@@ -116,6 +124,80 @@ def test_cached_detections_are_reused_for_the_same_key_only(tmp_path):
     for key in ("rois", "class_ids", "scores", "masks"):
         np.testing.assert_array_equal(again[0][key], det[key])
     _, reused = cached_detections(tmp_path, {"weights": "w2"}, ["a"], run)
+    assert not reused and len(calls) == 2
+
+
+def _ringed_case():
+    """One class-1 garment at (4, 4, 16, 16); one detection whose soft mask is 0.8 on the centre
+    (6, 6, 14, 14), 0.4 on the rest of the garment and 0.3 on a ring around it (2, 2, 18, 18):
+    at 0.5 its mask is the centre only (IoU 0.44, scoring 0); 0.35 .. 0.4 give the garment."""
+    gt = _gt({"a": [((4, 4, 16, 16), "10")]})
+    det = _detections([(2, 2, 18, 18)], [1], [0.9])
+    soft = np.zeros((*SIZE, 1), np.uint8)
+    soft[2:18, 2:18] = 60
+    soft[4:16, 4:16] = 80
+    soft[6:14, 6:14] = 160
+    det["soft_masks"] = soft
+    det["masks"] = soft >= 100  # what detect binarised at 0.5
+    return gt, [det], ["a"]
+
+
+def test_search_picks_a_mask_threshold_better_than_one_half():
+    gt, dets, ids = _ringed_case()
+    grid = {"mask_threshold": (0.3, 0.4, 0.5, 0.6)}
+    table, best = search_postprocess(dets, ids, gt, CLASS_MAP, size=SIZE, grid=grid)
+    assert best.mask_threshold == 0.4 and table["score"].iloc[0] == pytest.approx(1.0)
+    by_threshold = {
+        (None if pd.isna(t) else t): v for t, v in zip(table["mask_threshold"], table["score"])
+    }
+    assert by_threshold[None] == by_threshold[0.5] == 0.0  # unset: detect's masks at 0.5
+    assert by_threshold[0.3] == pytest.approx(0.2)  # IoU 0.56: matched at 0.5 and 0.55 only
+    # the default grid searches it too
+    _, best = search_postprocess(dets, ids, gt, CLASS_MAP, size=SIZE)
+    assert 0.3 < best.mask_threshold <= 0.4
+
+
+def test_old_cache_without_soft_masks_is_reused_and_the_mask_threshold_skipped(tmp_path, caplog):
+    gt, dets, ids = _ringed_case()
+    old = {k: v for k, v in dets[0].items() if k != "soft_masks"}
+    cached_detections(tmp_path, {"weights": "w1"}, ids, lambda: [old])
+    index = tmp_path / CACHE_INDEX
+    written = json.loads(index.read_text())
+    assert written["soft_masks"] is None
+    del written["soft_masks"]  # an index written before soft masks were kept
+    index.write_text(json.dumps(written))
+
+    def run_again():
+        raise AssertionError("the old cache should be reused")
+
+    with caplog.at_level(logging.WARNING):
+        found, reused = cached_detections(tmp_path, {"weights": "w1"}, ids, run_again)
+        assert reused and "soft_masks" not in found[0]
+        table, best = search_postprocess(
+            found, ids, gt, CLASS_MAP, size=SIZE, grid={"mask_threshold": (0.3, 0.4)}
+        )
+    assert f"{tmp_path}: reused; it holds no soft masks" in caplog.text
+    assert caplog.text.count(MASK_THRESHOLD_SKIPPED) == 2  # the cache's warning, the search's
+    assert best.mask_threshold is None and len(table) == 1 and table["mask_threshold"].isna().all()
+
+
+def test_cache_keeps_soft_masks_and_reruns_for_another_format(tmp_path):
+    _, dets, ids = _ringed_case()
+    calls = []
+
+    def run():
+        calls.append(1)
+        return dets
+
+    cached_detections(tmp_path, {"weights": "w1"}, ids, run)
+    assert json.loads((tmp_path / CACHE_INDEX).read_text())["soft_masks"] == SOFT_MASK_FORMAT
+    found, reused = cached_detections(tmp_path, {"weights": "w1"}, ids, run)
+    assert reused and len(calls) == 1
+    assert found[0]["soft_masks"].dtype == np.uint8
+    np.testing.assert_array_equal(found[0]["soft_masks"], dets[0]["soft_masks"])
+    index = json.loads((tmp_path / CACHE_INDEX).read_text())
+    (tmp_path / CACHE_INDEX).write_text(json.dumps({**index, "soft_masks": "float16"}))
+    _, reused = cached_detections(tmp_path, {"weights": "w1"}, ids, run)
     assert not reused and len(calls) == 2
 
 

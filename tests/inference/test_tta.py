@@ -1,7 +1,8 @@
 """Test-time augmentation and ensembles (``inference.tta``): the merge rule on hand-made passes,
 a single pass and a doubled model merging to exactly ``detect``'s output, the mirror pass mapped
 back (TTA on an image equals TTA on its mirror image, mirrored), and scale passes sharing the
-model's weights."""
+model's weights. Soft masks (``detect(..., soft_masks=True)``): thresholded at the mask
+threshold they are ``detect``'s binary masks, for the model and for the merged passes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from fashion_mrcnn.errors import ConfigError
 from fashion_mrcnn.inference.tta import AugmentedModel, PassDetections, merge_passes, scaled_dims
+from fashion_mrcnn.ops.masks import threshold_soft_masks
 
 
 def _pass(boxes, class_ids, scores, masks=None):
@@ -74,6 +76,11 @@ def test_masks_are_averaged_before_the_threshold():
     assert r["masks"][:, :, 0].sum() == 32 and r["masks"][:, :4, 0].all()
     r = merge_passes([a, b], (8, 8), 0.1, 0.3, 100)
     assert r["masks"][:, :, 0].all()
+    assert "soft_masks" not in r
+    r = merge_passes([a, b], (8, 8), 0.1, 0.5, 100, soft_masks=True)
+    soft = r["soft_masks"][:, :, 0]  # the mean before the threshold, in levels of 1/200
+    assert soft.dtype == np.uint8 and (soft[:, :4] == 100).all() and (soft[:, 4:] == 80).all()
+    np.testing.assert_array_equal(threshold_soft_masks(r["soft_masks"], 0.5), r["masks"])
 
 
 def test_a_mirrored_pass_is_mapped_back():
@@ -128,6 +135,28 @@ def test_one_pass_and_a_doubled_model_give_detect_exactly(tiny_model, scene):
     doubled = AugmentedModel([tiny_model, tiny_model])
     assert doubled.pass_count == 2
     _same(doubled.detect([scene])[0], plain)
+
+
+def test_soft_masks_at_the_threshold_are_the_binary_masks(tiny_model, scene):
+    plain = tiny_model.detect([scene])[0]
+    assert sorted(plain) == ["class_ids", "masks", "rois", "scores"]  # the default is unchanged
+    soft = tiny_model.detect([scene], soft_masks=True)[0]
+    for key in plain:
+        np.testing.assert_array_equal(soft[key], plain[key])
+    levels = soft["soft_masks"]
+    assert levels.dtype == np.uint8 and levels.shape == plain["masks"].shape
+    # random weights: probabilities near 0.5, where a rounding slip would show
+    assert ((levels > 90) & (levels < 110)).sum() > 100
+    np.testing.assert_array_equal(threshold_soft_masks(levels, 0.5), plain["masks"])
+    at_03 = tiny_model.detect([scene], mask_threshold=0.3)[0]["masks"]
+    np.testing.assert_array_equal(threshold_soft_masks(levels, 0.3), at_03)
+    # the merged passes: one pass gives the model's soft masks; the flip's mean thresholds to
+    # its binary masks
+    one = AugmentedModel([tiny_model]).detect([scene], soft_masks=True)[0]
+    np.testing.assert_array_equal(one["soft_masks"], levels)
+    flip = AugmentedModel([tiny_model], flip=True).detect([scene], soft_masks=True)[0]
+    assert flip["soft_masks"].shape == flip["masks"].shape
+    np.testing.assert_array_equal(threshold_soft_masks(flip["soft_masks"], 0.5), flip["masks"])
 
 
 def test_flip_tta_commutes_with_mirroring_the_image(tiny_model, scene):

@@ -5,6 +5,7 @@ The run itself is the session fixture ``smoke_run`` (tests/notebooks/conftest.py
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from pathlib import Path
@@ -63,6 +64,17 @@ def test_committed_notebooks_are_clean_and_tagged():
         source = path.read_text()
         assert '"google.colab" in sys.modules' in source.replace('\\"', '"')
         assert "print(runtime_report())" in source
+
+
+def test_submission_notebook_defaults_to_the_levers_that_helped():
+    """bench/results/levers.md: the tuned post-processing and the flip; not the 1.25 view."""
+    from fashion_mrcnn.workflow.stages import AUTO_POSTPROCESS
+
+    path = papermill_runner.notebooks_dir() / "05_submission.ipynb"
+    declared = papermill_runner.notebook_parameters(path)
+    assert ast.literal_eval(declared["tta"]) == ["flip"]
+    assert ast.literal_eval(declared["postprocess_yaml"]) == AUTO_POSTPROCESS
+    assert "stages.tuned_postprocess(postprocess_yaml" in path.read_text()
 
 
 @pytest.mark.parametrize("stage", papermill_runner.STAGES)

@@ -1,4 +1,5 @@
-"""ops.masks: mini masks round trip, unmold_mask pasting, ROI mask targets numpy vs TF."""
+"""ops.masks: mini masks round trip, unmold_mask pasting (binary and soft), the soft-mask
+levels' thresholds, ROI mask targets numpy vs TF."""
 
 import numpy as np
 import pytest
@@ -31,6 +32,35 @@ def test_unmold_mask_pastes_and_thresholds():
     edge = M.unmold_mask(np.ones((28, 28)), (-5, 60, 10, 80), (50, 70))
     assert edge.sum() == 10 * 10
     assert not M.unmold_mask(m, (5, 5, 5, 9), (20, 20)).any()
+
+
+def test_soft_mask_levels_threshold_as_the_probabilities_do_on_the_grid():
+    rng = np.random.default_rng(0)
+    grid = np.round(np.arange(0.005, 1.0001, 0.005), 3)
+    # random probabilities plus the float32 neighbours of every grid threshold
+    near = np.concatenate([np.float32(grid), np.nextafter(np.float32(grid), np.float32(0))])
+    p = np.concatenate([rng.random(5000, dtype=np.float32), near, np.float32([0.0, 1.0])])
+    levels = M.quantise_probabilities(p)
+    assert levels.dtype == np.uint8 and levels.min() == 0 and levels.max() == M.SOFT_MASK_LEVELS
+    for t in grid:
+        np.testing.assert_array_equal(M.threshold_soft_masks(levels, t), p >= t, err_msg=str(t))
+    # between two levels: rounded up to the next one
+    np.testing.assert_array_equal(M.threshold_soft_masks(levels, 0.4990), p >= 0.5)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        M.threshold_soft_masks(levels, 0.0)
+
+
+def test_unmold_soft_mask_is_unmold_mask_before_the_threshold():
+    rng = np.random.default_rng(1)
+    m = rng.random((28, 28), dtype=np.float32)
+    box, shape = (-3, 20, 30, 75), (50, 70)  # past the image's top and right: clipped
+    soft = M.unmold_soft_mask(m, box, shape)
+    assert soft.dtype == np.uint8 and soft.shape == shape
+    assert 0 < soft.max() and not soft[30:].any()  # 0 outside the box
+    for t in (0.25, 0.5, 0.75):
+        np.testing.assert_array_equal(
+            M.threshold_soft_masks(soft, t), M.unmold_mask(m, box, shape, threshold=t)
+        )
 
 
 @pytest.mark.parametrize("use_mini", [True, False])

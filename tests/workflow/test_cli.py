@@ -288,6 +288,9 @@ def test_tune_postprocess_ranks_settings_caches_detections_and_feeds_submit(
     assert table["score"].is_monotonic_decreasing and len(table) > 10
     best = yaml.safe_load((out / "postprocess.yaml").read_text())
     assert best["score_threshold"] == table["score_threshold"].iloc[0]
+    # soft masks cached, so the mask threshold was searched (a note would say otherwise)
+    assert "mask_threshold" in best and "note:" not in printed
+    assert table["mask_threshold"].notna().sum() >= 8
     assert run(*args, "--metric", "2020") == 0  # same detections, other metric: cache reused
     assert "detections cache reused" in capsys.readouterr().out
     # the YAML goes into submit: the highest threshold allowed (1.0; above is refused) leaves

@@ -14,7 +14,8 @@ The functions live by job; this package re-exports every public name:
 - :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``,
   ``validation_steps_for``, ``train``, ``BUDGET_EPOCH_CAP``;
 - :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``load_detector``, ``predict``,
-  ``submit``, ``class_names_for``, ``category_ids_for``, ``class_map_for``;
+  ``submit``, ``tuned_postprocess`` (``AUTO_POSTPROCESS``), ``class_names_for``,
+  ``category_ids_for``, ``class_map_for``;
 - :mod:`.scoring`: ``evaluate``, ``kaggle_policies``, ``error_analysis``, ``compare``,
   ``tune_postprocess`` and their constants;
 - :mod:`.common`: the helpers they share.
@@ -35,6 +36,7 @@ from fashion_mrcnn.workflow.stages.data import (
     synthetic_categories,
 )
 from fashion_mrcnn.workflow.stages.infer import (
+    AUTO_POSTPROCESS,
     category_ids_for,
     class_map_for,
     class_names_for,
@@ -43,6 +45,7 @@ from fashion_mrcnn.workflow.stages.infer import (
     load_inference_model,
     predict,
     submit,
+    tuned_postprocess,
 )
 from fashion_mrcnn.workflow.stages.scoring import (
     KAGGLE_TABLE,
@@ -65,6 +68,7 @@ from fashion_mrcnn.workflow.stages.training import (
 )
 
 __all__ = [
+    "AUTO_POSTPROCESS",
     "BUDGET_EPOCH_CAP",
     "KAGGLE_TABLE",
     "NO_MASK_METRICS",
@@ -95,5 +99,6 @@ __all__ = [
     "synthetic_categories",
     "train",
     "tune_postprocess",
+    "tuned_postprocess",
     "validation_steps_for",
 ]

@@ -149,6 +149,7 @@ def submit(
         if postprocess is None
         else partial(apply_postprocess, setting=postprocess),
         shard=shard,
+        soft_masks=postprocess is not None and postprocess.needs_soft_masks,
     )
     expected = images_dir if shard is None else shard.select(list_images(images_dir))
     problems = validate_submission(out_csv, expected, size=tuple(size), overlap=overlap)
@@ -182,6 +183,46 @@ def category_ids_for(categories) -> dict[int, int]:
 def class_map_for(dataset) -> dict[int, str]:
     """Internal class id -> iMaterialist category id string, for submissions."""
     return {k: str(v) for k, v in category_ids_for(dataset.categories).items()}
+
+
+#: ``tuned_postprocess``'s "look for a tuned file" value (notebook 05's default).
+AUTO_POSTPROCESS = "auto"
+
+
+def tuned_postprocess(postprocess_yaml, previous_stage_dir="", weights=None) -> Path | None:
+    """The post-processing file a notebook stage applies, said on stdout.
+
+    ``postprocess_yaml``: a path (that file, which must exist); ``""`` / None: none;
+    :data:`AUTO_POSTPROCESS`: the first ``postprocess.yaml`` (``tune-postprocess --out DIR``'s
+    best setting) found in ``previous_stage_dir``, then in the run folder of ``weights`` (the
+    folder holding its ``train_config.yaml``, ``rundir.find_run_file``), else None: the
+    detections are then written as ``detect`` gives them (the overlap policy still applies).
+    """
+    from fashion_mrcnn.inference.postprocess import POSTPROCESS_YAML
+    from fashion_mrcnn.workflow.rundir import CONFIG_FILE, find_run_file
+
+    if not postprocess_yaml:
+        return None
+    if str(postprocess_yaml) != AUTO_POSTPROCESS:
+        path = Path(postprocess_yaml)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such post-processing file")
+        print(f"post-processing: {path}")
+        return path
+    places = [Path(previous_stage_dir)] if previous_stage_dir else []
+    run_config = find_run_file(weights, CONFIG_FILE) if weights else None
+    places += [run_config.parent] if run_config is not None else []
+    for place in places:
+        if (place / POSTPROCESS_YAML).is_file():
+            print(f"post-processing: the tuned {place / POSTPROCESS_YAML}")
+            return place / POSTPROCESS_YAML
+    looked = ", ".join(str(p) for p in places) or "nowhere (no previous stage or run folder)"
+    print(
+        f"post-processing: no tuned {POSTPROCESS_YAML} found (looked in {looked}); detections "
+        "are written as detect gives them. Tune one with `fashion-mrcnn tune-postprocess DATA "
+        "--weights CKPT --out DIR` into one of those folders, or set postprocess_yaml"
+    )
+    return None
 
 
 def _postprocess_setting(postprocess, num_classes: int | None = None):

@@ -219,13 +219,15 @@ def tune_postprocess(
 ) -> dict:
     """Search the post-processing setting that maximises the Kaggle ``metric`` on ``dataset``.
 
-    Inference runs once with permissive detection settings and is cached in
-    ``out_dir/detections`` (reused by a second call with the same weights, data and images);
+    Inference runs once with permissive detection settings, soft masks included, and is cached
+    in ``out_dir/detections`` (reused by a second call with the same weights, data and images);
     ``evaluation.postprocess_search.search_postprocess`` then scores every candidate on it.
     Writes ``postprocess_search.csv`` (every setting, best first), ``postprocess.yaml`` (the
     best, for ``submit`` / ``predict --postprocess``) and ``kaggle_gt.csv``. Returns the table,
     its ``top`` rows, the ``best`` setting, its ``score``, the ``baseline`` score (no
-    post-processing beyond the writer's overlap removal), the file paths and ``reused_cache``.
+    post-processing beyond the writer's overlap removal), the file paths, ``reused_cache`` and
+    ``notes`` (lines for the report: ``MASK_THRESHOLD_SKIPPED`` when the detections, e.g. of a
+    cache written before soft masks were kept, have none).
 
     ``weights``: a checkpoint or a list of them (an ensemble), loaded with the permissive
     settings, with the test-time views ``tta`` (``load_detector``) if given; or an
@@ -237,7 +239,12 @@ def tune_postprocess(
     import pandas as pd
 
     from fashion_mrcnn.data.export import records_to_kaggle_csv
-    from fashion_mrcnn.evaluation.postprocess_search import cached_detections, search_postprocess
+    from fashion_mrcnn.evaluation.postprocess_search import (
+        MASK_THRESHOLD_SKIPPED,
+        cached_detections,
+        has_soft_masks,
+        search_postprocess,
+    )
     from fashion_mrcnn.inference.detect import detect_dataset
     from fashion_mrcnn.inference.postprocess import POSTPROCESS_YAML, write_postprocess
 
@@ -274,7 +281,7 @@ def tune_postprocess(
 
     def run():
         model = as_model(search_config, weights, tta)
-        return detect_dataset(model, dataset, indices, progress=True)
+        return detect_dataset(model, dataset, indices, progress=True, soft_masks=True)
 
     detections, reused = cached_detections(out_dir / DETECTIONS_DIR, key, image_ids, run)
     table, best = search_postprocess(
@@ -291,4 +298,5 @@ def tune_postprocess(
         "csv": str(out_dir / "postprocess_search.csv"),
         "yaml": str(yaml_path),
         "reused_cache": reused,
+        "notes": [] if has_soft_masks(detections) else [MASK_THRESHOLD_SKIPPED],
     }
