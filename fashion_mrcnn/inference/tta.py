@@ -50,18 +50,22 @@ MERGE_IOU = 0.55
 class PassDetections:
     """One pass's detections on the original image: ``boxes`` int32 [N, (y1, x1, y2, x2)] px
     (y2/x2 exclusive), ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` float32
-    [N, mh, mw] (the mask head's probabilities for each box, any mh, mw)."""
+    [N, mh, mw] (the mask head's probabilities for each box, any mh, mw); ``attributes``
+    float32 [N, A], the attribute head's probabilities, or None without the head."""
 
     boxes: np.ndarray
     class_ids: np.ndarray
     scores: np.ndarray
     masks: np.ndarray
+    attributes: np.ndarray | None = None
 
     def flipped(self, width: int) -> PassDetections:
         """The detections of a left-right mirrored image of ``width`` px, mirrored back."""
         boxes = self.boxes.copy()
         boxes[:, 1], boxes[:, 3] = width - self.boxes[:, 3], width - self.boxes[:, 1]
-        return PassDetections(boxes, self.class_ids, self.scores, self.masks[:, :, ::-1])
+        return PassDetections(
+            boxes, self.class_ids, self.scores, self.masks[:, :, ::-1], self.attributes
+        )
 
 
 def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -119,7 +123,9 @@ def merge_passes(
     image_shape: (H, W[, C]) of the original image. Returns ``detect``'s dict: ``rois`` int32
     [N, 4], ``class_ids`` int32 [N], ``scores`` float32 [N], ``masks`` bool [H, W, N], by
     descending score; with ``soft_masks``, also ``soft_masks`` uint8 [H, W, N]: each instance's
-    mean probability map before the threshold, quantised (``ops.masks.quantise_probabilities``).
+    mean probability map before the threshold, quantised (``ops.masks.quantise_probabilities``);
+    when the passes carry attribute probabilities, ``attribute_probs`` float32 [N, A]: the mean
+    of the group members' (as for the masks).
     """
     from fashion_mrcnn.ops.masks import quantise_probabilities
 
@@ -168,6 +174,11 @@ def merge_passes(
         "scores": np.array([g[0] for g in groups], np.float32),
         "masks": out_masks,
     }
+    if all(p.attributes is not None for p in passes):
+        attributes = np.concatenate([p.attributes for p in passes]).astype(np.float32)
+        merged["attribute_probs"] = np.array(
+            [attributes[members].mean(axis=0) for _, _, members in groups], np.float32
+        ).reshape(len(groups), attributes.shape[1])
     return {**merged, "soft_masks": out_soft} if soft_masks else merged
 
 
@@ -202,23 +213,21 @@ def scaled_dims(config, factor: float) -> tuple[int, int]:
 
 def pass_detections(model, image: np.ndarray, floor: float) -> PassDetections:
     """One inference model's detections on one image (uint8 [H, W, 3]) scoring at least
-    ``floor``, masks as probabilities."""
+    ``floor``, masks as probabilities (and the attribute head's probabilities, if it has one)."""
     from fashion_mrcnn.ops.image import parse_image_meta
-    from fashion_mrcnn.ops.transform import unmold_instances
+    from fashion_mrcnn.ops.transform import kept_detection_rows, unmold_instances
 
     molded, metas, _ = model.mold_inputs([image])
     raw = model.run_molded(molded, metas)
     meta = parse_image_meta(np.asarray(metas))
-    return PassDetections(
-        *unmold_instances(
-            raw["detections"][0],
-            raw["mrcnn_mask"][0],
-            meta["original_image_shape"][0],
-            np.asarray(molded[0]).shape,
-            meta["window"][0],
-            floor,
-        )
+    frame = (meta["original_image_shape"][0], np.asarray(molded[0]).shape, meta["window"][0])
+    found = PassDetections(
+        *unmold_instances(raw["detections"][0], raw["mrcnn_mask"][0], *frame, floor)
     )
+    if "mrcnn_attr" in raw:  # the same rows as the kept detections
+        rows = kept_detection_rows(raw["detections"][0], *frame, floor)
+        found.attributes = np.asarray(raw["mrcnn_attr"][0][rows], np.float32)
+    return found
 
 
 class AugmentedModel:
@@ -296,16 +305,21 @@ class AugmentedModel:
                 if self.flip:
                     mirrored = np.ascontiguousarray(image[:, ::-1])
                     passes.append(pass_detections(view, mirrored, floor).flipped(image.shape[1]))
-            results.append(
-                merge_passes(
-                    passes,
-                    image.shape,
-                    float(min_confidence),
-                    float(mask_threshold),
-                    int(cfg.DETECTION_MAX_INSTANCES),
-                    soft_masks=soft_masks,
-                )
+            merged = merge_passes(
+                passes,
+                image.shape,
+                float(min_confidence),
+                float(mask_threshold),
+                int(cfg.DETECTION_MAX_INSTANCES),
+                soft_masks=soft_masks,
             )
+            if "attribute_probs" in merged:  # ids and scores as MaskRCNN.detect gives them
+                from fashion_mrcnn.data.attributes import detection_attributes
+
+                merged.update(
+                    detection_attributes(merged["attribute_probs"], merged["class_ids"], cfg)
+                )
+            results.append(merged)
         return results
 
 

@@ -35,6 +35,19 @@ def test_agreeing_passes_vote_boxes_and_average_scores():
     assert r["masks"][10:32, 10:30, 0].all() and r["masks"].sum() == 22 * 20
 
 
+def test_attribute_probabilities_are_the_group_members_mean():
+    a = _pass([[10, 10, 30, 30], [40, 40, 60, 60]], [1, 2], [0.9, 0.8])
+    a.attributes = np.array([[0.2, 1.0], [0.5, 0.5]], np.float32)
+    b = _pass([[11, 10, 30, 30]], [1], [0.7])
+    b.attributes = np.array([[0.6, 0.0]], np.float32)
+    r = merge_passes([a, b], (64, 64), 0.0, 0.5, 100)
+    assert r["class_ids"].tolist() == [1, 2]
+    np.testing.assert_allclose(r["attribute_probs"], [[0.4, 0.5], [0.5, 0.5]])
+    assert "attribute_probs" not in merge_passes(
+        [_pass(*([[1, 1, 9, 9]], [1], [0.9]))], (9, 9), 0, 0.5, 9
+    )
+
+
 def test_one_pass_of_two_is_discounted_and_classes_do_not_merge():
     a = _pass([[10, 10, 30, 30], [40, 40, 60, 60]], [1, 2], [0.9, 0.8])
     b = _pass([[10, 10, 30, 30]], [2], [0.7])  # same box, other class

@@ -487,3 +487,11 @@ def test_attribute_head_trains_a_step_and_detect_gives_attributes(tmp_path, eage
             assert (probs >= 0).all() and (probs <= 1).all()
             if int(c) not in carriers:
                 assert ids == []
+    # test-time views and ensembles merge the head's probabilities: a doubled model gives detect's
+    from fashion_mrcnn.inference.tta import AugmentedModel
+
+    doubled = AugmentedModel([infer, infer]).detect([scenes[0][0]], min_confidence=0.0)[0]
+    np.testing.assert_allclose(doubled["attribute_probs"], results[0]["attribute_probs"], 1e-6)
+    assert doubled["attribute_ids"] == results[0]["attribute_ids"]
+    flipped = AugmentedModel([infer], flip=True).detect([scenes[0][0]], min_confidence=0.0)[0]
+    assert flipped["attribute_probs"].shape == (len(flipped["scores"]), settings["NUM_ATTRIBUTES"])

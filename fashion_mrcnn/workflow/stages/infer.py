@@ -45,11 +45,6 @@ def load_detector(config, weights, tta=None, allow_partial: bool = False):
 
     paths = [weights] if isinstance(weights, str | Path) else list(weights)
     flip, scales = parse_tta(tta)
-    if int(config.NUM_ATTRIBUTES) and (len(paths) > 1 or flip or scales):
-        raise ConfigError(
-            "test-time views and ensembles do not merge the attribute head's outputs yet: "
-            "detect with one checkpoint and no --tta for a model with NUM_ATTRIBUTES > 0"
-        )
     models = [load_inference_model(config, w, allow_partial=allow_partial) for w in paths]
     if len(models) == 1 and not flip and not scales:
         return models[0]
