@@ -19,11 +19,16 @@ import pandas as pd
 from fashion_mrcnn.constants import ATTRIBUTE_POLICIES
 from fashion_mrcnn.data.categories import ATTRIBUTE_CATEGORIES
 from fashion_mrcnn.data.formats.kaggle_csv import (
+    ATTRIBUTES_FORM,
     CLASS_ID_GRAMMAR,
     CLASS_ID_RE,
     LAYOUTS,
     PRED_COLUMNS,
     format_class_id,
+    layout_of,
+    parse_attribute_ids,
+    parse_class_id,
+    pred_columns,
     split_class_id,
     to_2020_layout,
 )
@@ -247,7 +252,9 @@ def validate_submission(
     num_attributes: int | None = None,
     overlap: str = "all",
 ) -> list[str]:
-    """Check a submission CSV and list every problem found (empty list = valid).
+    """Check a submission CSV and list every problem found (empty list = valid). Either layout:
+    2019 (``ImageId, EncodedPixels, ClassId`` with attribute suffixes) or 2020 (``ClassId`` a
+    category id, ``AttributesIds``), told apart by the header.
 
     Args:
         path: the CSV.
@@ -272,20 +279,21 @@ def validate_submission(
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         return [f"{path}: not a readable CSV ({exc})"]
     problems: list[str] = []
-    if list(df.columns) != SUBMISSION_COLUMNS:
-        return [f"{path}: bad header {list(df.columns)}, expected {SUBMISSION_COLUMNS}"]
+    layout = layout_of(df.columns)
+    if list(df.columns) != list(pred_columns(layout)):
+        expected = " or ".join(str(list(pred_columns(k))) for k in LAYOUTS)
+        return [f"{path}: bad header {list(df.columns)}, expected {expected}"]
     h, w = int(size[0]), int(size[1])
     intervals: dict[tuple, list[tuple[np.ndarray, np.ndarray, int]]] = {}
-    for i, (image_id, rle, cls) in enumerate(df.itertuples(index=False, name=None)):
+    for i, (image_id, rle, cls, *cells) in enumerate(df.itertuples(index=False, name=None)):
         where = f"line {i + 2} (image {image_id})"
         if not image_id:
             problems.append(f"{where}: empty ImageId")
-        match = CLASS_ID_RE.match(cls.strip())
-        if not match:
-            problems.append(f"{where}: ClassId {cls!r} is not {CLASS_ID_GRAMMAR}")
+        parsed = _row_classes(cls, cells[0] if cells else None)
+        if isinstance(parsed, str):
+            problems.append(f"{where}: {parsed}")
         else:
-            category_text, attr_texts = split_class_id(match.group(0))
-            category, attrs = int(category_text), [int(a) for a in attr_texts]
+            category, attrs = parsed
             if category >= num_categories:
                 problems.append(f"{where}: unknown category {category} (>= {num_categories})")
             if len(set(attrs)) != len(attrs):
@@ -330,6 +338,25 @@ def validate_submission(
         for image_id in sorted(present - expected):
             problems.append(f"image {image_id}: not a test image")
     return problems
+
+
+def _row_classes(class_id: str, attributes: str | None) -> tuple[int, list[int]] | str:
+    """``(category, attribute ids)`` of one submission row, or what is wrong with it: a 2019
+    ``ClassId`` (``"10_1_2"``) when ``attributes`` is None, else a 2020 row (``ClassId`` a bare
+    category id, ``AttributesIds`` ``"1,2"``)."""
+    if attributes is None:
+        match = CLASS_ID_RE.match(class_id.strip())
+        if not match:
+            return f"ClassId {class_id!r} is not {CLASS_ID_GRAMMAR}"
+        category_text, attr_texts = split_class_id(match.group(0))
+        return int(category_text), [int(a) for a in attr_texts]
+    parsed = parse_class_id(class_id, 2020)
+    if parsed is None:
+        return f"ClassId {class_id!r} is not a category id (the 2020 layout)"
+    attrs = parse_attribute_ids(attributes)
+    if attrs is None:
+        return f"AttributesIds {attributes!r} is not {ATTRIBUTES_FORM[1]}"
+    return parsed[0], attrs
 
 
 def assert_valid_submission(path: str | Path, test_images=None, **kwargs) -> None:

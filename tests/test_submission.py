@@ -125,6 +125,33 @@ def test_validate_submission_finds_each_problem(tmp_path):
     assert "bad header" in validate_submission(tmp_path / "hdr.csv")[0]
 
 
+def test_validate_submission_reads_the_2020_layout(tmp_path):
+    preds = [_pred([(0, 0, 8, 8)], [1], [0.9]), _pred([(8, 8, 16, 16)], [2], [0.8])]
+    preds[0]["attribute_ids"] = [[115, 3]]
+    preds[1]["attribute_ids"] = [[]]
+    good = make_submission(
+        preds, ["a.jpg", "b.jpg"], tmp_path / "g.csv", size=(16, 16), layout=2020
+    )
+    assert list(good.columns) == ["ImageId", "EncodedPixels", "ClassId", "AttributesIds"]
+    assert validate_submission(tmp_path / "g.csv", ["a.jpg", "b.jpg"], size=(16, 16)) == []
+    bad = pd.DataFrame(
+        [
+            ("a.jpg", "200 2", "3_1", ""),
+            ("b.jpg", "210 2", "3", "1;2"),
+            ("b.jpg", "220 2", "4", "9"),
+        ],
+        columns=good.columns,
+    )
+    bad.to_csv(tmp_path / "b.csv", index=False)
+    problems = validate_submission(tmp_path / "b.csv", None, size=(16, 16), num_attributes=5)
+    assert problems == [
+        "line 2 (image a.jpg): ClassId '3_1' is not a category id (the 2020 layout)",
+        "line 3 (image b.jpg): AttributesIds '1;2' is not comma-separated attribute ids "
+        "(e.g. '115,136' or empty)",
+        "line 4 (image b.jpg): attribute id >= 5 in ClassId '4'",
+    ]
+
+
 class _FakeModel:
     """detect() returns one fixed box per image; BATCH_SIZE 2 to exercise padding."""
 

@@ -273,6 +273,13 @@ def register(subparsers) -> None:
     )  # fmt: skip
     p.add_argument("--attributes", default="keep", choices=list(ATTRIBUTE_POLICIES))
     p.add_argument(
+        "--layout",
+        type=int,
+        default=2019,
+        choices=[2019, 2020],
+        help="CSV layout: 2019 (attributes as ClassId suffixes) or 2020 (AttributesIds column)",
+    )
+    p.add_argument(
         "--overlap",
         default="all",
         choices=list(OVERLAP_POLICIES),

@@ -233,6 +233,7 @@ def cmd_submit(args) -> int:
         min_area=args.min_area,
         postprocess=postprocess,
         shard=args.shard,
+        layout=args.layout,
     )
     print(f"{result['rows']} rows for {result['images']} images -> {result['csv']}")
     if args.shard is not None:

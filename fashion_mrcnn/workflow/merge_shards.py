@@ -147,15 +147,16 @@ def _merge_predict(out: Path, shards: list[tuple[Path, dict]]) -> dict:
 # ----------------------------------------------------------------------------- submit
 def _csv_parts(path: Path, manifest: dict) -> tuple[str, str]:
     """``(header line, rows)`` of one submit shard's CSV, checked against its manifest."""
-    from fashion_mrcnn.submission import SUBMISSION_COLUMNS
+    from fashion_mrcnn.data.formats.kaggle_csv import LAYOUTS, pred_columns
 
     if not path.is_file():
         raise FashionDataError(f"{path}: no such submission file")
     with path.open(newline="") as f:  # line ends kept as written
         text = f.read()
     header, newline, body = text.partition("\n")
-    if header.rstrip("\r").split(",") != SUBMISSION_COLUMNS:
-        raise FashionDataError(f"{path}: bad header {header!r}, expected {SUBMISSION_COLUMNS}")
+    headers = [list(pred_columns(layout)) for layout in LAYOUTS]  # 2019 or 2020
+    if header.rstrip("\r").split(",") not in headers:
+        raise FashionDataError(f"{path}: bad header {header!r}, expected one of {headers}")
     rows = [row for row in csv.reader(body.splitlines()) if row]
     if len(rows) != manifest["written"].get("rows"):
         raise FashionDataError(

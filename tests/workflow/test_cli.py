@@ -271,6 +271,14 @@ def test_submit_writes_valid_csv(trained, synth, tmp_path):
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["ImageId", "EncodedPixels", "ClassId"]
     assert frame["ImageId"].nunique() == 6  # a row for every image, even with no detections
+    out20 = tmp_path / "submission-2020.csv"
+    args = ("--weights", checkpoint, "--out", out20, "--size", 64, 64, "--layout", 2020)
+    assert run("submit", synth / "train", *args) == 0
+    frame20 = pd.read_csv(out20, dtype=str, keep_default_na=False)
+    assert list(frame20.columns) == ["ImageId", "EncodedPixels", "ClassId", "AttributesIds"]
+    assert (
+        frame20["ClassId"].tolist() == frame["ClassId"].astype(str).str.split("_").str[0].tolist()
+    )
 
 
 def test_tune_postprocess_ranks_settings_caches_detections_and_feeds_submit(

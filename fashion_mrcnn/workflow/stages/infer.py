@@ -107,6 +107,7 @@ def submit(
     min_area: int = 0,
     postprocess=None,
     shard=None,
+    layout: int = 2019,
 ) -> dict:
     """Predict every image of ``images_dir``, write the Kaggle CSV and validate it.
 
@@ -115,7 +116,8 @@ def submit(
     to every image's detections; its overlap policy then replaces ``overlap``. ``shard``: a
     ``shards.Shard``: only its block of the images (the CSV is validated against that block),
     then its manifest ``<out_csv>.shard.json`` (``manifest``; None without a shard), whose
-    settings (size, overlap, attributes, min area) a merge requires equal across shards.
+    settings (size, overlap, attributes, min area, layout) a merge requires equal across
+    shards. ``layout``: 2019 (attribute ids as ``ClassId`` suffixes) or 2020 (``AttributesIds``).
     """
     from fashion_mrcnn.data.images import list_images
     from fashion_mrcnn.inference.postprocess import apply_postprocess
@@ -145,13 +147,14 @@ def submit(
         else partial(apply_postprocess, setting=postprocess),
         shard=shard,
         soft_masks=postprocess is not None and postprocess.needs_soft_masks,
+        layout=int(layout),
     )
     expected = images_dir if shard is None else shard.select(list_images(images_dir))
     problems = validate_submission(out_csv, expected, size=tuple(size), overlap=overlap)
     if shard is not None:
         names = [p.name for p in list_images(images_dir)]
         settings = {"size": [int(v) for v in size], "overlap": overlap,
-                    "attributes": attributes, "min_area": int(min_area),
+                    "attributes": attributes, "min_area": int(min_area), "layout": int(layout),
                     "model": detector_identity(model),
                     "postprocess": None if postprocess is None else postprocess.to_dict()}  # fmt: skip
         write_manifest(manifest, "submit", shard, names, {"rows": len(frame)}, settings)
