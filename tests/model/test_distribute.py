@@ -60,11 +60,9 @@ def test_build_auto_follows_the_visible_gpus(monkeypatch, gpus):
     import tensorflow as tf
 
     names = [f"/device:GPU:{k}" for k in range(gpus)]
-    physical = {"GPU": [FakeDevice(n) for n in names]}
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: physical[kind])
-    monkeypatch.setattr(
-        tf.config, "list_logical_devices", lambda kind=None: [FakeDevice(n) for n in names]
-    )
+    devices = {"GPU": [FakeDevice(n) for n in names], "CPU": [FakeDevice("/device:CPU:0")]}
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: devices[kind])
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: devices[kind])
     monkeypatch.setattr(tf.distribute, "MirroredStrategy", FakeMirrored)
     dist = D.build("auto")
     if gpus > 1:
