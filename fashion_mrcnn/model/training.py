@@ -12,6 +12,10 @@ median step time; the divergence guard and the checkpoints it vets are ``model.g
 
 :func:`fit_stage` runs one ``MaskRCNN.train`` call: the input pipelines, the trainer, the
 callbacks, ``fit``, and the checkpoints vetted after a stop.
+
+Under ``tf.distribute`` the model and trainer are built in the strategy's scope (``MaskRCNN``);
+with several workers (``model.distribute.multi_worker``) the trainer works around two Keras
+multi-worker reductions that cannot take its dict inputs or scalar logs (see the methods).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Training stages: the Config from a preset, the recipe's schedule, and staged training with an
-optional time budget (``train``), which leaves a run folder (:mod:`fashion_mrcnn.workflow.rundir`).
+optional time budget (``train``) on one device or several (``model.distribute``), which leaves a
+run folder (:mod:`fashion_mrcnn.workflow.rundir`).
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ def train(
         [per epoch, the rate of its first step], "step_ms" [per epoch, median step time],
         "log_dir", "config", "epochs", "start_epoch", "steps" (optimizer steps run by this
         call), "final_learning_rate" (where the schedule ended), "status",
-        "stopped_by_budget", "budget_minutes", "seconds"}``, also written to
+        "stopped_by_budget", "budget_minutes", "seconds", "strategy" (the resolved name),
+        "replicas", "global_batch"}``, also written to
         ``train_summary.json`` (status "running" while training, then "finished", or
         "diverged" / "failed" when an error ends it, the summary written first). ``out_dir``
         becomes a run folder (:mod:`fashion_mrcnn.workflow.rundir`): ``train_config.yaml`` and
