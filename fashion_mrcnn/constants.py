@@ -36,6 +36,9 @@ LR_SCHEDULES = ("constant", "cosine", "step")
 ROI_ALIGN_METHODS = ("crop_and_resize", "xla")
 #: ``Config.RECIPE`` values (``presets.RECIPES``): from scratch, or fine-tuning from weights.
 RECIPE_NAMES = ("scratch", "finetune")
+#: Training distribution strategies by name (``model.distribute``; ``train --strategy``):
+#: ``auto`` picks ``mirrored`` with more than one GPU, else ``one``.
+STRATEGY_NAMES = ("auto", "one", "mirrored", "multiworker", "tpu")
 
 # --- image meta --------------------------------------------------------------------------------
 #: The image meta row (one float32 row per image, Matterport's layout): field -> (first column,

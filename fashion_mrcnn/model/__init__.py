@@ -8,7 +8,9 @@
 - ``graph``: the training and inference graphs; ``trainable``: which layers train (Matterport's
   ``layers=`` presets, ``set_trainable``); ``training``: trainer, LR schedule, callbacks;
   ``losses``: the five Matterport losses; ``weights``: Matterport ``.h5`` loading, checkpoints,
-  downloads; ``export``: TF SavedModels (the serving one: image bytes in, instances out).
+  downloads; ``export``: TF SavedModels (the serving one: image bytes in, instances out);
+  ``distribute``: training strategies by name (``train --strategy``) and the global batch /
+  learning-rate rule.
 
 Import-light: ``from fashion_mrcnn.model import MaskRCNN`` loads TensorFlow on first use.
 """

@@ -48,7 +48,8 @@ class MaskRCNN:
     """Mask R-CNN in ``mode`` "training" or "inference" for ``config``; logs under ``model_dir``.
 
     ``strategy``: a ``tf.distribute.Strategy`` to build (and train) under; None uses the current
-    default strategy. ``keras_model`` is the functional graph (Matterport layer names).
+    default strategy; GPU_COUNT must be its replica count (the batch rule:
+    ``model.distribute``). ``keras_model`` is the functional graph (Matterport layer names).
     """
 
     def __init__(self, mode: str, config, model_dir: str | Path = "logs", strategy=None):
@@ -138,28 +139,28 @@ class MaskRCNN:
         self.log_dir = C.log_dir(self.model_dir, name, now)
         self.checkpoint_path = C.checkpoint_pattern(self.log_dir, name)
 
-    def find_checkpoints(self) -> list[str]:
-        """Every checkpoint of the ``{name}*`` log dirs, newest first (newest log dir first,
-        then the highest epoch)."""
-        return C.find_checkpoints(self.model_dir, C.run_name(self.config.NAME))
+    def find_checkpoints(self, model_dir: str | Path | None = None) -> list[str]:
+        """Every checkpoint of the ``{name}*`` log dirs under ``model_dir`` (default
+        ``self.model_dir``), newest first (newest log dir first, then the highest epoch)."""
+        return C.find_checkpoints(model_dir or self.model_dir, C.run_name(self.config.NAME))
 
-    def find_last(self) -> str:
+    def find_last(self, model_dir: str | Path | None = None) -> str:
         """The newest checkpoint of the newest ``{name}*`` log dir; FileNotFoundError if none."""
-        checkpoints = self.find_checkpoints()
-        if not checkpoints:
-            raise FileNotFoundError(C.describe_search(self.model_dir, C.run_name(self.config.NAME)))
+        if not (checkpoints := self.find_checkpoints(model_dir)):
+            where = model_dir or self.model_dir
+            raise FileNotFoundError(C.describe_search(where, C.run_name(self.config.NAME)))
         return checkpoints[0]
 
-    def load_last(self, allow_partial: bool = False) -> str:
+    def load_last(self, allow_partial: bool = False, model_dir: str | Path | None = None) -> str:
         """Load the newest checkpoint that loads (``find_checkpoints`` order) and return its path.
 
-        A checkpoint that cannot be loaded (truncated, NaN / inf weights, another model) is
+        ``model_dir``: where to look (default ``self.model_dir``). A checkpoint that cannot be loaded (truncated, NaN / inf weights, another model) is
         skipped with a printed line naming it and why. FileNotFoundError when there is no
         checkpoint; WeightsError listing every failure when none loads.
         """
-        checkpoints = self.find_checkpoints()
+        checkpoints = self.find_checkpoints(model_dir)
         if not checkpoints:
-            self.find_last()  # raises FileNotFoundError naming where it looked
+            self.find_last(model_dir)  # raises FileNotFoundError naming where it looked
         failures = []
         for path in checkpoints:
             try:
@@ -169,8 +170,8 @@ class MaskRCNN:
                 print(f"skipping checkpoint {path}: {e}")
                 failures.append(f"{Path(path).name}: {e}")
         raise WeightsError(
-            f"none of the {len(checkpoints)} checkpoints under {self.model_dir} loads: "
-            + "; ".join(failures)
+            f"none of the {len(checkpoints)} checkpoints under {model_dir or self.model_dir} "
+            "loads: " + "; ".join(failures)
         )
 
     def load_weights(self, filepath, by_name: bool = False, exclude=None, allow_partial=False):

@@ -12,6 +12,10 @@ median step time; the divergence guard and the checkpoints it vets are ``model.g
 
 :func:`fit_stage` runs one ``MaskRCNN.train`` call: the input pipelines, the trainer, the
 callbacks, ``fit``, and the checkpoints vetted after a stop.
+
+Under ``tf.distribute`` the model and trainer are built in the strategy's scope (``MaskRCNN``);
+with several workers (``model.distribute.multi_worker``) the trainer works around two Keras
+multi-worker reductions that cannot take its dict inputs or scalar logs (see the methods).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import tensorflow as tf
 
 from fashion_mrcnn.constants import ATTRIBUTE_LOSS, LOSS_NAMES, TRAINING_LOG
 from fashion_mrcnn.model import guard as G
+from fashion_mrcnn.model.distribute import multi_worker
 from fashion_mrcnn.model.finite import is_non_finite_boxes
 from fashion_mrcnn.model.optimizer import ClippedMomentumSGD
 from fashion_mrcnn.model.precision import needs_loss_scaling
@@ -122,7 +127,13 @@ class MaskRCNNTrainer(keras.Model):
     def _update(self, losses):
         for name, tracker in self.trackers.items():
             tracker.update_state(losses[name])
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if multi_worker(tf.distribute.get_strategy()):
+            # Keras averages a step's logs over the workers along axis 0, which a scalar
+            # lacks ("Invalid reduction dimension 0"): give each log that axis; it averages back
+            # to a scalar.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+        return logs
 
     def train_step(self, data):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -147,6 +158,22 @@ class MaskRCNNTrainer(keras.Model):
 
     def get_config(self):
         raise NotImplementedError("MaskRCNNTrainer is rebuilt from a Config by MaskRCNN")
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras (3.15) builds the model from a first batch before ``fit`` / ``evaluate``, and
+        under a strategy averages that batch over the replicas first, which a
+        ``MultiWorkerMirroredStrategy`` with several workers cannot do for a dict of inputs
+        (ValueError: "Attempt to convert a value ({'input_image': PerReplica..."). There, this
+        replica's own batch serves (only its shapes are used), taken as Keras takes it."""
+        strategy = self.distribute_strategy
+        if iterator is not None and multi_worker(strategy):
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0], next(it)
+                )
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
 
 def make_optimizer(

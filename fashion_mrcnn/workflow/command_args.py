@@ -14,6 +14,7 @@ from fashion_mrcnn.constants import (
     LR_SCHEDULES,
     OVERLAP_POLICIES,
     RECIPE_NAMES,
+    STRATEGY_NAMES,
 )
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, SKIP_REPORT_FILE
 from fashion_mrcnn.workflow.commands import (
@@ -229,6 +230,16 @@ def register(subparsers) -> None:
         type=float,
         help="wall-time budget of the whole run: the learning-rate schedule is fitted to it "
         "(warm-up, then cosine to zero when the budget ends); --resume spends what is left",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=list(STRATEGY_NAMES),
+        default="auto",
+        help="devices to train on (fashion_mrcnn/model/distribute.py): auto (default: every GPU "
+        "when there are several, else one device), one, mirrored (every GPU of this machine), "
+        "multiworker (each worker runs this command with its TF_CONFIG; the chief writes --out; "
+        "no --minutes), tpu (needs a TPU; untested). Global batch = IMAGES_PER_GPU x replicas; "
+        "the learning rate is not scaled",
     )
     p.add_argument("--seed", type=int, default=0)
     add_on_error_arguments(p)

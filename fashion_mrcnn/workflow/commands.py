@@ -85,10 +85,12 @@ def train_config(args, num_classes: int):
 
 
 def cmd_train(args) -> int:
+    from fashion_mrcnn.model.distribute import config_for
     from fashion_mrcnn.model.precision import describe as describe_precision
     from fashion_mrcnn.model.weights import HEAD_LAYERS
     from fashion_mrcnn.workflow import stages
 
+    dist = R.distribution(args)  # first: a multiworker strategy must precede any TF op
     categories = _parse_ints(args.categories)
     train_ds = _open_data(args, args.split, categories)
     val_ds = None
@@ -96,7 +98,7 @@ def cmd_train(args) -> int:
         val_ds = _open_data(args, args.val_split, categories, announce=False)
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
-    config = train_config(args, train_ds.num_classes)
+    config = config_for(train_config(args, train_ds.num_classes), dist)  # the global batch
     if getattr(args, "attributes", False):
         from fashion_mrcnn.data.attributes import attribute_settings
 
@@ -147,6 +149,7 @@ def cmd_train(args) -> int:
         seed=args.seed,
         allow_partial=args.allow_partial,
         verbose=1 if sys.stdout.isatty() else 2,  # a progress bar, or one line per epoch in a log
+        strategy=dist,
     )
     lr_end = result["final_learning_rate"]
     print(

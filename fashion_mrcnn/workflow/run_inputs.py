@@ -1,9 +1,19 @@
-"""What a model sub-command (evaluate, predict, submit, tune-postprocess) works on, from its
-arguments: the run folder of ``--weights`` (config and classes), the detector (one checkpoint,
-an ensemble of several, test-time views from ``--tta``) and the ``--postprocess`` file.
+"""What a model sub-command (train, evaluate, predict, submit, tune-postprocess) works on, from
+its arguments: train's devices (``--strategy``), the run folder of ``--weights`` (config and
+classes), the detector (one checkpoint, an ensemble of several, test-time views from ``--tta``)
+and the ``--postprocess`` file.
 """
 
 from __future__ import annotations
+
+
+def distribution(args):
+    """``--strategy`` built (``model.distribute.build``); called before anything else of the
+    command touches TensorFlow, as ``multiworker`` requires. ConfigError (exit 2) for ``tpu``
+    without a TPU or ``multiworker`` without TF_CONFIG."""
+    from fashion_mrcnn.model import distribute
+
+    return distribute.build(getattr(args, "strategy", "auto"))
 
 
 def checkpoints(args) -> list:

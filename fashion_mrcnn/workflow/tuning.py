@@ -144,6 +144,7 @@ def tune(
     validation_steps: int | None = None,
     seed: int = 0,
     epochs: int | None = None,
+    strategy="auto",
 ):
     """One short training + evaluation per grid point, in this process; the ranked table.
 
@@ -156,9 +157,14 @@ def tune(
     to lists of values; trials follow the names in sorted order, the last varying fastest. An
     empty grid is one trial of ``base_config``. Each trial trains with ``workflow.stages.train``
     and is evaluated on ``val_ds``; its row also holds ``final_loss`` (the last epoch's training
-    loss). Outputs as :func:`run_trials`.
+    loss). ``strategy``: a name or a built ``model.distribute.Distribution``, built once for
+    every trial (``stages.train``'s batch rule). Outputs as :func:`run_trials`.
     """
+    from fashion_mrcnn.model import distribute
     from fashion_mrcnn.workflow import stages
+
+    if not isinstance(strategy, distribute.Distribution):
+        strategy = distribute.build(strategy)
 
     grid = {str(k).upper(): v for k, v in grid.items()}
     if grid:
@@ -179,6 +185,7 @@ def tune(
             validation_steps=validation_steps,
             seed=seed,
             verbose=0,
+            strategy=strategy,
         )
         stages.evaluate(config, trained["checkpoint"], val_ds, trial_dir)
         write_handoff(

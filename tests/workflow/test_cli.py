@@ -182,6 +182,8 @@ def test_train_writes_config_classes_and_logs(trained):
     assert {"loss", "rpn_class_loss", "mrcnn_mask_loss", "val_loss"} <= set(log.columns)
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["epochs"] == 2 and summary["checkpoint"] == str(checkpoint)
+    # --strategy auto on a machine without GPUs: one device, the global batch IMAGES_PER_GPU
+    assert (summary["strategy"], summary["replicas"], summary["global_batch"]) == ("one", 1, 2)
 
 
 def test_evaluate_writes_metrics(trained, synth, tmp_path, capsys):

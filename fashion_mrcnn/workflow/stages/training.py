@@ -1,5 +1,6 @@
 """Training stages: the Config from a preset, the recipe's schedule, and staged training with an
-optional time budget (``train``), which leaves a run folder (:mod:`fashion_mrcnn.workflow.rundir`).
+optional time budget (``train``) on one device or several (``model.distribute``), which leaves a
+run folder (:mod:`fashion_mrcnn.workflow.rundir`).
 """
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -144,6 +147,8 @@ def train(
     verbose: int = 1,
     allow_partial: bool = False,
     epochs: int | None = None,
+    strategy="auto",
+    worker_dir=None,
 ) -> dict:
     """Staged training: the config's recipe (``config.RECIPE``, ``presets.RECIPES``) or any
     schedule.
@@ -169,24 +174,67 @@ def train(
             steps fit (``model.schedule.TimeBudget``). A resumed run spends what is left.
         validation_steps: per epoch when ``val_ds`` is given; default
             :func:`validation_steps_for` (at most ~10 % of an epoch's time).
+        strategy: a name of ``constants.STRATEGY_NAMES`` (default ``auto``: every GPU when there
+            are several, else one device) or a built ``model.distribute.Distribution``. Its rule
+            (``model.distribute``): GPU_COUNT becomes the replica count, so the global batch is
+            IMAGES_PER_GPU x replicas; the learning rate is not scaled. The header line printed
+            at the start says so. ``multiworker`` must be built before any TensorFlow op (pass
+            the built Distribution), refuses ``time_budget_minutes`` (the workers' clocks would
+            stop them at different steps), and only its chief writes ``out_dir``: another
+            worker writes its run folder into ``worker_dir`` (default: a temporary folder,
+            removed when training ends) and, with ``resume``, reads the chief's ``out_dir``.
 
     Returns:
         ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
         [per epoch, the rate of its first step], "step_ms" [per epoch, median step time],
         "log_dir", "config", "epochs", "start_epoch", "steps" (optimizer steps run by this
         call), "final_learning_rate" (where the schedule ended), "status",
-        "stopped_by_budget", "budget_minutes", "seconds"}``, also written to
+        "stopped_by_budget", "budget_minutes", "seconds", "strategy" (the resolved name),
+        "replicas", "global_batch"}``, also written to
         ``train_summary.json`` (status "running" while training, then "finished", or
         "diverged" / "failed" when an error ends it, the summary written first). ``out_dir``
         becomes a run folder (:mod:`fashion_mrcnn.workflow.rundir`): ``train_config.yaml`` and
         ``classes.json`` (the training set's categories) are written beside ``logs/``, so
         ``--weights`` alone finds them. Raises TrainingDivergedError when the loss explodes.
     """
+    from fashion_mrcnn.model import distribute as D
+
+    dist = strategy if isinstance(strategy, D.Distribution) else D.build(strategy)
+    if dist.name == "multiworker" and time_budget_minutes:
+        raise ConfigError(
+            "a time budget (--minutes) cannot drive a multiworker run: each worker's clock "
+            "would stop it at a different step; give --epochs instead"
+        )
+    config = D.config_for(config, dist)
+    print(D.batch_rule(config, dist))
+    scratch = None
+    if not dist.chief:  # the chief alone writes out_dir; this worker's files go elsewhere
+        scratch = worker_dir or tempfile.mkdtemp(prefix="fashion-mrcnn-worker-")
+    try:
+        return _train(
+            config, train_ds, val_ds, Path(out_dir), schedule, augmentation, init_weights,
+            exclude, steps_per_epoch, validation_steps, resume, time_budget_minutes, seed,
+            verbose, allow_partial, epochs, dist, Path(scratch) if scratch else None,
+        )  # fmt: skip
+    finally:
+        if scratch is not None and worker_dir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(
+    config, train_ds, val_ds, read_dir, schedule, augmentation, init_weights, exclude,
+    steps_per_epoch, validation_steps, resume, time_budget_minutes, seed, verbose,
+    allow_partial, epochs, dist, scratch,
+) -> dict:  # fmt: skip
+    """:func:`train` under the built Distribution ``dist``: reads a resumed run from
+    ``read_dir``, writes into ``scratch`` when given (a worker other than the chief), else into
+    ``read_dir``."""
+    from fashion_mrcnn.model import distribute as D
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.schedule import BudgetClock, TimeBudget
     from fashion_mrcnn.workflow import rundir
 
-    out_dir = mkdir(out_dir)
+    out_dir = mkdir(scratch if scratch is not None else read_dir)
     config.validate(num_classes=train_ds.num_classes)
     config_path = rundir.write_config(config, out_dir)
     if getattr(train_ds, "categories", None) is not None:
@@ -200,17 +248,21 @@ def train(
         validation_steps = validation_steps_for(
             val_ds, config, steps_per_epoch or config.STEPS_PER_EPOCH
         )
-    model = MaskRCNN("training", config, model_dir=out_dir / rundir.LOGS_DIR)
+    model = MaskRCNN(
+        "training", config, model_dir=out_dir / rundir.LOGS_DIR, strategy=dist.strategy
+    )
     # The epoch the run started at (a run may start from a checkpoint's epoch); kept in the
     # summary so a resumed run places each stage's learning-rate schedule where it was.
     start_epoch = 0
     if resume:
         try:
-            model.load_last(allow_partial=allow_partial)
+            model.load_last(allow_partial=allow_partial, model_dir=read_dir / rundir.LOGS_DIR)
         except FileNotFoundError:
-            log.info("no checkpoint under %s: starting fresh", out_dir / rundir.LOGS_DIR)
-        if summary_path.is_file():
-            start_epoch = int(json.loads(summary_path.read_text()).get("start_epoch", 0))
+            log.info("no checkpoint under %s: starting fresh", read_dir / rundir.LOGS_DIR)
+        read_summary = read_dir / rundir.SUMMARY_FILE
+        if read_summary.is_file():
+            start_epoch = int(json.loads(read_summary.read_text()).get("start_epoch", 0))
+        D.check_workers_agree(dist, model.epoch, "the epoch to resume at")
     elif init_weights:
         model.load_weights(init_weights, by_name=True, exclude=exclude, allow_partial=allow_partial)
         start_epoch = model.epoch
@@ -239,6 +291,9 @@ def train(
             "stopped_by_budget": any(b.stopped for b in budgets),
             "budget_minutes": time_budget_minutes,
             "seconds": round(time.monotonic() - start, 1),
+            "strategy": dist.name,
+            "replicas": dist.replicas,
+            "global_batch": int(config.BATCH_SIZE),
         }
         write_json(summary_path, result)
         return result
