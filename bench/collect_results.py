@@ -14,6 +14,7 @@ ORDER = [
     "index",
     "kaggle_metric",
     "levers",
+    "attributes",
     "synthetic",
     "engine_ops",
     "model",
