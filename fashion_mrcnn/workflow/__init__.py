@@ -8,10 +8,11 @@
 - :mod:`.papermill_runner` (one notebook), :mod:`.pipeline` (stages 00-05 in order),
   :mod:`.kernelspec` (the kernel they run on), :mod:`.handoff` (artifacts between stages),
   :mod:`.display` (artifacts shown in a notebook), :mod:`.overrides` (``--set`` parameters);
-- :mod:`.commands`: the model sub-commands of ``fashion-mrcnn``; :mod:`.demo`: ``make demo``;
+- :mod:`.commands` / :mod:`.command_args`: the model sub-commands of ``fashion-mrcnn`` and their
+  parsers; :mod:`.tool_commands`: demo, tune, pipeline, cache, weights; :mod:`.demo`: ``make demo``;
   :mod:`.merge_shards`: the outputs of ``predict`` / ``submit --shard I/N`` joined into one.
 
-``register(subparsers)`` adds the model commands to the ``fashion-mrcnn`` parser.
+``register(subparsers)`` adds the model and tool commands to the ``fashion-mrcnn`` parser.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     """Add the workflow sub-commands to ``subparsers`` (an argparse sub-parser action)."""
-    from fashion_mrcnn.workflow import command_args
+    from fashion_mrcnn.workflow import command_args, tool_commands
 
     command_args.register(subparsers)
+    tool_commands.register(subparsers)

@@ -1,7 +1,8 @@
 """The argument parsers of the model sub-commands of ``fashion-mrcnn`` (train, evaluate, predict,
-submit, merge-shards, tune-postprocess, export, demo, tune, pipeline, cache, weights), and the
-argument types and options the data sub-commands share (``positive_int``, ``--on-error`` /
-``--skip-report``). Each sub-command's handler is a ``cmd_*`` function of ``workflow.commands``.
+submit, merge-shards, tune-postprocess, export), and the argument types and options the data
+sub-commands share (``positive_int``, ``--on-error`` / ``--skip-report``). Each sub-command's
+handler is a ``cmd_*`` function of ``workflow.commands``. The tool commands (demo, tune,
+pipeline, cache, weights) are ``workflow.tool_commands``'s.
 """
 
 from __future__ import annotations
@@ -18,19 +19,13 @@ from fashion_mrcnn.constants import (
 )
 from fashion_mrcnn.errors import ON_ERROR_CHOICES, SKIP_REPORT_FILE
 from fashion_mrcnn.workflow.commands import (
-    WEIGHT_DOWNLOADS,
-    cmd_cache,
-    cmd_demo,
     cmd_evaluate,
     cmd_export,
     cmd_merge_shards,
-    cmd_pipeline,
     cmd_predict,
     cmd_submit,
     cmd_train,
-    cmd_tune,
     cmd_tune_postprocess,
-    cmd_weights,
 )
 
 
@@ -145,7 +140,7 @@ def _allow_partial_arg(p) -> None:
     )
 
 
-def _precision_arg(p) -> None:
+def precision_arg(p) -> None:
     from fashion_mrcnn.model.precision import PRECISIONS
 
     p.add_argument(
@@ -186,7 +181,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, help="learning rate (default: the recipe's)")
     p.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), help="default: the recipe's")
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: the recipe's)")
-    _precision_arg(p)
+    precision_arg(p)
     p.add_argument(
         "--heads-epochs",
         type=int,
@@ -348,77 +343,3 @@ def register(subparsers) -> None:
     p.add_argument("--min-confidence", type=float, help="default: DETECTION_MIN_CONFIDENCE")
     p.add_argument("--mask-threshold", type=float, help="default: MASK_THRESHOLD")
     p.set_defaults(func=cmd_export)
-
-    p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
-    p.add_argument("--out", default="out/demo")
-    p.add_argument(
-        "--images",
-        type=int,
-        help="synthetic scenes, 4:1 train / held out (default: workflow.demo.DEMO_IMAGES)",
-    )
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--minutes", type=float, default=6.0, help="training time budget")
-    p.add_argument("--seed", type=int, default=0)
-    _precision_arg(p)
-    p.set_defaults(func=cmd_demo)
-
-    p = subparsers.add_parser(
-        "tune", help="run notebooks/01_subset_tuning once per grid point (papermill)"
-    )
-    p.add_argument(
-        "--grid",
-        required=True,
-        metavar="GRID.yaml",
-        help="01_subset_tuning parameter -> list of values",
-    )
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fixed parameter for every trial (YAML value); repeatable",
-    )
-    p.set_defaults(func=cmd_tune)
-
-    p = subparsers.add_parser("pipeline", help="run notebooks 00-05 in order (papermill)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
-    )
-    p.add_argument(
-        "--stages",
-        nargs="+",
-        metavar="STAGE",
-        help="only these stages, by name or number (e.g. 04 05)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="[STAGE.]NAME=VALUE",
-        help="notebook parameter (YAML value), e.g. seed=1 or 02.heads_epochs=4",
-    )
-    p.set_defaults(func=cmd_pipeline)
-
-    p = subparsers.add_parser("cache", help="pack images + masks into checksummed TFRecord shards")
-    p.add_argument("data", nargs="?", help="dataset to pack")
-    p.add_argument("--out", required=True, help="cache directory")
-    p.add_argument("--split")
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--shard-size", type=int, default=500)
-    p.add_argument("--verify", action="store_true", help="only verify an existing cache")
-    add_on_error_arguments(p)
-    p.set_defaults(func=cmd_cache)
-
-    p = subparsers.add_parser("weights", help="download COCO or ImageNet weights (needs internet)")
-    p.add_argument("which", choices=list(WEIGHT_DOWNLOADS))
-    p.add_argument("--out", default="weights", help="folder or .h5 file path (default weights/)")
-    p.add_argument("--url", help="a mirror to download from instead of the release URL")
-    p.add_argument("--sha256", help="expected checksum of the file")
-    p.set_defaults(func=cmd_weights)

@@ -1,6 +1,6 @@
 """Model sub-commands of ``fashion-mrcnn``: train, evaluate, predict, submit, merge-shards,
-tune-postprocess, export, demo, tune, pipeline, cache and weights. Each parses arguments and calls one function of ``workflow.stages`` (or the
-tuner, the pipeline runner); training leaves a run folder (``workflow.rundir``) so later commands
+tune-postprocess and export (the tools around them, demo, tune, pipeline, cache and weights, are
+``workflow.tool_commands``'s). Each calls one function of ``workflow.stages``; training leaves a run folder (``workflow.rundir``) so later commands
 find the config and class names from ``--weights`` alone.
 The argument parsers are in ``workflow.command_args``; what ``--weights``, ``--tta`` and
 ``--postprocess`` load, in ``workflow.run_inputs``.
@@ -31,7 +31,7 @@ def _say_skipped(data, report, report_path, on_error: str) -> None:
         print(f"{data}: nothing skipped (report: {report_path})")
 
 
-def _open_data(args, split, categories=None, announce: bool = True):
+def open_data(args, split, categories=None, announce: bool = True):
     """``stages.open_dataset`` with the command's ``--on-error`` / ``--skip-report``; the report
     goes to ``--skip-report``, else (skip mode, or duplicates dropped) to ``OUT/skipped.csv``."""
     from fashion_mrcnn.workflow import stages
@@ -92,10 +92,10 @@ def cmd_train(args) -> int:
 
     dist = R.distribution(args)  # first: a multiworker strategy must precede any TF op
     categories = _parse_ints(args.categories)
-    train_ds = _open_data(args, args.split, categories)
+    train_ds = open_data(args, args.split, categories)
     val_ds = None
     if args.val_split:
-        val_ds = _open_data(args, args.val_split, categories, announce=False)
+        val_ds = open_data(args, args.val_split, categories, announce=False)
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
     config = config_for(train_config(args, train_ds.num_classes), dist)  # the global batch
@@ -165,7 +165,7 @@ def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = R.run_config(args)
-    dataset = _open_data(args, args.split, _categories_ids(categories))
+    dataset = open_data(args, args.split, _categories_ids(categories))
     stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
     result = run(config, R.detector(config, args), dataset, args.out)
@@ -269,7 +269,7 @@ def cmd_tune_postprocess(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = R.run_config(args)
-    dataset = _open_data(args, args.split, _categories_ids(categories))
+    dataset = open_data(args, args.split, _categories_ids(categories))
     tta = R.tta_views(args)  # a bad --tta token stops the command before any detection runs
     result = stages.tune_postprocess(
         config, R.checkpoints(args), dataset, args.out, metric=args.metric, top=args.top, tta=tta
@@ -309,95 +309,6 @@ def cmd_export(args) -> int:
         f"SavedModel: {out} (signature serving_default: {SERVING_INPUT} string [1] -> "
         f"{', '.join(SERVING_OUTPUTS)})"
     )
-    return 0
-
-
-def cmd_demo(args) -> int:
-    from fashion_mrcnn.workflow.demo import DEMO_IMAGES, run_demo
-
-    report = run_demo(
-        args.out,
-        n_images=DEMO_IMAGES if args.images is None else args.images,
-        size=args.size,
-        minutes=args.minutes,
-        seed=args.seed,
-        precision=args.precision,
-    )
-    print(f"demo report: {report}")
-    return 0
-
-
-def cmd_tune(args) -> int:
-    from fashion_mrcnn.workflow import rundir
-    from fashion_mrcnn.workflow.overrides import parse_overrides
-    from fashion_mrcnn.workflow.tuning import run_tune
-
-    table = run_tune(
-        args.grid, args.out, base_parameters=parse_overrides(args.overrides), smoke=args.smoke
-    )
-    print(table.drop(columns=["config"], errors="ignore").to_string(index=False))
-    out = Path(args.out)
-    print(f"ranked: {out / rundir.RANKED_FILE}  best config: {out / rundir.BEST_CONFIG_FILE}")
-    return 0
-
-
-def cmd_pipeline(args) -> int:
-    from fashion_mrcnn.workflow.overrides import parse_overrides
-    from fashion_mrcnn.workflow.pipeline import run_pipeline
-
-    summary = run_pipeline(
-        args.out,
-        smoke=args.smoke,
-        parameters=parse_overrides(args.overrides),
-        stages=args.stages,
-    )
-    for stage, entry in summary.items():
-        print(f"{stage}: {entry['seconds']:.0f} s -> {entry['notebook']}")
-    return 0
-
-
-def cmd_cache(args) -> int:
-    from fashion_mrcnn.data.cache import pack_dataset, verify_cache
-    from fashion_mrcnn.data.paths import find_splits
-    from fashion_mrcnn.data.splits import SPLITS_NAME
-
-    if args.verify:
-        verify_cache(args.out)
-        print(f"{args.out}: every shard checksum verified")
-        return 0
-    if not args.data:
-        raise ConfigError("cache needs the DATA to pack (or --verify to check an existing cache)")
-    dataset = _open_data(args, args.split)
-    manifest = pack_dataset(dataset, args.out, image_size=args.size, shard_size=args.shard_size)
-    print(f"manifest: {manifest}")
-    splits = find_splits(args.data)
-    if splits is not None and not args.split:  # the whole set packed: its splits apply as they are
-        storage.write_text(storage.join(args.out, SPLITS_NAME), storage.read_text(splits))
-        print(f"splits: {splits} copied beside the manifest (train with --split as on the data)")
-    return 0
-
-
-#: ``fashion-mrcnn weights WHICH``: name -> (download function of ``model.weights``, file name).
-WEIGHT_DOWNLOADS = {
-    "coco": ("download_coco_weights", "mask_rcnn_coco.h5"),
-    "imagenet-resnet50": (
-        "download_imagenet_resnet50",
-        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    ),
-}
-
-
-def cmd_weights(args) -> int:
-    from fashion_mrcnn.model import weights
-
-    fetch_name, filename = WEIGHT_DOWNLOADS[args.which]
-    fetch = getattr(weights, fetch_name)
-    dest = Path(args.out)
-    if dest.is_dir() or not dest.name.endswith(".h5"):
-        dest = dest / filename
-    kwargs = {"url": args.url} if args.url else {}
-    path = fetch(dest, sha256=args.sha256, **kwargs)
-    print(f"weights: {path}")
     return 0
 
 
