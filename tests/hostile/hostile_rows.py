@@ -175,6 +175,10 @@ CLI_ROWS = [
     Row("merge-shards-missing-shard", ("merge-shards", "{shard}", "--out", "{out}"), 2,
         "missing shard(s) 2/2: got 1 of 2", inp.one_of_two_predict_shards, absent=("{out}",),
         keep=("{shard}/shard.json", "{shard}/predictions.jsonl")),
+    # ------------------------------------------------------------------ export
+    Row("export-checkpoint-without-run", ("export", "--weights", "{tmp}/x.h5", "--out",
+        "{out}/saved"), 2, "no --config given and no train_config.yaml found above",
+        absent=("{out}/saved",)),
     # ------------------------------------------------------------------ train (refused up front)
     Row("train-data-without-images", ("train", "{data}", "--out", "{out}"), 2,
         "train.csv row 1, image synth_00000.jpg: image file", inp.csv_only,

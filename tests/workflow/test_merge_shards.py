@@ -123,7 +123,7 @@ def test_sharded_submit_merges_into_the_unsharded_csv(world, tmp_path):
     assert manifest["items"] == [p.name for p in sorted(images.glob("*.jpg"))][2:4]
     model = manifest["settings"].pop("model")
     assert manifest["settings"] == {"size": [64, 64], "overlap": "all", "attributes": "keep",
-                                    "min_area": 0, "postprocess": None}  # fmt: skip
+                                    "min_area": 0, "layout": 2019, "postprocess": None}  # fmt: skip
     assert model["checkpoints_sha256"] == [
         hashlib.sha256(world["weights"].read_bytes()).hexdigest()
     ]
