@@ -103,6 +103,17 @@ def cmd_weights(args) -> int:
     return 0
 
 
+def _notebook_run_args(p, set_metavar: str, set_help: str) -> None:
+    """``--out``, ``--smoke`` and the repeatable ``--set`` of the commands that run notebooks."""
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
+    )
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar=set_metavar, help=set_help
+    )
+
+
 def register(subparsers) -> None:
     """Add the tool sub-commands to ``subparsers`` (an argparse sub-parser action)."""
     p = subparsers.add_parser("demo", help="synthetic data -> short CPU training -> report")
@@ -127,38 +138,18 @@ def register(subparsers) -> None:
         metavar="GRID.yaml",
         help="01_subset_tuning parameter -> list of values",
     )
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fixed parameter for every trial (YAML value); repeatable",
-    )
+    _notebook_run_args(p, "NAME=VALUE", "fixed parameter for every trial (YAML value); repeatable")
     p.set_defaults(func=cmd_tune)
 
     p = subparsers.add_parser("pipeline", help="run notebooks 00-05 in order (papermill)")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument(
-        "--smoke", action="store_true", help="tiny synthetic data and few steps (minutes on a CPU)"
+    _notebook_run_args(
+        p, "[STAGE.]NAME=VALUE", "notebook parameter (YAML value), e.g. seed=1 or 02.heads_epochs=4"
     )
     p.add_argument(
         "--stages",
         nargs="+",
         metavar="STAGE",
         help="only these stages, by name or number (e.g. 04 05)",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="[STAGE.]NAME=VALUE",
-        help="notebook parameter (YAML value), e.g. seed=1 or 02.heads_epochs=4",
     )
     p.set_defaults(func=cmd_pipeline)
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from fashion_mrcnn.cli import main
 from fashion_mrcnn.data.formats import rle
+from tests.workflow.train_fakes import no_steps_summary
 
 HEADER = "ImageId,EncodedPixels,Height,Width,ClassId"
 H, W = 40, 30
@@ -171,14 +172,7 @@ def test_train_and_evaluate_pass_the_policy_to_open_dataset(broken, tmp_path, ca
 
     def fake_train(config, train_ds, val_ds, out_dir, **kwargs):
         seen["train"], seen["val"] = train_ds, val_ds
-        return {
-            "checkpoint": "none",
-            "log_dir": str(out_dir),
-            "steps": 0,
-            "epochs": 0,
-            "final_learning_rate": None,
-            "stopped_by_budget": False,
-        }
+        return no_steps_summary(out_dir)
 
     monkeypatch.setattr(stages, "train", fake_train)
     report = tmp_path / "train_skipped.csv"

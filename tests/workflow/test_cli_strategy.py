@@ -7,6 +7,7 @@ import pytest
 
 from fashion_mrcnn.cli import build_parser, main
 from fashion_mrcnn.constants import STRATEGY_NAMES
+from tests.workflow.train_fakes import no_steps_summary
 
 
 def test_strategy_option_defaults_to_auto_and_takes_every_name(capsys):
@@ -51,14 +52,7 @@ def test_train_hands_the_strategy_and_the_global_batch_to_the_stage(tmp_path, mo
 
     def fake_train(config, train_ds, val_ds, out_dir, **kwargs):
         seen.update(kwargs, config=config, images=train_ds.num_images)
-        return {
-            "checkpoint": "none",
-            "log_dir": str(out_dir),
-            "steps": 0,
-            "epochs": 0,
-            "final_learning_rate": None,
-            "stopped_by_budget": False,
-        }
+        return no_steps_summary(out_dir)
 
     monkeypatch.setattr(stages, "train", fake_train)
     args = ["train", str(data), "--out", str(tmp_path / "run"), "--preset", "cpu-smoke"]
