@@ -118,7 +118,9 @@ def main(argv=None) -> None:
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.training import MaskRCNNTrainer, graph_input_names, make_optimizer
 
-    cfg = synthetic_config("cpu-smoke", args.size, ROI_ALIGN=args.roi_align)
+    cfg = synthetic_config(
+        "cpu-smoke", args.size, ROI_ALIGN=args.roi_align, JIT_COMPILE=args.roi_align == "xla"
+    )
     scenes = synthetic_scenes(args.size, 2)
     print(
         f"cpu-smoke size={args.size} ROI_ALIGN={args.roi_align} batch={cfg.BATCH_SIZE} "

@@ -108,6 +108,11 @@ class Config:
     # PyramidROIAlign's crop: "crop_and_resize" (fastest uncompiled on CPU) | "xla" (one gather
     # over all levels: XLA compiles it, as needed under jit_compile or on a TPU; ops.roi_align)
     ROI_ALIGN = "crop_and_resize"
+    # XLA-compile the training step and detect() (tf.function(jit_compile=True)). The graph is
+    # then built in fixed shapes: the mask head runs on every positive slot / detection row and
+    # zeroes the others (not on the positives only), the detection layer's NMS is per class
+    # over all classes; needs ROI_ALIGN = "xla" (CropAndResize has no XLA kernel).
+    JIT_COMPILE = False
     NUM_WORKERS = None  # tf.data parallelism; None = AUTOTUNE
     BACKBONE_WEIGHTS = None  # None | "imagenet" | path to a weights file
     # Attribute head (Attribute-Mask R-CNN, Fashionpedia): multi-label sigmoid outputs on the box
@@ -371,6 +376,13 @@ class Config:
         ):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
+        if self.JIT_COMPILE not in (True, False):
+            raise ConfigError(f"JIT_COMPILE must be True or False, got {self.JIT_COMPILE!r}")
+        if self.JIT_COMPILE and self.ROI_ALIGN != "xla":
+            raise ConfigError(
+                f"JIT_COMPILE needs ROI_ALIGN = 'xla' (CropAndResize has no XLA kernel), got "
+                f"{self.ROI_ALIGN!r}: set both (train --jit-compile does)"
+            )
         check_setting(self.MIXED_PRECISION)  # False, "float16", "bfloat16", "auto" (True = float16)
         if self.BACKBONE_WEIGHTS is not None and not isinstance(self.BACKBONE_WEIGHTS, str):
             raise ConfigError(

@@ -62,29 +62,29 @@ class DetectionLayer(keras.layers.Layer):
         refined = clip_boxes_tf(refined, window)
         area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
         ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)
-        ix = tf.where(ok)[:, 0]
-        idx, count = per_class_nms_tf(
-            tf.gather(refined, ix),
-            tf.gather(scores, ix),
-            tf.gather(class_ids, ix),
+        idx, _ = per_class_nms_tf(
+            refined,
+            scores,
+            class_ids,
             self.max_instances,
             self.nms_threshold,
+            num_classes=probs.shape[-1],
+            valid=ok,
         )
-        keep = tf.gather(ix, idx[:count])
+        found = idx >= 0  # [max_instances]: fixed-size, -1 after the count (XLA compiles it)
+        take = tf.maximum(idx, 0)
         det = tf.concat(
             [
-                tf.gather(refined, keep),
-                tf.cast(tf.gather(class_ids, keep), tf.float32)[:, None],
-                tf.gather(scores, keep)[:, None],
+                tf.gather(refined, take),
+                tf.cast(tf.gather(class_ids, take), tf.float32)[:, None],
+                tf.gather(scores, take)[:, None],
             ],
             axis=1,
         )
-        det = tf.pad(det, [[0, self.max_instances - count], [0, 0]])
+        det = det * tf.cast(found, tf.float32)[:, None]
         if not self.return_rows:
             return det
-        pad = [[0, self.max_instances - count]]
-        rows = tf.pad(tf.cast(keep, tf.int32), pad, constant_values=-1)
-        return det, rows
+        return det, idx
 
     def call(self, inputs):
         import tensorflow as tf

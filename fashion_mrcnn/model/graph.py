@@ -99,19 +99,29 @@ class LeadingPositives(keras.layers.Layer):
     so ``n`` = the largest positive count in the batch (at least 1) covers every positive.
     RoIAlign then crops ``n`` boxes per image instead of a fixed ``positive_slots``, and the
     mask head's convolutions run on the positives among them only (``heads.HasClass``), as
-    torchvision's run on its positives. The count is dynamic: the graph is never XLA-compiled
-    (``jit_compile=False``).
+    torchvision's run on its positives. The count is dynamic, which XLA cannot compile; with
+    ``slots`` (fixed shapes, ``Config.JIT_COMPILE``) ``n`` is that constant instead
+    (:func:`positive_slots`: every slot a positive can take).
 
-    numpy: ``n = max(1, (ids > 0).sum(axis=1).max()); x[:, :n]``.
+    numpy: ``n = slots or max(1, (ids > 0).sum(axis=1).max()); x[:, :n]``.
     """
 
+    def __init__(self, slots: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.slots = None if slots is None else int(slots)
+
     def call(self, x, target_class_ids):
+        if self.slots is not None:
+            return x[:, : self.slots]
         positives = ops.sum(ops.cast(target_class_ids > 0, "int32"), axis=1)
         count = ops.maximum(ops.max(positives), 1)
         return x[:, :count]
 
     def compute_output_shape(self, x_shape, target_class_ids_shape):
-        return (x_shape[0], None, *x_shape[2:])
+        return (x_shape[0], self.slots, *x_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "slots": self.slots}
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -243,11 +253,15 @@ def build_training_graph(config) -> keras.Model:
         bbox_std_dev=np.asarray(config.BBOX_STD_DEV, dtype=float).tolist(),
         use_mini_mask=bool(config.USE_MINI_MASK),
         num_attributes=n_attr,
+        mask_crop=config.ROI_ALIGN,
         name="proposal_targets",
     )(target_inputs)
     rois, target_class_ids, target_deltas, target_masks, target_mask_valid = targets[:5]
-    mask_rois = LeadingPositives(name="mask_rois")(rois, target_class_ids)
-    mask_ids = LeadingPositives(name="mask_target_class_ids")(target_class_ids, target_class_ids)
+    slots = positive_slots(config) if config.JIT_COMPILE else None
+    mask_rois = LeadingPositives(slots, name="mask_rois")(rois, target_class_ids)
+    mask_ids = LeadingPositives(slots, name="mask_target_class_ids")(
+        target_class_ids, target_class_ids
+    )
     class_logits, class_probs, bbox, *attr = _box_branch(rois, p2_p5, config, norm, PyramidROIAlign)
     keep = HasClass(name="mask_head_rows")(mask_ids)
     mask = _mask_branch(mask_rois, p2_p5, config, norm, PyramidROIAlign, keep)
@@ -258,8 +272,10 @@ def build_training_graph(config) -> keras.Model:
         "rois": rois,
         "target_class_ids": target_class_ids,
         "target_deltas": target_deltas,
-        "target_masks": LeadingPositives(name="mask_targets")(target_masks, target_class_ids),
-        "target_mask_valid": LeadingPositives(name="mask_targets_valid")(
+        "target_masks": LeadingPositives(slots, name="mask_targets")(
+            target_masks, target_class_ids
+        ),
+        "target_mask_valid": LeadingPositives(slots, name="mask_targets_valid")(
             target_mask_valid, target_class_ids
         ),
         "mask_target_class_ids": mask_ids,
@@ -329,8 +345,8 @@ def _box_branch(rois, p2_p5, config, norm, roi_align_cls):
 
 
 def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls, keep=None):
-    """ROI align at MASK_POOL_SIZE + mask head on the ``keep`` rows: ``mrcnn_mask
-    [B, N, MH, MW, K]`` (zeros where not kept)."""
+    """ROI align at MASK_POOL_SIZE + mask head on the ``keep`` rows (on all rows under
+    JIT_COMPILE, fixed shapes): ``mrcnn_mask [B, N, MH, MW, K]`` (zeros where not kept)."""
     image_shape = [int(v) for v in config.IMAGE_SHAPE]
     mask_pooled = roi_align_cls(
         [config.MASK_POOL_SIZE, config.MASK_POOL_SIZE],
@@ -339,7 +355,12 @@ def _mask_branch(boxes, p2_p5, config, norm, roi_align_cls, keep=None):
         name="roi_align_mask",
     )([boxes] + list(p2_p5))
     return mask_head_graph(
-        mask_pooled, config.NUM_CLASSES, config.MASK_HEAD_CHANNELS, norm, keep=keep
+        mask_pooled,
+        config.NUM_CLASSES,
+        config.MASK_HEAD_CHANNELS,
+        norm,
+        keep=keep,
+        all_rows=bool(config.JIT_COMPILE),
     )
 
 

@@ -26,11 +26,17 @@ class MergeRois(keras.layers.Layer):
     """``[B, N, *S] -> [B * N, *S]`` (fold the ROI axis into the batch axis).
 
     With ``keep`` (bool ``[B, N]``) only the kept rows: ``[K, *S]``, K = ``keep.sum()``, in
-    row-major order (numpy: ``x[keep]``), so a head runs on real RoIs only.
+    row-major order (numpy: ``x[keep]``), so a head runs on real RoIs only. With ``all_rows``
+    (fixed shapes, for XLA: ``Config.JIT_COMPILE``) ``keep`` is ignored: every row, ``[B * N,
+    *S]``.
     """
 
+    def __init__(self, all_rows: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.all_rows = bool(all_rows)
+
     def call(self, x, keep=None):
-        if keep is not None:
+        if keep is not None and not self.all_rows:
             import tensorflow as tf
 
             return tf.boolean_mask(x, keep)
@@ -40,17 +46,32 @@ class MergeRois(keras.layers.Layer):
     def compute_output_shape(self, x_shape, keep_shape=None):
         return (None,) + tuple(x_shape[2:])
 
+    def get_config(self):
+        return {**super().get_config(), "all_rows": self.all_rows}
+
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
 class SplitRois(keras.layers.Layer):
     """``(x [B * N, *S], reference [B, N, ...]) -> [B, N, *S]`` (undo :class:`MergeRois`).
 
     With ``keep``: ``x`` is ``[K, *S]`` (the kept rows) and the rows not kept are zeros (numpy:
-    ``out = zeros((B, N, *S)); out[keep] = x``).
+    ``out = zeros((B, N, *S)); out[keep] = x``). With ``all_rows`` (:class:`MergeRois`'s), ``x``
+    is every row, ``[B * N, *S]``, and the rows not kept are zeroed (numpy: ``out = x.reshape(B,
+    N, *S) * keep[..., None, ...]``): the same result in fixed shapes.
     """
+
+    def __init__(self, all_rows: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.all_rows = bool(all_rows)
 
     def call(self, x, reference, keep=None):
         ref = ops.shape(reference)
+        if keep is not None and self.all_rows:
+            out = ops.reshape(x, (ref[0], ref[1]) + tuple(ops.shape(x)[1:]))
+            kept = ops.cast(keep, out.dtype)
+            for _ in range(len(out.shape) - 2):
+                kept = ops.expand_dims(kept, -1)
+            return out * kept
         if keep is not None:
             import tensorflow as tf
 
@@ -60,6 +81,9 @@ class SplitRois(keras.layers.Layer):
 
     def compute_output_shape(self, x_shape, reference_shape, keep_shape=None):
         return tuple(reference_shape[:2]) + tuple(x_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "all_rows": self.all_rows}
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -198,15 +222,18 @@ def attribute_head_graph(features, pooled, num_attributes: int, fc_size: int):
     return logits, probs
 
 
-def mask_head_graph(pooled, num_classes: int, channels: int, norm: str, keep=None):
+def mask_head_graph(
+    pooled, num_classes: int, channels: int, norm: str, keep=None, all_rows: bool = False
+):
     """Mask head: 4 x (3x3 conv + norm + ReLU), 2x deconv, 1x1 sigmoid per class.
 
     ``pooled``: ``[B, N, mp, mp, C]`` (mp = MASK_POOL_SIZE); ``keep``: optional bool ``[B, N]``,
     the rows worth a mask (positive RoIs, real detections): the convolutions run on those only,
-    as torchvision's mask head runs on its positives, and the other rows are zeros. Returns
-    ``mrcnn_mask [B, N, 2 mp, 2 mp, K]`` float32 probabilities in [0, 1].
+    as torchvision's mask head runs on its positives, and the other rows are zeros. With
+    ``all_rows`` (fixed shapes, for XLA) they run on all N rows and the others are zeroed
+    after. Returns ``mrcnn_mask [B, N, 2 mp, 2 mp, K]`` float32 probabilities in [0, 1].
     """
-    x = MergeRois(name="mrcnn_mask_merge")(pooled, keep)
+    x = MergeRois(all_rows=all_rows, name="mrcnn_mask_merge")(pooled, keep)
     for i in range(1, 5):
         x = keras.layers.Conv2D(channels, 3, padding="same", name=f"mrcnn_mask_conv{i}")(x)
         x = norm_layer(norm, f"mrcnn_mask_bn{i}", channels)(x)
@@ -215,5 +242,5 @@ def mask_head_graph(pooled, num_classes: int, channels: int, norm: str, keep=Non
         channels, 2, strides=2, activation="relu", name="mrcnn_mask_deconv"
     )(x)
     x = keras.layers.Conv2D(num_classes, 1, activation="sigmoid", name="mrcnn_mask")(x)
-    x = SplitRois(name="mrcnn_mask_split")(x, pooled, keep)
+    x = SplitRois(all_rows=all_rows, name="mrcnn_mask_split")(x, pooled, keep)
     return keras.layers.Activation("linear", dtype="float32", name="mrcnn_mask_f32")(x)

@@ -25,9 +25,20 @@ def _smooth_l1_tf(diff):
     return tf.where(diff < 1.0, 0.5 * diff * diff, diff - 0.5)
 
 
-def _mean_or_zero_tf(values):
+def _masked_mean_tf(values, counted):
+    """Mean of ``values`` over the ``counted`` entries, 0.0 when none: ``values`` float [*S, *E],
+    ``counted`` bool [*S] (each counted entry brings ``prod(E)`` elements). Fixed shapes (no
+    ``boolean_mask``), so XLA compiles it and its gradient.
+
+    numpy: ``values[counted].mean()`` (0.0 when nothing is counted).
+    """
     tf = _tf()
-    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), tf.float32))
+    weight = tf.cast(counted, tf.float32)
+    per_entry = tf.cast(tf.size(values) // tf.maximum(tf.size(weight), 1), tf.float32)
+    extra = values.shape.rank - weight.shape.rank
+    weight_b = tf.reshape(weight, tf.concat([tf.shape(weight), tf.ones([extra], tf.int32)], 0))
+    total = tf.reduce_sum(tf.where(weight_b > 0, values, 0.0))
+    return tf.math.divide_no_nan(total, tf.reduce_sum(weight) * per_entry)
 
 
 def _squeeze_match(rpn_match):
@@ -47,11 +58,10 @@ def rpn_class_loss(rpn_match, rpn_class_logits):
     """
     tf = _tf()
     rpn_match = _squeeze_match(rpn_match)
-    active = tf.not_equal(rpn_match, 0)
-    labels = tf.cast(tf.equal(tf.boolean_mask(rpn_match, active), 1), tf.int32)
-    logits = tf.cast(tf.boolean_mask(rpn_class_logits, active), tf.float32)
+    labels = tf.cast(tf.equal(rpn_match, 1), tf.int32)
+    logits = tf.cast(rpn_class_logits, tf.float32)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-    return _mean_or_zero_tf(ce)
+    return _masked_mean_tf(ce, tf.not_equal(rpn_match, 0))
 
 
 def rpn_bbox_loss(target_bbox, rpn_match, rpn_bbox):
@@ -68,11 +78,12 @@ def rpn_bbox_loss(target_bbox, rpn_match, rpn_bbox):
     positive = tf.equal(rpn_match, 1)
     t = tf.shape(target_bbox)[1]
     rank = tf.cumsum(tf.cast(positive, tf.int32), axis=1) - 1  # order within the image
-    used = tf.logical_and(positive, rank < t)
-    pred = tf.cast(tf.boolean_mask(rpn_bbox, used), tf.float32)
-    counts = tf.reduce_sum(tf.cast(used, tf.int32), axis=1)
-    target = tf.boolean_mask(tf.cast(target_bbox, tf.float32), tf.sequence_mask(counts, t))
-    return _mean_or_zero_tf(_smooth_l1_tf(target - pred))
+    used = tf.logical_and(positive, rank < t)  # [B, A]
+    target = tf.gather(
+        tf.cast(target_bbox, tf.float32), tf.clip_by_value(rank, 0, t - 1), batch_dims=1
+    )  # [B, A, 4]: each anchor's target row (meaningful where used)
+    diff = target - tf.cast(rpn_bbox, tf.float32)
+    return _masked_mean_tf(_smooth_l1_tf(diff), used)
 
 
 def mrcnn_class_loss(target_class_ids, pred_class_logits, active_class_ids):
@@ -93,6 +104,13 @@ def mrcnn_class_loss(target_class_ids, pred_class_logits, active_class_ids):
     return tf.math.divide_no_nan(tf.reduce_sum(ce * weight), tf.reduce_sum(weight))
 
 
+def _true_class(pred, class_ids):
+    """``pred [B, T, C, *E] -> [B, T, *E]``: each row's entry for its class ``class_ids
+    [B, T]`` (numpy: ``pred[b, t, class_ids[b, t]]``)."""
+    tf = _tf()
+    return tf.gather(pred, class_ids, batch_dims=2)
+
+
 def mrcnn_bbox_loss(target_bbox, target_class_ids, pred_bbox):
     """Smooth-L1 loss of the class-specific box deltas on positive ROIs.
 
@@ -101,11 +119,9 @@ def mrcnn_bbox_loss(target_bbox, target_class_ids, pred_bbox):
     """
     tf = _tf()
     target_class_ids = tf.cast(target_class_ids, tf.int32)
-    positive = target_class_ids > 0
-    ids = tf.boolean_mask(target_class_ids, positive)
-    pred = tf.gather(tf.boolean_mask(pred_bbox, positive), ids, batch_dims=1)
-    target = tf.boolean_mask(tf.cast(target_bbox, tf.float32), positive)
-    return _mean_or_zero_tf(_smooth_l1_tf(target - tf.cast(pred, tf.float32)))
+    pred = tf.cast(_true_class(pred_bbox, target_class_ids), tf.float32)  # [B, T, 4]
+    diff = tf.cast(target_bbox, tf.float32) - pred
+    return _masked_mean_tf(_smooth_l1_tf(diff), target_class_ids > 0)
 
 
 def mrcnn_mask_loss(target_masks, target_class_ids, pred_masks, target_mask_valid=None):
@@ -120,13 +136,12 @@ def mrcnn_mask_loss(target_masks, target_class_ids, pred_masks, target_mask_vali
     counted = target_class_ids > 0
     if target_mask_valid is not None:
         counted = tf.logical_and(counted, tf.cast(target_mask_valid, tf.float32) > 0)
-    ids = tf.boolean_mask(target_class_ids, counted)
-    pred = tf.boolean_mask(tf.cast(pred_masks, tf.float32), counted)  # [K, h, w, C]
-    pred = tf.gather(tf.transpose(pred, [0, 3, 1, 2]), ids, batch_dims=1)  # [K, h, w]
-    target = tf.boolean_mask(tf.cast(target_masks, tf.float32), counted)
+    pred = tf.transpose(tf.cast(pred_masks, tf.float32), [0, 1, 4, 2, 3])  # [B, T, C, h, w]
+    pred = _true_class(pred, target_class_ids)  # [B, T, h, w]
+    target = tf.cast(target_masks, tf.float32)
     p = tf.clip_by_value(pred, BCE_EPSILON, 1.0 - BCE_EPSILON)
     bce = -(target * tf.math.log(p) + (1.0 - target) * tf.math.log(1.0 - p))
-    return _mean_or_zero_tf(bce)
+    return _masked_mean_tf(bce, counted)
 
 
 def mrcnn_attr_loss(target_attributes, target_attribute_weight, target_class_ids, pred_logits):
@@ -142,10 +157,10 @@ def mrcnn_attr_loss(target_attributes, target_attribute_weight, target_class_ids
     counted = tf.logical_and(
         tf.cast(target_class_ids, tf.int32) > 0, tf.cast(target_attribute_weight, tf.float32) > 0
     )
-    labels = tf.boolean_mask(tf.cast(target_attributes, tf.float32), counted)
-    logits = tf.boolean_mask(tf.cast(pred_logits, tf.float32), counted)
+    labels = tf.cast(target_attributes, tf.float32)
+    logits = tf.cast(pred_logits, tf.float32)
     bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-    return _mean_or_zero_tf(bce)
+    return _masked_mean_tf(bce, counted)
 
 
 def l2_regularization(weights, weight_decay: float):

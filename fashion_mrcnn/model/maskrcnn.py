@@ -79,6 +79,10 @@ class MaskRCNN:
                 self.keras_model = self.build(mode, config)
         finally:
             keras.mixed_precision.set_global_policy(previous)
+        # predict_on_batch XLA-compiles exactly when JIT_COMPILE says: left unset, Keras'
+        # "auto" compiles wherever a GPU is visible, and the default graph (CropAndResize,
+        # dynamic shapes) does not compile.
+        self.keras_model.jit_compile = bool(config.JIT_COMPILE)
         W.accept_plain_h5(self.keras_model)  # Matterport's keras_model.save_weights("x.h5")
         self.set_log_dir()
         self._load_backbone_weights()

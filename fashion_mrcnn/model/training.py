@@ -85,7 +85,8 @@ class MaskRCNNTrainer(keras.Model):
     Besides the losses, the logs carry ``positive_rois``: the mean number of positive RoIs per
     image among the TRAIN_ROIS_PER_IMAGE sampled (at most ``graph.positive_slots``), and
     ``mask_rois``: the RoIs per image the mask head's convolutions ran on (the positives, or
-    one row of the batch when there is none: ``graph`` output ``mask_head_rows``).
+    one row of the batch when there is none: ``graph`` output ``mask_head_rows``; under
+    JIT_COMPILE every positive slot, ``graph.positive_slots``).
     """
 
     def __init__(self, graph: keras.Model, config, **kwargs):
@@ -121,6 +122,8 @@ class MaskRCNNTrainer(keras.Model):
         positive = tf.cast(outputs["target_class_ids"] > 0, tf.float32)  # [B, T]
         losses["positive_rois"] = tf.reduce_mean(tf.reduce_sum(positive, axis=1))
         rows = tf.reduce_sum(tf.cast(outputs["mask_head_rows"], tf.float32))
+        if self.config.JIT_COMPILE:  # fixed shapes: the head ran on every positive slot
+            rows = tf.cast(tf.size(outputs["mask_head_rows"]), tf.float32)
         losses["mask_rois"] = rows / tf.cast(tf.shape(positive)[0], tf.float32)
         return losses
 
@@ -305,7 +308,7 @@ def fit_stage(
             (model.epoch - start) * steps,
             progress=time_budget.variable if time_budget is not None else None,
         )
-        model.trainer.compile(optimizer=optimizer, jit_compile=False)
+        model.trainer.compile(optimizer=optimizer, jit_compile=bool(model.config.JIT_COMPILE))
     os.makedirs(model.log_dir, exist_ok=True)
     checkpoint = G.AtomicCheckpoint(model.keras_model, model.checkpoint_path, model.last_checkpoint)
     guard = G.DivergenceGuard(checkpoint)

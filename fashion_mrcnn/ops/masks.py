@@ -174,8 +174,13 @@ def roi_mask_targets_np(
     return np.round(crops[..., 0]).astype(np.float32)
 
 
-def roi_mask_targets_tf(gt_masks, gt_boxes, rois, roi_gt_index, mask_shape, use_mini_mask):
-    """TensorFlow twin of :func:`roi_mask_targets_np` (same shapes; float32 [T, MH, MW])."""
+def roi_mask_targets_tf(
+    gt_masks, gt_boxes, rois, roi_gt_index, mask_shape, use_mini_mask, crop="crop_and_resize"
+):
+    """TensorFlow twin of :func:`roi_mask_targets_np` (same shapes; float32 [T, MH, MW]).
+
+    ``crop``: ``"crop_and_resize"`` (``tf.image.crop_and_resize``) or ``"xla"`` (the same
+    bilinear crop by gathers, which XLA compiles: ``ops.roi_align.crop_and_resize_xla``)."""
     import tensorflow as tf
 
     rois = tf.cast(rois, tf.float32)
@@ -194,7 +199,13 @@ def roi_mask_targets_tf(gt_masks, gt_boxes, rois, roi_gt_index, mask_shape, use_
             axis=1,
         )
     images = tf.expand_dims(tf.transpose(tf.cast(gt_masks, tf.float32), [2, 0, 1]), -1)
-    crops = tf.image.crop_and_resize(
-        images, rois, roi_gt_index, [int(mask_shape[0]), int(mask_shape[1])]
-    )
+    size = [int(mask_shape[0]), int(mask_shape[1])]
+    if crop == "xla":
+        from fashion_mrcnn.ops.roi_align import crop_and_resize_xla
+
+        crops = crop_and_resize_xla(images, rois, roi_gt_index, size)
+    elif crop == "crop_and_resize":
+        crops = tf.image.crop_and_resize(images, rois, roi_gt_index, size)
+    else:
+        raise ValueError(f"crop must be 'crop_and_resize' or 'xla', got {crop!r}")
     return tf.round(crops[..., 0])

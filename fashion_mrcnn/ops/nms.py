@@ -79,49 +79,59 @@ def per_class_nms_np(
     return kept[order][:max_out].astype(np.int32)
 
 
-def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float):
+def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float, score_threshold=None):
     """``tf.image.non_max_suppression`` with a fixed-size result.
 
-    boxes: float [N, 4]; scores: float [N]. Returns (indices int32 [max_out] padded with -1,
+    boxes: float [N, 4]; scores: float [N]; ``score_threshold``: only boxes scoring strictly
+    above it are candidates (None: all). Returns (indices int32 [max_out] padded with -1,
     count int32 scalar).
     """
     import tensorflow as tf
 
+    floor = float("-inf") if score_threshold is None else float(score_threshold)
     keep = tf.image.non_max_suppression(
-        tf.cast(boxes, tf.float32), tf.cast(scores, tf.float32), max_out, iou_threshold
+        tf.cast(boxes, tf.float32), tf.cast(scores, tf.float32), max_out, iou_threshold, floor
     )
     count = tf.shape(keep)[0]
     padded = tf.pad(keep, [[0, max_out - count]], constant_values=-1)
     return tf.ensure_shape(padded, [max_out]), count
 
 
-def per_class_nms_tf(boxes, scores, class_ids, max_out: int, iou_threshold: float):
-    """TensorFlow twin of :func:`per_class_nms_np`.
+def per_class_nms_tf(
+    boxes, scores, class_ids, max_out: int, iou_threshold: float, num_classes: int, valid=None
+):
+    """TensorFlow twin of :func:`per_class_nms_np` over the rows where ``valid``, in fixed-size
+    tensors throughout, so XLA compiles it.
 
-    One NMS per class present (``tf.map_fn`` over the unique class ids; exact, unlike the
-    coordinate-offset trick whose float rounding flips decisions near the threshold), then the
-    ``max_out`` best of the union by score. boxes [N, 4], scores [N], class_ids int [N].
-    Returns (indices int32 [max_out] by decreasing score, padded with -1; count int32).
+    One NMS per class id ``1 .. num_classes - 1`` over all N rows, the other rows' scores set
+    to -inf (exact, unlike the coordinate-offset trick whose float rounding flips decisions near
+    the threshold), then the ``max_out`` best of the union by score; rows of class 0, or not
+    ``valid``, are never kept. boxes [N, 4], scores [N] (finite), class_ids int [N] in
+    ``[0, num_classes)``, valid bool [N] (None: all). Returns (indices int32 [max_out] into N
+    by decreasing score, padded with -1; count int32).
     """
     import tensorflow as tf
 
     boxes = tf.cast(boxes, tf.float32)
     scores = tf.cast(scores, tf.float32)
     class_ids = tf.cast(class_ids, tf.int32)
-    unique = tf.unique(class_ids)[0]
+    if valid is not None:
+        class_ids = tf.where(valid, class_ids, 0)
+    lowest = np.finfo(np.float32).min  # strictly above it: every finite score, never -inf
 
     def one_class(c):
-        ix = tf.cast(tf.where(tf.equal(class_ids, c))[:, 0], tf.int32)
-        keep, count = nms_padded_tf(
-            tf.gather(boxes, ix), tf.gather(scores, ix), max_out, iou_threshold
-        )
-        return tf.where(keep >= 0, tf.gather(ix, tf.maximum(keep, 0)), -1)
+        mine = tf.where(tf.equal(class_ids, c), scores, -np.inf)
+        return nms_padded_tf(boxes, mine, max_out, iou_threshold, lowest)[0]
 
-    kept = tf.map_fn(one_class, unique, fn_output_signature=tf.TensorSpec([max_out], tf.int32))
-    kept = tf.reshape(kept, [-1])
-    kept = tf.boolean_mask(kept, kept >= 0)
-    k = tf.minimum(tf.shape(kept)[0], max_out)
-    top = tf.math.top_k(tf.gather(scores, kept), k, sorted=True)
-    picked = tf.gather(kept, top.indices)
-    padded = tf.pad(picked, [[0, max_out - k]], constant_values=-1)
-    return tf.ensure_shape(padded, [max_out]), k
+    kept = tf.map_fn(
+        one_class,
+        tf.range(1, max(int(num_classes), 1), dtype=tf.int32),
+        fn_output_signature=tf.TensorSpec([max_out], tf.int32),
+    )
+    # the best max_out of the union by score; -1 slots rank last at -inf, and top_k keeps ties
+    # in list order (class by class, as per_class_nms_np's stable sort)
+    kept = tf.concat([tf.reshape(kept, [-1]), tf.fill([max_out], -1)], axis=0)
+    ranked = tf.where(kept >= 0, tf.gather(scores, tf.maximum(kept, 0)), -np.inf)
+    top = tf.math.top_k(ranked, max_out, sorted=True)
+    picked = tf.where(top.values > -np.inf, tf.gather(kept, top.indices), -1)
+    return tf.ensure_shape(picked, [max_out]), tf.reduce_sum(tf.cast(picked >= 0, tf.int32))
