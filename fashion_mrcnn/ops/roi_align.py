@@ -186,9 +186,13 @@ def _axis_taps(tf, coords, size):
     """(first tap int32 [N, n], second tap int32 [N, n], weights float32 [N, n, 2], inside bool
     [N, n]) of bilinear sampling at ``coords`` on an axis of ``size`` ([N]) pixels. Positions
     outside ``[0, size - 1]`` (NaN included) are flagged and moved to 0, so every tap indexes a
-    real pixel."""
-    inside = (coords >= 0.0) & (coords <= (size - 1.0)[:, None])
-    coords = tf.where(inside, coords, 0.0)
+    real pixel. A position within ``(size - 1) * 2**-20`` (a few float32 ulps) outside counts
+    as on the edge: compiled, XLA's fused multiply-adds put the samples of a box side at 0 or 1
+    (a box clipped to the image) that far outside, and the edge column would read 0."""
+    limit = (size - 1.0)[:, None]
+    slack = limit * 2.0**-20
+    inside = (coords >= -slack) & (coords <= limit + slack)
+    coords = tf.where(inside, tf.minimum(tf.maximum(coords, 0.0), limit), 0.0)
     first = tf.floor(coords)
     frac = coords - first
     weights = tf.stack([1.0 - frac, frac], axis=-1)

@@ -236,6 +236,13 @@ def register(subparsers) -> None:
         "no --minutes), tpu (needs a TPU; untested). Global batch = IMAGES_PER_GPU x replicas; "
         "the learning rate is not scaled",
     )
+    p.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="XLA-compile the training step (and detect with the run's config): JIT_COMPILE and "
+        "ROI_ALIGN xla, the graph in fixed shapes (the mask head runs on every positive slot). "
+        "On TPUs XLA is required; on GPUs and CPUs measure it (bench/RESULTS.md has this CPU)",
+    )
     p.add_argument("--seed", type=int, default=0)
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_train)

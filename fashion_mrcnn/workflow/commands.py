@@ -56,7 +56,8 @@ def open_data(args, split, categories=None, announce: bool = True):
 def train_config(args, num_classes: int):
     """The Config of a ``train`` command: ``--config`` or ``--preset``, with the recipe
     ``--recipe``, else ``finetune`` when ``--init-weights`` is given, else the preset's (the
-    YAML's); then ``--precision``, ``--lr``, ``--lr-schedule`` and ``--warmup-steps`` win."""
+    YAML's); then ``--precision``, ``--lr``, ``--lr-schedule``, ``--warmup-steps`` and
+    ``--jit-compile`` (JIT_COMPILE with ROI_ALIGN "xla") win."""
     from fashion_mrcnn.config import Config
     from fashion_mrcnn.model.precision import mixed_precision_setting
     from fashion_mrcnn.workflow import stages
@@ -81,6 +82,8 @@ def train_config(args, num_classes: int):
         "LR_SCHEDULE": args.lr_schedule,
         "LR_WARMUP_STEPS": args.warmup_steps,
     }
+    if getattr(args, "jit_compile", False):
+        explicit.update(JIT_COMPILE=True, ROI_ALIGN="xla")
     return config.replace(**{k: v for k, v in explicit.items() if v is not None})
 
 
@@ -131,6 +134,7 @@ def cmd_train(args) -> int:
         + f"; {config.BACKBONE} backbone"
         + (f" from {config.BACKBONE_WEIGHTS} weights" if config.BACKBONE_WEIGHTS else "")
         + f", precision {describe_precision(config.MIXED_PRECISION)}"
+        + (", XLA-compiled (fixed shapes)" if config.JIT_COMPILE else "")
     )
     result = stages.train(
         config,

@@ -85,3 +85,17 @@ def test_gather_rows_takes_each_detections_roi():
     want = np.zeros((2, 3, 3), np.float32)
     want[0, 0], want[0, 1], want[1, 0] = x[0, 4], x[0, 0], x[1, 2]
     np.testing.assert_array_equal(out, want)
+
+
+def test_xla_compiled_layer_matches_numpy():
+    """Under ``jit_compile=True`` (Config.JIT_COMPILE) the same detections and rows: XLA
+    rejects any dynamic-size tensor left in the layer or its NMS."""
+    import tensorflow as tf
+
+    inputs = make_inputs(0)
+    layer = DetectionLayer(STD, 0.3, 20, 0.3, return_rows=True)
+    out, rows = tf.function(lambda *a: layer(list(a)), jit_compile=True)(*inputs)
+    np.testing.assert_allclose(out, detections_np(*inputs, STD, 0.3, 20, 0.3), atol=1e-5)
+    eager_rows = DetectionLayer(STD, 0.3, 20, 0.3, return_rows=True)(inputs)[1]
+    np.testing.assert_array_equal(rows, eager_rows)
+    assert (np.asarray(out)[..., 4] > 0).sum() > 5

@@ -234,3 +234,22 @@ def test_multilevel_crop_and_resize_xla_matches_each_level():
         rows = np.flatnonzero(levels == level)
         expected = kernel_gradient(fm, boxes[rows], idx[rows], upstream.numpy()[rows])
         np.testing.assert_allclose(grad.numpy(), expected, atol=1e-5)
+
+
+def test_crop_and_resize_xla_compiled_reads_the_edge_of_a_box_clipped_to_the_image():
+    """A box side at 0 or 1 samples the image's edge pixels. Compiled, XLA's fused
+    multiply-adds put those samples a few ulps outside ``[0, size - 1]``; read as outside, the
+    whole edge column was 0 (seen in the cpu-smoke graph at 128 px). CropAndResize's own kernel
+    does the same now and then (its float32 positions overshoot too), so the compiled crop is
+    held to the uncompiled one and to no sample read as outside."""
+    rng = np.random.default_rng(7)
+    images = rng.uniform(1, 2, (1, 32, 32, 4)).astype(np.float32)
+    y1x1 = rng.uniform(0.0, 0.7, (64, 2)).astype(np.float32)
+    boxes = np.concatenate([y1x1, np.ones((64, 2), np.float32)], axis=1)  # y2 = x2 = 1
+    boxes[::2, :2] = 0.0  # and boxes whose y1 = x1 = 0
+    idx = np.zeros(64, np.int32)
+    compiled = tf.function(lambda *a: R.crop_and_resize_xla(*a, (7, 7)), jit_compile=True)
+    out = compiled(images, boxes, idx).numpy()
+    assert out.min() >= 1.0  # no sample read as outside (0)
+    eager = R.crop_and_resize_xla(images, boxes, idx, (7, 7)).numpy()
+    np.testing.assert_allclose(out, eager, atol=1e-5)

@@ -74,3 +74,10 @@ def test_validation_is_sized_to_the_epoch_and_the_validation_split():
     # a small validation split is seen once, not 50 steps' worth of repeats
     assert validation_steps_for(SimpleNamespace(num_images=9), config, 240) == 5
     assert validation_steps_for(SimpleNamespace(num_images=1), config, 1) == 1
+
+
+def test_jit_compile_option_sets_the_compiled_graph():
+    config = _config("--preset", "cpu-smoke", "--jit-compile")
+    assert (config.JIT_COMPILE, config.ROI_ALIGN) == (True, "xla")
+    config = _config("--preset", "cpu-smoke")
+    assert (config.JIT_COMPILE, config.ROI_ALIGN) == (False, "crop_and_resize")
