@@ -29,6 +29,7 @@ __all__ = [
     "open_file",
     "parent",
     "read_blocks",
+    "read_bytes",
     "read_text",
     "remove",
     "replace",
@@ -126,6 +127,12 @@ def open_file(path: PathLike, mode: str = "r"):
 
 def read_text(path: PathLike) -> str:
     with open_file(path, "r") as f:
+        return f.read()
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The whole file, read through one open."""
+    with open_file(path, "rb") as f:
         return f.read()
 
 
