@@ -13,12 +13,15 @@ from __future__ import annotations
 import glob as _glob
 import os
 import posixpath
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = [
     "as_path",
+    "copy",
     "exists",
+    "files_under",
     "glob",
     "is_dir",
     "is_file",
@@ -29,6 +32,7 @@ __all__ = [
     "open_file",
     "parent",
     "read_blocks",
+    "read_bytes",
     "read_text",
     "remove",
     "replace",
@@ -100,6 +104,39 @@ def glob(folder: PathLike, pattern: str) -> list[str]:
     return sorted(_glob.glob(join(_glob.escape(str(folder)), pattern)))
 
 
+def files_under(folder: PathLike) -> list[str]:
+    """Every file below ``folder`` (subfolders included) as a ``/``-separated path relative to
+    it, sorted; [] when ``folder`` is not a folder. A URL is listed one folder at a time with
+    :func:`glob` (``tf.io.gfile.walk`` on ``ram://`` also lists ``x/training.csv`` as
+    ``x/train/ing.csv`` beside a folder ``x/train``)."""
+    if not is_dir(folder):
+        return []
+    found = []
+    if not is_url(folder):
+        for here, _, files in os.walk(folder):
+            rel = os.path.relpath(here, folder).replace(os.sep, "/")
+            found += [f if rel == "." else f"{rel}/{f}" for f in files]
+        return sorted(found)
+    pending = [""]
+    while pending:
+        rel = pending.pop()
+        for path in glob(join(folder, rel) if rel else folder, "*"):
+            sub = f"{rel}/{name(path)}" if rel else name(path)
+            (pending if is_dir(path) else found).append(sub)
+    return sorted(found)
+
+
+def copy(src: PathLike, dst: PathLike) -> None:
+    """Copy the file ``src`` to ``dst``, replacing it (either may be a URL; ``dst``'s folder must
+    exist). Not atomic: copy to a temporary name and :func:`replace` for that."""
+    if is_url(dst) and exists(dst):  # ram:// appends to an existing file, even when overwriting
+        remove(dst)
+    if is_url(src) or is_url(dst):
+        _gfile().copy(str(src), str(dst), overwrite=True)
+    else:
+        shutil.copyfile(src, dst)
+
+
 def remove(path: PathLike) -> None:
     if is_url(path):
         _gfile().remove(str(path))
@@ -126,6 +163,12 @@ def open_file(path: PathLike, mode: str = "r"):
 
 def read_text(path: PathLike) -> str:
     with open_file(path, "r") as f:
+        return f.read()
+
+
+def read_bytes(path: PathLike) -> bytes:
+    """The whole file, read through one open."""
+    with open_file(path, "rb") as f:
         return f.read()
 
 

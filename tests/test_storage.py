@@ -41,3 +41,20 @@ def test_write_read_glob_replace_remove(where, tmp_path, ram_dir):
     assert not storage.exists(storage.join(folder, "b.tmp"))
     storage.remove(first)
     assert storage.glob(folder, "*") == []
+
+
+@pytest.mark.parametrize("where", ["local", "ram"])
+def test_files_under_lists_every_file_below_and_copy_goes_both_ways(where, tmp_path, ram_dir):
+    folder = storage.join(tmp_path / "src" if where == "local" else ram_dir, "run")
+    names = ["a.json", "logs/x/training.csv", "logs/x/train/events.v2", "logs/x/m.h5"]
+    for k, rel in enumerate(names):  # a folder "train" beside "training.csv": listed apart
+        storage.makedirs(storage.parent(storage.join(folder, rel)))
+        storage.write_text(storage.join(folder, rel), f"file {k}")
+    assert storage.files_under(folder) == sorted(names)
+    assert storage.files_under(storage.join(folder, "logs/x/train")) == ["events.v2"]
+    assert storage.files_under(storage.join(folder, "none")) == []
+    back = tmp_path / "back.csv"
+    storage.copy(storage.join(folder, names[1]), back)  # URL (or local) -> local
+    storage.copy(back, storage.join(folder, "a.json"))  # and back, replacing a file
+    assert back.read_text() == storage.read_text(storage.join(folder, "a.json")) == "file 1"
+    assert storage.read_bytes(storage.join(folder, "logs/x/m.h5")) == b"file 3"

@@ -2,8 +2,8 @@
 
 A run of a model named ``NAME`` writes into ``<model_dir>/<name><YYYYMMDDTHHMM>/`` (``name`` is
 ``NAME`` in lower case, ``"model"`` when unset) the checkpoints ``mask_rcnn_<name>_<epoch:04d>.h5``
-(patterns in :mod:`fashion_mrcnn.constants`). No TensorFlow here: the workflow reads checkpoint
-names without loading the engine.
+(patterns in :mod:`fashion_mrcnn.constants`). No TensorFlow here for a local folder: the workflow
+reads checkpoint names without loading the engine.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.constants import (
     CHECKPOINT_GLOB,
     CHECKPOINT_NAME,
@@ -62,10 +63,11 @@ def checkpoint_epoch(path: str | Path) -> int:
 
 def find_checkpoints(model_dir: str | Path, name: str) -> list[str]:
     """Every checkpoint of the ``<name>*`` log dirs under ``model_dir``, newest first (newest
-    log dir first, then the highest epoch)."""
-    root = Path(model_dir)
-    dirs = sorted(d for d in root.glob(f"{name}*") if d.is_dir()) if root.is_dir() else []
-    return [str(c) for d in reversed(dirs) for c in sorted(d.glob(CHECKPOINT_GLOB))[::-1]]
+    log dir first, then the highest epoch). ``model_dir`` may be a URL (``gs://bucket/run/logs``,
+    listed through ``tf.io.gfile``: ``workflow.run_mirror`` resumes from one)."""
+    root = storage.as_path(model_dir)
+    dirs = [d for d in storage.glob(root, f"{name}*") if storage.is_dir(d)]
+    return [c for d in reversed(dirs) for c in storage.glob(d, CHECKPOINT_GLOB)[::-1]]
 
 
 def describe_search(model_dir: str | Path, name: str) -> str:

@@ -374,16 +374,20 @@ class MaskRCNN:
         meta = parse_image_meta(np.asarray(image_metas))
         cfg = self.config
         min_confidence = cfg.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence
+        mask_threshold = cfg.MASK_THRESHOLD if mask_threshold is None else mask_threshold
         results = []
-        for i in range(len(molded_images)):
-            one = (raw["detections"][i], raw["mrcnn_mask"][i], meta["original_image_shape"][i],
-                   np.asarray(molded_images[i]).shape, meta["window"][i], min_confidence)  # fmt: skip
-            rois, class_ids, scores, masks = self.unmold_detections(*one, mask_threshold)
+        for i in range(len(molded_images)):  # each image unmolded once; its masks pasted from it
+            shape = meta["original_image_shape"][i]
+            rois, class_ids, scores, small, rows = T.unmold_instances(
+                raw["detections"][i], raw["mrcnn_mask"][i], shape,
+                np.asarray(molded_images[i]).shape, meta["window"][i], min_confidence,
+                with_rows=True,
+            )  # fmt: skip
+            masks = T.paste_masks(small, rois, shape, mask_threshold)
             result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
             if soft_masks:  # the same instances before the threshold
-                result["soft_masks"] = T.unmold_soft_masks(*one)
+                result["soft_masks"] = T.paste_soft_masks(small, rois, shape)
             if "mrcnn_attr" in raw:  # the head's outputs of the kept detections (same rows)
-                rows = T.kept_detection_rows(one[0], *one[2:5], min_confidence)
                 attrs = raw["mrcnn_attr"][i][rows]
                 result.update(A.detection_attributes(attrs, class_ids, cfg))
             results.append(result)

@@ -19,8 +19,9 @@ Inverse (molded -> original):
 
 - :func:`unmold_detections`: the inference graph's detections (normalised boxes of the molded
   image) and mask-head output -> pixel boxes and full-size masks of the original, through
-  :func:`unmold_boxes` and :func:`paste_masks`; :func:`unmold_soft_masks`: the same
-  instances' masks before the threshold, as uint8 soft-mask levels (:func:`paste_soft_masks`,
+  :func:`unmold_boxes` and :func:`paste_masks`; :func:`unmold_instances` is its first half
+  (boxes, classes, scores, small masks and the kept rows), which a caller pastes once into
+  binary masks (:func:`paste_masks`) and soft masks (:func:`paste_soft_masks`, uint8 levels,
   ``ops.masks`` says why uint8);
 - :func:`restore_boxes` / :func:`restore_masks`: pixel boxes / masks on a resized image (the
   cache's) -> the original image.
@@ -60,8 +61,9 @@ __all__ = [
     "unmold_boxes",
     "paste_masks",
     "paste_soft_masks",
+    "unmold_instances",
+    "kept_detection_rows",
     "unmold_detections",
-    "unmold_soft_masks",
     "restore_boxes",
     "restore_masks",
 ]
@@ -248,6 +250,8 @@ def unmold_instances(
     image_shape: Sequence[int],
     window,
     min_confidence: float,
+    *,
+    with_rows: bool = False,
 ):
     """One image's raw inference outputs -> its instances on the original image, each mask
     still the mask head's small probability map (:func:`unmold_detections` pastes them).
@@ -260,7 +264,10 @@ def unmold_instances(
     back.
 
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
-    class_ids int32 [N], scores float32 [N], masks float32 [N, MH, MW] for each one's class)``.
+    class_ids int32 [N], scores float32 [N], masks float32 [N, MH, MW] for each one's class)``;
+    with ``with_rows``, a fifth element: the kept rows of ``detections``, int64 [N]
+    (:func:`kept_detection_rows`), which per-detection outputs beside ``detections`` (the
+    attribute head's) follow.
     """
     rows = kept_detection_rows(
         detections, original_image_shape, image_shape, window, min_confidence
@@ -268,7 +275,8 @@ def unmold_instances(
     class_ids = detections[rows, 4].astype(np.int32)
     masks = mrcnn_mask[rows, :, :, class_ids].astype(np.float32)  # [N, MH, MW]
     boxes = unmold_boxes(detections[rows, :4], original_image_shape, image_shape, window)
-    return boxes.astype(np.int32), class_ids, detections[rows, 5].astype(np.float32), masks
+    found = (boxes.astype(np.int32), class_ids, detections[rows, 5].astype(np.float32), masks)
+    return (*found, rows) if with_rows else found
 
 
 def kept_detection_rows(
@@ -305,24 +313,6 @@ def unmold_detections(
     )
     full = paste_masks(masks, boxes, original_image_shape, mask_threshold)
     return boxes, class_ids, scores, full
-
-
-def unmold_soft_masks(
-    detections: np.ndarray,
-    mrcnn_mask: np.ndarray,
-    original_image_shape: Sequence[int],
-    image_shape: Sequence[int],
-    window,
-    min_confidence: float,
-) -> np.ndarray:
-    """The masks of :func:`unmold_detections`'s instances (same arguments but
-    ``mask_threshold``, same instances in the same order) before the threshold: uint8 [H, W, N]
-    soft-mask levels (:func:`paste_soft_masks`). ``ops.masks.threshold_soft_masks(soft, t)``
-    equals ``unmold_detections``' masks at ``mask_threshold=t`` (exactly at 0.5)."""
-    boxes, _, _, masks = unmold_instances(
-        detections, mrcnn_mask, original_image_shape, image_shape, window, min_confidence
-    )
-    return paste_soft_masks(masks, boxes, original_image_shape)
 
 
 def restore_boxes(boxes: np.ndarray, window, scale: float, original_shape) -> np.ndarray:

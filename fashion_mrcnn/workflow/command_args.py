@@ -158,7 +158,12 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("train", help="train Mask R-CNN (heads, then deeper layers)")
     p.add_argument("data", help="iMaterialist dir / CSV, COCO JSON or VOC folder")
-    p.add_argument("--out", default="runs/train", help="run directory (checkpoints, logs, config)")
+    p.add_argument(
+        "--out",
+        default="runs/train",
+        help="run directory (checkpoints, logs, config); a URL (gs://bucket/run) is trained in "
+        "a local staging folder and copied there after every epoch",
+    )
     p.add_argument("--preset", default="cpu-small", help=f"config preset: {', '.join(PRESETS)}")
     p.add_argument("--config", help="a Config YAML instead of a preset")
     p.add_argument("--name", default="fashion")

@@ -140,7 +140,7 @@ def cmd_train(args) -> int:
         config,
         train_ds,
         val_ds,
-        Path(args.out),
+        storage.as_path(args.out),  # a URL stays a string (workflow.run_mirror)
         schedule=schedule,
         epochs=args.epochs,
         augmentation="default" if args.augment else "flips",

@@ -14,6 +14,10 @@ A run folder (``fashion-mrcnn train --out RUN``, ``stages.train(..., out_dir=RUN
 So ``--weights RUN/logs/.../mask_rcnn_*.h5`` alone is enough for evaluate / predict / submit:
 :func:`read_run` finds the config and classes in the folders above the checkpoint.
 
+A training run folder may be a URL (``gs://bucket/run``): the run is written into a local
+staging folder with this layout and copied there file by file (:mod:`workflow.run_mirror`
+states the rule), so the functions here always work on local folders.
+
 The names of the files the later stages write into their output folders are owned here too:
 ``metrics.json`` (:data:`METRICS_FILE`, evaluate and the tuner), ``per_class.csv``
 (:data:`PER_CLASS_FILE`, evaluate), ``ranked.csv`` and ``best_config.yaml`` (:data:`RANKED_FILE`,

@@ -52,11 +52,11 @@ def write_manifest(out_dir: str | Path, manifest: dict) -> str | Path:
     return storage.as_path(path)
 
 
-def verify_cache(cache_dir: str | Path) -> dict:
-    """Check that the cache is complete and every shard's sha256 matches; return the manifest.
+def load_complete(cache_dir: str | Path) -> dict:
+    """The manifest of a complete cache (its shards not checked).
 
     Raises:
-        FashionDataError: naming the manifest or the bad shard (missing, checksum mismatch).
+        FashionDataError: naming the folder (no manifest) or the manifest (incomplete).
     """
     manifest = load_manifest(cache_dir)
     if manifest is None:
@@ -66,17 +66,53 @@ def verify_cache(cache_dir: str | Path) -> dict:
             f"{storage.join(cache_dir, MANIFEST)}: cache is incomplete ({len(manifest['shards'])} shards "
             "written); run pack_dataset again to resume"
         )
-    for shard in manifest["shards"]:
-        path = storage.join(cache_dir, shard["file"])
-        if not storage.is_file(path):
-            raise FashionDataError(f"{path}: shard file missing")
-        digest = sha256(path)
-        if digest != shard["sha256"]:
-            raise FashionDataError(
-                f"{path}: checksum mismatch (sha256 {digest[:12]}..., manifest says "
-                f"{shard['sha256'][:12]}...): the shard is corrupt; repack it"
-            )
     return manifest
+
+
+def verify_cache(cache_dir: str | Path) -> dict:
+    """Check that the cache is complete and every shard's sha256 matches; return the manifest.
+    Each shard is read in blocks (:func:`sha256`), never held whole.
+
+    Raises:
+        FashionDataError: naming the manifest or the bad shard (missing, checksum mismatch).
+    """
+    manifest = load_complete(cache_dir)
+    for shard in manifest["shards"]:
+        path = _existing_shard(cache_dir, shard)
+        _check_digest(path, sha256(path), shard)
+    return manifest
+
+
+def read_verified_shard(cache_dir: str | Path, shard: dict) -> bytes:
+    """The bytes of one shard (``shard``: its manifest entry), read once and checked against
+    the manifest's sha256: the shard's only read when it is both verified and parsed
+    (``reader.CachedDataset``). The whole shard is held in memory while its caller parses it.
+
+    Raises:
+        FashionDataError: naming the shard (missing, checksum mismatch), as :func:`verify_cache`.
+    """
+    path = _existing_shard(cache_dir, shard)
+    data = storage.read_bytes(path)
+    _check_digest(path, hashlib.sha256(data).hexdigest(), shard)
+    return data
+
+
+def _existing_shard(cache_dir: str | Path, shard: dict) -> str:
+    """The path of the manifest entry ``shard``; FashionDataError naming it when it is missing."""
+    path = storage.join(cache_dir, shard["file"])
+    if not storage.is_file(path):
+        raise FashionDataError(f"{path}: shard file missing")
+    return path
+
+
+def _check_digest(path: str, found: str, shard: dict) -> None:
+    """FashionDataError naming ``path`` when ``found`` (its hex sha256) is not the manifest
+    entry ``shard``'s."""
+    if found != shard["sha256"]:
+        raise FashionDataError(
+            f"{path}: checksum mismatch (sha256 {found[:12]}..., manifest says "
+            f"{shard['sha256'][:12]}...): the shard is corrupt; repack it"
+        )
 
 
 def load_verified(cache_dir: str | Path, verify: bool) -> dict:

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from fashion_mrcnn import storage
-from fashion_mrcnn.data.cache.layout import MANIFEST, example_spec, load_verified
+from fashion_mrcnn.data.cache.layout import (
+    MANIFEST,
+    example_spec,
+    load_complete,
+    load_verified,
+    read_verified_shard,
+)
 from fashion_mrcnn.data.dataset import FashionDataset
 from fashion_mrcnn.data.formats import tfrecord as tfr
 from fashion_mrcnn.data.formats.rle import decode_rles_tf
@@ -60,7 +66,10 @@ class CachedDataset(FashionDataset):
 
     Its records describe the cached images (``height`` / ``width`` = the cache's ``image_size``,
     masks as Kaggle RLE at that size, ``path`` = the shard file); the JPEG bytes of every image
-    are held in memory from the start (one read of each shard).
+    are held in memory from the start. Each shard is read once: with ``verify`` its bytes are
+    checked against the manifest's sha256 and parsed from memory
+    (``layout.read_verified_shard``, the same error naming the shard as ``verify_cache``);
+    without, TensorFlow's TFRecord reader streams it (checking each record's CRC).
 
     ``load_image(i)`` -> uint8 [S, S, 3]; ``load_mask(i)`` -> (bool [S, S, N], int32 [N]);
     ``load_instances(i)`` -> ``FashionDataset.load_instances`` plus ``window``, ``scale`` and
@@ -71,7 +80,7 @@ class CachedDataset(FashionDataset):
 
     def __init__(self, cache_dir: str | Path, verify: bool = True) -> None:
         cache_dir = str(cache_dir)
-        manifest = load_verified(cache_dir, verify)
+        manifest = load_complete(cache_dir) if verify else load_verified(cache_dir, False)
         names = manifest["class_names"][1:]
         categories = [dict(c) for c in manifest.get("categories", [])]
         by_class_id = len(categories) != len(names)  # packed from a set without categories:
@@ -79,9 +88,15 @@ class CachedDataset(FashionDataset):
             categories = [{"id": k, "name": n} for k, n in enumerate(names, start=1)]
         source = manifest.get("source") or "cache"
         records, examples = [], {}
+        spec = example_spec()
         for shard in manifest["shards"]:
             path = storage.join(cache_dir, shard["file"])
-            for j, ex in enumerate(tfr.read_examples(path, example_spec())):
+            if verify:  # one read: hashed, then parsed from memory
+                raws = tfr.split_records(read_verified_shard(cache_dir, shard), path)
+                found = (tfr.parse_example(raw, spec) for raw in raws)
+            else:
+                found = tfr.read_examples(path, spec)
+            for j, ex in enumerate(found):
                 records.append(_record(ex, path, j, source, by_class_id))
                 examples[records[-1]["image_id"]] = ex
         self._setup(cache_dir, manifest, examples, records, categories, source)

@@ -1,5 +1,5 @@
 """Generic TFRecord helpers: ``tf.train.Example`` feature builders, ``write_examples`` /
-``read_examples``.
+``read_examples``; ``split_records`` / ``parse_example`` for a file's bytes already in memory.
 
 Used by the shard cache (:mod:`fashion_mrcnn.data.cache`) and the TF Object Detection API export
 (:mod:`fashion_mrcnn.data.formats.voc_tfrecord`). TensorFlow is imported lazily (inside the
@@ -9,10 +9,12 @@ functions, :func:`tf_module`), so importing this module is cheap.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fashion_mrcnn import storage
+from fashion_mrcnn.errors import FashionDataError
 
 __all__ = [
     "bytes_feature",
@@ -21,7 +23,9 @@ __all__ = [
     "int64_feature",
     "int64_list_feature",
     "make_example",
+    "parse_example",
     "read_examples",
+    "split_records",
     "tf_module",
     "write_examples",
 ]
@@ -96,15 +100,51 @@ def read_examples(path: str | Path, spec: dict) -> Iterator[dict]:
         spec: ``{key: tf.io.FixedLenFeature | tf.io.VarLenFeature}``.
 
     Yields:
-        ``{key: numpy value}``; VarLen features come back as dense 1-D numpy arrays, bytes as
-        ``bytes``.
+        :func:`parse_example`'s dicts, in file order.
     """
     tf = tf_module()
     for raw in tf.data.TFRecordDataset(str(path)):
-        parsed = tf.io.parse_single_example(raw, spec)
-        out = {}
-        for key, value in parsed.items():
-            if isinstance(value, tf.sparse.SparseTensor):
-                value = tf.sparse.to_dense(value)
-            out[key] = value.numpy()
-        yield out
+        yield parse_example(raw, spec)
+
+
+def parse_example(raw, spec: dict) -> dict:
+    """One serialised Example (bytes or a string tensor) -> ``{key: numpy value}`` for ``spec``
+    (as in :func:`read_examples`); VarLen features come back as dense 1-D numpy arrays, bytes
+    as ``bytes``."""
+    tf = tf_module()
+    out = {}
+    for key, value in tf.io.parse_single_example(raw, spec).items():
+        if isinstance(value, tf.sparse.SparseTensor):
+            value = tf.sparse.to_dense(value)
+        out[key] = value.numpy()
+    return out
+
+
+#: a record's frame: uint64 little-endian length, then the masked CRC-32C of the length (4
+#: bytes); after the record, the masked CRC-32C of its data (4 bytes)
+_HEADER = 12
+_FOOTER = 4
+
+
+def split_records(data: bytes, where: str) -> Iterator[bytes]:
+    """The records of an uncompressed TFRecord file's bytes, in file order.
+
+    data: the whole file, already read (for a file whose bytes the caller checked otherwise,
+    e.g. against a sha256: the frames' CRC-32C are not recomputed here, TensorFlow's reader
+    checks them); where: the file's name for errors. FashionDataError naming ``where`` and the
+    record when a frame runs past the end (a truncated or garbled file).
+    """
+    pos, k = 0, 0
+    view = memoryview(data)
+    while pos < len(data):
+        if pos + _HEADER > len(data):
+            raise FashionDataError(f"{where}: record {k} is truncated (its header is cut off)")
+        (length,) = struct.unpack_from("<Q", data, pos)
+        end = pos + _HEADER + length + _FOOTER
+        if end > len(data):
+            raise FashionDataError(
+                f"{where}: record {k} is truncated ({length} bytes announced, "
+                f"{len(data) - pos - _HEADER} left)"
+            )
+        yield bytes(view[pos + _HEADER : end - _FOOTER])
+        pos, k = end, k + 1

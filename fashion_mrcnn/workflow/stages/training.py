@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from fashion_mrcnn import storage
 from fashion_mrcnn.constants import TRAINING_LOG
 from fashion_mrcnn.errors import ConfigError, TrainingDivergedError
 from fashion_mrcnn.workflow.stages.common import mkdir, write_json
@@ -183,6 +184,11 @@ def train(
             stop them at different steps), and only its chief writes ``out_dir``: another
             worker writes its run folder into ``worker_dir`` (default: a temporary folder,
             removed when training ends) and, with ``resume``, reads the chief's ``out_dir``.
+        out_dir: a local folder, or a URL (``gs://bucket/run``): then the run trains in a local
+            staging folder copied to the URL after every epoch and when training ends, and
+            ``resume`` copies the URL run's logs and newest loadable checkpoint down first
+            (:mod:`fashion_mrcnn.workflow.run_mirror` states the rule). The paths returned and
+            written to the summary are the URL's.
 
     Returns:
         ``{"checkpoint" (the newest good one), "history" {loss: [per epoch]}, "learning_rate"
@@ -207,34 +213,56 @@ def train(
         )
     config = D.config_for(config, dist)
     print(D.batch_rule(config, dist))
-    scratch = None
+    scratch, mirror = None, None
     if not dist.chief:  # the chief alone writes out_dir; this worker's files go elsewhere
         scratch = worker_dir or tempfile.mkdtemp(prefix="fashion-mrcnn-worker-")
+    elif storage.is_url(out_dir):  # trained locally, copied up (workflow.run_mirror)
+        from fashion_mrcnn.workflow.run_mirror import RunMirror, staging_folder
+
+        mirror = RunMirror(staging_folder(), str(out_dir))
+        scratch = mirror.local
+        print(f"run folder {mirror.url}: training in {scratch}, copied there after every epoch")
     try:
         return _train(
-            config, train_ds, val_ds, Path(out_dir), schedule, augmentation, init_weights,
-            exclude, steps_per_epoch, validation_steps, resume, time_budget_minutes, seed,
-            verbose, allow_partial, epochs, dist, Path(scratch) if scratch else None,
+            config, train_ds, val_ds, storage.as_path(out_dir), schedule, augmentation,
+            init_weights, exclude, steps_per_epoch, validation_steps, resume,
+            time_budget_minutes, seed, verbose, allow_partial, epochs, dist,
+            Path(scratch) if scratch else None, mirror,
         )  # fmt: skip
+    except TrainingDivergedError as exc:
+        if mirror is None:
+            raise
+        raise type(exc)(mirror.publish_text(str(exc))) from exc  # the URL's checkpoint names
     finally:
-        if scratch is not None and worker_dir is None:
+        if mirror is not None:
+            mirror.close()  # the last copy; the staging folder goes once all is up
+        elif scratch is not None and worker_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _train(
     config, train_ds, val_ds, read_dir, schedule, augmentation, init_weights, exclude,
     steps_per_epoch, validation_steps, resume, time_budget_minutes, seed, verbose,
-    allow_partial, epochs, dist, scratch,
+    allow_partial, epochs, dist, scratch, mirror=None,
 ) -> dict:  # fmt: skip
     """:func:`train` under the built Distribution ``dist``: reads a resumed run from
-    ``read_dir``, writes into ``scratch`` when given (a worker other than the chief), else into
-    ``read_dir``."""
+    ``read_dir`` (a local ``Path`` or a URL string), writes into ``scratch`` when given (a
+    worker other than the chief, or the staging folder of ``mirror``, a
+    ``run_mirror.RunMirror`` to the URL ``read_dir``), else into ``read_dir``."""
     from fashion_mrcnn.model import distribute as D
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
     from fashion_mrcnn.model.schedule import BudgetClock, TimeBudget
+    from fashion_mrcnn.workflow import run_mirror as M
     from fashion_mrcnn.workflow import rundir
 
     out_dir = mkdir(scratch if scratch is not None else read_dir)
+    remote = storage.is_url(read_dir)
+    if resume and remote:  # the URL run's logs and summary come down before anything is written
+        if mirror is not None:
+            mirror.pull()
+        else:
+            M.pull_run(read_dir, out_dir)
+    publish = mirror.publish if mirror is not None else (lambda path: path)
     config.validate(num_classes=train_ds.num_classes)
     config_path = rundir.write_config(config, out_dir)
     if getattr(train_ds, "categories", None) is not None:
@@ -255,11 +283,17 @@ def _train(
     # summary so a resumed run places each stage's learning-rate schedule where it was.
     start_epoch = 0
     if resume:
+        logs = storage.join(read_dir, rundir.LOGS_DIR)
         try:
-            model.load_last(allow_partial=allow_partial, model_dir=read_dir / rundir.LOGS_DIR)
+            if mirror is not None:  # copied down newest first until one loads
+                mirror.resume(model, allow_partial)
+            elif remote:  # a worker other than the chief, reading the chief's URL
+                M.load_newest(model, logs, out_dir / rundir.LOGS_DIR, allow_partial)
+            else:
+                model.load_last(allow_partial=allow_partial, model_dir=logs)
         except FileNotFoundError:
-            log.info("no checkpoint under %s: starting fresh", read_dir / rundir.LOGS_DIR)
-        read_summary = read_dir / rundir.SUMMARY_FILE
+            log.info("no checkpoint under %s: starting fresh", logs)
+        read_summary = (out_dir if remote else read_dir) / rundir.SUMMARY_FILE  # pulled
         if read_summary.is_file():
             start_epoch = int(json.loads(read_summary.read_text()).get("start_epoch", 0))
         D.check_workers_agree(dist, model.epoch, "the epoch to resume at")
@@ -277,12 +311,12 @@ def _train(
 
     def summary(status: str) -> dict:
         result = {
-            "checkpoint": model.last_checkpoint,
+            "checkpoint": publish(model.last_checkpoint),
             "history": {k: v for k, v in history.items() if k.endswith("loss")},
             "learning_rate": history.get("learning_rate", []),
             "step_ms": history.get("step_ms", []),
-            "log_dir": str(model.log_dir),
-            "config": str(config_path),
+            "log_dir": publish(str(model.log_dir)),
+            "config": publish(str(config_path)),
             "epochs": int(model.epoch),
             "start_epoch": start_epoch,
             "steps": steps,
@@ -322,6 +356,7 @@ def _train(
                 verbose=verbose,
                 schedule_start_epoch=min(stage_start, model.epoch),
                 time_budget=budget,
+                custom_callbacks=[mirror.callback()] if mirror is not None else None,
             )
         except TrainingDivergedError:
             summary("diverged")

@@ -145,3 +145,50 @@ def test_a_cache_on_a_url_opens_with_its_splits_and_other_urls_are_refused(synth
     assert [i["id"] for i in val.image_info] == ids[3:5] and val.load_image(0).shape == (48, 48, 3)
     with pytest.raises(FashionDataError, match="only a shard cache"):
         open_dataset(f"ram://open-{uuid.uuid4().hex}/train.csv")
+
+
+@pytest.mark.parametrize("where", ["local", "ram"])
+def test_verified_cache_reads_each_shard_once(synth_dataset, tmp_path, monkeypatch, where):
+    """CachedDataset(verify=True) hashes and parses each shard from one read (on gs:// a second
+    read doubles start-up I/O): every shard read through storage.open_file is deleted right
+    after, so any second read of it (for the checksum, or TensorFlow's own) fails. A corrupt
+    shard is still refused, naming it."""
+    import io
+    import uuid
+    from collections import Counter
+
+    from fashion_mrcnn import storage
+    from fashion_mrcnn.errors import FashionDataError
+
+    out = str(tmp_path / "c") if where == "local" else f"ram://once-{uuid.uuid4().hex}/c"
+    cache.pack_dataset(synth_dataset, out, image_size=48, shard_size=5)
+    want = cache.CachedDataset(out)  # read as usual, for comparison
+    shards = [storage.join(out, s["file"]) for s in want.manifest["shards"]]
+    reads, real_open = Counter(), storage.open_file
+
+    def open_once(path, mode="r"):
+        if str(path) not in shards:
+            return real_open(path, mode)
+        reads[str(path)] += 1
+        with real_open(path, mode) as f:
+            data = f.read()
+        storage.replace(path, str(path) + ".read")  # a second read finds no shard here
+        return io.BytesIO(data)
+
+    monkeypatch.setattr(storage, "open_file", open_once)
+    got = cache.CachedDataset(out)
+    assert reads == Counter({p: 1 for p in shards}) and len(shards) == 3
+    assert got.images_verified and len(got.image_ids) == 12
+    assert got.records == want.records
+    for i in (0, 11):
+        np.testing.assert_array_equal(got.load_image(i), want.load_image(i))
+        np.testing.assert_array_equal(got.load_mask(i)[0], want.load_mask(i)[0])
+    monkeypatch.undo()
+    for p in shards:
+        storage.replace(p + ".read", p)
+    data = bytearray(storage.read_bytes(shards[1]))
+    data[len(data) // 2] ^= 0xFF
+    with storage.open_file(shards[1], "wb") as f:
+        f.write(bytes(data))
+    with pytest.raises(FashionDataError, match=r"shard-00001-of-00003\.tfrecord: checksum"):
+        cache.CachedDataset(out)
