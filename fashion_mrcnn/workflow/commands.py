@@ -165,10 +165,13 @@ def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = R.run_config(args)
+    postprocess = R.postprocess_file(args, config)
     dataset = open_data(args, args.split, _categories_ids(categories))
     stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
-    result = run(config, R.detector(config, args), dataset, args.out)
+    result = run(config, R.detector(config, args), dataset, args.out, postprocess=postprocess)
+    if postprocess is not None:
+        print(f"post-processing: {args.postprocess} ({postprocess.describe()})")
     if result.get("box_only"):
         keys = ("box_map50", "num_images", "num_predictions", "num_gt")
     else:
