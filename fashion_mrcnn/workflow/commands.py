@@ -99,14 +99,8 @@ def cmd_train(args) -> int:
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
     config = config_for(train_config(args, train_ds.num_classes), dist)  # the global batch
-    if getattr(args, "attributes", False):
-        from fashion_mrcnn.data.attributes import attribute_settings
-
-        config = config.replace(**attribute_settings(train_ds, name=str(args.data)))
-        print(
-            f"attribute head: {config.NUM_ATTRIBUTES} attributes on "
-            f"{len(config.ATTRIBUTE_CLASS_IDS)} classes"
-        )
+    attributes = getattr(args, "attributes", False)
+    config = stages.attribute_head_config(config, train_ds, attributes, name=str(args.data))
     schedule = None  # the recipe's stages
     if args.heads_epochs is not None or args.all_epochs is not None:
         heads = args.heads_epochs if args.heads_epochs is not None else 1
