@@ -5,7 +5,10 @@ and ``classes.json`` found beside it, every layer required unless ``allow_partia
 second ``keras.Model`` over the same inference graph whose outputs are the detections, the mask
 head's output and the FPN levels P2..P5. One forward pass then gives both what ``detect``
 returns and the pyramid the graph's own ``roi_align_mask`` layer pools for any boxes: those of
-the detections (a query) or of a catalogue's ground truth (indexing).
+the detections (a query) or of a catalogue's ground truth (indexing). With the attribute head
+(``NUM_ATTRIBUTES`` > 0) the graph's ``mrcnn_attr`` output is kept too, so an analysis carries
+``detect``'s ``attribute_ids`` / ``attribute_scores`` / ``attribute_probs``, and
+:func:`instance_attributes` gives the page each instance's attributes by name.
 """
 
 from __future__ import annotations
@@ -19,18 +22,55 @@ import numpy as np
 
 from fashion_mrcnn.app import embedding
 from fashion_mrcnn.app.project import (
+    SYNTHETIC_ATTRIBUTES,
     Config,
     ConfigError,
     boxes_to_molded,
     category_ids_for,
     class_names_for,
+    detection_attributes,
     detection_to_record,
     find_run_file,
+    kept_detection_rows,
     load_inference_model,
     predict_finite,
 )
 
 LEVELS = (2, 3, 4, 5)
+#: The page's name for an attribute id whose name is not known.
+UNNAMED_ATTRIBUTE = "attribute {id}"
+
+
+def attribute_names_for(vocabulary) -> dict[int, str]:
+    """``{attribute id: name}`` for a model's attribute vocabulary (``Config.attribute_ids()``).
+
+    The synthetic scenes' names (``data.synthetic.ATTRIBUTES``: "stripe", "mini (length)", ...)
+    when every id is one of theirs (a model trained on ``synth --attributes`` scenes); else
+    none: the competition's attribute names come with its ``label_descriptions.json``, which a
+    run folder does not keep and the package's copy lacks, so such ids read
+    :data:`UNNAMED_ATTRIBUTE` (``"attribute 12"``).
+    """
+    synthetic = {int(a["id"]): str(a["name"]) for a in SYNTHETIC_ATTRIBUTES}
+    ids = [int(a) for a in vocabulary]
+    return {a: synthetic[a] for a in ids} if ids and set(ids) <= set(synthetic) else {}
+
+
+def instance_attributes(result: dict, names) -> list[list[dict]]:
+    """Each instance's attributes as the page shows them: ``[{"id", "name", "score"}]`` by
+    increasing id, for a ``detect()`` dict (its ``attribute_ids`` / ``attribute_scores``, N
+    lists each); the name from ``names`` (``{id: name}``), else :data:`UNNAMED_ATTRIBUTE`.
+    Without the attribute head (no such keys) every list is empty."""
+    n = len(np.asarray(result["class_ids"]).reshape(-1))
+    ids = result.get("attribute_ids", [[]] * n)
+    scores = result.get("attribute_scores", [[]] * n)
+    return [
+        [
+            {"id": int(a), "name": names.get(int(a)) or UNNAMED_ATTRIBUTE.format(id=int(a)),
+             "score": round(float(score), 6)}
+            for a, score in zip(ids_k, scores_k, strict=True)
+        ]
+        for ids_k, scores_k in zip(ids, scores, strict=True)
+    ]  # fmt: skip
 
 
 def file_sha256(path: str | Path) -> str:
@@ -101,6 +141,7 @@ class Engine:
         self.categories = categories
         self.class_names = class_names_for(categories)
         self.category_ids = category_ids_for(categories)
+        self.attribute_names = attribute_names_for(self.config.attribute_ids())
         if len(self.class_names) != self.config.NUM_CLASSES:
             raise ConfigError(
                 f"{classes_path}: {len(categories)} classes but the config has "
@@ -113,7 +154,8 @@ class Engine:
 
     # ------------------------------------------------------------------ graph
     def _feature_graph(self):
-        """The inference graph with P2..P5 as extra outputs (same layers, same weights)."""
+        """The inference graph with P2..P5 as extra outputs (same layers, same weights); with
+        the attribute head, its ``mrcnn_attr`` output too."""
         import keras
 
         km = self.model.keras_model
@@ -122,6 +164,8 @@ class Engine:
             "mrcnn_mask": km.output["mrcnn_mask"],
             **{f"p{k}": km.get_layer(f"fpn_p{k}").output for k in LEVELS},
         }
+        if "mrcnn_attr" in km.output:
+            outputs["mrcnn_attr"] = km.output["mrcnn_attr"]
         return keras.Model(km.input, outputs, name="mask_rcnn_app")
 
     def _run(self, image: np.ndarray):
@@ -166,7 +210,8 @@ class Engine:
         """Detect garments in one uint8 [H, W, 3] RGB image and describe each.
 
         ``min_score`` 0 keeps every detection the graph returns (its score floor), so a page can
-        filter by score without running the model again.
+        filter by score without running the model again. With the attribute head the result
+        also holds ``detect``'s attribute entries (``data.attributes.detection_attributes``).
         """
         image = np.asarray(image)
         raw, molded_shape, window = self._run(image)
@@ -179,6 +224,10 @@ class Engine:
             min_confidence=min_score,
         )
         result = {"rois": rois, "class_ids": class_ids, "scores": scores, "masks": masks}
+        if "mrcnn_attr" in raw:  # the head's outputs of the kept detections, as detect does
+            frame = (raw["detections"][0], image.shape, molded_shape, window, min_score)
+            attrs = raw["mrcnn_attr"][0][kept_detection_rows(*frame)]
+            result.update(detection_attributes(attrs, class_ids, self.config))
         height, width = image.shape[:2]
         whole = np.array([[0, 0, height, width]], np.int32)  # its RoI and colours only
         every = np.ones((height, width, 1), bool)

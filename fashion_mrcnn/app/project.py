@@ -8,9 +8,11 @@ TensorFlow at import time (the model is built inside ``load_inference_model``), 
 from __future__ import annotations
 
 from fashion_mrcnn.config import Config
+from fashion_mrcnn.data.attributes import detection_attributes
 from fashion_mrcnn.data.categories import category_names, default_categories
 from fashion_mrcnn.data.formats.rle import decode as rle_decode
 from fashion_mrcnn.data.images import list_images, load_rgb
+from fashion_mrcnn.data.synthetic import ATTRIBUTES as SYNTHETIC_ATTRIBUTES
 from fashion_mrcnn.data.synthetic import image_rng, render_scene
 from fashion_mrcnn.errors import (
     SKIP_REPORT_FILE,
@@ -21,7 +23,7 @@ from fashion_mrcnn.errors import (
 )
 from fashion_mrcnn.model.finite import predict_finite
 from fashion_mrcnn.ops.boxes import extract_bboxes
-from fashion_mrcnn.ops.transform import boxes_to_molded
+from fashion_mrcnn.ops.transform import boxes_to_molded, kept_detection_rows
 from fashion_mrcnn.predict import detection_to_record
 from fashion_mrcnn.viz.colors import class_color, to_uint8_color
 from fashion_mrcnn.viz.overlay import draw_overlay
@@ -36,6 +38,7 @@ from fashion_mrcnn.workflow.stages import (
 
 __all__ = [
     "SKIP_REPORT_FILE",
+    "SYNTHETIC_ATTRIBUTES",
     "Config",
     "ConfigError",
     "FashionDataError",
@@ -47,12 +50,14 @@ __all__ = [
     "category_names",
     "class_color",
     "default_categories",
+    "detection_attributes",
     "detection_to_record",
     "draw_overlay",
     "ensure_synthetic",
     "extract_bboxes",
     "find_run_file",
     "image_rng",
+    "kept_detection_rows",
     "list_images",
     "load_inference_model",
     "load_rgb",

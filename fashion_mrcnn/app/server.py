@@ -21,7 +21,8 @@ Endpoints (all paths relative, so the page also works behind a notebook proxy):
 
 A result is ``{"id", "record" (every detection down to the graph's score floor, in the
 ``predict`` JSONL schema), "colors" (one "#rrggbb" per instance, the overlay's class colours),
-"notice" (e.g. the image was downscaled) or null, "seconds" (model time), "image_url",
+"attributes" (per instance, its attributes by name: ``[{"id", "name", "score"}]``, empty without
+the attribute head; ``engine.instance_attributes``), "notice" (e.g. the image was downscaled) or null, "seconds" (model time), "image_url",
 "default_min_score", "similar" (a catalogue is or will be there), "duplicate_of" and "main"
 (which garment the page selects: :mod:`fashion_mrcnn.app.selection`)}``. Errors are
 ``{"error": message}`` with status 400 (bad input: the message names the file and says in
@@ -53,11 +54,12 @@ import tempfile
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fashion_mrcnn.app.engine import instance_attributes
 from fashion_mrcnn.app.params import BadRequest
 from fashion_mrcnn.app.params import flag as _flag
 from fashion_mrcnn.app.params import number as _number
@@ -105,6 +107,7 @@ class Kept:
     seconds: float
     groups: dict  # selection.overlap_groups: "duplicate_of" [N], "main"
     photo: dict | None = None  # the whole photo's "roi" [C] and "colour" [72]
+    attributes: list = field(default_factory=list)  # [N] lists of {"id", "name", "score"}
 
 
 def diverged_message(name: str, exc: NonFiniteOutputError) -> str:
@@ -194,7 +197,7 @@ class WebApp:
 
     Args:
         engine: an :class:`fashion_mrcnn.app.engine.Engine` (anything with ``analyse``,
-            ``record``, ``summary``, ``class_names``).
+            ``record``, ``summary``, ``class_names``, ``attribute_names``).
         catalog: a :class:`fashion_mrcnn.app.catalog.Catalog` or None (no shop-the-look).
         samples: list of :class:`fashion_mrcnn.app.samples.Sample`.
     """
@@ -254,6 +257,7 @@ class WebApp:
             seconds=round(seconds, 3),
             groups=groups,
             photo=analysis.photo,
+            attributes=instance_attributes(result, self.engine.attribute_names),
         )
 
     def _analyse_bytes(self, data: bytes, name: str, rid: str) -> Kept:
@@ -276,6 +280,7 @@ class WebApp:
             "id": kept.id,
             "record": kept.record,
             "colors": [hex_color(c) for c in kept.class_ids],
+            "attributes": kept.attributes,
             "notice": kept.notice,
             "seconds": kept.seconds,
             "image_url": f"api/results/{kept.id}/image.jpg",

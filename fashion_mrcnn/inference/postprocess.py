@@ -2,14 +2,16 @@
 
 ``fashion-mrcnn tune-postprocess`` searches a :class:`PostprocessSetting` on the Kaggle metric
 (:mod:`fashion_mrcnn.evaluation.postprocess_search`) and writes it as ``postprocess.yaml``;
-``submit`` and ``predict`` read it with ``--postprocess FILE``. All three call
-:func:`apply_postprocess`, so the setting that was scored is the setting that is applied.
+``submit`` and ``predict`` read it with ``--postprocess FILE``, and ``evaluate --postprocess
+FILE`` scores the detections after it. All of them call :func:`apply_postprocess`, so the
+setting that was scored is the setting that is applied.
 
 Masks: ``detect`` returns binary masks thresholded at the config's ``MASK_THRESHOLD`` (0.5,
 Matterport's); with ``soft_masks=True`` it also returns them before the threshold (``soft_masks``
 uint8 [H, W, N], ``ops.masks``). A setting's ``mask_threshold`` (None: keep ``detect``'s masks)
 re-binarises those soft masks, so a detection dict it is applied to must carry them:
-:attr:`PostprocessSetting.needs_soft_masks` tells ``predict`` / ``submit`` to ask for them.
+:attr:`PostprocessSetting.needs_soft_masks` tells ``predict`` / ``submit`` / ``evaluate`` to ask
+for them.
 """
 
 from __future__ import annotations

@@ -93,12 +93,13 @@ def _shard_arg(p, manifest: str) -> None:
     )
 
 
-def _postprocess_arg(p) -> None:
+def _postprocess_arg(p, scored: bool = False) -> None:
     p.add_argument(
         "--postprocess",
         metavar="FILE",
         help="postprocess.yaml from tune-postprocess: score thresholds, NMS, max instances, "
-        "overlap policy, mask threshold and min area applied to every image's detections",
+        "overlap policy, mask threshold and min area applied to every image's detections"
+        + (", as predict / submit apply them, before they are scored" if scored else ""),
     )
 
 
@@ -262,6 +263,7 @@ def register(subparsers) -> None:
         action="store_true",
         help="also confusion heat map, size buckets and error galleries",
     )
+    _postprocess_arg(p, scored=True)
     add_on_error_arguments(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -102,14 +102,8 @@ def cmd_train(args) -> int:
     if args.subset:
         train_ds = stages.subset(train_ds, args.subset, seed=args.seed)
     config = config_for(train_config(args, train_ds.num_classes), dist)  # the global batch
-    if getattr(args, "attributes", False):
-        from fashion_mrcnn.data.attributes import attribute_settings
-
-        config = config.replace(**attribute_settings(train_ds, name=str(args.data)))
-        print(
-            f"attribute head: {config.NUM_ATTRIBUTES} attributes on "
-            f"{len(config.ATTRIBUTE_CLASS_IDS)} classes"
-        )
+    attributes = getattr(args, "attributes", False)
+    config = stages.attribute_head_config(config, train_ds, attributes, name=str(args.data))
     schedule = None  # the recipe's stages
     if args.heads_epochs is not None or args.all_epochs is not None:
         heads = args.heads_epochs if args.heads_epochs is not None else 1
@@ -169,10 +163,13 @@ def cmd_evaluate(args) -> int:
     from fashion_mrcnn.workflow import rundir, stages
 
     config, categories = R.run_config(args)
+    postprocess = R.postprocess_file(args, config)
     dataset = open_data(args, args.split, _categories_ids(categories))
     stages.check_ground_truth(dataset)  # before the model loads
     run = stages.error_analysis if args.analysis else stages.evaluate
-    result = run(config, R.detector(config, args), dataset, args.out)
+    result = run(config, R.detector(config, args), dataset, args.out, postprocess=postprocess)
+    if postprocess is not None:
+        print(f"post-processing: {args.postprocess} ({postprocess.describe()})")
     if result.get("box_only"):
         keys = ("box_map50", "num_images", "num_predictions", "num_gt")
     else:

@@ -102,6 +102,7 @@ class StandInEngine:
 
     class_names = ["BG", "shirt"]
     category_ids = {1: 5}
+    attribute_names: dict = {}  # a model without the attribute head
 
     def __init__(self, delay: float = 0.0, fail: bool = False):
         import threading
@@ -116,6 +117,11 @@ class StandInEngine:
     ) -> list[tuple[int, float, tuple[float, float, float, float]]]:
         """(class id, score, (y1, x1, y2, x2) as fractions of the image) per garment."""
         return [(1, 0.9, (0.25, 0.25, 0.75, 0.75))]
+
+    def garment_attributes(self) -> list[tuple[list[int], list[float]]] | None:
+        """(attribute ids, scores) per garment, as ``detect`` gives them with the attribute
+        head; None: no head."""
+        return None
 
     def analyse(self, image):
         import time
@@ -145,6 +151,10 @@ class StandInEngine:
                 "scores": np.array([g[1] for g in garments], np.float32),
                 "masks": masks,
             }
+            attributes = self.garment_attributes()
+            if attributes is not None:
+                result["attribute_ids"] = [list(ids) for ids, _ in attributes]
+                result["attribute_scores"] = [list(scores) for _, scores in attributes]
             unit = np.ones((n, 4), np.float32) / 2
             return Analysis(
                 result,
@@ -174,10 +184,12 @@ class OverlapEngine(StandInEngine):
     """Overlapping garments, as a real photo gives them: a dress (0.80), a skirt inside its
     lower part (0.60, mask IoU 0.45 with the dress: a garment of its own), a top over nearly
     the same pixels as the dress (0.55, IoU 0.86: another guess for the dress's region) and a
-    small shoe below (0.95). The main garment is the dress."""
+    small shoe below (0.95). The main garment is the dress, with the attribute head's
+    "stripe" (0.81) and an attribute whose name the model does not know (999, 0.64)."""
 
     class_names = ["BG", "shoe", "dress", "skirt", "top"]
     category_ids = {1: 23, 2: 10, 3: 7, 4: 1}
+    attribute_names = {72: "stripe"}
     DRESS, SKIRT, TOP, SHOE = 0, 1, 2, 3
     #: a pixel (x, y fractions) inside the dress, the skirt and the top
     SKIRT_SPOT = (0.5, 0.72)
@@ -189,6 +201,9 @@ class OverlapEngine(StandInEngine):
             (4, 0.55, (0.20, 0.30, 0.80, 0.70)),
             (1, 0.95, (0.92, 0.35, 0.99, 0.45)),
         ]
+
+    def garment_attributes(self):
+        return [([72, 999], [0.81, 0.64]), ([], []), ([], []), ([], [])]
 
 
 def find_nothing(monkeypatch, engine) -> None:

@@ -63,6 +63,10 @@ def test_a_duplicate_guess_is_listed_under_its_garment_and_not_drawn(result_page
     assert order.index(e.TOP) == order.index(e.DRESS) + 1
     top_row = rows[order.index(e.TOP)]
     assert "alternative" in top_row.get_attribute("class") and top_row.text.startswith("or:")
+    # the dress's attributes are listed by name, in text, and read out with it
+    dress = rows[order.index(e.DRESS)].find_element(*by("button"))
+    assert "stripe 0.81, attribute 999 0.64" in dress.text.replace("\n", " ")
+    assert dress.get_attribute("aria-label").endswith("attributes: stripe 0.81, attribute 999 0.64")
     tags = {
         int(t.get_attribute("data-index")): t.is_displayed()
         for t in result_page.find_elements(*by("#overlay .tag"))

@@ -145,6 +145,22 @@ def test_a_result_names_duplicate_guesses_and_the_main_garment(serve):
     assert result["main"] == e.DRESS
 
 
+def test_each_instance_has_its_attributes_by_name(serve):
+    server = serve(OverlapEngine())
+    status, body = _call(f"{server.url}api/detect?filename=look.png", _png((200, 100)))
+    result = json.loads(body)
+    assert status == 200, result
+    named = {"id": 72, "name": "stripe", "score": 0.81}  # a name the model knows
+    unnamed = {"id": 999, "name": "attribute 999", "score": 0.64}  # one it does not
+    dress = [named, unnamed]
+    assert result["attributes"] == [dress, [], [], []]
+    assert [i["attributes"] for i in result["record"]["instances"]] == [[72, 999], [], [], []]
+    # a model without the attribute head: an empty list for every instance
+    plain = serve(StandInEngine())
+    result = json.loads(_call(f"{plain.url}api/detect?filename=p.png", _png())[1])
+    assert result["attributes"] == [[]] and result["record"]["instances"][0]["attributes"] == []
+
+
 def test_the_page_answers_while_the_model_loads_and_an_upload_waits_for_it(serve):
     from fashion_mrcnn.app.startup import Startup
 

@@ -119,6 +119,10 @@ CLI_ROWS = [
         "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
         where="stderr-last",  # after the detect progress bar
         absent=("{out}",), keep=("{diverged}",), item="1"),
+    Row("evaluate-postprocess-not-a-setting", ("evaluate", "{synth}", "--weights", "{weights}",
+        "--out", "{out}", "--postprocess", "{yaml}", *RUN_META), 2,
+        "postprocess.yaml: expected a mapping of post-processing keys, got [0.5, 'nms']",
+        inp.postprocess_yaml("- 0.5\n- nms\n"), absent=("{out}",)),
     # ------------------------------------------------------------------ tune-postprocess
     Row("tune-postprocess-overlapping-rle-runs", ("tune-postprocess", "{data}", "--weights",
         "{weights}", "--out", "{out}", *RUN_META), 2, "runs overlapping", inp.bad_rle_data,

@@ -61,6 +61,10 @@ def test_committed_notebooks_are_clean_and_tagged():
             assert "previous_stage_dir" in declared or stage == "01_subset_tuning", stage
         # every smoke parameter is one the notebook declares
         assert set(SMOKE_STAGES[stage]) <= set(declared), stage
+        if stage in ("01_subset_tuning", "02_full_training", "03_minority_oversampling"):
+            # train --strategy / --attributes; the attribute head is off by default
+            assert ast.literal_eval(declared["strategy"]) == "auto", stage
+            assert ast.literal_eval(declared["attributes"]) is False, stage
         source = path.read_text()
         assert '"google.colab" in sys.modules' in source.replace('\\"', '"')
         assert "print(runtime_report())" in source

@@ -98,6 +98,28 @@ function shownGarments() { return listOrder().filter((i) => isShown(i) && !isDup
 // ------------------------------------------------------------------ building the view
 function pct(v, total) { return `${(100 * v / total).toFixed(3)}%`; }
 
+function attributesOf(i) {
+  // the instance's attributes by name ([{id, name, score}]; none without the attribute head)
+  return (state.result.attributes || [])[i] || [];
+}
+
+function attributeText(attrs) {
+  return attrs.map((a) => `${a.name} ${a.score.toFixed(2)}`).join(", ");
+}
+
+function attributeLine(attrs) {
+  // "stripe 0.81, mini (length) 0.64" under the garment's name; the scores hide with the others
+  const line = document.createElement("span");
+  line.className = "attributes";
+  attrs.forEach((a, k) => {
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = ` ${a.score.toFixed(2)}`;
+    line.append(k ? ", " : "", a.name, score);
+  });
+  return line;
+}
+
 function buildView(result) {
   const { record, colors } = result;
   const overlay = $("overlay"), list = $("instances");
@@ -138,21 +160,28 @@ function buildView(result) {
     const swatch = document.createElement("span");
     swatch.className = "swatch";
     swatch.style.background = colors[i];
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = inst.class_name;
+    const attrs = attributesOf(i);
     const label = document.createElement("span");
-    label.className = "name";
-    label.textContent = inst.class_name;
+    label.className = "label";
+    label.append(name);
+    if (attrs.length) label.append(attributeLine(attrs));
     const value = document.createElement("span");
     value.className = "score";
     value.textContent = inst.score.toFixed(2);
+    const described = `${inst.class_name}, score ${inst.score.toFixed(2)}` +
+      (attrs.length ? `, attributes: ${attributeText(attrs)}` : "");
     if (isDuplicate(i)) {
       const or = document.createElement("span");
       or.className = "or";
       or.textContent = "or: ";
       button.append(swatch, or, label, value);
-      button.setAttribute("aria-label", `or ${inst.class_name}, score ${inst.score.toFixed(2)}`);
+      button.setAttribute("aria-label", `or ${described}`);
     } else {
       button.append(swatch, label, value);
-      button.setAttribute("aria-label", `${inst.class_name}, score ${inst.score.toFixed(2)}`);
+      button.setAttribute("aria-label", described);
     }
     item.append(button);
     item.addEventListener("mouseenter", () => { state.hovered = i; render(); });

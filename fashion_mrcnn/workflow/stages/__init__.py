@@ -11,8 +11,8 @@ The functions live by job; this package re-exports every public name:
 
 - :mod:`.data`: ``open_dataset``, ``ensure_synthetic``, ``synthetic_categories``, ``subset``,
   ``oversample``, ``explore``, ``check_ground_truth``, ``is_box_only``;
-- :mod:`.training`: ``make_config``, ``recipe_override``, ``steps_per_pass``,
-  ``validation_steps_for``, ``train``, ``BUDGET_EPOCH_CAP``;
+- :mod:`.training`: ``make_config``, ``recipe_override``, ``attribute_head_config``,
+  ``steps_per_pass``, ``validation_steps_for``, ``train``, ``BUDGET_EPOCH_CAP``;
 - :mod:`.infer`: ``inference_config``, ``load_inference_model``, ``load_detector``, ``predict``,
   ``submit``, ``tuned_postprocess`` (``AUTO_POSTPROCESS``), ``class_names_for``,
   ``category_ids_for``, ``class_map_for``;
@@ -60,6 +60,7 @@ from fashion_mrcnn.workflow.stages.scoring import (
 )
 from fashion_mrcnn.workflow.stages.training import (
     BUDGET_EPOCH_CAP,
+    attribute_head_config,
     make_config,
     recipe_override,
     steps_per_pass,
@@ -74,6 +75,7 @@ __all__ = [
     "NO_MASK_METRICS",
     "SEARCH_MAX_INSTANCES",
     "SEARCH_MIN_CONFIDENCE",
+    "attribute_head_config",
     "category_ids_for",
     "check_ground_truth",
     "class_map_for",

@@ -12,11 +12,16 @@ from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.workflow.stages.common import mkdir
 
 
-def ensure_synthetic(out_dir, n_images: int = 40, size: int = 128, seed: int = 0) -> Path:
+def ensure_synthetic(
+    out_dir, n_images: int = 40, size: int = 128, seed: int = 0, attributes: bool = False
+) -> Path:
     """Synthetic scenes in ``out_dir`` (iMaterialist layout); generated once, reused after.
+    ``attributes``: the garments carry their attributes (``synth --attributes``), for a model
+    with the attribute head.
 
     A previous run with other settings is detected from ``label_descriptions.json``'s info and
-    regenerated, so a directory never mixes two datasets.
+    from whether ``train.csv``'s ``ClassId`` carry attribute suffixes, and regenerated, so a
+    directory never mixes two datasets.
     """
     from fashion_mrcnn.data.synthetic import generate
 
@@ -25,9 +30,20 @@ def ensure_synthetic(out_dir, n_images: int = 40, size: int = 128, seed: int = 0
     labels = out_dir / "label_descriptions.json"
     if labels.is_file() and (out_dir / "train.csv").is_file():
         info = json.loads(labels.read_text()).get("info", {})
-        if stamp in str(info.get("description", "")):
+        same = stamp in str(info.get("description", ""))
+        if same and _has_attribute_suffixes(out_dir / "train.csv") == bool(attributes):
             return out_dir
-    return generate(out_dir, n_images=n_images, size=size, seed=seed)
+    return generate(out_dir, n_images=n_images, size=size, seed=seed, attributes=attributes)
+
+
+def _has_attribute_suffixes(csv_path: Path) -> bool:
+    """True when a ``ClassId`` of the iMaterialist CSV ``csv_path`` has attribute suffixes."""
+    import csv
+
+    from fashion_mrcnn.data.formats.kaggle_csv import CLASS_ID
+
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        return any("_" in (row.get(CLASS_ID) or "") for row in csv.DictReader(f))
 
 
 def synthetic_categories() -> list[int]:

@@ -15,7 +15,12 @@ from fashion_mrcnn.errors import FashionDataError
 from fashion_mrcnn.workflow.rundir import DETECTIONS_DIR, METRICS_FILE, PER_CLASS_FILE
 from fashion_mrcnn.workflow.stages.common import finite_or_none, mkdir, write_json
 from fashion_mrcnn.workflow.stages.data import check_ground_truth, is_box_only
-from fashion_mrcnn.workflow.stages.infer import as_model, class_map_for, inference_config
+from fashion_mrcnn.workflow.stages.infer import (
+    _postprocess_setting,
+    as_model,
+    class_map_for,
+    inference_config,
+)
 
 log = logging.getLogger(__package__)  # the stages' one logger, as before the split
 
@@ -25,7 +30,13 @@ NO_MASK_METRICS = "mask metrics do not apply: the ground truth has boxes only (n
 
 
 def evaluate(
-    config, weights, dataset, out_dir, train_dataset=None, keep_predictions: bool = False
+    config,
+    weights,
+    dataset,
+    out_dir,
+    train_dataset=None,
+    keep_predictions: bool = False,
+    postprocess=None,
 ) -> dict:
     """Mask mAP@0.5 (Matterport), COCO mask and box AP (pycocotools), per-class table, and the
     iMaterialist 2019 score by attribute policy (:func:`kaggle_policies`).
@@ -33,6 +44,14 @@ def evaluate(
     ``weights`` is a checkpoint path or an inference ``MaskRCNN``. Writes ``metrics.json``,
     ``per_class.csv``, ``confusion.csv``, the Kaggle files and ``sensitivity_vs_count.png``
     (when ``train_dataset`` gives training counts) into ``out_dir``.
+
+    ``postprocess``: a ``PostprocessSetting`` (or its YAML path, read and checked before the
+    model loads) applied to every image's detections with ``inference.postprocess.
+    apply_postprocess``, as ``predict`` / ``submit`` apply it (soft masks asked of ``detect``
+    when its ``mask_threshold`` needs them; its overlap policy for ``kaggle_pred.csv``); every
+    metric then scores the post-processed detections, and ``metrics.json`` and the result say
+    which setting it was (``postprocess``: the setting's dict). None: ``detect``'s detections
+    as they are, and no ``postprocess`` key.
 
     Box-only data (:func:`is_box_only`, e.g. LabelImg VOC): VOC box mAP@0.5 instead
     (``evaluation.voc.voc_map``); ``metrics.json`` holds ``box_map50``, the counts and
@@ -42,22 +61,23 @@ def evaluate(
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.evaluation.coco_eval import evaluate_coco
     from fashion_mrcnn.evaluation.matching import evaluate_dataset
-    from fashion_mrcnn.inference.detect import detect_dataset
 
     check_ground_truth(dataset)  # a bad row stops here, not after the inference pass
+    setting = _postprocess_setting(postprocess, int(config.NUM_CLASSES))
+    applied = {} if setting is None else {"postprocess": setting.to_dict()}
     created = not Path(out_dir).exists()
     out_dir = mkdir(out_dir)  # before the inference pass: an unwritable place fails first
     model = as_model(config, weights)
     indices = list(dataset.image_ids)
     try:
-        predictions = detect_dataset(model, dataset, indices, progress=True)
+        predictions = _detections(model, dataset, indices, setting)
     except BaseException:
         if created and not any(out_dir.iterdir()):  # leave no empty folder behind
             out_dir.rmdir()
         raise
     evaluation = evaluate_dataset(predictions, dataset, indices, keep_predictions=True)
     if is_box_only(dataset):
-        return _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
+        return _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions, applied)
     coco = evaluate_coco(dataset, predictions, indices)
     table = analysis.per_class_table(evaluation, train_dataset, dataset.class_names)
     table.to_csv(out_dir / PER_CLASS_FILE)
@@ -78,8 +98,10 @@ def evaluate(
         "num_images": len(indices),
         "num_predictions": int(sum(len(p["scores"]) for p in predictions)),
         "num_gt": int(sum(len(p["gt_class_ids"]) for p in evaluation["per_image"])),
+        **applied,
     }
-    kaggle = kaggle_policies(dataset, indices, predictions, out_dir)
+    overlap = "all" if setting is None else setting.overlap  # submit's: the setting's policy
+    kaggle = kaggle_policies(dataset, indices, predictions, out_dir, overlap=overlap)
     metrics["kaggle_2019"] = None if kaggle is None else float(kaggle.loc["keep", "score"])
     if kaggle is not None:
         artifacts += [out_dir / n for n in ("kaggle_gt.csv", "kaggle_pred.csv", KAGGLE_TABLE)]
@@ -97,15 +119,27 @@ def evaluate(
     return result
 
 
+def _detections(model, dataset, indices, setting) -> list[dict]:
+    """``detect()`` dicts of ``dataset`` images ``indices``, with the ``PostprocessSetting``
+    ``setting`` applied to each (None: as ``detect`` gives them)."""
+    from fashion_mrcnn.inference.detect import detect_dataset
+    from fashion_mrcnn.inference.postprocess import apply_postprocess
+
+    soft = setting is not None and setting.needs_soft_masks
+    found = detect_dataset(model, dataset, indices, progress=True, soft_masks=soft)
+    return found if setting is None else [apply_postprocess(result, setting) for result in found]
+
+
 KAGGLE_TABLE = "kaggle_2019_policies.csv"
 
 
-def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512)):
+def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512), overlap="all"):
     """The 2019 Kaggle score with attributes kept, stripped, attribute categories dropped.
 
     Writes the ground truth of ``indices`` as ``kaggle_gt.csv``, the predictions (one
     ``detect()`` dict per index) as a submission at ``size`` (``kaggle_pred.csv``, the submission
-    defaults: attributes kept, overlaps removed) and the table as ``kaggle_2019_policies.csv``;
+    defaults: attributes kept, overlaps removed by the ``overlap`` policy) and the table as
+    ``kaggle_2019_policies.csv``;
     ``fashion-mrcnn score`` gives the same numbers from the two CSVs. Returns the table
     (``evaluation.kaggle_report.attribute_policy_table``), or None, with a warning, when the
     images have no ground-truth mask to score against.
@@ -122,7 +156,7 @@ def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512)):
     image_ids = [str(rec["image_id"]) for rec in records]
     pred = make_submission(
         predictions, image_ids, Path(out_dir) / "kaggle_pred.csv", size=tuple(size),
-        class_map=class_map_for(dataset), placeholder=None,
+        overlap=overlap, class_map=class_map_for(dataset), placeholder=None,
     )  # fmt: skip
     with_gt = {str(rec["image_id"]) for rec in records if rec["instances"]}
     pred = pred[pred["ImageId"].isin(with_gt)]  # images without GT play no part in the score
@@ -131,10 +165,11 @@ def kaggle_policies(dataset, indices, predictions, out_dir, size=(512, 512)):
     return table
 
 
-def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions) -> dict:
+def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions, applied) -> dict:
     """``evaluate`` on box-only data: VOC box mAP@0.5 from the matched GT boxes
     (``evaluation["per_image"]``: ``gt_boxes`` [G, 4] pixels, ``gt_class_ids`` [G], crowds left
-    out) and the detections' ``rois``; writes ``metrics.json`` and ``per_class.csv``."""
+    out) and the detections' ``rois``; writes ``metrics.json`` (with ``applied``: the
+    post-processing entry, or nothing) and ``per_class.csv``."""
     from fashion_mrcnn.evaluation.voc import voc_map
 
     gt = [{"boxes": r["gt_boxes"], "class_ids": r["gt_class_ids"]} for r in evaluation["per_image"]]
@@ -147,6 +182,7 @@ def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
         "num_predictions": int(sum(len(p["scores"]) for p in predictions)),
         "num_gt": int(sum(len(g["class_ids"]) for g in gt)),
         "mask_metrics": NO_MASK_METRICS,
+        **applied,
     }
     write_json(out_dir / METRICS_FILE, metrics)
     result = {**metrics, "box_only": True, "per_class": table, "evaluation": evaluation,
@@ -156,8 +192,9 @@ def _evaluate_boxes(evaluation, predictions, dataset, out_dir, keep_predictions)
     return result
 
 
-def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dict:
-    """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries.
+def error_analysis(config, weights, dataset, out_dir, train_dataset=None, postprocess=None) -> dict:
+    """``evaluate`` plus the confusion heat map, top confused pairs, size buckets, galleries
+    (of the detections after ``postprocess``, as :func:`evaluate` applies it).
     Refused (FashionDataError) on box-only data: the analysis is of masks."""
     from fashion_mrcnn.evaluation import analysis
     from fashion_mrcnn.viz.galleries import error_galleries
@@ -169,7 +206,10 @@ def error_analysis(config, weights, dataset, out_dir, train_dataset=None) -> dic
             "without it for VOC box mAP@0.5"
         )
     out_dir = mkdir(out_dir)
-    result = evaluate(config, weights, dataset, out_dir, train_dataset, keep_predictions=True)
+    result = evaluate(
+        config, weights, dataset, out_dir, train_dataset, keep_predictions=True,
+        postprocess=postprocess,
+    )  # fmt: skip
     evaluation = result["evaluation"]
     plot_confusion(result["confusion"], out_dir / "confusion.png")
     pairs = analysis.top_confused_pairs(result["confusion"])

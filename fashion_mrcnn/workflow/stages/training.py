@@ -94,6 +94,27 @@ def recipe_override(recipe: str = "", init_weights=None) -> dict:
     return {"RECIPE": recipe} if recipe else {}
 
 
+def attribute_head_config(config, dataset, attributes: bool, name: str = "the training set"):
+    """``config`` with the attribute head (``train --attributes``; notebooks 01-03's
+    ``attributes``) when ``attributes`` is true: ``NUM_ATTRIBUTES``, ``ATTRIBUTE_IDS`` and
+    ``ATTRIBUTE_CLASS_IDS`` from the attributes the instances of the training ``dataset`` carry
+    (``data.attributes.attribute_settings``), said on stdout; else ``config`` as it is.
+
+    Raises:
+        FashionDataError: ``attributes`` and no instance of ``dataset`` (``name``) carries one.
+    """
+    if not attributes:
+        return config
+    from fashion_mrcnn.data.attributes import attribute_settings
+
+    config = config.replace(**attribute_settings(dataset, name=name))
+    print(
+        f"attribute head: {config.NUM_ATTRIBUTES} attributes on "
+        f"{len(config.ATTRIBUTE_CLASS_IDS)} classes"
+    )
+    return config
+
+
 #: Epoch cap of a run limited by a time budget alone: large, so the budget (not the epochs)
 #: ends the schedule.
 BUDGET_EPOCH_CAP = 1000
