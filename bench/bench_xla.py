@@ -1,0 +1,134 @@
+"""The XLA-compiled training step and detect against the uncompiled ones, like for like (issue 19,
+section 3).
+
+    TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/bench_xla.py [--preset cpu-smoke] \\
+        [--size 128] [--steps 20] [--rounds 3] [--threads 2]
+
+Three variants of one preset, on the same rendered scenes (batches of IMAGES_PER_GPU from one
+``make_dataset`` stream each, same seed) and the same starting weights:
+
+- ``default``: the graph users train today (JIT_COMPILE False, ROI_ALIGN crop_and_resize; the
+  mask head on the positives only), uncompiled;
+- ``fixed``: the JIT_COMPILE graph (fixed shapes: the mask head on every positive slot,
+  ROI_ALIGN xla), uncompiled;
+- ``xla``: the same graph, ``jit_compile=True`` (what ``train --jit-compile`` runs).
+
+Training (all layers, ``MaskRCNNTrainer.train_on_batch``): the first step's time (tracing, and
+for ``xla`` the compile), then ``--rounds`` rounds in which each variant runs ``--steps`` steps
+in turn; the median step of each variant over all rounds. Detect: ``detect`` on one image,
+the same way (``default`` and ``xla``). Random weights (the step's work does not depend on them
+beyond the positive count, which the ``fixed`` graph does not shrink). Run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+
+
+def _train_variant(cfg, start_weights, tmp):
+    """A compiled trainer over ``cfg``'s training graph, from ``start_weights``."""
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+    from fashion_mrcnn.model.training import MaskRCNNTrainer, make_optimizer
+
+    model = MaskRCNN("training", cfg, tmp)
+    model.set_trainable("all", verbose=0)
+    if start_weights is not None:
+        model.keras_model.set_weights(start_weights)
+    trainer = MaskRCNNTrainer(model.keras_model, cfg)
+    trainer.compile(optimizer=make_optimizer(cfg, 0.01, 10_000), jit_compile=cfg.JIT_COMPILE)
+    return model, trainer
+
+
+def _ms(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--preset", default="cpu-smoke")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=20, help="steps per variant and round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    from bench_setup import SceneDataset, synthetic_config, synthetic_scenes, tensorflow
+
+    tf = tensorflow(args.threads)
+    import keras
+
+    from fashion_mrcnn.data.pipeline import make_dataset
+    from fashion_mrcnn.model.maskrcnn import MaskRCNN
+
+    jit = {"JIT_COMPILE": True, "ROI_ALIGN": "xla"}
+    configs = {
+        "default": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None),
+        "fixed": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None, **jit),
+        "xla": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None, **jit),
+    }
+    scenes = synthetic_scenes(args.size, 16)
+    print(
+        f"preset {args.preset} {args.size} px, batch {configs['default'].BATCH_SIZE}, "
+        f"python {sys.version.split()[0]}, tf {tf.__version__}, keras {keras.__version__}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        keras.utils.set_random_seed(0)
+        start = None
+        trainers, batches, first = {}, {}, {}
+        for name, cfg in configs.items():
+            model, trainer = _train_variant(cfg, start, tmp)
+            start = start or model.keras_model.get_weights()
+            if name == "fixed":  # same config as xla: compile flag off
+                trainer.compile(optimizer=trainer.optimizer, jit_compile=False)
+            ds = make_dataset(SceneDataset(scenes, cfg.NUM_CLASSES), cfg, shuffle=True, seed=0)
+            batches[name] = iter(ds.repeat())
+            trainers[name] = trainer
+            first[name] = _ms(lambda t=trainer, b=batches[name]: t.train_on_batch(next(b)[0]))
+        steps = {name: [] for name in configs}
+        for _ in range(args.rounds):
+            for name, trainer in trainers.items():
+                data = [next(batches[name])[0] for _ in range(args.steps)]
+                for batch in data:
+                    steps[name].append(_ms(lambda t=trainer, b=batch: t.train_on_batch(b)))
+        print("\ntraining step (all layers): first step (trace / compile), median step")
+        base = statistics.median(steps["default"])
+        for name in configs:
+            median = statistics.median(steps[name])
+            print(
+                f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
+                f"x{median / base:.2f} of default"
+            )
+        del trainers
+
+        detectors, calls = {}, {}
+        images = [scene[0] for scene in scenes[:8]]
+        for name in ("default", "xla"):
+            cfg = configs[name].replace(IMAGES_PER_GPU=1)
+            model = MaskRCNN("inference", cfg, tmp)
+            if detectors:  # the same weights (the two graphs hold the same ones, in order)
+                model.keras_model.set_weights(detectors["default"].keras_model.get_weights())
+            detectors[name] = model
+            first[name] = _ms(lambda m=model: m.detect(images[:1]))
+            calls[name] = []
+        for _ in range(args.rounds):
+            for name, model in detectors.items():
+                for image in images:
+                    calls[name].append(_ms(lambda m=model, i=image: m.detect([i])))
+        print("\ndetect (1 image): first call (trace / compile), median call")
+        base = statistics.median(calls["default"])
+        for name in detectors:
+            median = statistics.median(calls[name])
+            print(
+                f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
+                f"x{median / base:.2f} of default"
+            )
+
+
+if __name__ == "__main__":
+    main()
