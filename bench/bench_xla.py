@@ -39,7 +39,9 @@ def _train_variant(cfg, start_weights, tmp):
     if start_weights is not None:
         model.keras_model.set_weights(start_weights)
     trainer = MaskRCNNTrainer(model.keras_model, cfg)
-    trainer.compile(optimizer=make_optimizer(cfg, 0.01, 10_000), jit_compile=cfg.JIT_COMPILE)
+    trainer.compile(
+        optimizer=make_optimizer(cfg, 0.01, 10_000), jit_compile=getattr(cfg, "JIT_COMPILE", False)
+    )
     return model, trainer
 
 
@@ -56,6 +58,14 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=20, help="steps per variant and round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=["default", "fixed", "xla"],
+        choices=["default", "fixed", "xla"],
+        help="which to run (default alone also runs on a checkout before JIT_COMPILE, put first "
+        "on PYTHONPATH: the default graph before and after a change)",
+    )
     args = ap.parse_args(argv)
 
     from bench_setup import SceneDataset, synthetic_config, synthetic_scenes, tensorflow
@@ -68,13 +78,18 @@ def main(argv=None) -> None:
 
     jit = {"JIT_COMPILE": True, "ROI_ALIGN": "xla"}
     configs = {
-        "default": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None),
-        "fixed": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None, **jit),
-        "xla": synthetic_config(args.preset, args.size, BACKBONE_WEIGHTS=None, **jit),
+        name: synthetic_config(
+            args.preset, args.size, BACKBONE_WEIGHTS=None, **({} if name == "default" else jit)
+        )
+        for name in ("default", "fixed", "xla")
+        if name in args.variants
     }
+    import fashion_mrcnn
+
+    print(f"fashion_mrcnn from {fashion_mrcnn.__file__}")
     scenes = synthetic_scenes(args.size, 16)
     print(
-        f"preset {args.preset} {args.size} px, batch {configs['default'].BATCH_SIZE}, "
+        f"preset {args.preset} {args.size} px, batch {next(iter(configs.values())).BATCH_SIZE}, "
         f"python {sys.version.split()[0]}, tf {tf.__version__}, keras {keras.__version__}"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,22 +112,24 @@ def main(argv=None) -> None:
                 for batch in data:
                     steps[name].append(_ms(lambda t=trainer, b=batch: t.train_on_batch(b)))
         print("\ntraining step (all layers): first step (trace / compile), median step")
-        base = statistics.median(steps["default"])
+        base = statistics.median(next(iter(steps.values())))
         for name in configs:
             median = statistics.median(steps[name])
             print(
                 f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
-                f"x{median / base:.2f} of default"
+                f"x{median / base:.2f} of the first"
             )
         del trainers
 
         detectors, calls = {}, {}
         images = [scene[0] for scene in scenes[:8]]
-        for name in ("default", "xla"):
+        for name in [n for n in ("default", "xla") if n in configs]:
             cfg = configs[name].replace(IMAGES_PER_GPU=1)
             model = MaskRCNN("inference", cfg, tmp)
             if detectors:  # the same weights (the two graphs hold the same ones, in order)
-                model.keras_model.set_weights(detectors["default"].keras_model.get_weights())
+                model.keras_model.set_weights(
+                    next(iter(detectors.values())).keras_model.get_weights()
+                )
             detectors[name] = model
             first[name] = _ms(lambda m=model: m.detect(images[:1]))
             calls[name] = []
@@ -121,12 +138,12 @@ def main(argv=None) -> None:
                 for image in images:
                     calls[name].append(_ms(lambda m=model, i=image: m.detect([i])))
         print("\ndetect (1 image): first call (trace / compile), median call")
-        base = statistics.median(calls["default"])
+        base = statistics.median(next(iter(calls.values())))
         for name in detectors:
             median = statistics.median(calls[name])
             print(
                 f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
-                f"x{median / base:.2f} of default"
+                f"x{median / base:.2f} of the first"
             )
 
 

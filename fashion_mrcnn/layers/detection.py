@@ -10,7 +10,7 @@ import numpy as np
 
 from fashion_mrcnn.ops.boxes import apply_deltas_tf, clip_boxes_tf, norm_boxes_tf
 from fashion_mrcnn.ops.image import parse_image_meta_tf
-from fashion_mrcnn.ops.nms import per_class_nms_tf
+from fashion_mrcnn.ops.nms import per_class_nms_fixed_tf, per_class_nms_tf
 
 
 @keras.saving.register_keras_serializable(package="fashion_mrcnn")
@@ -29,6 +29,10 @@ class DetectionLayer(keras.layers.Layer):
     by decreasing score. With ``return_rows``, a second output: int32 [B, max_instances], the
     ROI (index into N) each detection came from, -1 on padding rows (the attribute head's
     probabilities are gathered with it: ``model.graph.GatherRows``).
+
+    ``fixed_shapes`` (``Config.JIT_COMPILE``): the same detections computed in fixed-size
+    tensors, which XLA compiles (one NMS per class over all ROIs); the default gathers the
+    candidates first, which runs faster uncompiled.
     """
 
     def __init__(
@@ -38,6 +42,7 @@ class DetectionLayer(keras.layers.Layer):
         max_instances,
         nms_threshold,
         return_rows: bool = False,
+        fixed_shapes: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
@@ -48,8 +53,11 @@ class DetectionLayer(keras.layers.Layer):
         self.max_instances = int(max_instances)
         self.nms_threshold = float(nms_threshold)
         self.return_rows = bool(return_rows)
+        self.fixed_shapes = bool(fixed_shapes)
 
-    def _one_image(self, args):
+    def _one_image_dynamic(self, args):
+        """One image's detections, the candidates gathered (dynamic sizes: the faster form
+        uncompiled)."""
         import tensorflow as tf
 
         rois, probs, bbox, meta = args
@@ -62,7 +70,46 @@ class DetectionLayer(keras.layers.Layer):
         refined = clip_boxes_tf(refined, window)
         area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
         ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)
-        idx, _ = per_class_nms_tf(
+        ix = tf.where(ok)[:, 0]
+        idx, count = per_class_nms_tf(
+            tf.gather(refined, ix),
+            tf.gather(scores, ix),
+            tf.gather(class_ids, ix),
+            self.max_instances,
+            self.nms_threshold,
+        )
+        keep = tf.gather(ix, idx[:count])
+        det = tf.concat(
+            [
+                tf.gather(refined, keep),
+                tf.cast(tf.gather(class_ids, keep), tf.float32)[:, None],
+                tf.gather(scores, keep)[:, None],
+            ],
+            axis=1,
+        )
+        det = tf.pad(det, [[0, self.max_instances - count], [0, 0]])
+        if not self.return_rows:
+            return det
+        pad = [[0, self.max_instances - count]]
+        rows = tf.pad(tf.cast(keep, tf.int32), pad, constant_values=-1)
+        return det, rows
+
+    def _one_image_fixed(self, args):
+        """One image's detections in fixed-size tensors (XLA compiles them): per-class NMS
+        over all N rows, the rows not kept masked."""
+        import tensorflow as tf
+
+        rois, probs, bbox, meta = args
+        class_ids = tf.argmax(probs, axis=1, output_type=tf.int32)
+        scores = tf.gather(probs, class_ids, batch_dims=1)
+        deltas = tf.gather(bbox, class_ids, batch_dims=1) * tf.constant(self.bbox_std_dev)
+        refined = apply_deltas_tf(rois, deltas)
+        fields = parse_image_meta_tf(meta)
+        window = norm_boxes_tf(fields["window"], fields["image_shape"])
+        refined = clip_boxes_tf(refined, window)
+        area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
+        ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)
+        idx, _ = per_class_nms_fixed_tf(
             refined,
             scores,
             class_ids,
@@ -93,7 +140,8 @@ class DetectionLayer(keras.layers.Layer):
         signature = tf.TensorSpec([self.max_instances, 6], tf.float32)
         if self.return_rows:
             signature = (signature, tf.TensorSpec([self.max_instances], tf.int32))
-        return tf.map_fn(self._one_image, (rois, probs, bbox, meta), fn_output_signature=signature)
+        one_image = self._one_image_fixed if self.fixed_shapes else self._one_image_dynamic
+        return tf.map_fn(one_image, (rois, probs, bbox, meta), fn_output_signature=signature)
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0][0], self.max_instances, 6)
@@ -113,5 +161,6 @@ class DetectionLayer(keras.layers.Layer):
             max_instances=self.max_instances,
             nms_threshold=self.nms_threshold,
             return_rows=self.return_rows,
+            fixed_shapes=self.fixed_shapes,
         )
         return config

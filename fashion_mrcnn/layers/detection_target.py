@@ -44,6 +44,9 @@ class DetectionTargetLayer(keras.layers.Layer):
 
     ``mask_crop``: how the mask targets are cropped, ``"crop_and_resize"`` or ``"xla"`` (the
     gather form XLA compiles: ``ops.roi_align.crop_and_resize_xla``; ``Config.ROI_ALIGN``).
+    ``fixed_shapes`` (``Config.JIT_COMPILE``): the same targets computed in fixed-size tensors,
+    which XLA compiles; the default gathers the kept rows, which runs faster uncompiled. With
+    random sampling the two draw differently (the same distribution).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class DetectionTargetLayer(keras.layers.Layer):
         crowd_iou: float = CROWD_IOU,
         num_attributes: int = 0,
         mask_crop: str = "crop_and_resize",
+        fixed_shapes: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("dtype", "float32")
@@ -77,8 +81,64 @@ class DetectionTargetLayer(keras.layers.Layer):
         self.crowd_iou = float(crowd_iou)
         self.num_attributes = int(num_attributes)
         self.mask_crop = str(mask_crop)
+        self.fixed_shapes = bool(fixed_shapes)
 
-    def _one_image(self, args):
+    def _one_image_dynamic(self, args):
+        """One image's targets, the kept rows gathered (dynamic sizes: the faster form
+        uncompiled)."""
+        import tensorflow as tf
+
+        proposals, gt_class_ids, gt_boxes, gt_masks, gt_mask_valid = args[:5]
+        t = self.train_rois_per_image
+        proposals = tf.boolean_mask(proposals, tf.reduce_any(tf.not_equal(proposals, 0), axis=1))
+        crowd_boxes = tf.boolean_mask(gt_boxes, gt_class_ids < 0)
+        real = tf.where(gt_class_ids > 0)[:, 0]
+        boxes = tf.gather(gt_boxes, real)
+        class_ids = tf.gather(gt_class_ids, real)
+        masks = tf.gather(gt_masks, real, axis=2)
+        valid = tf.gather(gt_mask_valid, real)
+        if self.add_gt_boxes:
+            proposals = tf.concat([proposals, boxes], axis=0)
+        n = tf.shape(proposals)[0]
+
+        # a zero column keeps max / argmax defined without GT; it never wins for a positive IoU
+        overlaps = tf.concat([box_iou_tf(proposals, boxes), tf.zeros([n, 1])], axis=1)
+        best_iou = tf.reduce_max(overlaps, axis=1)
+        best_gt = tf.argmax(overlaps, axis=1, output_type=tf.int32)
+        crowd_iou = tf.concat([box_iou_tf(proposals, crowd_boxes), tf.zeros([n, 1])], axis=1)
+        not_crowd = tf.reduce_max(crowd_iou, axis=1) < self.crowd_iou
+
+        pos = tf.where(best_iou >= self.positive_iou)[:, 0]
+        neg = tf.where(tf.logical_and(best_iou < self.negative_iou, not_crowd))[:, 0]
+        if not self.deterministic:
+            pos = tf.random.shuffle(pos)
+            neg = tf.random.shuffle(neg)
+        pos = pos[: int(t * self.roi_positive_ratio)]
+        neg = neg[: t - tf.shape(pos)[0]]
+
+        pos_rois = tf.gather(proposals, pos)
+        gi = tf.gather(best_gt, pos)
+        deltas = encode_deltas_tf(pos_rois, tf.gather(boxes, gi)) / tf.constant(self.bbox_std_dev)
+        target_masks = roi_mask_targets_tf(
+            masks, boxes, pos_rois, gi, self.mask_shape, self.use_mini_mask, self.mask_crop
+        )
+        rois = tf.concat([pos_rois, tf.gather(proposals, neg)], axis=0)
+        pad = t - tf.shape(rois)[0]
+        pad_pos = t - tf.shape(pos)[0]
+        out = (
+            tf.pad(rois, [[0, pad], [0, 0]]),
+            tf.pad(tf.gather(class_ids, gi), [[0, pad_pos]]),
+            tf.pad(deltas, [[0, pad_pos], [0, 0]]),
+            tf.pad(target_masks, [[0, pad_pos], [0, 0], [0, 0]]),
+            tf.pad(tf.gather(valid, gi), [[0, pad_pos]]),
+        )
+        if self.num_attributes:
+            attrs = tf.gather(tf.gather(args[5], real), gi)  # [P, A] of each positive's GT
+            weight = tf.gather(tf.gather(args[6], real), gi)
+            out += (tf.pad(attrs, [[0, pad_pos], [0, 0]]), tf.pad(weight, [[0, pad_pos]]))
+        return out
+
+    def _one_image_fixed(self, args):
         """One image's targets in fixed-size tensors (XLA compiles them): candidate rows are the
         N proposals then the G GT boxes, masked (padding, and GT rows not real or not added)
         rather than dropped, and the sampled ones are picked by ``top_k`` of a key: the row
@@ -178,7 +238,8 @@ class DetectionTargetLayer(keras.layers.Layer):
             a = self.num_attributes
             signature += (tf.TensorSpec([t, a], tf.float32), tf.TensorSpec([t], tf.float32))
             elems += (tf.cast(inputs[5], tf.float32), tf.cast(inputs[6], tf.float32))
-        outputs = tf.map_fn(self._one_image, elems, fn_output_signature=signature)
+        one_image = self._one_image_fixed if self.fixed_shapes else self._one_image_dynamic
+        outputs = tf.map_fn(one_image, elems, fn_output_signature=signature)
         return [tf.stop_gradient(o) for o in outputs]
 
     def compute_output_shape(self, input_shape):
@@ -209,5 +270,6 @@ class DetectionTargetLayer(keras.layers.Layer):
             crowd_iou=self.crowd_iou,
             num_attributes=self.num_attributes,
             mask_crop=self.mask_crop,
+            fixed_shapes=self.fixed_shapes,
         )
         return config

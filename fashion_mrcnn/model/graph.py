@@ -254,6 +254,7 @@ def build_training_graph(config) -> keras.Model:
         use_mini_mask=bool(config.USE_MINI_MASK),
         num_attributes=n_attr,
         mask_crop=config.ROI_ALIGN,
+        fixed_shapes=bool(config.JIT_COMPILE),
         name="proposal_targets",
     )(target_inputs)
     rois, target_class_ids, target_deltas, target_masks, target_mask_valid = targets[:5]
@@ -389,6 +390,7 @@ def build_inference_graph(config) -> keras.Model:
         max_instances=config.DETECTION_MAX_INSTANCES,
         nms_threshold=config.DETECTION_NMS_THRESHOLD,
         return_rows=bool(attr),
+        fixed_shapes=bool(config.JIT_COMPILE),
         name="mrcnn_detection",
     )([rpn_rois, class_probs, bbox, meta])
     if attr:

@@ -97,11 +97,43 @@ def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float, score_thres
     return tf.ensure_shape(padded, [max_out]), count
 
 
-def per_class_nms_tf(
+def per_class_nms_tf(boxes, scores, class_ids, max_out: int, iou_threshold: float):
+    """TensorFlow twin of :func:`per_class_nms_np`.
+
+    One NMS per class present (``tf.map_fn`` over the unique class ids; exact, unlike the
+    coordinate-offset trick whose float rounding flips decisions near the threshold), then the
+    ``max_out`` best of the union by score. boxes [N, 4], scores [N], class_ids int [N].
+    Returns (indices int32 [max_out] by decreasing score, padded with -1; count int32).
+    """
+    import tensorflow as tf
+
+    boxes = tf.cast(boxes, tf.float32)
+    scores = tf.cast(scores, tf.float32)
+    class_ids = tf.cast(class_ids, tf.int32)
+    unique = tf.unique(class_ids)[0]
+
+    def one_class(c):
+        ix = tf.cast(tf.where(tf.equal(class_ids, c))[:, 0], tf.int32)
+        keep, count = nms_padded_tf(
+            tf.gather(boxes, ix), tf.gather(scores, ix), max_out, iou_threshold
+        )
+        return tf.where(keep >= 0, tf.gather(ix, tf.maximum(keep, 0)), -1)
+
+    kept = tf.map_fn(one_class, unique, fn_output_signature=tf.TensorSpec([max_out], tf.int32))
+    kept = tf.reshape(kept, [-1])
+    kept = tf.boolean_mask(kept, kept >= 0)
+    k = tf.minimum(tf.shape(kept)[0], max_out)
+    top = tf.math.top_k(tf.gather(scores, kept), k, sorted=True)
+    picked = tf.gather(kept, top.indices)
+    padded = tf.pad(picked, [[0, max_out - k]], constant_values=-1)
+    return tf.ensure_shape(padded, [max_out]), k
+
+
+def per_class_nms_fixed_tf(
     boxes, scores, class_ids, max_out: int, iou_threshold: float, num_classes: int, valid=None
 ):
     """TensorFlow twin of :func:`per_class_nms_np` over the rows where ``valid``, in fixed-size
-    tensors throughout, so XLA compiles it.
+    tensors throughout, so XLA compiles it (:func:`per_class_nms_tf` is faster uncompiled).
 
     One NMS per class id ``1 .. num_classes - 1`` over all N rows, the other rows' scores set
     to -inf (exact, unlike the coordinate-offset trick whose float rounding flips decisions near

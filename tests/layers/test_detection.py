@@ -1,6 +1,7 @@
 """DetectionLayer against detections_np: class choice, refinement, window clip, per-class NMS."""
 
 import numpy as np
+import pytest
 
 from fashion_mrcnn.layers import DetectionLayer
 from fashion_mrcnn.ops.image import compose_image_meta
@@ -50,11 +51,13 @@ def test_detection_layer_matches_numpy():
     assert DetectionLayer(**kwargs).name == "mrcnn_detection"
 
 
-def test_nothing_confident_gives_all_zeros():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_nothing_confident_gives_all_zeros(fixed_shapes):
     rois, probs, bbox, meta = make_inputs(1, batch=1)
     probs[:] = 0
     probs[..., 0] = 1.0  # everything background
-    out = np.asarray(DetectionLayer(STD, 0.5, 10, 0.3)([rois, probs, bbox, meta]))
+    layer = DetectionLayer(STD, 0.5, 10, 0.3, fixed_shapes=fixed_shapes)
+    out = np.asarray(layer([rois, probs, bbox, meta]))
     assert out.shape == (1, 10, 6) and not out.any()
 
 
@@ -88,12 +91,12 @@ def test_gather_rows_takes_each_detections_roi():
 
 
 def test_xla_compiled_layer_matches_numpy():
-    """Under ``jit_compile=True`` (Config.JIT_COMPILE) the same detections and rows: XLA
-    rejects any dynamic-size tensor left in the layer or its NMS."""
+    """With ``fixed_shapes`` under ``jit_compile=True`` (Config.JIT_COMPILE) the same
+    detections and rows: XLA rejects any dynamic-size tensor left in the layer or its NMS."""
     import tensorflow as tf
 
     inputs = make_inputs(0)
-    layer = DetectionLayer(STD, 0.3, 20, 0.3, return_rows=True)
+    layer = DetectionLayer(STD, 0.3, 20, 0.3, return_rows=True, fixed_shapes=True)
     out, rows = tf.function(lambda *a: layer(list(a)), jit_compile=True)(*inputs)
     np.testing.assert_allclose(out, detections_np(*inputs, STD, 0.3, 20, 0.3), atol=1e-5)
     eager_rows = DetectionLayer(STD, 0.3, 20, 0.3, return_rows=True)(inputs)[1]

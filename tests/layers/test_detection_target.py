@@ -2,6 +2,7 @@
 invariants with random sampling; zero-instance and crowd images."""
 
 import numpy as np
+import pytest
 
 from fashion_mrcnn.layers import DetectionTargetLayer
 from fashion_mrcnn.ops.boxes import apply_deltas_np, box_iou_np
@@ -47,10 +48,16 @@ def make_inputs(seed, batch=2):
     return [proposals, gt_ids, gt_boxes, masks, valid]
 
 
-def test_matches_numpy_reference_deterministic():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_matches_numpy_reference_deterministic(fixed_shapes):
     inputs = make_inputs(0)
     shapes = [(2, T, 4), (2, T), (2, T, 4), (2, T, 14, 14), (2, T)]
-    outs = check_layer(DetectionTargetLayer, {**KW, "deterministic": True}, inputs, shapes)
+    outs = check_layer(
+        DetectionTargetLayer,
+        {**KW, "deterministic": True, "fixed_shapes": fixed_shapes},
+        inputs,
+        shapes,
+    )
     for b in range(2):
         expected = detection_targets_np(
             *(x[b] for x in inputs), T, 0.33, (14, 14), STD, use_mini_mask=True
@@ -65,9 +72,12 @@ def test_matches_numpy_reference_deterministic():
     assert outs[1].dtype == np.int32
 
 
-def test_random_sampling_invariants():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_random_sampling_invariants(fixed_shapes):
     inputs = make_inputs(1)
-    rois, cls, deltas, masks, valid = (np.asarray(o) for o in DetectionTargetLayer(**KW)(inputs))
+    rois, cls, deltas, masks, valid = (
+        np.asarray(o) for o in DetectionTargetLayer(**KW, fixed_shapes=fixed_shapes)(inputs)
+    )
     for b in range(2):
         pos = cls[b] > 0
         p = int(pos.sum())
@@ -89,19 +99,23 @@ def test_random_sampling_invariants():
     assert (box_iou_np(negatives, crowd) < 0.001).all()
 
 
-def test_zero_instance_image():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_zero_instance_image(fixed_shapes):
     inputs = make_inputs(2, batch=1)
     inputs[1][:] = 0
     inputs[4][:] = 0
-    rois, cls, deltas, masks, valid = (np.asarray(o) for o in DetectionTargetLayer(**KW)(inputs))
+    rois, cls, deltas, masks, valid = (
+        np.asarray(o) for o in DetectionTargetLayer(**KW, fixed_shapes=fixed_shapes)(inputs)
+    )
     assert not cls.any() and not deltas.any() and not masks.any() and not valid.any()
     assert np.any(rois != 0, axis=-1).sum() == T  # negatives fill every slot
     assert np.isfinite(rois).all()
 
 
-def test_box_only_instance_marks_mask_invalid():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_box_only_instance_marks_mask_invalid(fixed_shapes):
     inputs = make_inputs(3, batch=1)
-    layer = DetectionTargetLayer(**{**KW, "deterministic": True})
+    layer = DetectionTargetLayer(**{**KW, "deterministic": True, "fixed_shapes": fixed_shapes})
     rois, cls, _, _, valid = (np.asarray(o) for o in layer(inputs))
     gt = inputs[2][0]
     best = box_iou_np(rois[0], gt).argmax(axis=1)
@@ -144,11 +158,12 @@ def _attribute_inputs(inputs, num_attributes=5, seed=7):
     return [hot, weight]
 
 
-def test_attribute_targets_match_numpy_reference():
+@pytest.mark.parametrize("fixed_shapes", [False, True])
+def test_attribute_targets_match_numpy_reference(fixed_shapes):
     inputs = make_inputs(0)
     inputs += _attribute_inputs(inputs)
     shapes = [(2, T, 4), (2, T), (2, T, 4), (2, T, 14, 14), (2, T), (2, T, 5), (2, T)]
-    kw = {**KW, "deterministic": True, "num_attributes": 5}
+    kw = {**KW, "deterministic": True, "num_attributes": 5, "fixed_shapes": fixed_shapes}
     outs = check_layer(DetectionTargetLayer, kw, inputs, shapes)
     for b in range(2):
         expected = detection_targets_np(
@@ -181,12 +196,13 @@ def test_attribute_targets_keep_the_class_targets_unchanged():
 
 
 def test_xla_compiled_layer_matches_numpy_reference():
-    """Under ``jit_compile=True`` (mask crop by gathers, Config.JIT_COMPILE) the layer gives the
-    reference's targets: XLA rejects any dynamic-size tensor left in it."""
+    """With ``fixed_shapes`` under ``jit_compile=True`` (mask crop by gathers,
+    Config.JIT_COMPILE) the layer gives the reference's targets: XLA rejects any dynamic-size
+    tensor left in it."""
     import tensorflow as tf
 
     inputs = make_inputs(0)
-    layer = DetectionTargetLayer(**KW, deterministic=True, mask_crop="xla")
+    layer = DetectionTargetLayer(**KW, deterministic=True, mask_crop="xla", fixed_shapes=True)
     outs = tf.function(lambda *a: layer(list(a)), jit_compile=True)(*inputs)
     outs = [np.asarray(o) for o in outs]
     for b in range(2):

@@ -47,15 +47,21 @@ def test_per_class_nms_np_vs_tf(seed):
     scores = rng.random(150).astype(np.float32)
     classes = rng.integers(1, 47, 150)
     expected = N.per_class_nms_np(boxes, scores, classes, 0.3, 40)
-    idx, count = N.per_class_nms_tf(boxes, scores, classes, 40, 0.3, num_classes=47)
+    idx, count = N.per_class_nms_tf(boxes, scores, classes, 40, 0.3)
+    np.testing.assert_array_equal(idx.numpy()[: int(count)], expected)
+    idx, count = N.per_class_nms_fixed_tf(boxes, scores, classes, 40, 0.3, num_classes=47)
     np.testing.assert_array_equal(idx.numpy()[: int(count)], expected)
     assert (idx.numpy()[int(count) :] == -1).all()
-    # rows not valid, or of class 0, are as if absent (the detection layer's filter)
+    # fixed shapes: rows not valid, or of class 0, are as if absent (the detection layer's
+    # filter), and XLA compiles it
     valid = rng.random(150) < 0.6
     classes[::7] = 0
     ok = np.nonzero(valid & (classes > 0))[0]
     expected = ok[N.per_class_nms_np(boxes[ok], scores[ok], classes[ok], 0.3, 40)]
-    idx, count = N.per_class_nms_tf(boxes, scores, classes, 40, 0.3, 47, valid=valid)
+    compiled = tf.function(
+        lambda *a: N.per_class_nms_fixed_tf(*a, 40, 0.3, 47, valid=valid), jit_compile=True
+    )
+    idx, count = compiled(boxes, scores, classes)
     np.testing.assert_array_equal(idx.numpy()[: int(count)], expected)
     # with one class everything is one NMS
     one = N.per_class_nms_np(boxes, scores, np.ones(150, int), 0.3, 40)
