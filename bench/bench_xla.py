@@ -2,7 +2,7 @@
 section 3).
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/bench_xla.py [--preset cpu-smoke] \\
-        [--size 128] [--steps 20] [--rounds 3] [--threads 2]
+        [--size 128] [--steps 20] [--rounds 3] [--threads 2] [--float32]
 
 Three variants of one preset, on the same rendered scenes (batches of IMAGES_PER_GPU from one
 ``make_dataset`` stream each, same seed) and the same starting weights:
@@ -59,6 +59,9 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
+        "--float32", action="store_true", help="MIXED_PRECISION False (default: the preset's)"
+    )
+    ap.add_argument(
         "--variants",
         nargs="+",
         default=["default", "fixed", "xla"],
@@ -79,7 +82,11 @@ def main(argv=None) -> None:
     jit = {"JIT_COMPILE": True, "ROI_ALIGN": "xla"}
     configs = {
         name: synthetic_config(
-            args.preset, args.size, BACKBONE_WEIGHTS=None, **({} if name == "default" else jit)
+            args.preset,
+            args.size,
+            BACKBONE_WEIGHTS=None,
+            **({"MIXED_PRECISION": False} if args.float32 else {}),
+            **({} if name == "default" else jit),
         )
         for name in ("default", "fixed", "xla")
         if name in args.variants
@@ -90,6 +97,7 @@ def main(argv=None) -> None:
     scenes = synthetic_scenes(args.size, 16)
     print(
         f"preset {args.preset} {args.size} px, batch {next(iter(configs.values())).BATCH_SIZE}, "
+        f"precision {next(iter(configs.values())).MIXED_PRECISION}, "
         f"python {sys.version.split()[0]}, tf {tf.__version__}, keras {keras.__version__}"
     )
     with tempfile.TemporaryDirectory() as tmp:

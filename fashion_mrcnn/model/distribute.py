@@ -15,8 +15,9 @@ Names (``constants.STRATEGY_NAMES``; ``fashion-mrcnn train --strategy``, noteboo
   every worker (one CPU replica per worker without GPUs).
 - ``tpu``: ``TPUClusterResolver`` + ``TPUStrategy`` when a TPU is there (``TPU_NAME`` set, or a
   TPU VM's ``/dev/accel*`` / ``/dev/vfio/*`` device), else ConfigError. UNTESTED: no TPU was
-  available to this project, so whether the graph compiles on one is not known; ``tpu`` sets
-  ``ROI_ALIGN = "xla"`` (convention 14: ``tf.image.crop_and_resize`` does not compile).
+  available to this project, so whether the graph runs on one is not known; ``tpu`` sets
+  JIT_COMPILE (the fixed-shape graph with ``ROI_ALIGN = "xla"``: a TPU runs XLA only), whose
+  training step and detect compile under XLA on CPU (``tests/model/test_jit_compile.py``).
 
 The batch and learning-rate rule (:func:`config_for`, :func:`batch_rule`): IMAGES_PER_GPU is per
 replica, GPU_COUNT becomes the replica count, so the global batch BATCH_SIZE = IMAGES_PER_GPU x
@@ -208,12 +209,13 @@ def multi_worker(strategy) -> bool:
 
 def config_for(config, distribution: Distribution):
     """``config`` with GPU_COUNT = the replica count (so BATCH_SIZE = IMAGES_PER_GPU x replicas,
-    the global batch) and, on a TPU, ROI_ALIGN "xla"; the same object when nothing changes."""
+    the global batch) and, on a TPU, JIT_COMPILE with ROI_ALIGN "xla" (the graph XLA compiles);
+    the same object when nothing changes."""
     changes = {}
     if int(config.GPU_COUNT) != distribution.replicas:
         changes["GPU_COUNT"] = distribution.replicas
-    if distribution.name == "tpu" and config.ROI_ALIGN != "xla":
-        changes["ROI_ALIGN"] = "xla"
+    if distribution.name == "tpu" and not config.JIT_COMPILE:
+        changes.update(JIT_COMPILE=True, ROI_ALIGN="xla")
     return config.replace(**changes) if changes else config
 
 

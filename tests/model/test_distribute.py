@@ -124,7 +124,7 @@ def test_global_batch_is_images_per_gpu_times_replicas_and_the_rule_is_said():
     assert "learning rate 0.02 on the mean gradient of the global batch" in rule
     assert "not scaled with the replicas" in rule
     tpu = D.config_for(config, D.Distribution("tpu", None, 8))
-    assert tpu.ROI_ALIGN == "xla" and tpu.BATCH_SIZE == 16
+    assert tpu.ROI_ALIGN == "xla" and tpu.JIT_COMPILE and tpu.BATCH_SIZE == 16
     worker = D.Distribution("multiworker", None, 2, chief=False, worker="worker 1 (of 2 tasks)")
     assert "multiworker, 2 replicas, worker 1 (of 2 tasks):" in D.batch_rule(scaled, worker)
 
