@@ -21,6 +21,7 @@ ORDER = [
     "vs_torchvision",
     "profile_vs_tv",
     "speed_goals",
+    "xla",
     "precision",
     "convergence",
     "realdata",
