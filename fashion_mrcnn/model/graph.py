@@ -3,6 +3,10 @@
 The config is unpacked here, once; every layer receives plain arguments. Boxes inside the graph
 are normalised ``(y1, x1, y2, x2)`` of the molded image (``ops.boxes.norm_boxes``). Anchors are
 computed in numpy for IMAGE_SHAPE and held as a constant by :class:`AnchorsConstant` (both modes).
+
+Over 400 lines: the two graphs share their branches (features, proposals, box and mask
+branches), and the small glue layers they alone use (anchors, leading positives, row gathers)
+are read best beside the wiring, in both the dynamic and the fixed-shape (JIT_COMPILE) form.
 """
 
 from __future__ import annotations

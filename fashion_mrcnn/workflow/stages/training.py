@@ -1,6 +1,10 @@
 """Training stages: the Config from a preset, the recipe's schedule, and staged training with an
 optional time budget (``train``) on one device or several (``model.distribute``), which leaves a
 run folder (:mod:`fashion_mrcnn.workflow.rundir`).
+
+Over 400 lines: ``train`` is one flow (strategy, staging on a URL, resume, stages, budget,
+summary) whose steps share the run's state; split, each piece would take most of it as
+arguments.
 """
 
 from __future__ import annotations
