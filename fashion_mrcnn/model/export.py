@@ -97,6 +97,34 @@ SERVING_INPUT = "image_bytes"
 #: uint8 [1, N, H, W] (0 / 1); num_detections int32 [1] (= N).
 SERVING_OUTPUTS = ("boxes", "class_ids", "class_names", "scores", "masks", "num_detections")
 
+#: The outputs added by a model with the attribute head (Config.NUM_ATTRIBUTES A > 0; without
+#: it the signature has :data:`SERVING_OUTPUTS` only), the same instance rows as above:
+#: attribute_probs float32 [1, N, A], the head's probability of each output (``detect``'s
+#: ``attribute_probs``, for every class); attribute_hits uint8 [1, N, A], 1 where ``detect``'s
+#: ``attribute_ids`` of the instance lists that column's attribute (probability >=
+#: DETECTION_ATTRIBUTE_THRESHOLD, fixed in the graph, and the class in ATTRIBUTE_CLASS_IDS when
+#: that is given); attribute_vocabulary int32 [1, A], the source attribute id of each column
+#: (``Config.attribute_ids()``; a leading axis like every output so TF Serving's row format
+#: accepts it).
+ATTRIBUTE_OUTPUTS = ("attribute_probs", "attribute_hits", "attribute_vocabulary")
+
+
+def attribute_hits_tf(probs, class_ids, config):
+    """uint8 [N, A]: the multi-hot form of ``data.attributes.detection_attributes``'s
+    ``attribute_ids`` (its numpy twin): column k of row n is 1 when ``probs[n, k]`` >=
+    DETECTION_ATTRIBUTE_THRESHOLD and class ``class_ids[n]`` carries attributes (is in
+    ATTRIBUTE_CLASS_IDS, or that list is empty). probs: float [N, A]; class_ids: int [N]."""
+    import tensorflow as tf
+
+    hits = tf.cast(probs, tf.float32) >= float(config.DETECTION_ATTRIBUTE_THRESHOLD)
+    carriers = [int(c) for c in config.ATTRIBUTE_CLASS_IDS]
+    if carriers:
+        carries = tf.reduce_any(
+            tf.equal(tf.cast(class_ids, tf.int32)[:, None], tf.constant(carriers)[None]), axis=1
+        )
+        hits = hits & carries[:, None]
+    return tf.cast(hits, tf.uint8)
+
 
 def decode_image_tf(data):
     """Encoded image bytes (string scalar) -> uint8 [H, W, 3] RGB.
@@ -117,7 +145,7 @@ def decode_image_tf(data):
 
 def serving_function(keras_model, config, class_names, min_confidence, mask_threshold):
     """The serving graph as a Python function ``f(image_bytes string [1]) -> dict`` of
-    :data:`SERVING_OUTPUTS` (for ``tf.function`` / ``ExportArchive``): decode, mold (square mode,
+    :data:`SERVING_OUTPUTS` (and :data:`ATTRIBUTE_OUTPUTS` with the attribute head) (for ``tf.function`` / ``ExportArchive``): decode, mold (square mode,
     ``ops.transform_tf``), image meta, ``keras_model`` (the inference graph of ``config``),
     unmold at ``min_confidence`` / ``mask_threshold``. More than one image per call fails with
     an InvalidArgumentError saying so."""
@@ -130,6 +158,7 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
     )
 
     names = tf.constant([str(n) for n in class_names])
+    vocabulary = tf.constant(config.attribute_ids(), tf.int32)  # [A]
     side = int(config.IMAGE_MAX_DIM)
     molded_shape = tf.constant([side, side, 3], tf.int32)
 
@@ -152,7 +181,7 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
         out = keras_model(
             {"input_image": molded[None], "input_image_meta": meta[None]}, training=False
         )
-        boxes, class_ids, scores, masks = unmold_detections_tf(
+        boxes, class_ids, scores, masks, rows = unmold_detections_tf(
             out["detections"][0],
             out["mrcnn_mask"][0],
             original_shape,
@@ -160,8 +189,9 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
             window,
             float(min_confidence),
             float(mask_threshold),
+            with_rows=True,
         )
-        return {
+        result = {
             "boxes": boxes[None],
             "class_ids": class_ids[None],
             "class_names": tf.gather(names, class_ids)[None],
@@ -169,6 +199,12 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
             "masks": tf.cast(masks, tf.uint8)[None],
             "num_detections": tf.shape(boxes)[:1],
         }
+        if "mrcnn_attr" in out:
+            probs = tf.gather(tf.cast(out["mrcnn_attr"][0], tf.float32), rows)  # [N, A]
+            result["attribute_probs"] = probs[None]
+            result["attribute_hits"] = attribute_hits_tf(probs, class_ids, config)[None]
+            result["attribute_vocabulary"] = vocabulary[None]
+        return result
 
     return serve
 
@@ -177,7 +213,8 @@ def export_serving_model(
     model, path: str | Path, class_names, min_confidence=None, mask_threshold=None
 ) -> Path:
     """Write a SavedModel whose default signature (``serving_default``, also the endpoint
-    ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS`.
+    ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS` (and
+    :data:`ATTRIBUTE_OUTPUTS` when ``model.config.NUM_ATTRIBUTES`` > 0).
 
     model: an inference-mode ``MaskRCNN`` whose IMAGE_RESIZE_MODE is "square"; class_names:
     NUM_CLASSES names, index = class id ("BG" first); ``min_confidence`` / ``mask_threshold``

@@ -15,6 +15,8 @@ inputs and states the tolerance):
 - :func:`unmold_boxes_tf`: ``ops.transform.unmold_boxes``;
 - :func:`paste_masks_tf`: ``ops.transform.paste_masks`` (bilinear resize to the box, threshold,
   clip, paste), but laid out ``[N, H, W]`` (the serving layout) instead of ``[H, W, N]``;
+- :func:`kept_detection_rows_tf`: ``ops.transform.kept_detection_rows`` (the detection rows
+  kept; per-detection outputs such as the attribute head's follow them);
 - :func:`unmold_detections_tf`: ``ops.transform.unmold_detections`` (min-confidence filter,
   boxes back to original pixels, empty boxes dropped, masks pasted).
 
@@ -33,6 +35,7 @@ __all__ = [
     "compose_image_meta_tf",
     "unmold_boxes_tf",
     "paste_masks_tf",
+    "kept_detection_rows_tf",
     "unmold_detections_tf",
 ]
 
@@ -181,9 +184,36 @@ def paste_masks_tf(masks, boxes, original_shape, threshold: float):
     return tf.cond(n > 0, paste_each, lambda: tf.zeros([0, height, width], tf.bool))
 
 
+def kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence):
+    """int32 [N]: the rows of ``detections`` [D, 6] that :func:`unmold_detections_tf` keeps, in
+    its order (numpy twin: ``ops.transform.kept_detection_rows``, same arguments): class > 0,
+    score >= ``min_confidence``, a box with height and width once mapped back. Per-detection
+    outputs beside ``detections`` (the attribute head's ``mrcnn_attr``) follow them."""
+    import tensorflow as tf
+
+    detections = tf.cast(detections, tf.float32)
+    class_ids = tf.cast(detections[:, 4], tf.int32)
+    keep = tf.where((class_ids > 0) & (detections[:, 5] >= min_confidence))[:, 0]
+    boxes = unmold_boxes_tf(
+        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
+    )
+    ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
+    return tf.cast(tf.gather(keep, ok), tf.int32)
+
+
+def _class_masks(mrcnn_mask, rows, class_ids):
+    """float32 [N, MH, MW]: the mask head's map of each kept row for its own class
+    (mrcnn_mask [D, MH, MW, K], rows int [N], class_ids int [N])."""
+    import tensorflow as tf
+
+    masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), rows)  # [N, MH, MW, K]
+    return tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
+
+
 def unmold_detections_tf(
-    detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold
-):
+    detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold,
+    with_rows=False,
+):  # fmt: skip
     """One image's raw inference outputs -> its instances on the original image (numpy twin:
     ``ops.transform.unmold_detections``).
 
@@ -193,22 +223,17 @@ def unmold_detections_tf(
     and so are boxes without height or width once mapped back.
 
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
-    class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``.
+    class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``; with ``with_rows``, a
+    fifth element: the kept rows of ``detections``, int32 [N] (:func:`kept_detection_rows_tf`).
     """
     import tensorflow as tf
 
     detections = tf.cast(detections, tf.float32)
-    class_ids = tf.cast(detections[:, 4], tf.int32)
-    scores = detections[:, 5]
-    keep = tf.where((class_ids > 0) & (scores >= min_confidence))[:, 0]
-    class_ids = tf.gather(class_ids, keep)
-    scores = tf.gather(scores, keep)
-    masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), keep)  # [N, MH, MW, K]
-    masks = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
-    boxes = unmold_boxes_tf(
-        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
-    )
-    ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
-    boxes, class_ids, scores, masks = (tf.gather(t, ok) for t in (boxes, class_ids, scores, masks))
+    rows = kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence)
+    kept = tf.gather(detections, rows)
+    class_ids = tf.cast(kept[:, 4], tf.int32)
+    boxes = unmold_boxes_tf(kept[:, :4], original_shape, molded_shape, window)
+    masks = _class_masks(mrcnn_mask, rows, class_ids)
     full = paste_masks_tf(masks, boxes, original_shape, mask_threshold)
-    return boxes, class_ids, scores, full
+    found = (boxes, class_ids, kept[:, 5], full)
+    return (*found, rows) if with_rows else found

@@ -14,13 +14,15 @@ import pytest
 from PIL import Image
 
 from fashion_mrcnn.model.export import (
+    ATTRIBUTE_OUTPUTS,
     SERVING_OUTPUTS,
     check_export,
     export_serving_model,
     load_saved_model,
+    serving_function,
 )
 from fashion_mrcnn.model.maskrcnn import MaskRCNN
-from tests.model.engine_helpers import smoke_config, synthetic_scenes
+from tests.model.engine_helpers import attribute_scenes, smoke_config, synthetic_scenes
 
 
 def test_export_reload_same_detections(tmp_path):
@@ -103,26 +105,83 @@ def test_serving_export_matches_detect_in_a_process_without_the_package(tmp_path
     want = model.detect(images)
     for i, (image, w) in enumerate(zip(images, want, strict=True)):
         got = {key: served[f"{i}_{key}"][0] for key in SERVING_OUTPUTS}
-        n = len(w["class_ids"])
-        assert n > 0, "pick settings with detections"
-        assert int(got["num_detections"]) == n
-        assert list(got["class_names"]) == [names[c] for c in got["class_ids"]]
-        masks = got["masks"]
-        assert masks.dtype == np.uint8 and masks.shape == (n,) + image.shape[:2]
-        # random weights score many boxes alike, so equal scores may come in another order:
-        # each detected instance is matched to a served one of its class, score and box
-        unused = set(range(n))
-        for k in range(n):
-            match = [
-                j
-                for j in sorted(unused)
-                if got["class_ids"][j] == w["class_ids"][k]
-                and abs(got["scores"][j] - w["scores"][k]) <= SCORE_ATOL
-                and np.abs(got["boxes"][j] - w["rois"][k]).max() <= BOX_ATOL
-            ]
-            assert match, f"image {i}: detection {k} has no served twin"
-            j = match[0]
-            unused.discard(j)
-            a, b = masks[j].astype(bool), w["masks"][:, :, k]
-            union = (a | b).sum()
-            assert union == 0 or (a & b).sum() / union >= MASK_IOU, (i, k)
+        assert sorted(k[2:] for k in served.files if k.startswith(f"{i}_")) == sorted(
+            SERVING_OUTPUTS
+        ), "a model without the attribute head has the original outputs only"
+        _assert_same_instances(got, w, image.shape, names, f"image {i}")
+
+
+def _assert_same_instances(got, want, shape, names, what):
+    """The served instances of one image (``got``: SERVING_OUTPUTS without the batch axis) equal
+    ``detect``'s (``want``) within the tolerances above; returns, for each detected instance,
+    the index of its served twin."""
+    n = len(want["class_ids"])
+    assert n > 0, "pick settings with detections"
+    assert int(got["num_detections"]) == n
+    assert list(got["class_names"]) == [names[c] for c in got["class_ids"]]
+    masks = got["masks"]
+    assert masks.dtype == np.uint8 and masks.shape == (n,) + tuple(shape[:2])
+    # random weights score many boxes alike, so equal scores may come in another order:
+    # each detected instance is matched to a served one of its class, score and box
+    unused, twins = set(range(n)), []
+    for k in range(n):
+        match = [
+            j
+            for j in sorted(unused)
+            if got["class_ids"][j] == want["class_ids"][k]
+            and abs(got["scores"][j] - want["scores"][k]) <= SCORE_ATOL
+            and np.abs(got["boxes"][j] - want["rois"][k]).max() <= BOX_ATOL
+        ]
+        assert match, f"{what}: detection {k} has no served twin"
+        j = match[0]
+        unused.discard(j)
+        twins.append(j)
+        a, b = masks[j].astype(bool), want["masks"][:, :, k]
+        union = (a | b).sum()
+        assert union == 0 or (a & b).sum() / union >= MASK_IOU, (what, k)
+    return twins
+
+
+@pytest.mark.slow  # about 10 s: traces the serving graph of a model with the attribute head
+def test_serving_function_attribute_outputs_match_detect(tmp_path):
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(5)
+    vocabulary = [3, 10, 11, 40, 41]
+    cfg = smoke_config(
+        IMAGES_PER_GPU=1,
+        DETECTION_MIN_CONFIDENCE=0.0,
+        DETECTION_MAX_INSTANCES=20,
+        NUM_ATTRIBUTES=len(vocabulary),
+        ATTRIBUTE_IDS=vocabulary,
+        ATTRIBUTE_CLASS_IDS=[1, 3, 5, 7],
+    )
+    model = MaskRCNN("inference", cfg, tmp_path)
+    names = ["BG"] + [f"class {i}" for i in range(1, cfg.NUM_CLASSES)]
+    serve = tf.function(serving_function(model.keras_model, cfg, names, 0.0, cfg.MASK_THRESHOLD))
+    image = attribute_scenes(1, seed=2)[0][0]  # 128 x 128: molded without a resize
+    Image.fromarray(image).save(tmp_path / "scene.png")
+    out = serve(tf.constant([(tmp_path / "scene.png").read_bytes()]))
+    assert set(out) == set(SERVING_OUTPUTS) | set(ATTRIBUTE_OUTPUTS)
+    got = {k: v.numpy()[0] for k, v in out.items()}
+    got["class_names"] = got["class_names"].astype(str)
+    want = model.detect([image], min_confidence=0.0)[0]
+    twins = _assert_same_instances(got, want, image.shape, names, "attribute scene")
+    n = len(twins)
+    assert got["attribute_probs"].dtype == np.float32
+    assert got["attribute_probs"].shape == got["attribute_hits"].shape == (n, len(vocabulary))
+    assert got["attribute_vocabulary"].dtype == np.int32
+    assert list(got["attribute_vocabulary"]) == vocabulary
+    listed = 0
+    for k, j in enumerate(twins):
+        np.testing.assert_allclose(
+            got["attribute_probs"][j], want["attribute_probs"][k], atol=SCORE_ATOL
+        )
+        hits = [vocabulary[c] for c in np.flatnonzero(got["attribute_hits"][j])]
+        assert hits == want["attribute_ids"][k], k
+        listed += len(hits)
+    # both sides of the rule: listed attributes, and a class without any whose probabilities
+    # pass the threshold
+    other = ~np.isin(want["class_ids"], cfg.ATTRIBUTE_CLASS_IDS)
+    high = want["attribute_probs"][other] >= cfg.DETECTION_ATTRIBUTE_THRESHOLD
+    assert listed > 0 and high.any(), "pick settings that test both"

@@ -137,8 +137,13 @@ def test_unmold_detections_tf_matches_numpy():
         tf.constant(window),
         0.4,
         0.5,
+        with_rows=True,
     )
     assert 0 < len(want[0]) < d - 5
     for g, w in zip(got[:3], want[:3], strict=True):
         np.testing.assert_array_equal(g.numpy(), w)
     np.testing.assert_array_equal(got[3].numpy(), np.transpose(want[3], (2, 0, 1)))
+    rows = T.kept_detection_rows(detections, original, molded, window, 0.4)
+    assert got[4].dtype == tf.int32
+    np.testing.assert_array_equal(got[4].numpy(), rows)
+    assert not np.array_equal(rows, np.arange(len(rows)))  # not just the first rows
