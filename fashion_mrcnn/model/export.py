@@ -2,11 +2,12 @@
 
 Two exports:
 
-- :func:`export_serving_model` (``fashion-mrcnn export``): the serving signature takes encoded
-  image bytes and does everything ``MaskRCNN.detect`` does in the graph: decode, mold
-  (``ops.transform_tf``), the model, unmold (boxes in original pixels, the min-confidence filter,
-  masks pasted at the original size). Its inputs and outputs: :data:`SERVING_INPUT`,
-  :data:`SERVING_OUTPUTS` and the README's "Serving the exported model".
+- :func:`export_serving_model` (``fashion-mrcnn export``): the serving signature takes the
+  encoded bytes of one or more images and does everything ``MaskRCNN.detect`` does in the graph:
+  decode, mold (``ops.transform_tf``), the model, unmold (boxes in original pixels, the
+  min-confidence filter, masks pasted at the original size, the attribute head's outputs). Its
+  inputs and outputs: :data:`SERVING_INPUT`, :data:`SERVING_OUTPUTS`, :data:`ATTRIBUTE_OUTPUTS`
+  and the README's "Serving the exported model".
 - :func:`export_saved_model`: the raw inference graph. Its endpoint ``serve`` takes
   ``input_image`` float32 [B, H, W, 3] (molded: RGB minus MEAN_PIXEL, resized as
   ``MaskRCNN.mold_inputs`` does) and ``input_image_meta`` float32 [B, IMAGE_META_SIZE] and returns
