@@ -2,11 +2,12 @@
 
 Two exports:
 
-- :func:`export_serving_model` (``fashion-mrcnn export``): the serving signature takes encoded
-  image bytes and does everything ``MaskRCNN.detect`` does in the graph: decode, mold
-  (``ops.transform_tf``), the model, unmold (boxes in original pixels, the min-confidence filter,
-  masks pasted at the original size). Its inputs and outputs: :data:`SERVING_INPUT`,
-  :data:`SERVING_OUTPUTS` and the README's "Serving the exported model".
+- :func:`export_serving_model` (``fashion-mrcnn export``): the serving signature takes the
+  encoded bytes of one or more images and does everything ``MaskRCNN.detect`` does in the graph:
+  decode, mold (``ops.transform_tf``), the model, unmold (boxes in original pixels, the
+  min-confidence filter, masks pasted at the original size, the attribute head's outputs). Its
+  inputs and outputs: :data:`SERVING_INPUT`, :data:`SERVING_OUTPUTS`, :data:`ATTRIBUTE_OUTPUTS`
+  and the README's "Serving the exported model".
 - :func:`export_saved_model`: the raw inference graph. Its endpoint ``serve`` takes
   ``input_image`` float32 [B, H, W, 3] (molded: RGB minus MEAN_PIXEL, resized as
   ``MaskRCNN.mold_inputs`` does) and ``input_image_meta`` float32 [B, IMAGE_META_SIZE] and returns
@@ -87,15 +88,49 @@ def check_export(model, path: str | Path, molded_images, image_metas, atol: floa
 
 
 # ---------------------------------------------------------------------------- serving export
-#: The serving signature's one input: string [1], the encoded bytes of one image (JPEG, PNG,
-#: BMP or GIF's first frame; any size; grey and RGBA are read as RGB).
+#: The serving signature's one input: string [B] (B >= 1 images per request), the encoded
+#: bytes of each image (JPEG, PNG, BMP or GIF's first frame; any size, sizes may differ; grey and
+#: RGBA are read as RGB).
 SERVING_INPUT = "image_bytes"
 
-#: The serving signature's outputs, each with a leading batch axis of 1 (N instances, the
-#: original image's H x W): boxes int32 [1, N, (y1, x1, y2, x2)] pixels of the original (y2/x2
-#: exclusive); class_ids int32 [1, N]; class_names string [1, N]; scores float32 [1, N]; masks
-#: uint8 [1, N, H, W] (0 / 1); num_detections int32 [1] (= N).
+#: The serving signature's outputs, each with a leading axis of the B images: boxes int32
+#: [B, N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive); class_ids int32 [B, N];
+#: class_names string [B, N]; scores float32 [B, N]; masks uint8 [B, N, H, W] (0 / 1);
+#: num_detections int32 [B]. The padding rule (``ops.transform_tf.unmold_batch_tf``): N is the
+#: largest instance count of the request and H x W the largest original height and width; image
+#: b's instances are its first num_detections[b] rows (the rows after them: class 0, named
+#: class_names[0] ("BG"), score 0, box 0, empty mask), its masks the top-left H_b x W_b corner
+#: of its original size. With B = 1 nothing is padded: N = num_detections[0], H x W the image's.
 SERVING_OUTPUTS = ("boxes", "class_ids", "class_names", "scores", "masks", "num_detections")
+
+#: The outputs added by a model with the attribute head (Config.NUM_ATTRIBUTES A > 0; without
+#: it the signature has :data:`SERVING_OUTPUTS` only), the same instance rows as above (zeros on
+#: padding rows): attribute_probs float32 [B, N, A], the head's probability of each output
+#: (``detect``'s ``attribute_probs``, for every class); attribute_hits uint8 [B, N, A], 1 where
+#: ``detect``'s ``attribute_ids`` of the instance lists that column's attribute (probability >=
+#: DETECTION_ATTRIBUTE_THRESHOLD, fixed in the graph, and the class in ATTRIBUTE_CLASS_IDS when
+#: that is given); attribute_vocabulary int32 [B, A], the source attribute id of each column
+#: (``Config.attribute_ids()``, the same row for every image: a leading axis like every output
+#: so TF Serving's row format accepts it).
+ATTRIBUTE_OUTPUTS = ("attribute_probs", "attribute_hits", "attribute_vocabulary")
+
+
+def attribute_hits_tf(probs, class_ids, config):
+    """uint8 [..., N, A]: the multi-hot form of ``data.attributes.detection_attributes``'s
+    ``attribute_ids`` (its numpy twin): column k of row n is 1 when ``probs[n, k]`` >=
+    DETECTION_ATTRIBUTE_THRESHOLD and class ``class_ids[n]`` carries attributes (is in
+    ATTRIBUTE_CLASS_IDS, or that list is empty); never on a padding row (class 0).
+    probs: float [..., N, A]; class_ids: int [..., N]."""
+    import tensorflow as tf
+
+    class_ids = tf.cast(class_ids, tf.int32)
+    hits = tf.cast(probs, tf.float32) >= float(config.DETECTION_ATTRIBUTE_THRESHOLD)
+    carries = class_ids > 0
+    carriers = [int(c) for c in config.ATTRIBUTE_CLASS_IDS]
+    if carriers:
+        carries &= tf.reduce_any(tf.equal(class_ids[..., None], carriers), axis=-1)
+    hits = hits & carries[..., None]
+    return tf.cast(hits, tf.uint8)
 
 
 def decode_image_tf(data):
@@ -116,28 +151,29 @@ def decode_image_tf(data):
 
 
 def serving_function(keras_model, config, class_names, min_confidence, mask_threshold):
-    """The serving graph as a Python function ``f(image_bytes string [1]) -> dict`` of
-    :data:`SERVING_OUTPUTS` (for ``tf.function`` / ``ExportArchive``): decode, mold (square mode,
-    ``ops.transform_tf``), image meta, ``keras_model`` (the inference graph of ``config``),
-    unmold at ``min_confidence`` / ``mask_threshold``. More than one image per call fails with
-    an InvalidArgumentError saying so."""
+    """The serving graph as a Python function ``f(image_bytes string [B]) -> dict`` of
+    :data:`SERVING_OUTPUTS` (and :data:`ATTRIBUTE_OUTPUTS` with the attribute head), for
+    ``tf.function`` / ``ExportArchive``: decode and mold each image (square mode,
+    ``ops.transform_tf``) with its image meta, ``keras_model`` (the inference graph of
+    ``config``) on the B molded images at once, unmold at ``min_confidence`` /
+    ``mask_threshold`` (``ops.transform_tf.unmold_batch_tf``: its padding rule). An empty
+    request fails with an InvalidArgumentError saying so."""
     import tensorflow as tf
 
     from fashion_mrcnn.ops.transform_tf import (
         compose_image_meta_tf,
         mold_square_tf,
-        unmold_detections_tf,
+        unmold_batch_tf,
     )
 
     names = tf.constant([str(n) for n in class_names])
+    vocabulary = tf.constant(config.attribute_ids(), tf.int32)  # [A]
     side = int(config.IMAGE_MAX_DIM)
     molded_shape = tf.constant([side, side, 3], tf.int32)
+    num_classes = int(config.NUM_CLASSES)
 
-    def serve(image_bytes):
-        tf.debugging.assert_equal(
-            tf.size(image_bytes), 1, message="this SavedModel takes one image per request"
-        )
-        image = decode_image_tf(tf.reshape(image_bytes, [-1])[0])
+    def mold_one(data):  # string scalar -> molded [S, S, 3], meta [M], window [4], shape [3]
+        image = decode_image_tf(data)
         original_shape = tf.shape(image)
         molded, window, scale = mold_square_tf(
             image,
@@ -146,29 +182,43 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
             min_scale=config.IMAGE_MIN_SCALE,
             mean_pixel=[float(v) for v in config.MEAN_PIXEL],
         )
-        meta = compose_image_meta_tf(
-            original_shape, molded_shape, window, scale, int(config.NUM_CLASSES)
+        meta = compose_image_meta_tf(original_shape, molded_shape, window, scale, num_classes)
+        return molded, meta, window, original_shape
+
+    spec = (
+        tf.TensorSpec([side, side, 3], tf.float32),
+        tf.TensorSpec([int(config.IMAGE_META_SIZE)], tf.float32),
+        tf.TensorSpec([4], tf.int32),
+        tf.TensorSpec([3], tf.int32),
+    )
+
+    def serve(image_bytes):
+        image_bytes = tf.reshape(image_bytes, [-1])
+        tf.debugging.assert_positive(
+            tf.size(image_bytes), message="this SavedModel needs at least one image per request"
         )
-        out = keras_model(
-            {"input_image": molded[None], "input_image_meta": meta[None]}, training=False
-        )
-        boxes, class_ids, scores, masks = unmold_detections_tf(
-            out["detections"][0],
-            out["mrcnn_mask"][0],
-            original_shape,
+        molded, metas, windows, shapes = tf.map_fn(mold_one, image_bytes, fn_output_signature=spec)
+        out = keras_model({"input_image": molded, "input_image_meta": metas}, training=False)
+        extra = {"attribute_probs": out["mrcnn_attr"]} if "mrcnn_attr" in out else None
+        found = unmold_batch_tf(
+            out["detections"],
+            out["mrcnn_mask"],
+            shapes,
             molded_shape,
-            window,
+            windows,
             float(min_confidence),
             float(mask_threshold),
+            per_detection=extra,
         )
-        return {
-            "boxes": boxes[None],
-            "class_ids": class_ids[None],
-            "class_names": tf.gather(names, class_ids)[None],
-            "scores": scores[None],
-            "masks": tf.cast(masks, tf.uint8)[None],
-            "num_detections": tf.shape(boxes)[:1],
-        }
+        result = {key: found[key] for key in ("boxes", "class_ids", "scores", "masks")}
+        result["class_names"] = tf.gather(names, found["class_ids"])
+        result["num_detections"] = found["num_detections"]
+        if extra:
+            probs = tf.cast(found["attribute_probs"], tf.float32)  # [B, N, A]
+            result["attribute_probs"] = probs
+            result["attribute_hits"] = attribute_hits_tf(probs, found["class_ids"], config)
+            result["attribute_vocabulary"] = tf.tile(vocabulary[None], [tf.size(image_bytes), 1])
+        return result
 
     return serve
 
@@ -177,7 +227,8 @@ def export_serving_model(
     model, path: str | Path, class_names, min_confidence=None, mask_threshold=None
 ) -> Path:
     """Write a SavedModel whose default signature (``serving_default``, also the endpoint
-    ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS`.
+    ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS` (and
+    :data:`ATTRIBUTE_OUTPUTS` when ``model.config.NUM_ATTRIBUTES`` > 0).
 
     model: an inference-mode ``MaskRCNN`` whose IMAGE_RESIZE_MODE is "square"; class_names:
     NUM_CLASSES names, index = class id ("BG" first); ``min_confidence`` / ``mask_threshold``

@@ -1,5 +1,6 @@
-"""TensorFlow twins of :mod:`fashion_mrcnn.ops.transform` for a serving graph: mold one decoded
-image and unmold its detections inside the graph, so an exported model needs no Python of ours.
+"""TensorFlow twins of :mod:`fashion_mrcnn.ops.transform` for a serving graph: mold each decoded
+image and unmold a batch's detections inside the graph, so an exported model needs no Python of
+ours.
 
 Each function names its numpy twin (tests/ops/test_transform_tf.py compares them on random
 inputs and states the tolerance):
@@ -15,8 +16,13 @@ inputs and states the tolerance):
 - :func:`unmold_boxes_tf`: ``ops.transform.unmold_boxes``;
 - :func:`paste_masks_tf`: ``ops.transform.paste_masks`` (bilinear resize to the box, threshold,
   clip, paste), but laid out ``[N, H, W]`` (the serving layout) instead of ``[H, W, N]``;
+- :func:`kept_detection_rows_tf`: ``ops.transform.kept_detection_rows`` (the detection rows
+  kept; per-detection outputs such as the attribute head's follow them);
 - :func:`unmold_detections_tf`: ``ops.transform.unmold_detections`` (min-confidence filter,
-  boxes back to original pixels, empty boxes dropped, masks pasted).
+  boxes back to original pixels, empty boxes dropped, masks pasted);
+- :func:`unmold_batch_tf`: ``ops.transform.unmold_detections`` on each image of a batch, the
+  instances padded to the batch's largest count and the masks to its largest image (the
+  serving export's layout; the padding rule is in its docstring).
 
 Only the "square" resize mode is molded here: it is the one whose molded size is the graph's
 fixed input size for every image. TensorFlow is imported inside the functions, as in
@@ -33,7 +39,9 @@ __all__ = [
     "compose_image_meta_tf",
     "unmold_boxes_tf",
     "paste_masks_tf",
+    "kept_detection_rows_tf",
     "unmold_detections_tf",
+    "unmold_batch_tf",
 ]
 
 
@@ -181,9 +189,36 @@ def paste_masks_tf(masks, boxes, original_shape, threshold: float):
     return tf.cond(n > 0, paste_each, lambda: tf.zeros([0, height, width], tf.bool))
 
 
+def kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence):
+    """int32 [N]: the rows of ``detections`` [D, 6] that :func:`unmold_detections_tf` keeps, in
+    its order (numpy twin: ``ops.transform.kept_detection_rows``, same arguments): class > 0,
+    score >= ``min_confidence``, a box with height and width once mapped back. Per-detection
+    outputs beside ``detections`` (the attribute head's ``mrcnn_attr``) follow them."""
+    import tensorflow as tf
+
+    detections = tf.cast(detections, tf.float32)
+    class_ids = tf.cast(detections[:, 4], tf.int32)
+    keep = tf.where((class_ids > 0) & (detections[:, 5] >= min_confidence))[:, 0]
+    boxes = unmold_boxes_tf(
+        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
+    )
+    ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
+    return tf.cast(tf.gather(keep, ok), tf.int32)
+
+
+def _class_masks(mrcnn_mask, rows, class_ids):
+    """float32 [N, MH, MW]: the mask head's map of each kept row for its own class
+    (mrcnn_mask [D, MH, MW, K], rows int [N], class_ids int [N])."""
+    import tensorflow as tf
+
+    masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), rows)  # [N, MH, MW, K]
+    return tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
+
+
 def unmold_detections_tf(
-    detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold
-):
+    detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold,
+    with_rows=False,
+):  # fmt: skip
     """One image's raw inference outputs -> its instances on the original image (numpy twin:
     ``ops.transform.unmold_detections``).
 
@@ -193,22 +228,97 @@ def unmold_detections_tf(
     and so are boxes without height or width once mapped back.
 
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
-    class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``.
+    class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``; with ``with_rows``, a
+    fifth element: the kept rows of ``detections``, int32 [N] (:func:`kept_detection_rows_tf`).
     """
     import tensorflow as tf
 
     detections = tf.cast(detections, tf.float32)
-    class_ids = tf.cast(detections[:, 4], tf.int32)
-    scores = detections[:, 5]
-    keep = tf.where((class_ids > 0) & (scores >= min_confidence))[:, 0]
-    class_ids = tf.gather(class_ids, keep)
-    scores = tf.gather(scores, keep)
-    masks = tf.gather(tf.cast(mrcnn_mask, tf.float32), keep)  # [N, MH, MW, K]
-    masks = tf.gather(tf.transpose(masks, [0, 3, 1, 2]), class_ids, axis=1, batch_dims=1)
-    boxes = unmold_boxes_tf(
-        tf.gather(detections[:, :4], keep), original_shape, molded_shape, window
-    )
-    ok = tf.where((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]))[:, 0]
-    boxes, class_ids, scores, masks = (tf.gather(t, ok) for t in (boxes, class_ids, scores, masks))
+    rows = kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence)
+    kept = tf.gather(detections, rows)
+    class_ids = tf.cast(kept[:, 4], tf.int32)
+    boxes = unmold_boxes_tf(kept[:, :4], original_shape, molded_shape, window)
+    masks = _class_masks(mrcnn_mask, rows, class_ids)
     full = paste_masks_tf(masks, boxes, original_shape, mask_threshold)
-    return boxes, class_ids, scores, full
+    found = (boxes, class_ids, kept[:, 5], full)
+    return (*found, rows) if with_rows else found
+
+
+def unmold_batch_tf(
+    detections, mrcnn_mask, original_shapes, molded_shape, windows, min_confidence,
+    mask_threshold, per_detection=None,
+):  # fmt: skip
+    """A batch's raw inference outputs -> each image's instances, padded to one shape (numpy
+    twin: ``ops.transform.unmold_detections`` on each image, padded as below).
+
+    detections: float [B, D, 6]; mrcnn_mask: float [B, D, MH, MW, K]; original_shapes: int
+    [B, 2+]; molded_shape: int [2+] (every image is molded to it); windows: int [B, 4];
+    per_detection: optional dict of outputs beside ``detections``, each [B, D, ...] (the
+    attribute head's ``mrcnn_attr``), which follow the kept rows.
+
+    Returns a dict: ``boxes`` int32 [B, N, 4], ``class_ids`` int32 [B, N], ``scores`` float32
+    [B, N], ``masks`` uint8 [B, N, H, W] (0 / 1), ``num_detections`` int32 [B], and each
+    ``per_detection`` entry as [B, N, ...]. N is the largest instance count of the batch and H x W
+    the largest original height and width. The padding rule: image b's instances are its first
+    ``num_detections[b]`` rows, the rows after them are zeros (class 0, score 0, box 0, empty
+    mask); its masks sit in the top-left ``original_shapes[b]`` corner, zeros beyond.
+    """
+    import tensorflow as tf
+
+    detections = tf.cast(detections, tf.float32)
+    original_shapes = tf.cast(original_shapes, tf.int32)
+    windows = tf.cast(windows, tf.int32)
+    batch = tf.range(tf.shape(detections)[0])
+    d = tf.shape(detections)[1]
+
+    def kept(b):
+        rows = kept_detection_rows_tf(
+            detections[b], original_shapes[b], molded_shape, windows[b], min_confidence
+        )
+        return tf.pad(rows, [[0, d - tf.size(rows)]]), tf.size(rows)
+
+    spec = (tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32))
+    rows, num = tf.map_fn(kept, batch, fn_output_signature=spec)
+    n_max = tf.reduce_max(tf.concat([num, [0]], 0))
+    rows = rows[:, :n_max]
+    valid = tf.range(n_max)[None, :] < num[:, None]  # [B, N]
+
+    def zero_padding(values):  # values [B, N, ...]: the rows past each count -> 0
+        mask = tf.reshape(
+            valid, tf.concat([tf.shape(valid), tf.ones_like(tf.shape(values)[2:])], 0)
+        )
+        return tf.where(mask, values, tf.zeros_like(values))
+
+    picked = zero_padding(tf.gather(detections, rows, batch_dims=1))  # [B, N, 6]
+    class_ids = tf.cast(picked[:, :, 4], tf.int32)
+    boxes = tf.map_fn(
+        lambda b: unmold_boxes_tf(picked[b, :, :4], original_shapes[b], molded_shape, windows[b]),
+        batch,
+        fn_output_signature=tf.TensorSpec([None, 4], tf.int32),
+    )
+    boxes = zero_padding(boxes)
+    h_max = tf.reduce_max(original_shapes[:, 0])
+    w_max = tf.reduce_max(original_shapes[:, 1])
+
+    def paste(b):
+        n = num[b]
+        small = _class_masks(mrcnn_mask[b], rows[b, :n], class_ids[b, :n])
+        full = paste_masks_tf(small, boxes[b, :n], original_shapes[b], mask_threshold)
+        pad = [
+            [0, n_max - n],
+            [0, h_max - original_shapes[b, 0]],
+            [0, w_max - original_shapes[b, 1]],
+        ]
+        return tf.pad(tf.cast(full, tf.uint8), pad)
+
+    masks = tf.map_fn(paste, batch, fn_output_signature=tf.TensorSpec([None, None, None], tf.uint8))
+    out = {
+        "boxes": boxes,
+        "class_ids": class_ids,
+        "scores": picked[:, :, 5],
+        "masks": masks,
+        "num_detections": num,
+    }
+    for name, values in (per_detection or {}).items():
+        out[name] = zero_padding(tf.gather(values, rows, batch_dims=1))
+    return out

@@ -349,8 +349,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
         help="SavedModel serving encoded images with TensorFlow alone",
-        description="image_bytes (one JPEG / PNG) in; boxes, class_ids, class_names, scores, "
-        "masks, num_detections out (README: Serving the exported model)",
+        description="image_bytes (JPEG / PNG files, one or more) in; boxes, class_ids, class_names, "
+        "scores, masks, num_detections out (README: Serving the exported model)",
     )
     _weights_args(p)
     p.add_argument("--out", required=True, help="SavedModel folder to write")

@@ -307,7 +307,7 @@ def cmd_export(args) -> int:
         mask_threshold=args.mask_threshold,
     )
     print(
-        f"SavedModel: {out} (signature serving_default: {SERVING_INPUT} string [1] -> "
+        f"SavedModel: {out} (signature serving_default: {SERVING_INPUT} string [B] -> "
         f"{', '.join(SERVING_OUTPUTS)})"
     )
     return 0

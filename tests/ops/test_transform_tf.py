@@ -114,9 +114,9 @@ def test_paste_masks_tf_with_no_instance():
     assert got.shape == (0, 40, 30)
 
 
-def test_unmold_detections_tf_matches_numpy():
-    rng = np.random.default_rng(11)
-    d, k = 30, 5
+def _random_detections(rng, d, k):
+    """detections float32 [d, 6] of random boxes, classes and scores (the last 5 rows padding),
+    mrcnn_mask float32 [d, 28, 28, k]."""
     corners = np.sort(rng.uniform(0.2, 0.8, (d, 2, 2)), axis=1).reshape(d, 4)[:, [0, 2, 1, 3]]
     class_ids = rng.integers(0, k, d)
     class_ids[-5:] = 0  # zero padding rows
@@ -127,6 +127,12 @@ def test_unmold_detections_tf_matches_numpy():
         np.float32
     )
     mrcnn_mask = rng.uniform(0, 1, (d, 28, 28, k)).astype(np.float32)
+    return detections, mrcnn_mask
+
+
+def test_unmold_detections_tf_matches_numpy():
+    d, k = 30, 5
+    detections, mrcnn_mask = _random_detections(np.random.default_rng(11), d, k)
     original, molded, window = (60, 150, 3), (128, 128, 3), (38, 0, 89, 128)
     want = T.unmold_detections(detections, mrcnn_mask, original, molded, window, 0.4, 0.5)
     got = TT.unmold_detections_tf(
@@ -137,8 +143,53 @@ def test_unmold_detections_tf_matches_numpy():
         tf.constant(window),
         0.4,
         0.5,
+        with_rows=True,
     )
     assert 0 < len(want[0]) < d - 5
     for g, w in zip(got[:3], want[:3], strict=True):
         np.testing.assert_array_equal(g.numpy(), w)
     np.testing.assert_array_equal(got[3].numpy(), np.transpose(want[3], (2, 0, 1)))
+    rows = T.kept_detection_rows(detections, original, molded, window, 0.4)
+    assert got[4].dtype == tf.int32
+    np.testing.assert_array_equal(got[4].numpy(), rows)
+    assert not np.array_equal(rows, np.arange(len(rows)))  # not just the first rows
+
+
+def test_unmold_batch_tf_matches_numpy_per_image_and_pads():
+    rng = np.random.default_rng(13)
+    d, k = 30, 5
+    images = [_random_detections(rng, d, k) for _ in range(2)]
+    images[1][0][:12, 4] = 0  # fewer instances in the second image
+    shapes, windows = [(60, 150, 3), (100, 75, 3)], [(38, 0, 89, 128), (0, 16, 128, 112)]
+    attrs = rng.uniform(0, 1, (2, d, 3)).astype(np.float32)
+    got = TT.unmold_batch_tf(
+        tf.constant(np.stack([i[0] for i in images])),
+        tf.constant(np.stack([i[1] for i in images])),
+        tf.constant(shapes),
+        tf.constant([128, 128, 3]),
+        tf.constant(windows),
+        0.4,
+        0.5,
+        per_detection={"attr": tf.constant(attrs)},
+    )
+    got = {key: v.numpy() for key, v in got.items()}
+    want = [
+        T.unmold_detections(det, masks, shape, (128, 128, 3), window, 0.4, 0.5)
+        for (det, masks), shape, window in zip(images, shapes, windows, strict=True)
+    ]
+    counts = [len(w[0]) for w in want]
+    assert counts[0] > counts[1] > 0
+    assert list(got["num_detections"]) == counts
+    assert got["masks"].dtype == np.uint8 and got["masks"].shape == (2, counts[0], 100, 150)
+    for b, w in enumerate(want):
+        n, (h, wd) = counts[b], shapes[b][:2]
+        np.testing.assert_array_equal(got["boxes"][b, :n], w[0])
+        np.testing.assert_array_equal(got["class_ids"][b, :n], w[1])
+        np.testing.assert_array_equal(got["scores"][b, :n], w[2])
+        np.testing.assert_array_equal(got["masks"][b, :n, :h, :wd], np.transpose(w[3], (2, 0, 1)))
+        rows = T.kept_detection_rows(images[b][0], shapes[b], (128, 128, 3), windows[b], 0.4)
+        np.testing.assert_array_equal(got["attr"][b, :n], attrs[b, rows])
+        # the padding: zero rows after the image's instances, zero mask pixels past its size
+        for key in ("boxes", "class_ids", "scores", "masks", "attr"):
+            assert not got[key][b, n:].any(), (b, key)
+        assert not got["masks"][b, :, h:].any() and not got["masks"][b, :, :, wd:].any()
