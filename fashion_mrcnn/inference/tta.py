@@ -211,6 +211,25 @@ def scaled_dims(config, factor: float) -> tuple[int, int]:
     ))  # fmt: skip
 
 
+def _check_distinct_sizes(config, scales) -> None:
+    """ConfigError when a scale factor gives the model's own input size, or the size of another
+    factor (sizes are multiples of 64: ``1.25`` at 128 px is 128 px again): such a pass would
+    repeat a view, cost its time and change nothing."""
+    from fashion_mrcnn.errors import ConfigError
+
+    own = (int(config.IMAGE_MIN_DIM), int(config.IMAGE_MAX_DIM))
+    seen = {own: "the model's own size"}
+    for factor in scales:
+        dims = scaled_dims(config, factor)
+        if dims in seen:
+            raise ConfigError(
+                f"TTA scale {factor:g} gives {dims[1]} px at IMAGE_MAX_DIM {own[1]}, the same "
+                f"input as {seen[dims]} (sizes are rounded to multiples of 64): a repeated view "
+                f"changes nothing; pick a factor that moves the size by 64 px or more"
+            )
+        seen[dims] = f"scale {factor:g}"
+
+
 def pass_detections(model, image: np.ndarray, floor: float) -> PassDetections:
     """One inference model's detections on one image (uint8 [H, W, 3]) scoring at least
     ``floor``, masks as probabilities (and the attribute head's probabilities, if it has one)."""
@@ -251,6 +270,7 @@ class AugmentedModel:
             raise ConfigError(f"TTA scales must lie in [0.25, 4] and differ from 1, got {bad}")
         self.flip = bool(flip)
         self.scales = tuple(float(s) for s in scales)
+        _check_distinct_sizes(self.config, self.scales)
         self.weights_path = getattr(self.models[0], "weights_path", None)
         self._views = [m for m in self.models] + [
             self._rescaled(m, s) for m in self.models for s in self.scales

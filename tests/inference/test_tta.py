@@ -208,5 +208,10 @@ def test_scale_passes_share_the_weights(tiny_model, scene):
     assert r["masks"].shape[:2] == scene.shape[:2]
     with pytest.raises(ConfigError, match="TTA scales"):
         AugmentedModel([tiny_model], scales=(1.0,))
+    # at 128 px, 1.25 rounds to 128 px (a repeat of the plain view); 1.4 and 1.6 both to 192
+    with pytest.raises(ConfigError, match="TTA scale 1.25 gives 128 px .* the model's own size"):
+        AugmentedModel([tiny_model], scales=(1.25,))
+    with pytest.raises(ConfigError, match="TTA scale 1.6 gives 192 px .* scale 1.4"):
+        AugmentedModel([tiny_model], scales=(1.4, 1.6))
     with pytest.raises(ConfigError, match="at least one model"):
         AugmentedModel([])
