@@ -25,6 +25,7 @@ from fashion_mrcnn.model.maskrcnn import MaskRCNN
 from tests.model.engine_helpers import attribute_scenes, smoke_config, synthetic_scenes
 
 
+@pytest.mark.slow  # ~40 s: traces and exports the graph, reloads it (.ci/run slow step)
 def test_export_reload_same_detections(tmp_path):
     cfg = smoke_config(IMAGES_PER_GPU=1, DETECTION_MIN_CONFIDENCE=0.0)
     model = MaskRCNN("inference", cfg, tmp_path)

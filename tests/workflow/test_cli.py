@@ -239,6 +239,7 @@ def test_predict_skips_an_unreadable_image_reports_it_and_exits_1(trained, synth
     assert "1 unreadable image(s) skipped" in err and str(out / "skipped.csv") in err
 
 
+@pytest.mark.slow  # ~50 s: four commands each detect with 2 checkpoints x flip (.ci/run slow step)
 def test_ensembles_and_tta_from_every_detecting_command(trained, synth, tmp_path, capsys):
     run_dir, checkpoint = trained
     first = sorted(run_dir.glob("logs/*/mask_rcnn_*.h5"))[0]
