@@ -45,6 +45,19 @@ def _train_variant(cfg, start_weights, tmp):
     return model, trainer
 
 
+def _report(title: str, first: dict, times: dict) -> None:
+    """Print each variant's first call (s) and median call (ms), and its median over the first
+    variant's."""
+    print(f"\n{title}")
+    base = statistics.median(next(iter(times.values())))
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
+            f"x{median / base:.2f} of the first"
+        )
+
+
 def _ms(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -119,14 +132,9 @@ def main(argv=None) -> None:
                 data = [next(batches[name])[0] for _ in range(args.steps)]
                 for batch in data:
                     steps[name].append(_ms(lambda t=trainer, b=batch: t.train_on_batch(b)))
-        print("\ntraining step (all layers): first step (trace / compile), median step")
-        base = statistics.median(next(iter(steps.values())))
-        for name in configs:
-            median = statistics.median(steps[name])
-            print(
-                f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
-                f"x{median / base:.2f} of the first"
-            )
+        _report(
+            "training step (all layers): first step (trace / compile), median step", first, steps
+        )
         del trainers
 
         detectors, calls = {}, {}
@@ -145,14 +153,7 @@ def main(argv=None) -> None:
             for name, model in detectors.items():
                 for image in images:
                     calls[name].append(_ms(lambda m=model, i=image: m.detect([i])))
-        print("\ndetect (1 image): first call (trace / compile), median call")
-        base = statistics.median(next(iter(calls.values())))
-        for name in detectors:
-            median = statistics.median(calls[name])
-            print(
-                f"  {name:8s} first {first[name] / 1000:6.1f} s   median {median:7.1f} ms   "
-                f"x{median / base:.2f} of the first"
-            )
+        _report("detect (1 image): first call (trace / compile), median call", first, calls)
 
 
 if __name__ == "__main__":

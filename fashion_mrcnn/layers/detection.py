@@ -55,9 +55,11 @@ class DetectionLayer(keras.layers.Layer):
         self.return_rows = bool(return_rows)
         self.fixed_shapes = bool(fixed_shapes)
 
-    def _one_image_dynamic(self, args):
-        """One image's detections, the candidates gathered (dynamic sizes: the faster form
-        uncompiled)."""
+    def _candidates(self, args):
+        """Per ROI of one image (``args`` = its rois [N, 4], probs [N, C], bbox [N, C, 4], meta):
+        ``(refined [N, 4], scores [N], class_ids int32 [N], ok bool [N])``: the arg-max class,
+        its score, the ROI refined by that class's deltas and clipped to the window, and whether
+        the ROI may become a detection (not background, score >= min_confidence, not padding)."""
         import tensorflow as tf
 
         rois, probs, bbox, meta = args
@@ -70,6 +72,28 @@ class DetectionLayer(keras.layers.Layer):
         refined = clip_boxes_tf(refined, window)
         area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
         ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)
+        return refined, scores, class_ids, ok
+
+    @staticmethod
+    def _rows(refined, class_ids, scores, take):
+        """float32 [K, 6] ``(y1, x1, y2, x2, class_id, score)`` of the ROIs ``take`` [K]."""
+        import tensorflow as tf
+
+        return tf.concat(
+            [
+                tf.gather(refined, take),
+                tf.cast(tf.gather(class_ids, take), tf.float32)[:, None],
+                tf.gather(scores, take)[:, None],
+            ],
+            axis=1,
+        )
+
+    def _one_image_dynamic(self, args):
+        """One image's detections, the candidates gathered (dynamic sizes: the faster form
+        uncompiled)."""
+        import tensorflow as tf
+
+        refined, scores, class_ids, ok = self._candidates(args)
         ix = tf.where(ok)[:, 0]
         idx, count = per_class_nms_tf(
             tf.gather(refined, ix),
@@ -79,14 +103,7 @@ class DetectionLayer(keras.layers.Layer):
             self.nms_threshold,
         )
         keep = tf.gather(ix, idx[:count])
-        det = tf.concat(
-            [
-                tf.gather(refined, keep),
-                tf.cast(tf.gather(class_ids, keep), tf.float32)[:, None],
-                tf.gather(scores, keep)[:, None],
-            ],
-            axis=1,
-        )
+        det = self._rows(refined, class_ids, scores, keep)
         det = tf.pad(det, [[0, self.max_instances - count], [0, 0]])
         if not self.return_rows:
             return det
@@ -99,35 +116,19 @@ class DetectionLayer(keras.layers.Layer):
         over all N rows, the rows not kept masked."""
         import tensorflow as tf
 
-        rois, probs, bbox, meta = args
-        class_ids = tf.argmax(probs, axis=1, output_type=tf.int32)
-        scores = tf.gather(probs, class_ids, batch_dims=1)
-        deltas = tf.gather(bbox, class_ids, batch_dims=1) * tf.constant(self.bbox_std_dev)
-        refined = apply_deltas_tf(rois, deltas)
-        fields = parse_image_meta_tf(meta)
-        window = norm_boxes_tf(fields["window"], fields["image_shape"])
-        refined = clip_boxes_tf(refined, window)
-        area = (rois[:, 2] - rois[:, 0]) * (rois[:, 3] - rois[:, 1])
-        ok = (class_ids > 0) & (scores >= self.min_confidence) & (area > 0)
+        refined, scores, class_ids, ok = self._candidates(args)
         idx, _ = per_class_nms_fixed_tf(
             refined,
             scores,
             class_ids,
             self.max_instances,
             self.nms_threshold,
-            num_classes=probs.shape[-1],
+            num_classes=args[1].shape[-1],
             valid=ok,
         )
         found = idx >= 0  # [max_instances]: fixed-size, -1 after the count (XLA compiles it)
         take = tf.maximum(idx, 0)
-        det = tf.concat(
-            [
-                tf.gather(refined, take),
-                tf.cast(tf.gather(class_ids, take), tf.float32)[:, None],
-                tf.gather(scores, take)[:, None],
-            ],
-            axis=1,
-        )
+        det = self._rows(refined, class_ids, scores, take)
         det = det * tf.cast(found, tf.float32)[:, None]
         if not self.return_rows:
             return det
