@@ -218,9 +218,12 @@ def test_mirrored_on_two_cpus_trains_like_one_device_on_the_same_global_batch(tm
     device with IMAGES_PER_GPU 4, and ``--strategy mirrored`` over two logical CPU devices with
     IMAGES_PER_GPU 2, from the same weights on the same batches.
 
-    Tolerances: the mean loss of the 3 steps within 1e-4 (relative; measured 4e-7) and the
-    weight update within 5 % of its norm (measured 1.6e-3: float32 sums over 4 images vs 2 x 2,
-    grown over 3 steps; ``test_distributed`` saw 1e-2 for one step on a loaded machine).
+    Tolerances: the mean loss of the 3 steps within 1 % (relative) and the weight update within
+    5 % of its norm (measured 1.6e-3: float32 sums over 4 images vs 2 x 2, grown over 3 steps;
+    ``test_distributed`` saw 1e-2 for one step on a loaded machine). The loss usually agrees to
+    4e-7, but those float differences can flip a discrete choice of a later step (a proposal's
+    rank, an IoU at the 0.5 threshold): one CI run saw 2.3e-3. What the check guards, the logs'
+    reduction over the replicas, would be off by 100 % (a sum instead of the mean).
     Distinct images per replica would differ more, by design: each replica averages its
     anchor / RoI losses over its own counts (measured on 8 distinct scenes: 0.8 % in the first
     step's loss, 11 % of its update), as data-parallel Mask R-CNN trainers do."""
@@ -237,7 +240,7 @@ def test_mirrored_on_two_cpus_trains_like_one_device_on_the_same_global_batch(tm
         "strategy mirrored, 2 replicas (/job:localhost/replica:0/task:0/device:CPU:0, "
     ), result["two_header"]
     loss_1, loss_2 = one["history"]["loss"][0], two["history"]["loss"][0]
-    assert abs(loss_2 - loss_1) <= 1e-4 * abs(loss_1), (loss_1, loss_2)
+    assert abs(loss_2 - loss_1) <= 1e-2 * abs(loss_1), (loss_1, loss_2)
     init = h5_arrays(result["init"])
     norm, error = relative_update_error(
         init, h5_arrays(one["checkpoint"]), h5_arrays(two["checkpoint"])
