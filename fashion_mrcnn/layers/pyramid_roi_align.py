@@ -19,6 +19,7 @@ from fashion_mrcnn.ops.roi_align import (
     roi_align_tf,
     roi_levels_tf,
 )
+from fashion_mrcnn.ops.shapes import with_static_shape
 
 LEVELS = (2, 3, 4, 5)
 
@@ -83,7 +84,7 @@ class PyramidROIAlign(keras.layers.Layer):
         shape = tf.stack([tf.cast(batch, tf.int64), tf.cast(n, tf.int64)])
         shape = tf.concat([shape, tf.constant(self.pool_shape + [channels], tf.int64)], axis=0)
         out = tf.scatter_nd(tf.concat(positions, 0), tf.concat(pooled, 0), shape)
-        return tf.ensure_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
+        return with_static_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
 
     def _gathered(self, tf, boxes, levels, feature_maps):
         """``method="xla"``: all B * N boxes from their levels in one crop, in box order."""
@@ -98,7 +99,7 @@ class PyramidROIAlign(keras.layers.Layer):
             self.pool_shape,
         )
         out = tf.reshape(crops, tf.concat([[batch, n], tf.shape(crops)[1:]], axis=0))
-        return tf.ensure_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
+        return with_static_shape(out, [None, boxes.shape[1]] + self.pool_shape + [channels])
 
     def compute_output_shape(self, input_shape):
         boxes_shape, fm_shape = input_shape[0], input_shape[1]

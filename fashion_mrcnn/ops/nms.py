@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fashion_mrcnn.ops.shapes import with_static_shape
+
 
 def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one box [4] with boxes [K, 4], corners taken as min / max (like TF's kernel)."""
@@ -94,7 +96,7 @@ def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float, score_thres
     )
     count = tf.shape(keep)[0]
     padded = tf.pad(keep, [[0, max_out - count]], constant_values=-1)
-    return tf.ensure_shape(padded, [max_out]), count
+    return with_static_shape(padded, [max_out]), count
 
 
 def per_class_nms_tf(boxes, scores, class_ids, max_out: int, iou_threshold: float):
@@ -126,7 +128,7 @@ def per_class_nms_tf(boxes, scores, class_ids, max_out: int, iou_threshold: floa
     top = tf.math.top_k(tf.gather(scores, kept), k, sorted=True)
     picked = tf.gather(kept, top.indices)
     padded = tf.pad(picked, [[0, max_out - k]], constant_values=-1)
-    return tf.ensure_shape(padded, [max_out]), k
+    return with_static_shape(padded, [max_out]), k
 
 
 def per_class_nms_fixed_tf(
@@ -166,4 +168,4 @@ def per_class_nms_fixed_tf(
     ranked = tf.where(kept >= 0, tf.gather(scores, tf.maximum(kept, 0)), -np.inf)
     top = tf.math.top_k(ranked, max_out, sorted=True)
     picked = tf.where(top.values > -np.inf, tf.gather(kept, top.indices), -1)
-    return tf.ensure_shape(picked, [max_out]), tf.reduce_sum(tf.cast(picked >= 0, tf.int32))
+    return with_static_shape(picked, [max_out]), tf.reduce_sum(tf.cast(picked >= 0, tf.int32))

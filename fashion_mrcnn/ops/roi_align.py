@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fashion_mrcnn.ops.shapes import with_static_shape
+
 #: In the message of the error both crops raise on a NaN / inf box (one owner of the text).
 NON_FINITE_BOXES = "non-finite boxes met RoI Align"
 
@@ -275,7 +277,7 @@ def multilevel_crop_and_resize_xla(
     finite = tf.reduce_all(tf.math.is_finite(boxes), axis=1)  # [N]
     fill = tf.where(finite, float(extrapolation_value), float("nan"))
     out = tf.where(inside[..., None], blended, fill[:, None, None, None])
-    return tf.ensure_shape(out, [None, ph, pw, channels])
+    return with_static_shape(out, [None, ph, pw, channels])
 
 
 def crop_and_resize_xla(image, boxes, box_indices, out_size, extrapolation_value: float = 0.0):

@@ -7,15 +7,16 @@ inputs and states the tolerance):
 
 - :func:`scale_for_square_tf` / :func:`mold_square_tf`: ``ops.image.resize_image`` ("square"
   mode) + ``ops.image.mold_image``, i.e. ``ops.transform.mold``. The scale, the resized size, the
-  window and the padding are the same integers; the pixels come from ``tf.image.resize``
-  (bilinear when enlarging, area when shrinking, as cv2's INTER_LINEAR / INTER_AREA there) rounded
-  back to uint8, which differ from cv2's fixed-point results by a grey level or so (measured in
+  window and the padding are the same integers; the pixels come from ``tf.image.resize``'s
+  bilinear when enlarging and :func:`resize_area_tf` (the area rule by gathers, which TensorFlow
+  Lite converts) when shrinking, as cv2's INTER_LINEAR / INTER_AREA there, rounded back to uint8, which differ from cv2's fixed-point results by a grey level or so (measured in
   the test);
 - :func:`compose_image_meta_tf`: ``ops.image.compose_image_meta`` (image id 0, no active-class
   flag), same float32 row;
 - :func:`unmold_boxes_tf`: ``ops.transform.unmold_boxes``;
 - :func:`paste_masks_tf`: ``ops.transform.paste_masks`` (bilinear resize to the box, threshold,
   clip, paste), but laid out ``[N, H, W]`` (the serving layout) instead of ``[H, W, N]``;
+  :func:`paste_masks_gather_tf` is the same without ``tf.map_fn`` (TensorFlow Lite);
 - :func:`kept_detection_rows_tf`: ``ops.transform.kept_detection_rows`` (the detection rows
   kept; per-detection outputs such as the attribute head's follow them);
 - :func:`unmold_detections_tf`: ``ops.transform.unmold_detections`` (min-confidence filter,
@@ -32,13 +33,17 @@ fixed input size for every image. TensorFlow is imported inside the functions, a
 from __future__ import annotations
 
 from fashion_mrcnn.constants import IMAGE_META_LAYOUT
+from fashion_mrcnn.ops.shapes import with_static_shape
 
 __all__ = [
+    "area_taps_tf",
+    "resize_area_tf",
     "scale_for_square_tf",
     "mold_square_tf",
     "compose_image_meta_tf",
     "unmold_boxes_tf",
     "paste_masks_tf",
+    "paste_masks_gather_tf",
     "kept_detection_rows_tf",
     "unmold_detections_tf",
     "unmold_batch_tf",
@@ -69,6 +74,48 @@ def scale_for_square_tf(height, width, *, min_dim, max_dim, min_scale):
     return scale
 
 
+def area_taps_tf(n_in, n_out):
+    """The taps of an area resize along one axis of ``n_in`` pixels to ``n_out``: output pixel o
+    averages the input span ``[o * s, (o + 1) * s)``, ``s = n_in / n_out``, each input pixel
+    weighted by its overlap with the span over ``s`` (TensorFlow's ResizeArea rule, float32).
+
+    n_in, n_out: int scalars (dynamic). Returns ``(index int32 [n_out, K], weight float32
+    [n_out, K])``, ``K = ceil(s) + 1`` (the most input pixels a span touches); taps past the axis
+    end have weight 0 and a clipped index. Numpy twin: ``tests/ops/test_transform_tf.py``'s
+    ``area_taps_reference``.
+    """
+    import tensorflow as tf
+
+    scale = tf.cast(n_in, tf.float32) / tf.cast(n_out, tf.float32)
+    k = tf.cast(tf.math.ceil(scale), tf.int32) + 1
+    low = tf.cast(tf.range(n_out), tf.float32) * scale  # [n_out] span starts
+    high = low + scale
+    index = tf.cast(tf.floor(low), tf.int32)[:, None] + tf.range(k)[None, :]  # [n_out, K]
+    left = tf.maximum(tf.cast(index, tf.float32), low[:, None])
+    right = tf.minimum(tf.cast(index + 1, tf.float32), high[:, None])
+    weight = tf.maximum(right - left, 0.0) / scale
+    weight = tf.where(index < n_in, weight, 0.0)
+    return tf.minimum(index, n_in - 1), weight
+
+
+def resize_area_tf(pixels, size):
+    """``tf.image.resize(pixels, size, method="area")`` built from gathers and sums, which
+    TensorFlow Lite converts (its converter has no kernel for ResizeArea, neither built in nor
+    through the TensorFlow-ops delegate). Rows then columns (separable, as the area rule is).
+
+    pixels: float32 [H, W, C]; size: int32 [2] (out height, out width). Returns float32
+    [out_h, out_w, C]; equal to ResizeArea to float32 rounding (the test states the tolerance).
+    Memory: the row pass holds ``[out_h, K, W, C]`` (``K = ceil(H / out_h) + 1``).
+    """
+    import tensorflow as tf
+
+    shape = tf.shape(pixels)
+    rows, row_w = area_taps_tf(shape[0], size[0])
+    cols, col_w = area_taps_tf(shape[1], size[1])
+    by_rows = tf.reduce_sum(tf.gather(pixels, rows) * row_w[:, :, None, None], axis=1)
+    return tf.reduce_sum(tf.gather(by_rows, cols, axis=1) * col_w[None, :, :, None], axis=2)
+
+
 def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
     """Mold one image in "square" mode: resize keeping the aspect ratio, zero-pad centred to
     ``max_dim x max_dim``, subtract the mean pixel (numpy twin: ``ops.transform.mold``).
@@ -88,7 +135,7 @@ def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
     resized = tf.cond(
         scale > 1.0,
         lambda: tf.image.resize(pixels, size, method="bilinear"),
-        lambda: tf.image.resize(pixels, size, method="area"),
+        lambda: resize_area_tf(pixels, size),
     )
     resized = tf.round(tf.clip_by_value(resized, 0.0, 255.0))  # uint8 values, as cv2 returns
     top = (max_dim - size[0]) // 2
@@ -97,7 +144,7 @@ def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
         resized,
         [[top, max_dim - size[0] - top], [left, max_dim - size[1] - left], [0, 0]],
     )
-    padded = tf.ensure_shape(padded, (max_dim, max_dim, 3))
+    padded = with_static_shape(padded, (max_dim, max_dim, 3))
     window = tf.stack([top, left, top + size[0], left + size[1]])
     molded = padded - tf.constant(mean_pixel, tf.float32)
     return molded, window, scale
@@ -189,6 +236,54 @@ def paste_masks_tf(masks, boxes, original_shape, threshold: float):
     return tf.cond(n > 0, paste_each, lambda: tf.zeros([0, height, width], tf.bool))
 
 
+def _bilinear_taps(start, end, size, cells):
+    """For pixels ``0 .. size - 1`` of an axis and N boxes ``[start, end)`` on it: the two mask
+    cells each pixel reads and their weights when a ``cells``-long mask is resized bilinearly to
+    the box (``tf.image.resize``'s half-pixel rule, edges clamped). start, end: int32 [N];
+    returns ``(low int32 [N, size], high int32 [N, size], frac float32 [N, size])``."""
+    import tensorflow as tf
+
+    extent = tf.cast(tf.maximum(end - start, 1), tf.float32)[:, None]  # [N, 1]
+    pixel = tf.cast(tf.range(size)[None, :] - start[:, None], tf.float32)  # [N, size]
+    at = (pixel + 0.5) * (float(cells) / extent) - 0.5
+    floor = tf.floor(at)
+    low = tf.clip_by_value(tf.cast(floor, tf.int32), 0, cells - 1)
+    high = tf.clip_by_value(tf.cast(tf.math.ceil(at), tf.int32), 0, cells - 1)
+    return low, high, at - floor
+
+
+def paste_masks_gather_tf(masks, boxes, original_shape, threshold: float):
+    """:func:`paste_masks_tf` without ``tf.map_fn``, for TensorFlow Lite (whose built-in kernels
+    cannot lower the map's list of differently-shaped masks): every instance at once, rows then
+    columns, each output pixel blending the two mask cells it falls between (same numpy twin,
+    ``ops.transform.paste_masks``; same arguments and result, bool [N, H, W]).
+
+    Memory: float32 [N, H, W] while it runs (4x the bool output that :func:`paste_masks_tf`
+    peaks at): 20 instances on a 640 x 480 photo take 25 MB.
+    """
+    import tensorflow as tf
+
+    height = tf.cast(original_shape[0], tf.int32)
+    width = tf.cast(original_shape[1], tf.int32)
+    boxes = tf.cast(boxes, tf.int32)
+    masks = tf.cast(masks, tf.float32)  # [N, mh, mw]
+    mh, mw = int(masks.shape[1]), int(masks.shape[2])
+    y1, x1, y2, x2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    low, high, frac = _bilinear_taps(y1, y2, height, mh)  # [N, H]
+    rows = tf.gather(masks, low, axis=1, batch_dims=1) * (1.0 - frac[:, :, None]) + tf.gather(
+        masks, high, axis=1, batch_dims=1
+    ) * frac[:, :, None]  # [N, H, mw]
+    low, high, frac = _bilinear_taps(x1, x2, width, mw)  # [N, W]
+    low_cols = tf.gather(rows, low, axis=2, batch_dims=1)  # [N, H, W]
+    high_cols = tf.gather(rows, high, axis=2, batch_dims=1)
+    probs = low_cols * (1.0 - frac[:, None, :]) + high_cols * frac[:, None, :]
+    y = tf.range(height)[None, :]
+    x = tf.range(width)[None, :]
+    in_rows = (y >= y1[:, None]) & (y < y2[:, None])  # [N, H]
+    in_cols = (x >= x1[:, None]) & (x < x2[:, None])  # [N, W]
+    return (probs >= threshold) & in_rows[:, :, None] & in_cols[:, None, :]
+
+
 def kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence):
     """int32 [N]: the rows of ``detections`` [D, 6] that :func:`unmold_detections_tf` keeps, in
     its order (numpy twin: ``ops.transform.kept_detection_rows``, same arguments): class > 0,
@@ -217,7 +312,7 @@ def _class_masks(mrcnn_mask, rows, class_ids):
 
 def unmold_detections_tf(
     detections, mrcnn_mask, original_shape, molded_shape, window, min_confidence, mask_threshold,
-    with_rows=False,
+    with_rows=False, paste=None,
 ):  # fmt: skip
     """One image's raw inference outputs -> its instances on the original image (numpy twin:
     ``ops.transform.unmold_detections``).
@@ -225,7 +320,8 @@ def unmold_detections_tf(
     detections: float [D, (y1, x1, y2, x2, class_id, score)] normalised of the molded image,
     zero-padded rows of class 0; mrcnn_mask: float [D, MH, MW, K]; original_shape, molded_shape:
     int [2+]; window: int [4]. Rows of class 0 or scoring below ``min_confidence`` are dropped,
-    and so are boxes without height or width once mapped back.
+    and so are boxes without height or width once mapped back. ``paste``: the mask paste,
+    :func:`paste_masks_tf` by default (:func:`paste_masks_gather_tf` for TensorFlow Lite).
 
     Returns ``(boxes int32 [N, (y1, x1, y2, x2)] pixels of the original (y2/x2 exclusive),
     class_ids int32 [N], scores float32 [N], masks bool [N, H, W])``; with ``with_rows``, a
@@ -239,7 +335,7 @@ def unmold_detections_tf(
     class_ids = tf.cast(kept[:, 4], tf.int32)
     boxes = unmold_boxes_tf(kept[:, :4], original_shape, molded_shape, window)
     masks = _class_masks(mrcnn_mask, rows, class_ids)
-    full = paste_masks_tf(masks, boxes, original_shape, mask_threshold)
+    full = (paste or paste_masks_tf)(masks, boxes, original_shape, mask_threshold)
     found = (boxes, class_ids, kept[:, 5], full)
     return (*found, rows) if with_rows else found
 
