@@ -10,7 +10,9 @@ import sys
 def _model_arguments(p) -> None:
     p.add_argument(
         "--weights",
-        help="checkpoint of a training run (.h5); default: the starter model in weights/starter/",
+        help="checkpoint of a training run (.h5) or the run's folder (its newest checkpoint), "
+        "either may be a gs:// URL (copied into $FASHION_MRCNN_CACHE once); default: the starter "
+        "model in weights/starter/",
     )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
