@@ -133,4 +133,6 @@ def local_weights(weights, cache_dir=None):
             url = newest_checkpoint(url)
         return _download(url, Path(cache_dir) if cache_dir else cache_root())
     except tf.errors.OpError as exc:  # the file system refused (permissions, network)
-        raise WeightsError(f"{url}: cannot copy the weights ({exc.message})") from exc
+        raise WeightsError(
+            f"{url}: cannot copy the weights ({type(exc).__name__}: {exc.message})"
+        ) from exc
