@@ -79,14 +79,12 @@ STARTER_WEIGHTS = (
 
 
 def weights_or_starter(weights=None) -> Path:
-    """``weights`` when given (a URL or a folder: its local checkpoint,
-    ``remote_weights.local_weights``); else the starter model, saying so on stdout. ConfigError
-    when neither is there (a pip-installed package has no starter model: it ships with a
-    checkout)."""
+    """``weights`` when given (a local path: a URL or a folder goes through
+    ``remote_weights.local_weights`` first); else the starter model, saying so on stdout.
+    ConfigError when neither is there (a pip-installed package has no starter model: it ships
+    with a checkout)."""
     if weights:
-        from fashion_mrcnn.workflow.remote_weights import local_weights
-
-        return Path(local_weights(weights))
+        return Path(weights)
     if not STARTER_WEIGHTS.is_file():
         raise ConfigError(
             f"no --weights given, and no starter model at {STARTER_WEIGHTS} (it ships with a "
