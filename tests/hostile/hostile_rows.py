@@ -225,6 +225,9 @@ CLI_ROWS = [
     Row("index-checkpoint-without-run-folder", ("index", "{synth}", "--weights", "{lone}",
         "--out", "{out}"), 2, "no --config given and no train_config.yaml found",
         inp.lone_checkpoint, absent=("{out}",)),
+    Row("index-weights-url-missing", ("index", "{synth}", "--weights", "{url}/logs/nope.h5",
+        "--out", "{out}"), 2, "/run/logs/nope.h5: no such checkpoint or run folder",
+        inp.url_run_without_checkpoint, absent=("{out}",)),
 ]  # fmt: skip
 
 
