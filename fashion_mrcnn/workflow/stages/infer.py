@@ -74,7 +74,9 @@ def predict(
     Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
     them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
     YAML path) applied to every image's detections. ``shard``: a ``shards.Shard``: only its block
-    of the inputs, and its manifest ``shard.json`` (``manifest``; None without a shard)."""
+    of the inputs, and its manifest ``shard.json`` (``manifest``; None without a shard). With
+    the config's attribute names (``ATTRIBUTE_NAMES``) each instance also carries
+    ``attribute_names``."""
     from fashion_mrcnn.errors import SKIP_REPORT_FILE, SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, predict_to_dir
     from fashion_mrcnn.shards import manifest_path
@@ -85,7 +87,7 @@ def predict(
     skipped = SkipReport("predict")
     records = predict_to_dir(
         model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped,
-        postprocess=postprocess, shard=shard,
+        postprocess=postprocess, shard=shard, attributes=config.attribute_name_map() or None,
     )  # fmt: skip
     return {
         "jsonl": str(out_dir / JSONL_NAME),
