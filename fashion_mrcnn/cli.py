@@ -98,7 +98,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
         # the images are not read: --images only resolves file names (default: beside the JSON)
         images = args.images or Path(args.input).parent
-        records, _categories, _report = read_coco(args.input, images, check_images=False)
+        records, _cats, _attrs, _report = read_coco(args.input, images, check_images=False)
         records_to_kaggle_csv(records, args.output)
     elif kind == "csv-coco":
         from fashion_mrcnn.data.export import write_coco

@@ -120,10 +120,14 @@ class Config:
     # attribute id of each head output (the vocabulary; empty = output k is attribute id k);
     # ATTRIBUTE_CLASS_IDS: the internal class ids whose instances carry attributes (only their
     # positive RoIs count in the loss, only their detections get attributes; empty = all).
-    # ``data.attributes.attribute_settings(dataset)`` derives all three from a training set.
+    # ATTRIBUTE_NAMES: the name of each head output, parallel to ``attribute_ids()`` (from the
+    # training data's attribute list; empty = unknown: predict, the page and the export then
+    # give ids only, or "attribute N"). ``data.attributes.attribute_settings(dataset)`` derives
+    # all four from a training set.
     NUM_ATTRIBUTES = 0
     ATTRIBUTE_IDS: list = []
     ATTRIBUTE_CLASS_IDS: list = []
+    ATTRIBUTE_NAMES: list = []
     DETECTION_ATTRIBUTE_THRESHOLD = 0.5  # detect() reports attributes scoring at least this
 
     def __init__(self, **overrides: Any) -> None:
@@ -344,6 +348,16 @@ class Config:
                 f"ATTRIBUTE_IDS has {len(self.ATTRIBUTE_IDS)} ids but NUM_ATTRIBUTES is {n}: give "
                 "one source attribute id per head output (or none: output k is attribute id k)"
             )
+        names = self.ATTRIBUTE_NAMES
+        if not isinstance(names, (list, tuple)) or not all(
+            isinstance(v, str) and v.strip() for v in names
+        ):
+            raise ConfigError(f"ATTRIBUTE_NAMES must be a list of non-empty names, got {names!r}")
+        if names and len(names) != n:
+            raise ConfigError(
+                f"ATTRIBUTE_NAMES has {len(names)} names but NUM_ATTRIBUTES is {n}: give one "
+                "name per head output, in ATTRIBUTE_IDS order (or none: the names are unknown)"
+            )
         bad = [int(c) for c in self.ATTRIBUTE_CLASS_IDS if not 0 < int(c) < self.NUM_CLASSES]
         if bad:
             raise ConfigError(
@@ -359,6 +373,13 @@ class Config:
         if self.ATTRIBUTE_IDS:
             return [int(v) for v in self.ATTRIBUTE_IDS]
         return list(range(int(self.NUM_ATTRIBUTES)))
+
+    def attribute_name_map(self) -> dict[int, str]:
+        """``{source attribute id: name}`` of the head's outputs (``attribute_ids()`` zipped with
+        ATTRIBUTE_NAMES); empty when the names are unknown (ATTRIBUTE_NAMES empty)."""
+        if not self.ATTRIBUTE_NAMES:
+            return {}
+        return dict(zip(self.attribute_ids(), (str(v) for v in self.ATTRIBUTE_NAMES), strict=True))
 
     def _validate_choices(self) -> None:
         if not callable(self.BACKBONE) and self.BACKBONE not in BACKBONES:

@@ -8,6 +8,9 @@ One record per image::
                                                    # is given, else the model's internal id
                     "class_name": "dress",
                     "attributes": [1, 2],          # attribute ids (empty if the model has none)
+                    "attribute_names": ["above-the-hip (length)", "symmetrical"],
+                                                   # only when the names are known (the
+                                                   # config's ATTRIBUTE_NAMES for predict)
                     "score": 0.97,
                     "mask_rle": "135904 7 ..."}]}  # Kaggle RLE at the original image size
 

@@ -53,6 +53,7 @@ STACK_MODULES = {
     "model/test_train_errors.py",
     "workflow/test_cli.py",
     "workflow/test_cli_exit.py",
+    "workflow/test_remote_weights.py",
     "test_predict.py",
     "test_runtime.py",
     "mrcnn/test_matterport_notebook.py",

@@ -82,6 +82,22 @@ def test_predict_records_layout(images):
         predict_records(FakeModel(), images[:1], CLASS_NAMES, category_ids={2: 10})
 
 
+def test_predict_stage_names_attributes_from_the_config(tmp_path, images):
+    from fashion_mrcnn.config import Config
+    from fashion_mrcnn.workflow import stages
+
+    named = Config(NUM_CLASSES=4, NUM_ATTRIBUTES=2, ATTRIBUTE_IDS=[5, 1],
+                   ATTRIBUTE_NAMES=["symmetrical", "above-the-hip"])  # fmt: skip
+    out = stages.predict(named, FakeModel(), images[:1], tmp_path / "named", CLASS_NAMES)
+    dress, shoe = read_jsonl(out["jsonl"])[0]["instances"]
+    assert dress["attributes"] == [1, 5]
+    assert dress["attribute_names"] == ["above-the-hip", "symmetrical"]
+    assert shoe["attribute_names"] == []
+    unnamed = named.replace(ATTRIBUTE_NAMES=[])  # names unknown: ids only
+    out = stages.predict(unnamed, FakeModel(), images[:1], tmp_path / "ids", CLASS_NAMES)
+    assert "attribute_names" not in read_jsonl(out["jsonl"])[0]["instances"][0]
+
+
 def test_jsonl_round_trip_and_errors(tmp_path, images):
     records = predict_records(FakeModel(), images, CLASS_NAMES)
     path = write_jsonl(records, tmp_path / "out" / "p.jsonl")

@@ -10,7 +10,9 @@ import sys
 def _model_arguments(p) -> None:
     p.add_argument(
         "--weights",
-        help="checkpoint of a training run (.h5); default: the starter model in weights/starter/",
+        help="checkpoint of a training run (.h5) or the run's folder (its newest checkpoint), "
+        "either may be a gs:// URL (copied into $FASHION_MRCNN_CACHE once); default: the starter "
+        "model in weights/starter/",
     )
     p.add_argument("--config", help="train_config.yaml (default: found beside the checkpoint)")
     p.add_argument("--classes", help="classes.json (default: found beside the checkpoint)")
@@ -33,11 +35,12 @@ def cmd_serve(args) -> int:
         create_app,
         require_app_packages,
     )
+    from fashion_mrcnn.workflow.remote_weights import local_weights
     from fashion_mrcnn.workflow.rundir import weights_or_starter
 
     require_app_packages()
     sock = bind(args.host, args.port)  # a taken port is reported before the model loads
-    args.weights = weights_or_starter(args.weights)
+    args.weights = weights_or_starter(local_weights(args.weights))
     catalog = None if args.no_catalog else (args.catalog or DEFAULT)
     try:
         webapp = create_app(
@@ -80,9 +83,10 @@ def cmd_index(args) -> int:
     from fashion_mrcnn.app.engine import Engine
     from fashion_mrcnn.app.indexing import build_index
     from fashion_mrcnn.app.project import SKIP_REPORT_FILE
+    from fashion_mrcnn.workflow.remote_weights import local_weights
     from fashion_mrcnn.workflow.rundir import weights_or_starter
 
-    args.weights = weights_or_starter(args.weights)
+    args.weights = weights_or_starter(local_weights(args.weights))
     engine = Engine(
         args.weights, config=args.config, classes=args.classes, allow_partial=args.allow_partial
     )

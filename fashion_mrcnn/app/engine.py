@@ -41,17 +41,20 @@ LEVELS = (2, 3, 4, 5)
 UNNAMED_ATTRIBUTE = "attribute {id}"
 
 
-def attribute_names_for(vocabulary) -> dict[int, str]:
-    """``{attribute id: name}`` for a model's attribute vocabulary (``Config.attribute_ids()``).
+def attribute_names_for(config) -> dict[int, str]:
+    """``{attribute id: name}`` for a model's attribute vocabulary (``config.attribute_ids()``).
 
-    The synthetic scenes' names (``data.synthetic.ATTRIBUTES``: "stripe", "mini (length)", ...)
-    when every id is one of theirs (a model trained on ``synth --attributes`` scenes); else
-    none: the competition's attribute names come with its ``label_descriptions.json``, which a
-    run folder does not keep and the package's copy lacks, so such ids read
-    :data:`UNNAMED_ATTRIBUTE` (``"attribute 12"``).
+    The config's own names (``ATTRIBUTE_NAMES``: from the training data's attribute list, saved
+    in the run's ``train_config.yaml``); else, for a run trained before those were kept, the
+    synthetic scenes' names (``data.synthetic.ATTRIBUTES``: "stripe", "mini (length)", ...)
+    when every id is one of theirs; else none: such ids read :data:`UNNAMED_ATTRIBUTE`
+    (``"attribute 12"``).
     """
+    named = config.attribute_name_map()
+    if named:
+        return named
     synthetic = {int(a["id"]): str(a["name"]) for a in SYNTHETIC_ATTRIBUTES}
-    ids = [int(a) for a in vocabulary]
+    ids = config.attribute_ids()
     return {a: synthetic[a] for a in ids} if ids and set(ids) <= set(synthetic) else {}
 
 
@@ -141,7 +144,7 @@ class Engine:
         self.categories = categories
         self.class_names = class_names_for(categories)
         self.category_ids = category_ids_for(categories)
-        self.attribute_names = attribute_names_for(self.config.attribute_ids())
+        self.attribute_names = attribute_names_for(self.config)
         if len(self.class_names) != self.config.NUM_CLASSES:
             raise ConfigError(
                 f"{classes_path}: {len(categories)} classes but the config has "
@@ -260,10 +263,12 @@ class Engine:
         )
 
     def record(self, name: str, image_shape, result: dict) -> dict:
-        """The ``predict`` JSONL record of one analysed image (``image`` = ``name``)."""
+        """The ``predict`` JSONL record of one analysed image (``image`` = ``name``; with the
+        config's ATTRIBUTE_NAMES, ``attribute_names`` per instance, as ``predict`` writes)."""
         return detection_to_record(
-            name, image_shape, result, self.class_names, category_ids=self.category_ids
-        )
+            name, image_shape, result, self.class_names, category_ids=self.category_ids,
+            attributes=self.config.attribute_name_map() or None,
+        )  # fmt: skip
 
     def summary(self) -> dict:
         """What the page shows about the model."""

@@ -27,6 +27,7 @@ from fashion_mrcnn.ops.transform import boxes_to_molded, kept_detection_rows
 from fashion_mrcnn.predict import detection_to_record
 from fashion_mrcnn.viz.colors import class_color, to_uint8_color
 from fashion_mrcnn.viz.overlay import draw_overlay
+from fashion_mrcnn.workflow.remote_weights import local_weights
 from fashion_mrcnn.workflow.rundir import find_run_file
 from fashion_mrcnn.workflow.stages import (
     category_ids_for,
@@ -61,6 +62,7 @@ __all__ = [
     "list_images",
     "load_inference_model",
     "load_rgb",
+    "local_weights",
     "open_dataset",
     "predict_finite",
     "render_scene",

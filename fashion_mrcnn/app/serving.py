@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from fashion_mrcnn.app.project import ConfigError, find_run_file
+from fashion_mrcnn.app.project import ConfigError, find_run_file, local_weights
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ def create_app(
 
     Args:
         weights: checkpoint of a training run (``train_config.yaml`` / ``classes.json`` are
-            found beside it unless ``config`` / ``classes`` are given); or pass ``engine``.
+            found beside it unless ``config`` / ``classes`` are given), a run folder or a URL
+            of either (``workflow.remote_weights``: copied into a local cache first); or pass
+            ``engine``.
         catalog: an index folder from ``fashion-mrcnn index``, ``"default"`` (ccp-fashion
             where present, else synthetic scenes; built once beside the run), or None.
         samples: a folder of sample photos (default: ccp-fashion's first val photos where
@@ -95,6 +97,7 @@ def create_app(
     if engine is None:
         if weights is None:
             raise ConfigError("the app needs weights (a checkpoint of a training run)")
+        weights = local_weights(weights)
         config, classes = Engine.locate(weights, config, classes)
 
         def load_engine():

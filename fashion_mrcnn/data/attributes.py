@@ -6,9 +6,10 @@ attribute head has ``NUM_ATTRIBUTES`` sigmoid outputs; output ``k`` is source id
 ``config.attribute_ids()[k]`` (``Config.ATTRIBUTE_IDS``, saved in the run's config YAML, so
 ``detect`` maps outputs back to source ids with no data at hand).
 
-- :func:`attribute_settings`: the three Config settings of a training set (``NUM_ATTRIBUTES``,
+- :func:`attribute_settings`: the four Config settings of a training set (``NUM_ATTRIBUTES``,
   ``ATTRIBUTE_IDS`` = the sorted attribute ids its instances carry, ``ATTRIBUTE_CLASS_IDS`` =
-  the internal classes with at least one instance carrying attributes); what ``train
+  the internal classes with at least one instance carrying attributes, ``ATTRIBUTE_NAMES`` =
+  their names from the data's attribute list, :func:`vocabulary_names`); what ``train
   --attributes`` applies.
 - :func:`multi_hot`: per-instance id lists -> the head's multi-hot targets.
 - :func:`ids_of`: one row of head probabilities -> the source ids and scores above a threshold;
@@ -32,6 +33,7 @@ __all__ = [
     "detection_attributes",
     "ids_of",
     "multi_hot",
+    "vocabulary_names",
 ]
 
 
@@ -62,9 +64,20 @@ def dataset_attributes(dataset) -> tuple[list[int], list[int]]:
     return sorted(ids), sorted(classes)
 
 
+def vocabulary_names(dataset, vocabulary: Sequence[int]) -> list[str]:
+    """The name of each id of ``vocabulary`` [A] from ``dataset.attribute_names()`` (the source's
+    attribute list: ``FashionDataset``, a shard cache), all A of them or ``[]``: an id the list
+    does not name would shift or mislabel the others, so a partial list gives no names."""
+    known = dataset.attribute_names() if hasattr(dataset, "attribute_names") else {}
+    if not vocabulary or any(int(a) not in known for a in vocabulary):
+        return []
+    return [known[int(a)] for a in vocabulary]
+
+
 def attribute_settings(dataset, name: str = "the training set") -> dict:
-    """``{"NUM_ATTRIBUTES", "ATTRIBUTE_IDS", "ATTRIBUTE_CLASS_IDS"}`` for a model with the
-    attribute head trained on ``dataset`` (see the module docstring).
+    """``{"NUM_ATTRIBUTES", "ATTRIBUTE_IDS", "ATTRIBUTE_CLASS_IDS", "ATTRIBUTE_NAMES"}`` for a
+    model with the attribute head trained on ``dataset`` (see the module docstring);
+    ``ATTRIBUTE_NAMES`` is ``[]`` unless the data names every id (:func:`vocabulary_names`).
 
     Raises:
         FashionDataError: no instance of ``dataset`` carries an attribute (``name`` says which
@@ -76,7 +89,12 @@ def attribute_settings(dataset, name: str = "the training set") -> dict:
             f"{name}: no instance carries an attribute, so there is nothing for the attribute "
             "head to learn (synthetic scenes need `fashion-mrcnn synth --attributes`)"
         )
-    return {"NUM_ATTRIBUTES": len(ids), "ATTRIBUTE_IDS": ids, "ATTRIBUTE_CLASS_IDS": classes}
+    return {
+        "NUM_ATTRIBUTES": len(ids),
+        "ATTRIBUTE_IDS": ids,
+        "ATTRIBUTE_CLASS_IDS": classes,
+        "ATTRIBUTE_NAMES": vocabulary_names(dataset, ids),
+    }
 
 
 def multi_hot(attribute_ids: Sequence[Sequence[int]], vocabulary: Sequence[int]) -> np.ndarray:

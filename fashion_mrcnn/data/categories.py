@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_LABEL_DESCRIPTIONS",
     "MAIN_GARMENTS",
     "category_names",
+    "check_entries",
     "default_categories",
     "load_label_descriptions",
 ]
@@ -34,7 +35,10 @@ MAIN_GARMENTS = range(0, 27)
 ATTRIBUTE_CATEGORIES = frozenset([*range(0, 13), 27, 28, 33])
 
 
-def _check_entries(entries, key: str, path: Path) -> list[dict]:
+def check_entries(entries, key: str, path: Path) -> list[dict]:
+    """``entries`` (a file's ``categories`` or ``attributes`` list) when each is a dict with an
+    int ``id`` (not repeated) and a non-empty ``name``; FashionDataError naming ``path``,
+    ``key`` and the entry's index otherwise."""
     if not isinstance(entries, list):
         raise FashionDataError(f"{path}: '{key}' must be a list, got {type(entries).__name__}")
     seen: set[int] = set()
@@ -46,7 +50,7 @@ def _check_entries(entries, key: str, path: Path) -> list[dict]:
             raise FashionDataError(f"{path}: {key}[{i}] id must be an int, got {cid!r}")
         if cid in seen:
             raise FashionDataError(f"{path}: {key}[{i}] repeats id {cid}")
-        if not isinstance(entry["name"], str) or not entry["name"]:
+        if not isinstance(entry["name"], str) or not entry["name"].strip():
             raise FashionDataError(f"{path}: {key}[{i}] (id {cid}) has no name")
         seen.add(cid)
     return entries
@@ -72,8 +76,8 @@ def load_label_descriptions(path: str | Path | None = None) -> dict:
         raise FashionDataError(f"{path}: expected a JSON object with a 'categories' list")
     data.setdefault("info", {})
     data.setdefault("attributes", [])
-    _check_entries(data["categories"], "categories", path)
-    _check_entries(data["attributes"], "attributes", path)
+    check_entries(data["categories"], "categories", path)
+    check_entries(data["attributes"], "attributes", path)
     for cat in data["categories"]:
         cat.setdefault("supercategory", "")
     return data

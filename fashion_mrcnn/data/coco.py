@@ -7,6 +7,9 @@ included: they are valid negative examples); each annotation becomes one instanc
   uncompressed list) -> kind ``"coco_rle"``; absent / empty with a ``bbox`` -> kind ``"box"``
   (``[y1, x1, y2, x2]`` from COCO's ``[x, y, w, h]``) and ``box_only`` True;
 - ``attribute_ids`` (Fashionpedia) kept, default ``[]``; ``iscrowd`` truthy -> ``"iscrowd": True``;
+  the file's top-level ``attributes`` list (Fashionpedia: ``id``, ``name``, ``supercategory``,
+  ``level``; optional) is returned beside the categories, each entry checked (int id, not
+  repeated, a non-empty name);
 - ``origin`` = ``"<json name> annotation <id>, image <file_name>"``.
 
 Checked at index time: a readable UTF-8 JSON object with at least one image, required keys,
@@ -29,6 +32,7 @@ import numbers
 import os
 from pathlib import Path
 
+from fashion_mrcnn.data.categories import check_entries
 from fashion_mrcnn.data.formats.json_file import read_json_file
 from fashion_mrcnn.data.records import check_polygons, validate_records
 from fashion_mrcnn.errors import FashionDataError, SkipReport, check_on_error
@@ -107,6 +111,13 @@ def _categories(data: dict, json_path: Path) -> list[dict]:
     return out
 
 
+def _attributes(data: dict, json_path: Path) -> list[dict]:
+    """The file's ``attributes`` list (``[]`` when it has none), each entry checked."""
+    if data.get("attributes") is None:
+        return []
+    return [dict(a) for a in check_entries(data["attributes"], "attributes", json_path)]
+
+
 def _segmentation(ann: dict, height: int, width: int) -> tuple[dict, bool]:
     """-> (segmentation dict, box_only). Raises FashionDataError with the problem only."""
     seg = ann.get("segmentation")
@@ -146,7 +157,7 @@ def read_coco(
     on_error: str = "raise",
     report: SkipReport | None = None,
     check_images: bool = True,
-) -> tuple[list[dict], list[dict], SkipReport]:
+) -> tuple[list[dict], list[dict], list[dict], SkipReport]:
     """Index a COCO / Fashionpedia instances JSON into records (masks stay encoded).
 
     Args:
@@ -159,14 +170,17 @@ def read_coco(
             and checked).
 
     Returns:
-        ``(records, categories, report)``; records in ``images`` order, ``image_id`` = file name;
-        categories as in the file (``{"id", "name", "supercategory", ...}``).
+        ``(records, categories, attributes, report)``; records in ``images`` order,
+        ``image_id`` = file name; categories as in the file (``{"id", "name", "supercategory",
+        ...}``); attributes the file's ``attributes`` list (``{"id", "name", ...}``; ``[]``
+        without one).
     """
     check_on_error(on_error)
     json_path, images_dir = Path(json_path), Path(images_dir)
     report = report if report is not None else SkipReport(json_path.name)
     data = _load_json(json_path)
     categories = _categories(data, json_path)
+    attributes = _attributes(data, json_path)
     known_cats = {c["id"] for c in categories}
     name = json_path.name
 
@@ -274,4 +288,4 @@ def read_coco(
         )
     if on_error == "skip":
         records = validate_records(records, report, name, check_images=check_images)
-    return records, categories, report
+    return records, categories, attributes, report

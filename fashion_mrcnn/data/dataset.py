@@ -8,6 +8,9 @@ docs/DESIGN.md) and decodes masks lazily, one image at a time.
 Class ids: a prepared dataset numbers its classes 0 (BG), 1 .. K in ``class_info`` order;
 ``FashionDataset`` adds its kept categories in order, so the internal id of a category is its
 1-based position in the ``categories`` list. Records keep SOURCE category ids.
+
+A ``FashionDataset`` keeps its source's attribute list (the COCO JSON's or the label
+descriptions'; none for VOC): ``attribute_names()`` -> ``{attribute id: name}``.
 """
 
 from __future__ import annotations
@@ -142,6 +145,8 @@ class FashionDataset(Dataset):
             of ``categories[k]`` is ``k + 1``.
         source: the class / image source name.
         skip_report: the loader's SkipReport (empty when built directly from records).
+        attributes: the source's attribute list, ``[{"id", "name", ...}]`` (``[]``: no names
+            known); :meth:`attribute_names`.
     """
 
     def __init__(
@@ -150,8 +155,10 @@ class FashionDataset(Dataset):
         categories: Sequence[dict] | None = None,
         source: str = "imaterialist",
         skip_report: SkipReport | None = None,
+        attributes: Sequence[dict] | None = None,
     ) -> None:
         super().__init__()
+        self.attributes = [dict(a) for a in attributes or []]
         if categories is None:
             from fashion_mrcnn.data.categories import default_categories
 
@@ -191,9 +198,12 @@ class FashionDataset(Dataset):
         categories: Sequence[dict] | None = None,
         source: str = "imaterialist",
         skip_report: SkipReport | None = None,
+        attributes: Sequence[dict] | None = None,
     ) -> FashionDataset:
         """A prepared dataset over ``records``; ``categories`` default to the 46 iMaterialist."""
-        return cls(records, categories, source=source, skip_report=skip_report)
+        return cls(
+            records, categories, source=source, skip_report=skip_report, attributes=attributes
+        )
 
     @staticmethod
     def _kept(categories: Sequence[dict], keep: Iterable[int] | None) -> list[dict]:
@@ -244,7 +254,8 @@ class FashionDataset(Dataset):
         )
         cls._write_report(report, report_path)
         cats = cls._kept(labels["categories"], keep)
-        return cls(records, cats, source="imaterialist", skip_report=report)
+        attrs = labels["attributes"]
+        return cls(records, cats, source="imaterialist", skip_report=report, attributes=attrs)
 
     @classmethod
     def from_coco(
@@ -260,7 +271,7 @@ class FashionDataset(Dataset):
         those source ids (other annotations are left out)."""
         from fashion_mrcnn.data.coco import read_coco
 
-        records, cats, report = read_coco(
+        records, cats, attributes, report = read_coco(
             json_path, images_dir, on_error=on_error, check_images=check_images
         )
         cls._write_report(report, report_path)
@@ -271,7 +282,7 @@ class FashionDataset(Dataset):
                 {**r, "instances": [i for i in r["instances"] if int(i["category_id"]) in ids]}
                 for r in records
             ]
-        return cls(records, kept, source="coco", skip_report=report)
+        return cls(records, kept, source="coco", skip_report=report, attributes=attributes)
 
     @classmethod
     def from_voc(
@@ -298,6 +309,11 @@ class FashionDataset(Dataset):
 
     def record(self, image_id: int) -> dict:
         return self._records[self.image_info[image_id]["record_index"]]
+
+    def attribute_names(self) -> dict[int, str]:
+        """``{source attribute id: name}`` of the source's attribute list (``attributes``);
+        empty when the source names none."""
+        return {int(a["id"]): str(a["name"]) for a in self.attributes}
 
     def internal_class_id(self, category_id: int) -> int:
         """1-based internal class id of a source category id."""
@@ -365,11 +381,10 @@ class FashionDataset(Dataset):
 
     def subset(self, image_indices: Iterable[int]) -> FashionDataset:
         """A new prepared dataset over the records of ``image_indices`` (same categories, and the
-        same ``skip_report``: what was skipped while reading the source it came from)."""
+        same ``skip_report``: what was skipped while reading the source it came from; the same
+        attribute names)."""
         records = [self.record(int(i)) for i in image_indices]
-        return type(self)(
-            records, self.categories, source=self.source, skip_report=self.skip_report
-        )
+        return type(self)(records, self.categories, self.source, self.skip_report, self.attributes)
 
 
 def _default_images_dir(root: Path) -> Path:

@@ -7,7 +7,8 @@ Two exports:
   decode, mold (``ops.transform_tf``), the model, unmold (boxes in original pixels, the
   min-confidence filter, masks pasted at the original size, the attribute head's outputs). Its
   inputs and outputs: :data:`SERVING_INPUT`, :data:`SERVING_OUTPUTS`, :data:`ATTRIBUTE_OUTPUTS`
-  and the README's "Serving the exported model".
+  (:data:`ATTRIBUTE_NAMES_OUTPUT` too when the config names the attributes) and the README's
+  "Serving the exported model".
 - :func:`export_saved_model`: the raw inference graph. Its endpoint ``serve`` takes
   ``input_image`` float32 [B, H, W, 3] (molded: RGB minus MEAN_PIXEL, resized as
   ``MaskRCNN.mold_inputs`` does) and ``input_image_meta`` float32 [B, IMAGE_META_SIZE] and returns
@@ -114,6 +115,30 @@ SERVING_OUTPUTS = ("boxes", "class_ids", "class_names", "scores", "masks", "num_
 #: so TF Serving's row format accepts it).
 ATTRIBUTE_OUTPUTS = ("attribute_probs", "attribute_hits", "attribute_vocabulary")
 
+#: Added beside attribute_vocabulary when the config names the attributes
+#: (``Config.ATTRIBUTE_NAMES``, from the training data): string [B, A], the name of each column
+#: (the same row for every image). Without names the signature is the one above.
+ATTRIBUTE_NAMES_OUTPUT = "attribute_names"
+
+
+def attribute_outputs_tf(probs, class_ids, config) -> dict:
+    """The attribute outputs of a batch (:data:`ATTRIBUTE_OUTPUTS`, and
+    :data:`ATTRIBUTE_NAMES_OUTPUT` when ``config.ATTRIBUTE_NAMES`` is given) from the unmolded
+    head probabilities ``probs`` float [B, N, A] and ``class_ids`` int [B, N]."""
+    import tensorflow as tf
+
+    probs = tf.cast(probs, tf.float32)
+    rows = [tf.shape(probs)[0], 1]  # one copy of the vocabulary per image
+    out = {
+        "attribute_probs": probs,
+        "attribute_hits": attribute_hits_tf(probs, class_ids, config),
+        "attribute_vocabulary": tf.tile(tf.constant([config.attribute_ids()], tf.int32), rows),
+    }
+    if config.ATTRIBUTE_NAMES:
+        names = tf.constant([[str(v) for v in config.ATTRIBUTE_NAMES]])
+        out[ATTRIBUTE_NAMES_OUTPUT] = tf.tile(names, rows)
+    return out
+
 
 def attribute_hits_tf(probs, class_ids, config):
     """uint8 [..., N, A]: the multi-hot form of ``data.attributes.detection_attributes``'s
@@ -152,7 +177,7 @@ def decode_image_tf(data):
 
 def serving_function(keras_model, config, class_names, min_confidence, mask_threshold):
     """The serving graph as a Python function ``f(image_bytes string [B]) -> dict`` of
-    :data:`SERVING_OUTPUTS` (and :data:`ATTRIBUTE_OUTPUTS` with the attribute head), for
+    :data:`SERVING_OUTPUTS` (and :func:`attribute_outputs_tf`'s with the attribute head), for
     ``tf.function`` / ``ExportArchive``: decode and mold each image (square mode,
     ``ops.transform_tf``) with its image meta, ``keras_model`` (the inference graph of
     ``config``) on the B molded images at once, unmold at ``min_confidence`` /
@@ -167,7 +192,6 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
     )
 
     names = tf.constant([str(n) for n in class_names])
-    vocabulary = tf.constant(config.attribute_ids(), tf.int32)  # [A]
     side = int(config.IMAGE_MAX_DIM)
     molded_shape = tf.constant([side, side, 3], tf.int32)
     num_classes = int(config.NUM_CLASSES)
@@ -214,10 +238,9 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
         result["class_names"] = tf.gather(names, found["class_ids"])
         result["num_detections"] = found["num_detections"]
         if extra:
-            probs = tf.cast(found["attribute_probs"], tf.float32)  # [B, N, A]
-            result["attribute_probs"] = probs
-            result["attribute_hits"] = attribute_hits_tf(probs, found["class_ids"], config)
-            result["attribute_vocabulary"] = tf.tile(vocabulary[None], [tf.size(image_bytes), 1])
+            result.update(
+                attribute_outputs_tf(found["attribute_probs"], found["class_ids"], config)
+            )
         return result
 
     return serve
@@ -228,7 +251,8 @@ def export_serving_model(
 ) -> Path:
     """Write a SavedModel whose default signature (``serving_default``, also the endpoint
     ``serve``) takes :data:`SERVING_INPUT` and returns :data:`SERVING_OUTPUTS` (and
-    :data:`ATTRIBUTE_OUTPUTS` when ``model.config.NUM_ATTRIBUTES`` > 0).
+    :data:`ATTRIBUTE_OUTPUTS` when ``model.config.NUM_ATTRIBUTES`` > 0, with
+    :data:`ATTRIBUTE_NAMES_OUTPUT` when its ATTRIBUTE_NAMES are known).
 
     model: an inference-mode ``MaskRCNN`` whose IMAGE_RESIZE_MODE is "square"; class_names:
     NUM_CLASSES names, index = class id ("BG" first); ``min_confidence`` / ``mask_threshold``

@@ -109,7 +109,10 @@ def _weights_args(p, needs_weights: bool = True, ensemble: bool = False) -> None
         required=needs_weights,
         nargs="+" if ensemble else None,
         metavar="CKPT",
-        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads)"
+        help="checkpoint (.h5; a Keras 3 .weights.h5 also loads), or a training run's folder (its "
+        "newest checkpoint); either may be a URL (gs://..., copied with the run's "
+        "train_config.yaml / classes.json into $FASHION_MRCNN_CACHE, default "
+        "~/.cache/fashion-mrcnn, once)"
         + ("" if needs_weights else "; default: the starter model in weights/starter/")
         + (
             "; several = an ensemble of checkpoints of one run config (the first one's run "

@@ -17,9 +17,15 @@ def distribution(args):
 
 
 def checkpoints(args) -> list:
-    """``--weights`` as a list (one checkpoint, or an ensemble's)."""
+    """``--weights`` as a list of local paths (one checkpoint, or an ensemble's): a URL or a
+    folder is replaced, in ``args`` too, by its local checkpoint
+    (``remote_weights.local_weights``: a URL is copied into the cache once)."""
+    from fashion_mrcnn.workflow.remote_weights import local_weights
+
     weights = args.weights
-    return list(weights) if isinstance(weights, list | tuple) else [weights]
+    weights = list(weights) if isinstance(weights, list | tuple) else [weights]
+    args.weights = [local_weights(w) for w in weights]
+    return list(args.weights)
 
 
 def tta_views(args):

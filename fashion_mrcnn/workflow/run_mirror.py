@@ -24,8 +24,12 @@ but the checkpoints is copied down (the CSV log, which the divergence guard and 
 read, the summary, the event files), then the URL's checkpoints are listed
 (``model.checkpoints.find_checkpoints`` lists a URL) and copied down newest first until one
 loads; one that does not load is skipped, saying so, as a local ``--resume`` does. Training goes
-on locally from it. Nothing else reads a URL run folder: ``--weights`` of evaluate / predict /
-submit takes a local checkpoint.
+on locally from it.
+
+The commands that read a trained model (``--weights`` of evaluate, predict, submit,
+tune-postprocess, export, serve, index, the ensembles) read a URL run folder or checkpoint
+through :mod:`workflow.remote_weights`, which copies the checkpoint and the run files above it
+into a local cache once; this module is for training only.
 """
 
 from __future__ import annotations

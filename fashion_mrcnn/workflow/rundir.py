@@ -12,7 +12,9 @@ A run folder (``fashion-mrcnn train --out RUN``, ``stages.train(..., out_dir=RUN
   names owned by :mod:`fashion_mrcnn.model.checkpoints`).
 
 So ``--weights RUN/logs/.../mask_rcnn_*.h5`` alone is enough for evaluate / predict / submit:
-:func:`read_run` finds the config and classes in the folders above the checkpoint.
+:func:`read_run` finds the config and classes in the folders above the checkpoint. (``--weights
+RUN``, and a URL of either, are turned into such a local checkpoint first by
+:mod:`workflow.remote_weights`.)
 
 A training run folder may be a URL (``gs://bucket/run``): the run is written into a local
 staging folder with this layout and copied there file by file (:mod:`workflow.run_mirror`
@@ -77,8 +79,10 @@ STARTER_WEIGHTS = (
 
 
 def weights_or_starter(weights=None) -> Path:
-    """``weights`` when given; else the starter model, saying so on stdout. ConfigError when
-    neither is there (a pip-installed package has no starter model: it ships with a checkout)."""
+    """``weights`` when given (a local path: a URL or a folder goes through
+    ``remote_weights.local_weights`` first); else the starter model, saying so on stdout.
+    ConfigError when neither is there (a pip-installed package has no starter model: it ships
+    with a checkout)."""
     if weights:
         return Path(weights)
     if not STARTER_WEIGHTS.is_file():

@@ -1,6 +1,6 @@
 """``app.engine`` with the attribute head: an analysis carries ``detect``'s attributes (the same
-instances, ids, scores and probabilities), and the page gets them by name (the synthetic scenes'
-names, else ``attribute <id>``)."""
+instances, ids, scores and probabilities), and the page gets them by name (the run config's names,
+else the synthetic scenes', else ``attribute <id>``)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,19 @@ import json
 import numpy as np
 
 from fashion_mrcnn.app.engine import attribute_names_for, instance_attributes
+from fashion_mrcnn.config import Config
 
 
-def test_attribute_names_are_the_synthetic_scenes_else_the_fallback():
-    assert attribute_names_for([5, 72]) == {5: "knee (length)", 72: "stripe"}
-    assert attribute_names_for([5, 400]) == {}  # not a synthetic vocabulary: no names
-    assert attribute_names_for([]) == {}
+def _config(ids, names=()):
+    return Config(NUM_ATTRIBUTES=len(ids), ATTRIBUTE_IDS=ids, ATTRIBUTE_NAMES=list(names))
+
+
+def test_attribute_names_are_the_configs_else_the_synthetic_scenes_else_the_fallback():
+    named = _config([5, 400], ["sleeveless", "wrist-length"])  # the training data's names
+    assert attribute_names_for(named) == {5: "sleeveless", 400: "wrist-length"}
+    assert attribute_names_for(_config([5, 72])) == {5: "knee (length)", 72: "stripe"}
+    assert attribute_names_for(_config([5, 400])) == {}  # not a synthetic vocabulary: no names
+    assert attribute_names_for(Config()) == {}
     result = {
         "class_ids": np.array([1, 2]),
         "attribute_ids": [[5, 400], []],
@@ -44,6 +51,7 @@ def test_an_engine_with_the_attribute_head_gives_detects_attributes(tmp_path):
         name="attr",
         NUM_ATTRIBUTES=2,
         ATTRIBUTE_IDS=[5, 72],
+        ATTRIBUTE_NAMES=["knee-length", "stripes"],  # as the run's training data named them
         DETECTION_ATTRIBUTE_THRESHOLD=0.0,  # an untrained head: report every attribute
         IMAGE_MIN_DIM=64,
         IMAGE_MAX_DIM=64,
@@ -67,6 +75,8 @@ def test_an_engine_with_the_attribute_head_gives_detects_attributes(tmp_path):
     np.testing.assert_allclose(found["attribute_probs"], want["attribute_probs"], atol=1e-6)
     shown = instance_attributes(found, engine.attribute_names)
     assert [[(a["id"], a["name"]) for a in k] for k in shown] == [
-        [(5, "knee (length)"), (72, "stripe")]
+        [(5, "knee-length"), (72, "stripes")]
     ] * n
     assert json.dumps(shown)  # plain JSON for the page
+    record = engine.record("scene.png", image.shape, found)  # the page's predict record
+    assert [i["attribute_names"] for i in record["instances"]] == [["knee-length", "stripes"]] * n

@@ -10,9 +10,10 @@ from fashion_mrcnn.data.records import instance_mask
 H, W = 8, 6  # a.png
 
 
-def write_coco_json(tmp_path, build, annotations, images=None, name="inst.json"):
+def write_coco_json(tmp_path, build, annotations, images=None, name="inst.json", extra=None):
     """A COCO JSON over the tiny images a.png, b.png, c.png (written by ``build``) with
-    ``annotations``: (json path, images dir)."""
+    ``annotations`` and the top-level entries of ``extra`` (e.g. Fashionpedia's
+    ``attributes``): (json path, images dir)."""
     build.write_images(tmp_path / "images")
     data = {
         "images": images
@@ -25,6 +26,7 @@ def write_coco_json(tmp_path, build, annotations, images=None, name="inst.json")
         "annotations": annotations,
         "categories": [{"id": i, "name": f"cat{i}", "supercategory": "s"} for i in range(1, 5)],
     }
+    data.update(extra or {})
     path = tmp_path / name
     path.write_text(json.dumps(data))
     return path, tmp_path / "images"

@@ -58,9 +58,21 @@ def test_config_attribute_settings_are_checked_and_round_trip(tmp_path):
         ({"NUM_ATTRIBUTES": 2, "ATTRIBUTE_IDS": [1, 1]}, "repeats"),
         ({"NUM_ATTRIBUTES": 1, "ATTRIBUTE_CLASS_IDS": [5]}, "ATTRIBUTE_CLASS_IDS"),
         ({"DETECTION_ATTRIBUTE_THRESHOLD": 1.5}, "DETECTION_ATTRIBUTE_THRESHOLD"),
+        ({"NUM_ATTRIBUTES": 2, "ATTRIBUTE_NAMES": ["dot"]}, "ATTRIBUTE_NAMES has 1 names"),
+        ({"NUM_ATTRIBUTES": 2, "ATTRIBUTE_NAMES": ["dot", " "]}, "non-empty names"),
+        ({"NUM_ATTRIBUTES": 2, "ATTRIBUTE_NAMES": "dots"}, "non-empty names"),
+        ({"NUM_ATTRIBUTES": 1, "ATTRIBUTE_NAMES": [7]}, "non-empty names"),
     ):
         with pytest.raises(ConfigError, match=match):
             Config(NUM_CLASSES=5, **bad)
+    named = cfg.replace(ATTRIBUTE_NAMES=["plain (pattern)", "mini (length)"])
+    assert named.attribute_name_map() == {61: "plain (pattern)", 3: "mini (length)"}
+    again = Config.from_yaml(named.to_yaml(tmp_path / "named.yaml"))
+    assert again.ATTRIBUTE_NAMES == ["plain (pattern)", "mini (length)"]
+    assert cfg.attribute_name_map() == {}  # names unknown
+    # a run's config written before ATTRIBUTE_NAMES existed loads, without names
+    older = {k: v for k, v in named.to_dict().items() if k != "ATTRIBUTE_NAMES"}
+    assert Config.from_dict(older).ATTRIBUTE_NAMES == []
     # a configuration written before the head (five loss weights) still loads
     old = {k: 2.0 for k in cfg.LOSS_WEIGHTS if k != "mrcnn_attr_loss"}
     assert Config(LOSS_WEIGHTS=old).LOSS_WEIGHTS["mrcnn_attr_loss"] == 1.0
@@ -100,13 +112,69 @@ def test_vocabulary_from_records_and_from_the_cache(tmp_path):
     from fashion_mrcnn.data.dataset import FashionDataset
 
     cats = [{"id": c, "name": f"c{c}"} for c in (1, 10, 14, 23)]
-    ds = FashionDataset(_records(tmp_path), cats)
-    want = {"NUM_ATTRIBUTES": 3, "ATTRIBUTE_IDS": [3, 61, 72], "ATTRIBUTE_CLASS_IDS": [1, 2]}
+    named = [{"id": a, "name": f"a{a}"} for a in (72, 3, 61, 99)]  # 99: carried by no instance
+    ds = FashionDataset(_records(tmp_path), cats, attributes=named)
+    want = {"NUM_ATTRIBUTES": 3, "ATTRIBUTE_IDS": [3, 61, 72], "ATTRIBUTE_CLASS_IDS": [1, 2],
+            "ATTRIBUTE_NAMES": ["a3", "a61", "a72"]}  # fmt: skip
     assert attribute_settings(ds) == want
+    assert attribute_settings(ds.subset([0, 1])) == want  # a split keeps the names
     pack_dataset(ds, tmp_path / "cache", image_size=64)
     assert attribute_settings(CachedDataset(tmp_path / "cache")) == want
+    assert attribute_settings(CachedDataset(tmp_path / "cache").subset([0, 1])) == want
+    # an id the list does not name: no names at all, never a partial list
+    partial = FashionDataset(_records(tmp_path), cats, attributes=named[:2])
+    assert attribute_settings(partial) == {**want, "ATTRIBUTE_NAMES": []}
+    assert attribute_settings(FashionDataset(_records(tmp_path), cats))["ATTRIBUTE_NAMES"] == []
     with pytest.raises(FashionDataError, match="synth --attributes"):
         attribute_settings(ds.subset([2]), name="subset")
+
+
+def test_fashionpedia_attribute_list_names_the_head_outputs(tmp_path, build):
+    from fashion_mrcnn.data.dataset import FashionDataset
+    from tests.data.coco_files import all_kinds, write_coco_json
+
+    fashionpedia = [  # Fashionpedia's fields; the annotations carry ids 3 and 4 (all_kinds)
+        {"id": 3, "name": "sleeveless", "supercategory": "sleeve type", "level": 1},
+        {"id": 4, "name": "above-the-hip (length)", "supercategory": "length", "level": 1},
+        {"id": 7, "name": "wrist-length", "supercategory": "length", "level": 1},
+    ]
+    path, images = write_coco_json(
+        tmp_path, build, all_kinds(build), extra={"attributes": fashionpedia}
+    )
+    ds = FashionDataset.from_coco(path, images)
+    assert ds.attribute_names() == {3: "sleeveless", 4: "above-the-hip (length)", 7: "wrist-length"}
+    settings = attribute_settings(ds)
+    assert settings["ATTRIBUTE_IDS"] == [3, 4]
+    assert settings["ATTRIBUTE_NAMES"] == ["sleeveless", "above-the-hip (length)"]
+    cfg = Config(NUM_CLASSES=5, **settings)
+    assert cfg.attribute_name_map() == {3: "sleeveless", 4: "above-the-hip (length)"}
+    # a malformed entry is refused, naming the file and the entry
+    path, images = write_coco_json(
+        tmp_path, build, all_kinds(build), extra={"attributes": [{"id": 3, "name": ""}]}
+    )
+    with pytest.raises(FashionDataError, match=r"inst\.json: attributes\[0\] \(id 3\) has no name"):
+        FashionDataset.from_coco(path, images)
+
+
+def test_imaterialist_label_descriptions_name_the_head_outputs(tmp_path, build):
+    from fashion_mrcnn.data.dataset import FashionDataset
+
+    images = build.write_images(tmp_path / "images")
+    csv_path = build.write_csv(tmp_path / "train.csv", build.HEADER_2019, build.good_rows_2019())
+    names = {1: "above-the-hip (length)", 2: "symmetrical", 5: "no opening", 9: "dot"}
+    labels = build.write_labels(
+        tmp_path / "labels.json",
+        attributes=[
+            {"id": a, "name": n, "supercategory": "s", "level": 1} for a, n in names.items()
+        ],
+    )
+    ds = FashionDataset.from_imaterialist(csv_path, labels, images)
+    settings = attribute_settings(ds)
+    assert settings["ATTRIBUTE_IDS"] == [1, 2, 5]
+    assert settings["ATTRIBUTE_NAMES"] == ["above-the-hip (length)", "symmetrical", "no opening"]
+    # the shipped label_descriptions.json has no attribute names: ids only
+    shipped = FashionDataset.from_imaterialist(csv_path, None, images)
+    assert shipped.attribute_names() == {} and attribute_settings(shipped)["ATTRIBUTE_NAMES"] == []
 
 
 def test_pipeline_attributes_follow_the_instances_kept():
@@ -149,5 +217,7 @@ def test_synthetic_set_with_attributes_reaches_the_cache(tmp_path):
     ds = open_dataset(tmp_path / "synth")
     settings = attribute_settings(ds)
     assert set(settings["ATTRIBUTE_IDS"]) <= {a["id"] for a in ATTRIBUTES}
+    by_id = {a["id"]: a["name"] for a in ATTRIBUTES}
+    assert settings["ATTRIBUTE_NAMES"] == [by_id[a] for a in settings["ATTRIBUTE_IDS"]]
     pack_dataset(ds, tmp_path / "cache", image_size=64)
     assert attribute_settings(CachedDataset(tmp_path / "cache")) == settings

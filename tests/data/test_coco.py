@@ -23,8 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 def test_read_every_segmentation_kind(tmp_path, build):
     path, images = _coco(tmp_path, build, _all_kinds(build))
-    records, cats, report = read_coco(path, images)
+    records, cats, attributes, report = read_coco(path, images)
     assert len(report) == 0 and [c["id"] for c in cats] == [1, 2, 3, 4]
+    assert attributes == []  # a COCO file without Fashionpedia's attribute list
     assert [r["image_id"] for r in records] == ["a.png", "b.png", "c.png"]
     a, b, c = records
     assert c["instances"] == []  # an image without annotations is kept
@@ -72,7 +73,7 @@ def test_bad_annotations(tmp_path, build, ann, message):
     path, images = _coco(tmp_path, build, [good[0], ann, good[1]])
     with pytest.raises(FashionDataError, match=re.escape(message)):
         read_coco(path, images)
-    records, _, report = read_coco(path, images, on_error="skip")
+    records, _, _, report = read_coco(path, images, on_error="skip")
     assert len(report) == 1 and message.split(":")[0] in next(iter(report))[0]
     assert [len(r["instances"]) for r in records] == [2, 0, 0]
 
@@ -91,14 +92,14 @@ def test_bad_images(tmp_path, build):
     path, imdir = _coco(tmp_path, build, anns, images=images)
     with pytest.raises(FashionDataError, match=r"image id 2 \(missing.png\): image file .* not"):
         read_coco(path, imdir)
-    records, _, report = read_coco(path, imdir, on_error="skip")
+    records, _, _, report = read_coco(path, imdir, on_error="skip")
     assert [item for item, _ in report] == [
         "inst.json image id 2 (missing.png)",
         "inst.json image id 3 (b.png)",
         "inst.json image id 1",
     ]
     assert [r["image_id"] for r in records] == ["a.png"] and len(records[0]["instances"]) == 1
-    records, _, _ = read_coco(path, imdir, on_error="skip", check_images=False)
+    records, _, _, _ = read_coco(path, imdir, on_error="skip", check_images=False)
     assert [r["image_id"] for r in records] == ["a.png", "missing.png"]
 
 
@@ -126,7 +127,7 @@ def test_binary_or_empty_coco_json_is_a_named_error(tmp_path):
 
 
 def test_ccp_coco_matches_csv(ccp_dir):
-    records, cats, report = read_coco(ccp_dir / "coco" / "instances.json", ccp_dir / "images")
+    records, cats, _, report = read_coco(ccp_dir / "coco" / "instances.json", ccp_dir / "images")
     assert len(records) == 600 and len(cats) == 46 and len(report) == 0
     some = [r for r in records if r["instances"]][:5]
     for r in some:
@@ -180,7 +181,7 @@ def test_skip_mode_validates_counts_and_images_at_index_time(
     path, images = _coco(tmp_path, build, anns)
     if callable(breakage):
         breakage(images)
-    records, _, report = read_coco(path, images, on_error="skip")
+    records, _, _, report = read_coco(path, images, on_error="skip")
     assert [i for i, _ in report] == [item]
     assert re.search(reason, next(iter(report))[1])
     by_id = {r["image_id"]: r for r in records}
@@ -193,7 +194,7 @@ def test_skip_mode_validates_counts_and_images_at_index_time(
     for rec in records:  # what is left decodes
         for inst in rec["instances"]:
             instance_mask(inst, rec["height"], rec["width"])
-    records, _, report = read_coco(path, images)  # raise mode stays lazy
+    records, _, _, report = read_coco(path, images)  # raise mode stays lazy
     assert len(report) == 0 and len(records) == 3
 
 
@@ -208,7 +209,7 @@ def test_duplicated_annotations_are_dropped_counted_and_reported(tmp_path, build
     path, images = _coco(tmp_path, build, [*kinds, dup_poly, dup_rle, dup_box, other_cat,
                                            other_poly])  # fmt: skip
     with caplog.at_level("WARNING"):
-        records, _, report = read_coco(path, images, on_error=on_error)
+        records, _, _, report = read_coco(path, images, on_error=on_error)
     assert list(report) == [
         ("inst.json annotation 30, image a.png",
          "duplicate of annotation 10 (same image, category, segmentation); dropped"),

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 
 def test_write_coco_round_trip(tmp_path, build):
     path, images = _coco(tmp_path, build, _all_kinds(build))
-    records, cats, _ = read_coco(path, images)
+    records, cats, _, _ = read_coco(path, images)
     out = write_coco(records, cats, tmp_path / "out" / "again.json")
-    again, cats2, _ = read_coco(out, images)
+    again, cats2, _, _ = read_coco(out, images)
     assert cats2 == cats
     assert [r["image_id"] for r in again] == [r["image_id"] for r in records]
     before, after = record_masks(records), record_masks(again)
@@ -42,7 +42,7 @@ def test_write_coco_round_trip(tmp_path, build):
 def test_kaggle_csv_round_trip(tmp_path, build, layout):
     anns = [a for a in _all_kinds(build) if "segmentation" in a and a["segmentation"]]
     path, images = _coco(tmp_path, build, anns)
-    records, _, _ = read_coco(path, images)
+    records, _, _, _ = read_coco(path, images)
     csv_path = records_to_kaggle_csv(records, tmp_path / "k" / "train.csv", layout=layout)
     labels = build.write_labels(tmp_path / "labels.json", n_categories=5)
     again, _, _ = read_imaterialist(csv_path, labels, images)

@@ -266,6 +266,19 @@ def pred_no_common_image(tmp: Path, world: World) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- weights
+def url_run_without_checkpoint(tmp: Path, world: World) -> dict[str, str]:
+    """A run folder on TensorFlow's in-memory file system (``ram://``, as ``gs://``) holding the
+    run's config but no checkpoint; ``url`` names it."""
+    import uuid
+
+    from fashion_mrcnn import storage
+
+    url = f"ram://hostile-{uuid.uuid4().hex}/run"
+    storage.makedirs(url)
+    storage.copy(world.run / "train_config.yaml", storage.join(url, "train_config.yaml"))
+    return {"url": url}
+
+
 def keras_weights_of_another_model(tmp: Path, world: World) -> dict[str, Path]:
     import keras
 

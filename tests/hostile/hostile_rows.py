@@ -115,6 +115,9 @@ CLI_ROWS = [
         absent=("{out}",), keep=("{data}/train.csv",), item="2"),
     Row("evaluate-unknown-split", ("evaluate", "{synth}", "--weights", "{weights}", "--out",
         "{out}", "--split", "nope", *RUN_META), 2, "no split named 'nope'", absent=("{out}",)),
+    Row("evaluate-weights-url-run-without-checkpoint", ("evaluate", "{synth}", "--weights", "{url}",
+        "--out", "{out}"), 2, "/run: a folder with no checkpoint (looked for mask_rcnn*.h5",
+        inp.url_run_without_checkpoint, absent=("{out}",)),
     Row("evaluate-diverged-checkpoint", ("evaluate", "{synth}", "--weights", "{diverged}",
         "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
         where="stderr-last",  # after the detect progress bar
@@ -146,6 +149,9 @@ CLI_ROWS = [
         "--out", "{out}", *RUN_META), 2, DIVERGED, inp.diverged_checkpoint,
         where="stderr-last",  # after the detect progress bar
         keep=("{diverged}",), check=no_predictions, item="1"),
+    Row("predict-weights-url-missing", ("predict", "{synth}/train", "--weights",
+        "{url}/logs/nope.h5", "--out", "{out}"), 2, "/run/logs/nope.h5: no such checkpoint or run "
+        "folder", inp.url_run_without_checkpoint, absent=("{out}",)),
     Row("predict-truncated-image-among-good", ("predict", "{images}", "--weights", "{weights}",
         "--out", "{out}", *RUN_META), 1, "1 unreadable image(s) skipped",
         inp.images_with_truncated, where="stderr-last", present=("{out}/predictions.jsonl", "{out}/skipped.csv"),
@@ -219,6 +225,9 @@ CLI_ROWS = [
     Row("index-checkpoint-without-run-folder", ("index", "{synth}", "--weights", "{lone}",
         "--out", "{out}"), 2, "no --config given and no train_config.yaml found",
         inp.lone_checkpoint, absent=("{out}",)),
+    Row("index-weights-url-missing", ("index", "{synth}", "--weights", "{url}/logs/nope.h5",
+        "--out", "{out}"), 2, "/run/logs/nope.h5: no such checkpoint or run folder",
+        inp.url_run_without_checkpoint, absent=("{out}",)),
 ]  # fmt: skip
 
 

@@ -14,8 +14,10 @@ import pytest
 from PIL import Image
 
 from fashion_mrcnn.model.export import (
+    ATTRIBUTE_NAMES_OUTPUT,
     ATTRIBUTE_OUTPUTS,
     SERVING_OUTPUTS,
+    attribute_outputs_tf,
     check_export,
     export_serving_model,
     load_saved_model,
@@ -187,6 +189,7 @@ def test_serving_function_attribute_outputs_match_detect(tmp_path):
         NUM_ATTRIBUTES=len(vocabulary),
         ATTRIBUTE_IDS=vocabulary,
         ATTRIBUTE_CLASS_IDS=[1, 3, 5, 7],
+        ATTRIBUTE_NAMES=["mini", "sleeveless", "v-neck", "dot", "stripe"],
     )
     model = MaskRCNN("inference", cfg, tmp_path)
     names = ["BG"] + [f"class {i}" for i in range(1, cfg.NUM_CLASSES)]
@@ -199,9 +202,10 @@ def test_serving_function_attribute_outputs_match_detect(tmp_path):
     image = attribute_scenes(1, seed=2)[0][0]  # 128 x 128: molded without a resize
     Image.fromarray(image).save(tmp_path / "scene.png")
     out = serve(tf.constant([(tmp_path / "scene.png").read_bytes()]))
-    assert set(out) == set(SERVING_OUTPUTS) | set(ATTRIBUTE_OUTPUTS)
+    assert set(out) == set(SERVING_OUTPUTS) | set(ATTRIBUTE_OUTPUTS) | {ATTRIBUTE_NAMES_OUTPUT}
     got = {k: v.numpy()[0] for k, v in out.items()}
     got["class_names"] = got["class_names"].astype(str)
+    assert got["attribute_names"].astype(str).tolist() == cfg.ATTRIBUTE_NAMES
     want = model.detect([image], min_confidence=0.0)[0]
     twins = _assert_same_instances(got, want, image.shape, names, "attribute scene")
     n = len(twins)
@@ -222,3 +226,34 @@ def test_serving_function_attribute_outputs_match_detect(tmp_path):
     other = ~np.isin(want["class_ids"], cfg.ATTRIBUTE_CLASS_IDS)
     high = want["attribute_probs"][other] >= cfg.DETECTION_ATTRIBUTE_THRESHOLD
     assert listed > 0 and high.any(), "pick settings that test both"
+
+
+def test_attribute_outputs_are_detects_attributes_with_the_names_when_known():
+    from fashion_mrcnn.config import Config
+    from fashion_mrcnn.data.attributes import detection_attributes
+
+    cfg = Config(NUM_CLASSES=4, NUM_ATTRIBUTES=3, ATTRIBUTE_IDS=[8, 3, 61],
+                 ATTRIBUTE_CLASS_IDS=[1, 3], DETECTION_ATTRIBUTE_THRESHOLD=0.4)  # fmt: skip
+    probs = np.random.default_rng(0).random((2, 4, 3)).astype(np.float32)  # [B, N, A]
+    class_ids = np.array([[1, 2, 3, 0], [3, 1, 0, 0]], np.int32)  # 0: padding rows
+    out = {k: v.numpy() for k, v in attribute_outputs_tf(probs, class_ids, cfg).items()}
+    assert set(out) == set(ATTRIBUTE_OUTPUTS)  # names unknown: no names output
+    np.testing.assert_array_equal(out["attribute_probs"], probs)
+    np.testing.assert_array_equal(out["attribute_vocabulary"], [[8, 3, 61]] * 2)
+    assert out["attribute_vocabulary"].dtype == np.int32 and out["attribute_hits"].dtype == np.uint8
+    for b in range(2):  # the numpy twin: detect's attribute ids, none on a padding row
+        real = class_ids[b] > 0
+        want = detection_attributes(probs[b][real], class_ids[b][real], cfg)["attribute_ids"]
+        got = [
+            sorted(cfg.attribute_ids()[k] for k in np.flatnonzero(row))
+            for row in out["attribute_hits"][b]
+        ]
+        assert got[: real.sum()] == want and not out["attribute_hits"][b][~real].any()
+    assert out["attribute_hits"].any(), "pick probabilities with hits"
+    # every class carries attributes (ATTRIBUTE_CLASS_IDS empty): still none on a padding row
+    named = cfg.replace(ATTRIBUTE_NAMES=["maxi", "mini", "plain"], ATTRIBUTE_CLASS_IDS=[])
+    out = attribute_outputs_tf(probs, class_ids, named)
+    assert set(out) == set(ATTRIBUTE_OUTPUTS) | {ATTRIBUTE_NAMES_OUTPUT}
+    hits = out["attribute_hits"].numpy()
+    assert hits[class_ids > 0].any() and not hits[class_ids == 0].any()
+    assert out["attribute_names"].numpy().astype(str).tolist() == [["maxi", "mini", "plain"]] * 2

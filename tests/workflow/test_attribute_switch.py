@@ -15,7 +15,7 @@ from fashion_mrcnn.cli import main
 from fashion_mrcnn.workflow import papermill_runner, stages
 from tests.workflow.train_fakes import no_steps_summary
 
-HEAD_KEYS = ("NUM_ATTRIBUTES", "ATTRIBUTE_IDS", "ATTRIBUTE_CLASS_IDS")
+HEAD_KEYS = ("NUM_ATTRIBUTES", "ATTRIBUTE_IDS", "ATTRIBUTE_CLASS_IDS", "ATTRIBUTE_NAMES")
 SWITCH = "stages.attribute_head_config("
 
 
@@ -72,6 +72,7 @@ def test_notebook_attributes_parameter_gives_the_config_train_attributes_gives(
     on = _notebook_config(stage, output_dir=str(tmp_path / "on"), attributes=True, **small)
     notebook_head = _head(on[config_name])
     assert notebook_head["NUM_ATTRIBUTES"] > 0
+    assert len(notebook_head["ATTRIBUTE_NAMES"]) == notebook_head["NUM_ATTRIBUTES"]  # synthetic
 
     seen = {}
 

@@ -6,7 +6,8 @@ Vertex AI): every read and write goes through :mod:`fashion_mrcnn.storage`.
 ``pack_dataset`` resizes every image of a dataset once (aspect kept, long side = ``image_size``,
 zero-padded and centred to ``image_size x image_size``: ``ops.image.resize_image`` "square" with
 ``min_dim = max_dim = image_size``) and writes TFRecord shards ``shard-00000-of-000NN.tfrecord``
-plus ``manifest.json``. Each Example holds one image:
+plus ``manifest.json`` (the settings, class names, categories, the attribute names of the
+source and each shard's sha256). Each Example holds one image:
 
 ==============================  ===========================================================
 ``image/encoded``               JPEG bytes of the resized, padded image (uint8 RGB)

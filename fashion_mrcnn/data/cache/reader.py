@@ -74,7 +74,7 @@ class CachedDataset(FashionDataset):
     ``load_image(i)`` -> uint8 [S, S, 3]; ``load_mask(i)`` -> (bool [S, S, N], int32 [N]);
     ``load_instances(i)`` -> ``FashionDataset.load_instances`` plus ``window``, ``scale`` and
     ``original_shape`` (cached image -> source image, ``ops.transform.restore_boxes``).
-    Categories and class names are those of the packed dataset. ``images_verified``: every
+    Categories, class names and attribute names are those of the packed dataset. ``images_verified``: every
     shard's checksum was checked when it was opened (``verify``).
     """
 
@@ -106,7 +106,9 @@ class CachedDataset(FashionDataset):
 
     def _setup(self, cache_dir, manifest, examples, records, categories, source) -> None:
         self.cache_dir, self.manifest, self._examples = cache_dir, manifest, examples
-        super().__init__(records, categories, source=source)
+        # a cache packed before attribute names were kept has none: ids only
+        attributes = manifest.get("attributes", [])
+        super().__init__(records, categories, source=source, attributes=attributes)
         if self.class_names != manifest["class_names"]:
             raise FashionDataError(
                 f"{storage.join(cache_dir, MANIFEST)}: categories do not match class_names; repack"

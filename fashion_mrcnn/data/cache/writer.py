@@ -138,6 +138,7 @@ def pack_dataset(
         **settings,
         "class_names": list(dataset.class_names),
         "categories": [dict(c) for c in getattr(dataset, "categories", [])],
+        "attributes": [dict(a) for a in getattr(dataset, "attributes", [])],  # names by id
         "source": str(getattr(dataset, "source", "")),
         "complete": False,
         "shards": [],

@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from fashion_mrcnn.errors import ConfigError
+from fashion_mrcnn.workflow.remote_weights import local_weights
 from fashion_mrcnn.workflow.stages.common import mkdir
 
 
@@ -18,7 +19,8 @@ def inference_config(config):
 
 
 def load_inference_model(config, weights, model_dir=None, allow_partial: bool = False):
-    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5).
+    """An inference ``MaskRCNN`` for ``config`` with ``weights`` loaded (checkpoint or .h5; a
+    run folder or a URL of either: ``remote_weights.local_weights``, copied into a local cache).
 
     Every weighted layer of the inference graph must be in the file (WeightsError naming the
     missing ones) unless ``allow_partial``, which loads what fits and reports the rest. So the
@@ -28,6 +30,7 @@ def load_inference_model(config, weights, model_dir=None, allow_partial: bool = 
 
     if weights is None:
         raise ConfigError("no weights given: train first or pass a checkpoint")
+    weights = local_weights(weights)
     config = inference_config(config)
     if not allow_partial and config.BACKBONE_WEIGHTS:
         config = config.replace(BACKBONE_WEIGHTS=None)
@@ -71,7 +74,9 @@ def predict(
     Files that cannot be read are skipped and listed in ``skipped.csv`` (``skipped`` counts
     them, ``skip_report`` is its path or None). ``postprocess``: a ``PostprocessSetting`` (or its
     YAML path) applied to every image's detections. ``shard``: a ``shards.Shard``: only its block
-    of the inputs, and its manifest ``shard.json`` (``manifest``; None without a shard)."""
+    of the inputs, and its manifest ``shard.json`` (``manifest``; None without a shard). With
+    the config's attribute names (``ATTRIBUTE_NAMES``) each instance also carries
+    ``attribute_names``."""
     from fashion_mrcnn.errors import SKIP_REPORT_FILE, SkipReport
     from fashion_mrcnn.predict import JSONL_NAME, predict_to_dir
     from fashion_mrcnn.shards import manifest_path
@@ -82,7 +87,7 @@ def predict(
     skipped = SkipReport("predict")
     records = predict_to_dir(
         model, inputs, out_dir, class_names, category_ids=category_ids, skipped=skipped,
-        postprocess=postprocess, shard=shard,
+        postprocess=postprocess, shard=shard, attributes=config.attribute_name_map() or None,
     )  # fmt: skip
     return {
         "jsonl": str(out_dir / JSONL_NAME),
@@ -208,7 +213,7 @@ def tuned_postprocess(postprocess_yaml, previous_stage_dir="", weights=None) -> 
         print(f"post-processing: {path}")
         return path
     places = [Path(previous_stage_dir)] if previous_stage_dir else []
-    run_config = find_run_file(weights, CONFIG_FILE) if weights else None
+    run_config = find_run_file(local_weights(weights), CONFIG_FILE) if weights else None
     places += [run_config.parent] if run_config is not None else []
     for place in places:
         if (place / POSTPROCESS_YAML).is_file():

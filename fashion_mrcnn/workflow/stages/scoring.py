@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fashion_mrcnn.errors import FashionDataError
+from fashion_mrcnn.workflow.remote_weights import local_weights
 from fashion_mrcnn.workflow.rundir import DETECTIONS_DIR, METRICS_FILE, PER_CLASS_FILE
 from fashion_mrcnn.workflow.stages.common import finite_or_none, mkdir, write_json
 from fashion_mrcnn.workflow.stages.data import check_ground_truth, is_box_only
@@ -269,7 +270,8 @@ def tune_postprocess(
     ``notes`` (lines for the report: ``MASK_THRESHOLD_SKIPPED`` when the detections, e.g. of a
     cache written before soft masks were kept, have none).
 
-    ``weights``: a checkpoint or a list of them (an ensemble), loaded with the permissive
+    ``weights``: a checkpoint or a list of them (an ensemble; each may be a run folder or a
+    URL, ``remote_weights.local_weights``), loaded with the permissive
     settings, with the test-time views ``tta`` (``load_detector``) if given; or an
     inference model, used with its own detection settings and never cached for reuse.
 
@@ -307,7 +309,8 @@ def tune_postprocess(
     )
     if not hasattr(weights, "detect"):  # checkpoints: the cache is reused while they are unchanged
         paths = [weights] if isinstance(weights, str | Path) else list(weights)
-        weights_key = [[str(Path(w).resolve()), Path(w).stat().st_mtime] for w in paths]
+        weights = [local_weights(w) for w in paths]  # a URL: its cached copy (remote_weights)
+        weights_key = [[str(Path(w).resolve()), Path(w).stat().st_mtime] for w in weights]
         weights_key = weights_key[0] if len(paths) == 1 else weights_key
     else:  # a model object, with its own detection settings: never reuse a cache
         weights_key = ["model object", time.time()]

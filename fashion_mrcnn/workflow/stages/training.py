@@ -100,9 +100,10 @@ def recipe_override(recipe: str = "", init_weights=None) -> dict:
 
 def attribute_head_config(config, dataset, attributes: bool, name: str = "the training set"):
     """``config`` with the attribute head (``train --attributes``; notebooks 01-03's
-    ``attributes``) when ``attributes`` is true: ``NUM_ATTRIBUTES``, ``ATTRIBUTE_IDS`` and
-    ``ATTRIBUTE_CLASS_IDS`` from the attributes the instances of the training ``dataset`` carry
-    (``data.attributes.attribute_settings``), said on stdout; else ``config`` as it is.
+    ``attributes``) when ``attributes`` is true: ``NUM_ATTRIBUTES``, ``ATTRIBUTE_IDS``,
+    ``ATTRIBUTE_CLASS_IDS`` and ``ATTRIBUTE_NAMES`` from the attributes the instances of the
+    training ``dataset`` carry (``data.attributes.attribute_settings``), said on stdout; else
+    ``config`` as it is.
 
     Raises:
         FashionDataError: ``attributes`` and no instance of ``dataset`` (``name``) carries one.
@@ -112,9 +113,10 @@ def attribute_head_config(config, dataset, attributes: bool, name: str = "the tr
     from fashion_mrcnn.data.attributes import attribute_settings
 
     config = config.replace(**attribute_settings(dataset, name=name))
+    named = "named" if config.ATTRIBUTE_NAMES else "no names (the data does not name them all)"
     print(
         f"attribute head: {config.NUM_ATTRIBUTES} attributes on "
-        f"{len(config.ATTRIBUTE_CLASS_IDS)} classes"
+        f"{len(config.ATTRIBUTE_CLASS_IDS)} classes, {named}"
     )
     return config
 
