@@ -25,11 +25,15 @@ What differs from the SavedModel export (:mod:`model.export`), and why:
 - The masks are pasted by ``ops.transform_tf.paste_masks_gather_tf`` (all instances at once;
   the SavedModel's ``tf.map_fn`` paste has no built-in lowering). Same pixels, more memory while
   it runs (its docstring).
+- The resized size is computed in int32 ratios (``ops.transform_tf.square_size_integer_tf``):
+  TFLite has no float64 arithmetic. It equals ``detect``'s size but at a few exact halves (its
+  docstring); IMAGE_MIN_SCALE must be 0.
 - Class names go to ``labels.txt`` beside the model rather than into a string output.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from fashion_mrcnn.errors import ConfigError, WeightsError
@@ -80,6 +84,7 @@ def detect_function(keras_model, config, min_confidence, mask_threshold):
             max_dim=side,
             min_scale=config.IMAGE_MIN_SCALE,
             mean_pixel=[float(v) for v in config.MEAN_PIXEL],
+            integer_sizes=True,
         )
         meta = compose_image_meta_tf(
             original_shape, molded_shape, window, scale, int(config.NUM_CLASSES)
@@ -119,6 +124,7 @@ def export_tflite(
     graph. ConfigError for another mode, a wrong number of names or a model with the attribute
     head's inputs missing; WeightsError naming the ops when the converter refuses the graph.
     """
+    import keras
     import tensorflow as tf
 
     config = model.config
@@ -128,6 +134,11 @@ def export_tflite(
         raise ConfigError(
             f"the TFLite export molds in IMAGE_RESIZE_MODE 'square' only, got "
             f"{config.IMAGE_RESIZE_MODE!r}"
+        )
+    if config.IMAGE_MIN_SCALE:
+        raise ConfigError(
+            f"the TFLite export sizes images in integer ratios, which IMAGE_MIN_SCALE "
+            f"({config.IMAGE_MIN_SCALE}) is not; export with IMAGE_MIN_SCALE 0"
         )
     class_names = [str(n) for n in class_names]
     if len(class_names) != int(config.NUM_CLASSES):
@@ -144,14 +155,20 @@ def export_tflite(
         config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
         config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
     )
+    # through a SavedModel, as the serving export writes it: the converter then freezes the
+    # tracked weights into the flatbuffer
+    archive = keras.export.ExportArchive()
+    archive.track(detector.keras_model)
     spec = tf.TensorSpec([None, None, 3], tf.uint8, name=TFLITE_INPUT)
-    concrete = tf.function(detect, input_signature=[spec]).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], detector.keras_model)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    try:
-        blob = converter.convert()
-    except Exception as e:  # the converter's own errors name the ops it has no kernel for
-        raise WeightsError(f"TFLite conversion failed: {type(e).__name__}: {e}") from e
+    archive.add_endpoint("serve", detect, input_signature=[spec])
+    with tempfile.TemporaryDirectory(prefix="fashion-mrcnn-tflite-") as staging:
+        archive.write_out(staging, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(staging)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        try:
+            blob = converter.convert()
+        except Exception as e:  # the converter's own errors name the ops it has no kernel for
+            raise WeightsError(f"TFLite conversion failed: {type(e).__name__}: {e}") from e
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model_path, labels_path = folder / TFLITE_FILE, folder / LABELS_FILE

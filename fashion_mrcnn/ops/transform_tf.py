@@ -39,6 +39,7 @@ __all__ = [
     "area_taps_tf",
     "resize_area_tf",
     "scale_for_square_tf",
+    "square_size_integer_tf",
     "mold_square_tf",
     "compose_image_meta_tf",
     "unmold_boxes_tf",
@@ -112,28 +113,80 @@ def resize_area_tf(pixels, size):
     shape = tf.shape(pixels)
     rows, row_w = area_taps_tf(shape[0], size[0])
     cols, col_w = area_taps_tf(shape[1], size[1])
-    by_rows = tf.reduce_sum(tf.gather(pixels, rows) * row_w[:, :, None, None], axis=1)
-    return tf.reduce_sum(tf.gather(by_rows, cols, axis=1) * col_w[None, :, :, None], axis=2)
+    # expand_dims, not [..., None]: TFLite lowers no strided slice that adds an axis to a tensor
+    # of dynamic shape
+    row_w = tf.expand_dims(tf.expand_dims(row_w, -1), -1)  # [out_h, K, 1, 1]
+    by_rows = tf.reduce_sum(tf.gather(pixels, rows) * row_w, axis=1)  # [out_h, W, C]
+    col_w = tf.expand_dims(tf.expand_dims(col_w, 0), -1)  # [1, out_w, K, 1]
+    return tf.reduce_sum(tf.gather(by_rows, cols, axis=1) * col_w, axis=2)
 
 
-def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel):
+def _round_ratio_tf(x, num, den):
+    """``round(x * num / den)`` half to even, in int32 arithmetic (exact; no float)."""
+    import tensorflow as tf
+
+    product = x * num
+    q = tf.math.floordiv(product, den)
+    twice_r = 2 * (product - q * den)
+    up = (twice_r > den) | ((twice_r == den) & (tf.math.floormod(q, 2) == 1))
+    return q + tf.cast(up, tf.int32)
+
+
+def square_size_integer_tf(height, width, *, min_dim, max_dim):
+    """The "square" resize of :func:`scale_for_square_tf` (``min_scale`` 0) in int32 arithmetic,
+    for runtimes without float64 (TensorFlow Lite): the scale is a ratio of integers (1,
+    ``min_dim`` / short side, or ``max_dim`` / long side) and each side is rounded half to even
+    exactly. Returns ``(size int32 [2] (h, w), each at least 1; scale float32; enlarge bool:
+    scale > 1)``.
+
+    Equal to the float64 sizes except where ``side * scale`` is exactly a half and float64's
+    rounding of the quotient tips it (over every size 1..4000 x 1..4000: none for min / max dims
+    128, 256, 512 and 1024; 40 of 16 million for 800 / 1024, each 1 px on one side).
+    """
+    import tensorflow as tf
+
+    h = tf.cast(height, tf.int32)
+    w = tf.cast(width, tf.int32)
+    num, den = tf.constant(1), tf.constant(1)
+    if min_dim:
+        short = tf.minimum(h, w)
+        up = int(min_dim) > short
+        num, den = tf.where(up, int(min_dim), num), tf.where(up, short, den)
+    if max_dim:
+        long = tf.maximum(h, w)
+        too_big = _round_ratio_tf(long, num, den) > int(max_dim)
+        num, den = tf.where(too_big, int(max_dim), num), tf.where(too_big, long, den)
+    size = tf.maximum(tf.stack([_round_ratio_tf(h, num, den), _round_ratio_tf(w, num, den)]), 1)
+    return size, tf.cast(num, tf.float32) / tf.cast(den, tf.float32), num > den
+
+
+def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel, integer_sizes=False):
     """Mold one image in "square" mode: resize keeping the aspect ratio, zero-pad centred to
     ``max_dim x max_dim``, subtract the mean pixel (numpy twin: ``ops.transform.mold``).
 
     image: uint8 [H, W, 3] (H, W dynamic). Returns ``(molded float32 [max_dim, max_dim, 3],
     window int32 [(y1, x1, y2, x2)] pixels of the resized image inside the molded one, scale
-    float64 scalar)``. The resized pixels are ``tf.image.resize``'s (bilinear when enlarging, area
-    when shrinking), rounded to uint8 as cv2 does.
+    float64 scalar)``. The resized pixels are ``tf.image.resize``'s bilinear when enlarging and
+    :func:`resize_area_tf`'s when shrinking, rounded to uint8 as cv2 does. ``integer_sizes``:
+    the sizes by :func:`square_size_integer_tf` (no float64; the scale is then float32), for
+    TensorFlow Lite; ``min_scale`` must then be 0 (ValueError).
     """
     import tensorflow as tf
 
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
-    scale = scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=min_scale)
-    size = tf.maximum(tf.cast(tf.round(tf.cast(tf.stack([h, w]), tf.float64) * scale), tf.int32), 1)
+    if integer_sizes:
+        if min_scale:
+            raise ValueError(f"integer_sizes needs min_scale 0 (IMAGE_MIN_SCALE), got {min_scale}")
+        size, scale, enlarge = square_size_integer_tf(h, w, min_dim=min_dim, max_dim=max_dim)
+    else:
+        scale = scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=min_scale)
+        hw = tf.cast(tf.stack([h, w]), tf.float64)
+        size = tf.maximum(tf.cast(tf.round(hw * scale), tf.int32), 1)
+        enlarge = scale > 1.0
     pixels = tf.cast(image, tf.float32)
     resized = tf.cond(
-        scale > 1.0,
+        enlarge,
         lambda: tf.image.resize(pixels, size, method="bilinear"),
         lambda: resize_area_tf(pixels, size),
     )
@@ -270,18 +323,23 @@ def paste_masks_gather_tf(masks, boxes, original_shape, threshold: float):
     mh, mw = int(masks.shape[1]), int(masks.shape[2])
     y1, x1, y2, x2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     low, high, frac = _bilinear_taps(y1, y2, height, mh)  # [N, H]
-    rows = tf.gather(masks, low, axis=1, batch_dims=1) * (1.0 - frac[:, :, None]) + tf.gather(
-        masks, high, axis=1, batch_dims=1
-    ) * frac[:, :, None]  # [N, H, mw]
+    # expand_dims, not [..., None]: TFLite lowers no strided slice that adds an axis to a tensor
+    # of dynamic shape
+    frac = tf.expand_dims(frac, 2)  # [N, H, 1]
+    rows = (
+        tf.gather(masks, low, axis=1, batch_dims=1) * (1.0 - frac)
+        + tf.gather(masks, high, axis=1, batch_dims=1) * frac
+    )  # [N, H, mw]
     low, high, frac = _bilinear_taps(x1, x2, width, mw)  # [N, W]
     low_cols = tf.gather(rows, low, axis=2, batch_dims=1)  # [N, H, W]
     high_cols = tf.gather(rows, high, axis=2, batch_dims=1)
-    probs = low_cols * (1.0 - frac[:, None, :]) + high_cols * frac[:, None, :]
+    frac = tf.expand_dims(frac, 1)  # [N, 1, W]
+    probs = low_cols * (1.0 - frac) + high_cols * frac
     y = tf.range(height)[None, :]
     x = tf.range(width)[None, :]
     in_rows = (y >= y1[:, None]) & (y < y2[:, None])  # [N, H]
     in_cols = (x >= x1[:, None]) & (x < x2[:, None])  # [N, W]
-    return (probs >= threshold) & in_rows[:, :, None] & in_cols[:, None, :]
+    return (probs >= threshold) & tf.expand_dims(in_rows, 2) & tf.expand_dims(in_cols, 1)
 
 
 def kept_detection_rows_tf(detections, original_shape, molded_shape, window, min_confidence):

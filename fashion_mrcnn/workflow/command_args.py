@@ -351,12 +351,21 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser(
         "export",
-        help="SavedModel serving encoded images with TensorFlow alone",
-        description="image_bytes (JPEG / PNG files, one or more) in; boxes, class_ids, class_names, "
-        "scores, masks, num_detections out (README: Serving the exported model)",
+        help="SavedModel serving encoded images with TensorFlow alone, or a TFLite model",
+        description="savedmodel: image_bytes (JPEG / PNG files, one or more) in; boxes, class_ids, "
+        "class_names, scores, masks, num_detections out. tflite: one decoded RGB image in, "
+        "model.tflite + labels.txt (README: Serving the exported model)",
     )
     _weights_args(p)
-    p.add_argument("--out", required=True, help="SavedModel folder to write")
+    p.add_argument(
+        "--out", required=True, help="folder to write (the SavedModel, or the TFLite files)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("savedmodel", "tflite"),
+        default="savedmodel",
+        help="savedmodel (default; TF Serving, Vertex AI) or tflite (devices: built-in kernels only)",
+    )
     p.add_argument("--min-confidence", type=float, help="default: DETECTION_MIN_CONFIDENCE")
     p.add_argument("--mask-threshold", type=float, help="default: MASK_THRESHOLD")
     p.set_defaults(func=cmd_export)

@@ -299,6 +299,19 @@ def cmd_export(args) -> int:
         raise ConfigError("export needs class names: pass --classes classes.json")
     names = stages.class_names_for(categories)
     model = R.detector(config, args)
+    if args.format == "tflite":
+        from fashion_mrcnn.model.export_tflite import TFLITE_INPUT, TFLITE_OUTPUTS, export_tflite
+
+        model_path, labels = export_tflite(
+            model, args.out, names, args.min_confidence, args.mask_threshold
+        )
+        size = model_path.stat().st_size / 2**20
+        print(
+            f"TFLite model: {model_path} ({size:.1f} MiB, built-in kernels only; signature "
+            f"serving_default: {TFLITE_INPUT} uint8 [H, W, 3] -> {', '.join(TFLITE_OUTPUTS)}); "
+            f"class names: {labels}"
+        )
+        return 0
     out = export_serving_model(
         model,
         args.out,

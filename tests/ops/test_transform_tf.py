@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops import transform_tf as TT
-from fashion_mrcnn.ops.image import compose_image_meta
+from fashion_mrcnn.ops.image import compose_image_meta, scaled_size
 
 MEAN = [123.7, 116.8, 103.9]
 
@@ -30,8 +30,12 @@ MOLD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("integer_sizes", [False, True])
 @pytest.mark.parametrize(("shape", "dims"), MOLD_CASES)
-def test_mold_square_tf_matches_numpy_within_one_grey_level(shape, dims):
+def test_mold_square_tf_matches_numpy_within_one_grey_level(shape, dims, integer_sizes):
+    """Both size rules (float64, as numpy; int32 ratios, for TFLite) give numpy's sizes here."""
+    if integer_sizes and dims[2]:
+        pytest.skip("the integer sizes take min_scale 0 only")
     rng = np.random.default_rng(sum(shape))
     image = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
     min_dim, max_dim, min_scale = dims
@@ -39,10 +43,11 @@ def test_mold_square_tf_matches_numpy_within_one_grey_level(shape, dims):
         image, min_dim=min_dim, max_dim=max_dim, min_scale=min_scale, mode="square", mean_pixel=MEAN
     )
     got, got_window, got_scale = TT.mold_square_tf(
-        tf.constant(image), min_dim=min_dim, max_dim=max_dim, min_scale=min_scale, mean_pixel=MEAN
-    )
+        tf.constant(image), min_dim=min_dim, max_dim=max_dim, min_scale=min_scale, mean_pixel=MEAN,
+        integer_sizes=integer_sizes,
+    )  # fmt: skip
     assert tuple(got_window.numpy()) == tuple(window)
-    assert float(got_scale) == scale
+    assert float(got_scale) == (np.float32(scale) if integer_sizes else scale)
     assert got.shape == want.shape == (max_dim, max_dim, 3)
     diff = np.abs(got.numpy() - want)
     assert diff.max() <= 1.0 + 1e-4
@@ -82,6 +87,22 @@ def test_resize_area_tf_is_the_area_rule_and_tensorflows_resize_area(shape, size
     np.testing.assert_allclose(got, want, atol=2e-3, rtol=0)
     tensorflow = tf.image.resize(pixels, size, method="area").numpy()
     np.testing.assert_allclose(got, tensorflow, atol=2e-3, rtol=0)
+
+
+@pytest.mark.parametrize("dims", [(128, 128), (800, 1024)])
+def test_square_size_integer_tf_gives_the_float64_sizes(dims):
+    """The int32-ratio sizes equal ``ops.image.scaled_size`` of the float64 scale over a grid of
+    sizes with every kind of ratio (both sides up, capped, unchanged, 1 px strips) and exact
+    halves (5 x 256 at 128 px: 2.5 rounds to 2)."""
+    min_dim, max_dim = dims
+    sides = np.array([1, 2, 3, 5, 7, 64, 99, 127, 128, 129, 255, 256, 333, 640, 799, 800, 1023, 1024,
+                      1025, 1537, 2999, 4000])  # fmt: skip
+    hs, ws = (a.ravel() for a in np.meshgrid(sides, sides, indexing="ij"))
+    for h, w in zip(hs.tolist(), ws.tolist(), strict=True):
+        scale = float(TT.scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=0))
+        size, got_scale, enlarge = TT.square_size_integer_tf(h, w, min_dim=min_dim, max_dim=max_dim)
+        assert tuple(size.numpy()) == scaled_size(h, w, scale), (h, w)
+        assert bool(enlarge) == (scale > 1) and float(got_scale) == np.float32(scale), (h, w)
 
 
 def test_compose_image_meta_tf_matches_numpy():
