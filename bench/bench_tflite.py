@@ -15,7 +15,8 @@ What it does:
   largest score difference;
 - times each per photo (median over the photos of the second of two runs; the first warms up).
 
-Like for like: the same weights, photos, min confidence and mask threshold. What differs: the
+Like for like: the same weights, photos, min confidence and mask threshold, float32 both (the
+starter's MIXED_PRECISION "auto" picks bfloat16 on this CPU; TFLite runs float32). What differs: the
 TFLite graph crops by gathers (ROI_ALIGN "xla") and sizes images in integer ratios (see
 ``model/export_tflite.py``), and its kernels are XNNPACK's rather than oneDNN's. Run it alone.
 """
@@ -27,13 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
 from bench_setup import tensorflow
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _match(a: dict, b: dict) -> tuple[int, list[float], float]:
@@ -71,6 +68,7 @@ def main() -> int:
         print("ccp-fashion is not at ../shared/datasets/ccp-fashion: nothing to measure on")
         return 2
     config, categories = rundir.read_run(rundir.STARTER_WEIGHTS)
+    config = config.replace(MIXED_PRECISION=False)  # float32, as the TFLite model computes
     model = stages.load_inference_model(config, rundir.STARTER_WEIGHTS)
     names = stages.class_names_for(categories)
     val = stages.open_dataset(data, split="val", categories=[c["id"] for c in categories])

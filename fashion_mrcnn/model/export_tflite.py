@@ -19,7 +19,8 @@ The attribute head's outputs are not in this export (the SavedModel has them).
 What differs from the SavedModel export (:mod:`model.export`), and why:
 
 - The graph is rebuilt with ``ROI_ALIGN="xla"`` (the gather RoIAlign; the weights are the same):
-  TFLite has no CropAndResize kernel. The two crops agree to float rounding
+  TFLite has no CropAndResize kernel. It is float32 whatever ``MIXED_PRECISION`` says (TFLite's
+  gathers take no bfloat16 / float16; quantising is not offered). The two crops agree to float rounding
   (``tests/ops/test_roi_align.py``), so the detections do too, up to the order of near-tied
   scores (the test states its tolerance).
 - The masks are pasted by ``ops.transform_tf.paste_masks_gather_tf`` (all instances at once;
@@ -50,13 +51,15 @@ LABELS_FILE = "labels.txt"
 
 
 def tflite_detector(model):
-    """An inference ``MaskRCNN`` of ``model``'s config with ``ROI_ALIGN="xla"`` and ``model``'s
-    weights (``model`` itself when it already crops by gathers)."""
+    """An inference ``MaskRCNN`` of ``model``'s config with ``ROI_ALIGN="xla"`` and float32
+    (``MIXED_PRECISION`` False: TFLite's gathers take no bfloat16 / float16) and ``model``'s
+    weights; ``model`` itself when it already is so."""
     from fashion_mrcnn.model.maskrcnn import MaskRCNN
 
-    if model.config.ROI_ALIGN == "xla":
+    if model.config.ROI_ALIGN == "xla" and model.config.MIXED_PRECISION is False:
         return model
-    twin = MaskRCNN("inference", model.config.replace(ROI_ALIGN="xla"), model.model_dir)
+    config = model.config.replace(ROI_ALIGN="xla", MIXED_PRECISION=False)
+    twin = MaskRCNN("inference", config, model.model_dir)
     twin.keras_model.set_weights(model.keras_model.get_weights())
     return twin
 

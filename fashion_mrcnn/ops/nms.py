@@ -91,11 +91,17 @@ def nms_padded_tf(boxes, scores, max_out: int, iou_threshold: float, score_thres
     import tensorflow as tf
 
     floor = float("-inf") if score_threshold is None else float(score_threshold)
-    keep = tf.image.non_max_suppression(
-        tf.cast(boxes, tf.float32), tf.cast(scores, tf.float32), max_out, iou_threshold, floor
+    # the padded op with its own count: TFLite lowers NonMaxSuppressionV3 to this same op, and
+    # a count taken from V3's shape there is max_out, every slot past the kept ones index 0
+    selected, count = tf.raw_ops.NonMaxSuppressionV4(
+        boxes=tf.cast(boxes, tf.float32),
+        scores=tf.cast(scores, tf.float32),
+        max_output_size=max_out,
+        iou_threshold=iou_threshold,
+        score_threshold=floor,
+        pad_to_max_output_size=True,
     )
-    count = tf.shape(keep)[0]
-    padded = tf.pad(keep, [[0, max_out - count]], constant_values=-1)
+    padded = tf.where(tf.range(max_out) < count, selected, -1)
     return with_static_shape(padded, [max_out]), count
 
 

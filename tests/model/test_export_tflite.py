@@ -61,7 +61,10 @@ def test_cli_tflite_export_finds_what_detect_finds_on_a_held_out_photo(tmp_path,
     run = tf.lite.Interpreter(model_path=str(out / TFLITE_FILE)).get_signature_runner()
     got = run(image=image)
     n = int(got["num_detections"])
-    model = stages.load_inference_model(config, rundir.STARTER_WEIGHTS)
+    # float32 as the TFLite model (MIXED_PRECISION "auto" picks bfloat16 on a bfloat16 CPU)
+    model = stages.load_inference_model(
+        config.replace(MIXED_PRECISION=False), rundir.STARTER_WEIGHTS
+    )
     want = model.detect([image])[0]
     assert n == len(want["class_ids"]) >= 1, (n, want["class_ids"])
     assert got["masks"].shape == (n,) + image.shape[:2] and got["masks"].dtype == bool
