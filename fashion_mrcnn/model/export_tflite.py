@@ -26,7 +26,7 @@ What differs from the SavedModel export (:mod:`model.export`), and why:
 - The masks are pasted by ``ops.transform_tf.paste_masks_gather_tf`` (all instances at once;
   the SavedModel's ``tf.map_fn`` paste has no built-in lowering). Same pixels, more memory while
   it runs (its docstring).
-- The resized size is computed in int32 ratios (``ops.transform_tf.square_size_integer_tf``):
+- The resized size is computed in int32 ratios (``ops.resize_tf.square_size_integer_tf``):
   TFLite has no float64 arithmetic. It equals ``detect``'s size but at a few exact halves (its
   docstring); IMAGE_MIN_SCALE must be 0.
 - Class names go to ``labels.txt`` beside the model rather than into a string output.

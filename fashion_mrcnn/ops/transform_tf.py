@@ -5,12 +5,12 @@ ours.
 Each function names its numpy twin (tests/ops/test_transform_tf.py compares them on random
 inputs and states the tolerance):
 
-- :func:`scale_for_square_tf` / :func:`mold_square_tf`: ``ops.image.resize_image`` ("square"
-  mode) + ``ops.image.mold_image``, i.e. ``ops.transform.mold``. The scale, the resized size, the
-  window and the padding are the same integers; the pixels come from ``tf.image.resize``'s
-  bilinear when enlarging and :func:`resize_area_tf` (the area rule by gathers, which TensorFlow
-  Lite converts) when shrinking, as cv2's INTER_LINEAR / INTER_AREA there, rounded back to uint8, which differ from cv2's fixed-point results by a grey level or so (measured in
-  the test);
+- :func:`mold_square_tf`: ``ops.image.resize_image`` ("square" mode) + ``ops.image.mold_image``,
+  i.e. ``ops.transform.mold``, on ``ops.resize_tf``'s scale, sizes and area resize. The scale, the
+  resized size, the window and the padding are the same integers; the pixels come from
+  ``tf.image.resize``'s bilinear when enlarging and ``resize_area_tf`` when shrinking, as cv2's
+  INTER_LINEAR / INTER_AREA there, rounded back to uint8, which differ from cv2's fixed-point
+  results by a grey level or so (measured in the test);
 - :func:`compose_image_meta_tf`: ``ops.image.compose_image_meta`` (image id 0, no active-class
   flag), same float32 row;
 - :func:`unmold_boxes_tf`: ``ops.transform.unmold_boxes``;
@@ -33,13 +33,14 @@ fixed input size for every image. TensorFlow is imported inside the functions, a
 from __future__ import annotations
 
 from fashion_mrcnn.constants import IMAGE_META_LAYOUT
+from fashion_mrcnn.ops.resize_tf import (
+    resize_area_tf,
+    scale_for_square_tf,
+    square_size_integer_tf,
+)
 from fashion_mrcnn.ops.shapes import with_static_shape
 
 __all__ = [
-    "area_taps_tf",
-    "resize_area_tf",
-    "scale_for_square_tf",
-    "square_size_integer_tf",
     "mold_square_tf",
     "compose_image_meta_tf",
     "unmold_boxes_tf",
@@ -51,115 +52,6 @@ __all__ = [
 ]
 
 
-def scale_for_square_tf(height, width, *, min_dim, max_dim, min_scale):
-    """The resize scale ``ops.image.resize_image`` picks in "square" mode, float64 scalar.
-
-    height, width: int scalars (the original size). Up so the short side reaches ``min_dim``
-    (never down for it), at least ``min_scale``, then capped so the rounded long side fits
-    ``max_dim``. Computed in float64 and rounded half to even, as Python's ``round`` is, so the
-    sizes equal the numpy path's.
-    """
-    import tensorflow as tf
-
-    h = tf.cast(height, tf.float64)
-    w = tf.cast(width, tf.float64)
-    scale = tf.constant(1.0, tf.float64)
-    if min_dim:
-        scale = tf.maximum(scale, float(min_dim) / tf.minimum(h, w))
-    if min_scale:
-        scale = tf.where(scale < float(min_scale), tf.constant(float(min_scale), tf.float64), scale)
-    if max_dim:
-        image_max = tf.maximum(h, w)
-        too_big = tf.round(image_max * scale) > float(max_dim)
-        scale = tf.where(too_big, float(max_dim) / image_max, scale)
-    return scale
-
-
-def area_taps_tf(n_in, n_out):
-    """The taps of an area resize along one axis of ``n_in`` pixels to ``n_out``: output pixel o
-    averages the input span ``[o * s, (o + 1) * s)``, ``s = n_in / n_out``, each input pixel
-    weighted by its overlap with the span over ``s`` (TensorFlow's ResizeArea rule, float32).
-
-    n_in, n_out: int scalars (dynamic). Returns ``(index int32 [n_out, K], weight float32
-    [n_out, K])``, ``K = ceil(s) + 1`` (the most input pixels a span touches); taps past the axis
-    end have weight 0 and a clipped index. Numpy twin: ``tests/ops/test_transform_tf.py``'s
-    ``area_taps_reference``.
-    """
-    import tensorflow as tf
-
-    scale = tf.cast(n_in, tf.float32) / tf.cast(n_out, tf.float32)
-    k = tf.cast(tf.math.ceil(scale), tf.int32) + 1
-    low = tf.cast(tf.range(n_out), tf.float32) * scale  # [n_out] span starts
-    high = low + scale
-    index = tf.cast(tf.floor(low), tf.int32)[:, None] + tf.range(k)[None, :]  # [n_out, K]
-    left = tf.maximum(tf.cast(index, tf.float32), low[:, None])
-    right = tf.minimum(tf.cast(index + 1, tf.float32), high[:, None])
-    weight = tf.maximum(right - left, 0.0) / scale
-    weight = tf.where(index < n_in, weight, 0.0)
-    return tf.minimum(index, n_in - 1), weight
-
-
-def resize_area_tf(pixels, size):
-    """``tf.image.resize(pixels, size, method="area")`` built from gathers and sums, which
-    TensorFlow Lite converts (its converter has no kernel for ResizeArea, neither built in nor
-    through the TensorFlow-ops delegate). Rows then columns (separable, as the area rule is).
-
-    pixels: float32 [H, W, C]; size: int32 [2] (out height, out width). Returns float32
-    [out_h, out_w, C]; equal to ResizeArea to float32 rounding (the test states the tolerance).
-    Memory: the row pass holds ``[out_h, K, W, C]`` (``K = ceil(H / out_h) + 1``).
-    """
-    import tensorflow as tf
-
-    shape = tf.shape(pixels)
-    rows, row_w = area_taps_tf(shape[0], size[0])
-    cols, col_w = area_taps_tf(shape[1], size[1])
-    # expand_dims, not [..., None]: TFLite lowers no strided slice that adds an axis to a tensor
-    # of dynamic shape
-    row_w = tf.expand_dims(tf.expand_dims(row_w, -1), -1)  # [out_h, K, 1, 1]
-    by_rows = tf.reduce_sum(tf.gather(pixels, rows) * row_w, axis=1)  # [out_h, W, C]
-    col_w = tf.expand_dims(tf.expand_dims(col_w, 0), -1)  # [1, out_w, K, 1]
-    return tf.reduce_sum(tf.gather(by_rows, cols, axis=1) * col_w, axis=2)
-
-
-def _round_ratio_tf(x, num, den):
-    """``round(x * num / den)`` half to even, in int32 arithmetic (exact; no float)."""
-    import tensorflow as tf
-
-    product = x * num
-    q = tf.math.floordiv(product, den)
-    twice_r = 2 * (product - q * den)
-    up = (twice_r > den) | ((twice_r == den) & (tf.math.floormod(q, 2) == 1))
-    return q + tf.cast(up, tf.int32)
-
-
-def square_size_integer_tf(height, width, *, min_dim, max_dim):
-    """The "square" resize of :func:`scale_for_square_tf` (``min_scale`` 0) in int32 arithmetic,
-    for runtimes without float64 (TensorFlow Lite): the scale is a ratio of integers (1,
-    ``min_dim`` / short side, or ``max_dim`` / long side) and each side is rounded half to even
-    exactly. Returns ``(size int32 [2] (h, w), each at least 1; scale float32; enlarge bool:
-    scale > 1)``.
-
-    Equal to the float64 sizes except where ``side * scale`` is exactly a half and float64's
-    rounding of the quotient tips it (over every size 1..4000 x 1..4000: none for min / max dims
-    128, 256, 512 and 1024; 40 of 16 million for 800 / 1024, each 1 px on one side).
-    """
-    import tensorflow as tf
-
-    h = tf.cast(height, tf.int32)
-    w = tf.cast(width, tf.int32)
-    num, den = tf.constant(1), tf.constant(1)
-    if min_dim:
-        short = tf.minimum(h, w)
-        up = int(min_dim) > short
-        num, den = tf.where(up, int(min_dim), num), tf.where(up, short, den)
-    if max_dim:
-        long = tf.maximum(h, w)
-        too_big = _round_ratio_tf(long, num, den) > int(max_dim)
-        num, den = tf.where(too_big, int(max_dim), num), tf.where(too_big, long, den)
-    size = tf.maximum(tf.stack([_round_ratio_tf(h, num, den), _round_ratio_tf(w, num, den)]), 1)
-    return size, tf.cast(num, tf.float32) / tf.cast(den, tf.float32), num > den
-
-
 def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel, integer_sizes=False):
     """Mold one image in "square" mode: resize keeping the aspect ratio, zero-pad centred to
     ``max_dim x max_dim``, subtract the mean pixel (numpy twin: ``ops.transform.mold``).
@@ -167,9 +59,9 @@ def mold_square_tf(image, *, min_dim, max_dim, min_scale, mean_pixel, integer_si
     image: uint8 [H, W, 3] (H, W dynamic). Returns ``(molded float32 [max_dim, max_dim, 3],
     window int32 [(y1, x1, y2, x2)] pixels of the resized image inside the molded one, scale
     float64 scalar)``. The resized pixels are ``tf.image.resize``'s bilinear when enlarging and
-    :func:`resize_area_tf`'s when shrinking, rounded to uint8 as cv2 does. ``integer_sizes``:
-    the sizes by :func:`square_size_integer_tf` (no float64; the scale is then float32), for
-    TensorFlow Lite; ``min_scale`` must then be 0 (ValueError).
+    ``ops.resize_tf.resize_area_tf``'s when shrinking, rounded to uint8 as cv2 does.
+    ``integer_sizes``: the sizes by ``ops.resize_tf.square_size_integer_tf`` (no float64; the
+    scale is then float32), for TensorFlow Lite; ``min_scale`` must then be 0 (ValueError).
     """
     import tensorflow as tf
 

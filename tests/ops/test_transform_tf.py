@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fashion_mrcnn.ops import resize_tf as RT
 from fashion_mrcnn.ops import transform as T
 from fashion_mrcnn.ops import transform_tf as TT
 from fashion_mrcnn.ops.image import compose_image_meta, scaled_size
@@ -68,8 +69,13 @@ def area_taps_reference(n_in: int, n_out: int) -> np.ndarray:
 
 
 # (h, w) -> (out h, out w): integer and fractional factors, no change, a side to 1 px, enlarging
-AREA_CASES = [((40, 60), (10, 20)), ((97, 53), (31, 40)), ((20, 20), (20, 20)),
-              ((500, 3), (128, 1)), ((7, 9), (16, 11))]
+AREA_CASES = [
+    ((40, 60), (10, 20)),
+    ((97, 53), (31, 40)),
+    ((20, 20), (20, 20)),
+    ((500, 3), (128, 1)),
+    ((7, 9), (16, 11)),
+]
 
 
 @pytest.mark.parametrize(("shape", "size"), AREA_CASES)
@@ -80,7 +86,7 @@ def test_resize_area_tf_is_the_area_rule_and_tensorflows_resize_area(shape, size
     two, on the 97 -> 31 rows)."""
     rng = np.random.default_rng(shape[0])
     pixels = rng.uniform(0, 255, shape + (3,)).astype(np.float32)
-    got = TT.resize_area_tf(tf.constant(pixels), tf.constant(size)).numpy()
+    got = RT.resize_area_tf(tf.constant(pixels), tf.constant(size)).numpy()
     rows, cols = area_taps_reference(shape[0], size[0]), area_taps_reference(shape[1], size[1])
     want = np.einsum("oh,hwc,pw->opc", rows, pixels.astype(np.float64), cols)
     assert got.shape == size + (3,)
@@ -99,8 +105,8 @@ def test_square_size_integer_tf_gives_the_float64_sizes(dims):
                       1025, 1537, 2999, 4000])  # fmt: skip
     hs, ws = (a.ravel() for a in np.meshgrid(sides, sides, indexing="ij"))
     for h, w in zip(hs.tolist(), ws.tolist(), strict=True):
-        scale = float(TT.scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=0))
-        size, got_scale, enlarge = TT.square_size_integer_tf(h, w, min_dim=min_dim, max_dim=max_dim)
+        scale = float(RT.scale_for_square_tf(h, w, min_dim=min_dim, max_dim=max_dim, min_scale=0))
+        size, got_scale, enlarge = RT.square_size_integer_tf(h, w, min_dim=min_dim, max_dim=max_dim)
         assert tuple(size.numpy()) == scaled_size(h, w, scale), (h, w)
         assert bool(enlarge) == (scale > 1) and float(got_scale) == np.float32(scale), (h, w)
 
