@@ -1,7 +1,8 @@
 """The TFLite export against ``detect``, on the starter model and ccp-fashion val photos (issue 19,
 section 4: "a TFLite conversion ... with the latency and size measured here").
 
-    TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/bench_tflite.py [--photos 20] [--threads 2]
+    TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python bench/bench_tflite.py [--photos 20] [--threads 2] \\
+        [--weights float16]
 
 What it does:
 
@@ -57,6 +58,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", choices=("float32", "float16"), default="float32",
+                        help="how the flatbuffer stores the weights (export_tflite's weights)")  # fmt: skip
     args = parser.parse_args()
     tf = tensorflow(args.threads)
     from fashion_mrcnn.app.catalog import default_catalog_source
@@ -74,7 +77,7 @@ def main() -> int:
     val = stages.open_dataset(data, split="val", categories=[c["id"] for c in categories])
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        path, _ = export_tflite(model, tmp, names)
+        path, _ = export_tflite(model, tmp, names, weights=args.weights)
         convert_s = time.perf_counter() - start
         size_mib = path.stat().st_size / 2**20
         interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=args.threads)
@@ -109,7 +112,9 @@ def main() -> int:
           f"val photos, {args.threads} threads, TensorFlow {tf.__version__}\n")  # fmt: skip
     print("| | detect (TensorFlow) | TFLite |")
     print("|---|---:|---:|")
-    print(f"| file | {h5_mib:.1f} MiB (.h5) | {size_mib:.1f} MiB (.tflite) |")
+    print(
+        f"| file | {h5_mib:.1f} MiB (.h5) | {size_mib:.1f} MiB (.tflite, {args.weights} weights) |"
+    )
     print(f"| conversion | | {convert_s:.0f} s |")
     detect_ms = statistics.median(times["detect"]) * 1000
     lite_ms = statistics.median(times["tflite"]) * 1000

@@ -116,16 +116,27 @@ def detect_function(keras_model, config, min_confidence, mask_threshold):
     return detect
 
 
+#: ``export_tflite(weights=...)``: how the flatbuffer stores the weights.
+WEIGHT_TYPES = ("float32", "float16")
+
+
 def export_tflite(
-    model, folder: str | Path, class_names, min_confidence=None, mask_threshold=None
+    model,
+    folder: str | Path,
+    class_names,
+    min_confidence=None,
+    mask_threshold=None,
+    weights: str = "float32",
 ) -> tuple[Path, Path]:
     """Write ``folder/model.tflite`` (built-in kernels only) and ``folder/labels.txt`` (one class
     name per line, index = class id, "BG" first); returns both paths.
 
     model: an inference-mode ``MaskRCNN`` in IMAGE_RESIZE_MODE "square"; ``min_confidence`` /
     ``mask_threshold`` default to DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD and are fixed in the
-    graph. ConfigError for another mode, a wrong number of names or a model with the attribute
-    head's inputs missing; WeightsError naming the ops when the converter refuses the graph.
+    graph. ``weights``: "float32", or "float16" (TFLite's float16 weight quantisation: half the
+    file, the weights widened back to float32 when the model loads, so it computes in float32).
+    ConfigError for another mode, a wrong number of names or an unknown ``weights``; WeightsError
+    naming the ops when the converter refuses the graph.
     """
     import keras
     import tensorflow as tf
@@ -138,6 +149,8 @@ def export_tflite(
             f"the TFLite export molds in IMAGE_RESIZE_MODE 'square' only, got "
             f"{config.IMAGE_RESIZE_MODE!r}"
         )
+    if weights not in WEIGHT_TYPES:
+        raise ConfigError(f"TFLite weights must be one of {WEIGHT_TYPES}, got {weights!r}")
     if config.IMAGE_MIN_SCALE:
         raise ConfigError(
             f"the TFLite export sizes images in integer ratios, which IMAGE_MIN_SCALE "
@@ -168,6 +181,9 @@ def export_tflite(
         archive.write_out(staging, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(staging)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if weights == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
         try:
             blob = converter.convert()
         except Exception as e:  # the converter's own errors name the ops it has no kernel for

@@ -362,9 +362,10 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--format",
-        choices=("savedmodel", "tflite"),
+        choices=("savedmodel", "tflite", "tflite-float16"),
         default="savedmodel",
-        help="savedmodel (default; TF Serving, Vertex AI) or tflite (devices: built-in kernels only)",
+        help="savedmodel (default; TF Serving, Vertex AI), tflite (devices: built-in kernels only) "
+        "or tflite-float16 (the same with float16 weights: half the file)",
     )
     p.add_argument("--min-confidence", type=float, help="default: DETECTION_MIN_CONFIDENCE")
     p.add_argument("--mask-threshold", type=float, help="default: MASK_THRESHOLD")

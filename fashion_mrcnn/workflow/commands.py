@@ -299,15 +299,17 @@ def cmd_export(args) -> int:
         raise ConfigError("export needs class names: pass --classes classes.json")
     names = stages.class_names_for(categories)
     model = R.detector(config, args)
-    if args.format == "tflite":
+    if args.format.startswith("tflite"):
         from fashion_mrcnn.model.export_tflite import TFLITE_INPUT, TFLITE_OUTPUTS, export_tflite
 
+        weights = "float16" if args.format == "tflite-float16" else "float32"
         model_path, labels = export_tflite(
-            model, args.out, names, args.min_confidence, args.mask_threshold
+            model, args.out, names, args.min_confidence, args.mask_threshold, weights=weights
         )
         size = model_path.stat().st_size / 2**20
         print(
-            f"TFLite model: {model_path} ({size:.1f} MiB, built-in kernels only; signature "
+            f"TFLite model: {model_path} ({size:.1f} MiB, {weights} weights, built-in kernels "
+            f"only; signature "
             f"serving_default: {TFLITE_INPUT} uint8 [H, W, 3] -> {', '.join(TFLITE_OUTPUTS)}); "
             f"class names: {labels}"
         )
