@@ -246,6 +246,33 @@ def serving_function(keras_model, config, class_names, min_confidence, mask_thre
     return serve
 
 
+def export_arguments(model, class_names, min_confidence, mask_threshold, export: str):
+    """The checks both exports that mold in the graph make, and their arguments resolved:
+    ``(class names str [NUM_CLASSES], min_confidence, mask_threshold)``, the thresholds
+    defaulting to DETECTION_MIN_CONFIDENCE / MASK_THRESHOLD. ConfigError (naming ``export``)
+    unless ``model`` is an inference-mode ``MaskRCNN`` in IMAGE_RESIZE_MODE "square" with one
+    name per class."""
+    config = model.config
+    if getattr(model, "mode", None) != "inference":
+        raise ConfigError(f"{export} needs an inference-mode MaskRCNN")
+    if config.IMAGE_RESIZE_MODE != "square":
+        raise ConfigError(
+            f"{export} molds in IMAGE_RESIZE_MODE 'square' only (every image then fits the "
+            f"graph's fixed input), got {config.IMAGE_RESIZE_MODE!r}"
+        )
+    class_names = [str(n) for n in class_names]
+    if len(class_names) != int(config.NUM_CLASSES):
+        raise ConfigError(
+            f"{len(class_names)} class names for a model of NUM_CLASSES={config.NUM_CLASSES} "
+            f"(BG first): {class_names}"
+        )
+    return (
+        class_names,
+        config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
+        config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
+    )
+
+
 def export_serving_model(
     model, path: str | Path, class_names, min_confidence=None, mask_threshold=None
 ) -> Path:
@@ -263,26 +290,11 @@ def export_serving_model(
     import keras
     import tensorflow as tf
 
-    config = model.config
-    if getattr(model, "mode", None) != "inference":
-        raise ConfigError("export_serving_model needs an inference-mode MaskRCNN")
-    if config.IMAGE_RESIZE_MODE != "square":
-        raise ConfigError(
-            f"the serving export molds in IMAGE_RESIZE_MODE 'square' only (every image then "
-            f"fits the graph's fixed input), got {config.IMAGE_RESIZE_MODE!r}"
-        )
-    class_names = [str(n) for n in class_names]
-    if len(class_names) != int(config.NUM_CLASSES):
-        raise ConfigError(
-            f"{len(class_names)} class names for a model of NUM_CLASSES={config.NUM_CLASSES} "
-            f"(BG first): {class_names}"
-        )
+    class_names, min_confidence, mask_threshold = export_arguments(
+        model, class_names, min_confidence, mask_threshold, "export_serving_model"
+    )
     serve = serving_function(
-        model.keras_model,
-        config,
-        class_names,
-        config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-        config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
+        model.keras_model, model.config, class_names, min_confidence, mask_threshold
     )
     archive = keras.export.ExportArchive()
     archive.track(model.keras_model)

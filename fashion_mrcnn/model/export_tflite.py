@@ -141,14 +141,12 @@ def export_tflite(
     import keras
     import tensorflow as tf
 
+    from fashion_mrcnn.model.export import export_arguments
+
+    class_names, min_confidence, mask_threshold = export_arguments(
+        model, class_names, min_confidence, mask_threshold, "export_tflite"
+    )
     config = model.config
-    if getattr(model, "mode", None) != "inference":
-        raise ConfigError("export_tflite needs an inference-mode MaskRCNN")
-    if config.IMAGE_RESIZE_MODE != "square":
-        raise ConfigError(
-            f"the TFLite export molds in IMAGE_RESIZE_MODE 'square' only, got "
-            f"{config.IMAGE_RESIZE_MODE!r}"
-        )
     if weights not in WEIGHT_TYPES:
         raise ConfigError(f"TFLite weights must be one of {WEIGHT_TYPES}, got {weights!r}")
     if config.IMAGE_MIN_SCALE:
@@ -156,21 +154,11 @@ def export_tflite(
             f"the TFLite export sizes images in integer ratios, which IMAGE_MIN_SCALE "
             f"({config.IMAGE_MIN_SCALE}) is not; export with IMAGE_MIN_SCALE 0"
         )
-    class_names = [str(n) for n in class_names]
-    if len(class_names) != int(config.NUM_CLASSES):
-        raise ConfigError(
-            f"{len(class_names)} class names for a model of NUM_CLASSES={config.NUM_CLASSES}"
-        )
     bad = [n for n in class_names if "\n" in n or "\r" in n]
     if bad:
         raise ConfigError(f"class names for labels.txt cannot hold a line break: {bad}")
     detector = tflite_detector(model)
-    detect = detect_function(
-        detector.keras_model,
-        config,
-        config.DETECTION_MIN_CONFIDENCE if min_confidence is None else min_confidence,
-        config.MASK_THRESHOLD if mask_threshold is None else mask_threshold,
-    )
+    detect = detect_function(detector.keras_model, config, min_confidence, mask_threshold)
     # through a SavedModel, as the serving export writes it: the converter then freezes the
     # tracked weights into the flatbuffer
     archive = keras.export.ExportArchive()
